@@ -1,0 +1,1 @@
+"""Subcommands of the ``aulacast`` CLI, one module per command group."""
