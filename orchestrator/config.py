@@ -1,0 +1,207 @@
+"""One typed settings object, from a TOML file and ``AULACAST_*`` environment variables.
+
+    settings = load_settings()            # ./aulacast.toml or $AULACAST_CONFIG, then env
+    settings.database_url                 # sqlite:///var/aulacast.db by default
+    print(render_settings(settings))      # effective settings, secrets masked
+
+Environment variables win over the file; nested keys use ``__``
+(``AULACAST_LIFECYCLE__LOBBY_MINUTES=15``). A missing or malformed setting is
+one ``ConfigError`` line naming the key.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from orchestrator.errors import ConfigError
+
+DEFAULT_CONFIG_FILE = "aulacast.toml"
+
+
+class LifecycleSettings(BaseModel):
+    lobby_minutes: int = Field(10, ge=0, le=240, description="lobby opens this long before start")
+    reminder_minutes: list[int] = Field(default_factory=lambda: [60, 10])
+    grace_minutes: int = Field(15, ge=0, le=240, description="join tokens stay valid this long after the end")
+    misfire_grace_seconds: int = Field(3600, ge=1)
+
+
+class AuthSettings(BaseModel):
+    session_hours: int = Field(12, ge=1, le=24 * 30)
+    api_token_days: int = Field(30, ge=1, le=366)
+    login_attempts_per_minute: int = Field(10, ge=1)
+    login_attempts_per_address_per_minute: int = Field(30, ge=1)
+    cookie_secure: bool = False
+
+
+class IceSettings(BaseModel):
+    stun_urls: list[str] = Field(default_factory=list)
+    turn_urls: list[str] = Field(default_factory=list)
+    turn_secret: SecretStr | None = None
+    turn_ttl_seconds: int = Field(3600, ge=60)
+
+
+class ChatSettings(BaseModel):
+    max_length: int = Field(2000, ge=1, le=100_000)
+    rate_per_second: float = Field(2.0, gt=0)
+    burst: int = Field(10, ge=1)
+
+
+class Settings(BaseSettings):
+    """Effective configuration of one aulacast node."""
+
+    model_config = SettingsConfigDict(env_prefix="AULACAST_", env_nested_delimiter="__", extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    public_url: str = ""
+    data_dir: Path = Path("var")
+    database_url: str = ""
+    redis_url: SecretStr | None = None
+    secret_key: SecretStr | None = None
+    media_root: Path | None = None
+    ffmpeg_path: str | None = None
+    institution_domain: str = "aulacast.local"
+    timezone: str = "Asia/Almaty"
+    log_level: str = "INFO"
+    scheduler_enabled: bool = True
+    media_workers: int = Field(0, ge=0, description="0 = one per core")
+    lifecycle: LifecycleSettings = Field(default_factory=LifecycleSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    ice: IceSettings = Field(default_factory=IceSettings)
+    chat: ChatSettings = Field(default_factory=ChatSettings)
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        if value.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
+        return value.upper()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # init carries the TOML file's values; environment variables override them.
+        return (env_settings, init_settings)
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'aulacast.db').as_posix()}"
+
+    @property
+    def effective_media_root(self) -> Path:
+        return self.media_root or self.data_dir / "media"
+
+    @property
+    def effective_public_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    def signing_key(self) -> str:
+        """The key that signs cookies, API and join tokens.
+
+        Without a configured key one is generated once and kept in the data
+        directory, so restarts keep sessions valid and nothing sits in the code.
+        """
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        path = self.data_dir / "secret_key"
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(key)
+        os.chmod(tmp, 0o600)
+        tmp.replace(path)
+        return key
+
+
+def _format_error(exc: ValidationError, source: str) -> str:
+    err = exc.errors()[0]
+    key = ".".join(str(p) for p in err["loc"]) or "(root)"
+    if err["type"] == "extra_forbidden":
+        return f"{source}: unknown setting {key!r}"
+    if err["type"] == "missing":
+        return f"{source}: missing setting {key!r}"
+    value = err.get("input")
+    return f"{source}: setting {key!r}: {err['msg']} (got {value!r})"
+
+
+def load_settings(path: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:
+    """Read the TOML file (if any) and the environment into one ``Settings``."""
+    explicit = path or os.environ.get("AULACAST_CONFIG")
+    file = Path(explicit) if explicit else Path(DEFAULT_CONFIG_FILE)
+    values: dict[str, Any] = {}
+    source = "environment"
+    if file.exists():
+        source = str(file)
+        try:
+            values = tomllib.loads(file.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{file}: malformed TOML: {exc}") from None
+    elif explicit:
+        raise ConfigError(f"{file}: configuration file not found")
+    values.update(overrides)
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        raise ConfigError(_format_error(exc, source)) from None
+
+
+SECRET_MASK = "********"
+
+
+def render_settings(settings: Settings) -> str:
+    """The effective settings as TOML-like text, with every secret masked."""
+
+    def dump(model: BaseModel, prefix: str, out: list[str]) -> None:
+        nested: list[tuple[str, BaseModel]] = []
+        for name in type(model).model_fields:
+            value = getattr(model, name)
+            if isinstance(value, BaseModel):
+                nested.append((name, value))
+                continue
+            if isinstance(value, SecretStr):
+                shown = f'"{SECRET_MASK}"'
+            elif name == "database_url" and value:
+                shown = f'"{_mask_url(value)}"'
+            elif value is None:
+                shown = '""  # not set'
+            elif isinstance(value, str | Path):
+                shown = f'"{value}"'
+            elif isinstance(value, bool):
+                shown = "true" if value else "false"
+            else:
+                shown = repr(value)
+            out.append(f"{name} = {shown}")
+        for name, sub in nested:
+            out.append("")
+            out.append(f"[{prefix}{name}]")
+            dump(sub, f"{prefix}{name}.", out)
+
+    lines: list[str] = []
+    dump(settings, "", lines)
+    url = settings.effective_database_url
+    lines.insert(0, f"# effective database: {_mask_url(url)}")
+    return "\n".join(lines) + "\n"
+
+
+def _mask_url(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}:{SECRET_MASK}@{host}" if ":" in creds else url
+    return url

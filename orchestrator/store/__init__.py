@@ -1,0 +1,1 @@
+"""SQL storage: models, engine and repositories (SQLite by default, PostgreSQL at scale)."""

@@ -1,0 +1,116 @@
+"""Engine, sessions and schema revision checks.
+
+    db = Database.from_settings(settings)
+    db.upgrade()                     # alembic upgrade head
+    db.check_revision()              # refuse a database at an unknown/newer revision
+    with db.session() as s: ...      # one transaction, committed on success
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from orchestrator.errors import ConfigError, UserError
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+class SchemaError(UserError):
+    code = "schema"
+    exit_code = 4
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.close()
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    if url.startswith("sqlite:///"):
+        path = Path(url[len("sqlite:///") :])
+        if str(path) not in ("", ":memory:"):
+            path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        engine = create_engine(url, future=True, pool_pre_ping=True)
+    except Exception as exc:  # a malformed URL
+        raise ConfigError(f"setting 'database_url': cannot use {url!r}: {exc}") from None
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+class Database:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._factory = sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    def from_url(cls, url: str) -> Database:
+        return cls(make_engine(url))
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with self._factory() as s:
+            try:
+                yield s
+                s.commit()
+            except BaseException:
+                s.rollback()
+                raise
+
+    def alembic_config(self) -> Config:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        cfg.attributes["engine"] = self.engine
+        return cfg
+
+    def head_revision(self) -> str | None:
+        return ScriptDirectory.from_config(self.alembic_config()).get_current_head()
+
+    def current_revision(self) -> str | None:
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    def upgrade(self, revision: str = "head") -> None:
+        current = self.current_revision()
+        self._refuse_unknown(current)
+        command.upgrade(self.alembic_config(), revision)
+
+    def _refuse_unknown(self, current: str | None) -> None:
+        if current is None:
+            return
+        script = ScriptDirectory.from_config(self.alembic_config())
+        try:
+            script.get_revision(current)
+        except Exception:
+            raise SchemaError(
+                f"database is at revision {current!r}, which this aulacast does not know "
+                f"(newest known: {self.head_revision()!r}); it was written by a newer version — "
+                "upgrade aulacast, do not downgrade the database"
+            ) from None
+
+    def check_revision(self) -> None:
+        """Refuse to serve a database that is not exactly at our head revision."""
+        current = self.current_revision()
+        self._refuse_unknown(current)
+        head = self.head_revision()
+        if current != head:
+            raise SchemaError(
+                f"database is at revision {current or 'none (empty)'}, expected {head}; "
+                "run `aulacast db upgrade` first"
+            )
