@@ -17,6 +17,8 @@ with engine.connect() as connection:
         target_metadata=Base.metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        # APScheduler owns its job table; migrations neither create nor drop it.
+        include_object=lambda obj, name, type_, reflected, compare_to: name != "apscheduler_jobs",
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -1,0 +1,208 @@
+"""Sign-in, sign-out, API tokens and calendar-feed tokens."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, Literal
+
+from aiohttp import web
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from orchestrator import audit
+from orchestrator.api import api, services
+from orchestrator.auth import (
+    Identity,
+    identity_of,
+    issue_token,
+    resolve_token,
+    revoke_feed_token,
+    revoke_token,
+    rotate_feed_token,
+    verify_password,
+)
+from orchestrator.errors import NotFound, Unauthenticated, UserError
+from orchestrator.http import AUTHENTICATED, PUBLIC, SESSION_COOKIE, auth_state, identity, parse_body
+from orchestrator.store.models import AuthToken, Person
+from orchestrator.store.types import utcnow
+
+
+class LoginBody(BaseModel):
+    username: str = Field(min_length=1, max_length=80)
+    password: str = Field(min_length=1, max_length=1024)
+    kind: Literal["session", "api"] = "session"
+
+
+class TokenBody(BaseModel):
+    label: str = Field("api", max_length=200)
+
+
+def person_json(ident: Identity) -> dict[str, Any]:
+    return {
+        "id": ident.person_id,
+        "username": ident.username,
+        "display_name": ident.display_name,
+        "roles": sorted(ident.roles),
+        "timezone": ident.timezone,
+    }
+
+
+async def resolve_identity(request: web.Request) -> None:
+    """Middleware hook: attach the caller's identity from a bearer token or session cookie."""
+    state = auth_state(request)
+    header = request.headers.get("Authorization", "")
+    token, via = None, None
+    if header:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            state.error, state.code = "Authorization must be 'Bearer <token>'", "invalid_token"
+            return
+        token, via = value.strip(), "bearer"
+    elif SESSION_COOKIE in request.cookies:
+        token, via = request.cookies[SESSION_COOKIE], "cookie"
+    if not token:
+        return
+    svc = services(request)
+    try:
+        state.identity = await svc.db_call(lambda s: resolve_token(s, token))
+        state.via = via
+    except Unauthenticated as exc:
+        state.error, state.code = str(exc), exc.code
+
+
+@api.route("POST", "/api/auth/login", roles=PUBLIC, summary="Sign in; a cookie session or an API bearer token", body=LoginBody, tags=("auth",))
+async def login(request: web.Request) -> web.Response:
+    svc = services(request)
+    body: LoginBody = await parse_body(request, LoginBody)
+    cfg = svc.settings.auth
+    address = request.remote or "unknown"
+    username = body.username.strip().lower()
+    per_acct = await svc.limiter.allow(f"login:acct:{username}", rate=cfg.login_attempts_per_minute / 60, burst=cfg.login_attempts_per_minute)
+    per_addr = await svc.limiter.allow(
+        f"login:addr:{address}", rate=cfg.login_attempts_per_address_per_minute / 60, burst=cfg.login_attempts_per_address_per_minute
+    )
+    if not (per_acct and per_addr):
+        raise UserError("too many sign-in attempts; wait a minute and try again", code="rate_limited", status=429)
+
+    def check(s: Session) -> tuple[Identity, str]:
+        person = s.scalar(select(Person).where(Person.username == username))
+        ok = verify_password(person.password_hash if person else None, body.password)
+        if person is None or not ok or not person.active:
+            raise Unauthenticated("wrong username or password", code="bad_credentials")
+        lifetime = timedelta(hours=cfg.session_hours) if body.kind == "session" else timedelta(days=cfg.api_token_days)
+        token = issue_token(s, person, kind=body.kind, lifetime=lifetime, label=request.headers.get("User-Agent", "")[:200])
+        audit.record(s, person.id, "login", f"person:{person.id}", kind=body.kind, address=address)
+        return identity_of(person), token
+
+    # The failed attempt is audited in its own transaction: the one above rolls back.
+    try:
+        ident, token = await svc.db_call(check)
+    except Unauthenticated:
+        await svc.db_call(lambda s: audit.record(s, None, "login.failed", f"person:{username}", address=address))
+        raise
+    body_out: dict[str, Any] = {"person": person_json(ident)}
+    if body.kind == "api":
+        body_out["token"] = token
+        return web.json_response(body_out)
+    response = web.json_response(body_out)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="Lax",
+        secure=cfg.cookie_secure,
+        max_age=cfg.session_hours * 3600,
+        path="/",
+    )
+    return response
+
+
+@api.route("POST", "/api/auth/logout", roles=AUTHENTICATED, summary="Sign out: revoke the token in use", tags=("auth",))
+async def logout(request: web.Request) -> web.Response:
+    ident = identity(request)
+    svc = services(request)
+    if ident.token_id is not None:
+        await svc.db_call(lambda s: revoke_token(s, ident.token_id))  # type: ignore[arg-type]
+    response = web.json_response({"ok": True})
+    response.del_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@api.route("GET", "/api/me", roles=AUTHENTICATED, summary="Who am I", tags=("auth",))
+async def me(request: web.Request) -> dict[str, Any]:
+    return {"person": person_json(identity(request))}
+
+
+@api.route("GET", "/api/me/tokens", roles=AUTHENTICATED, summary="My live sessions and API tokens", tags=("auth",))
+async def list_tokens(request: web.Request) -> dict[str, Any]:
+    ident = identity(request)
+
+    def load(s: Session) -> list[dict[str, Any]]:
+        q = select(AuthToken).where(AuthToken.person_id == ident.person_id, AuthToken.revoked_at.is_(None))
+        return [
+            {"id": t.id, "kind": t.kind, "label": t.label, "created_at": t.created_at.isoformat(), "expires_at": t.expires_at.isoformat()}
+            for t in s.scalars(q)
+            if t.expires_at > utcnow()
+        ]
+
+    return {"tokens": await services(request).db_call(load)}
+
+
+@api.route("POST", "/api/me/tokens", roles=AUTHENTICATED, summary="Create an API bearer token", body=TokenBody, tags=("auth",))
+async def create_token(request: web.Request) -> dict[str, Any]:
+    ident = identity(request)
+    body: TokenBody = await parse_body(request, TokenBody)
+    svc = services(request)
+
+    def make(s: Session) -> str:
+        person = s.get(Person, ident.person_id)
+        assert person is not None
+        return issue_token(s, person, kind="api", lifetime=timedelta(days=svc.settings.auth.api_token_days), label=body.label)
+
+    return {"token": await svc.db_call(make)}
+
+
+@api.route("DELETE", "/api/me/tokens/{token_id:\\d+}", roles=AUTHENTICATED, summary="Revoke one of my tokens", tags=("auth",))
+async def delete_token(request: web.Request) -> dict[str, Any]:
+    ident = identity(request)
+    token_id = int(request.match_info["token_id"])
+
+    def revoke(s: Session) -> None:
+        row = s.get(AuthToken, token_id)
+        if row is None or row.person_id != ident.person_id:
+            raise NotFound(f"no token {token_id} of yours")
+        revoke_token(s, token_id)
+
+    await services(request).db_call(revoke)
+    return {"ok": True}
+
+
+@api.route("POST", "/api/me/feed-token", roles=AUTHENTICATED, summary="New secret calendar-feed URL (the old one stops working)", tags=("schedule",))
+async def new_feed_token(request: web.Request) -> dict[str, Any]:
+    ident = identity(request)
+    svc = services(request)
+
+    def rotate(s: Session) -> str:
+        person = s.get(Person, ident.person_id)
+        assert person is not None
+        token = rotate_feed_token(s, person)
+        audit.record(s, ident.person_id, "feed_token.rotate", f"person:{ident.person_id}")
+        return token
+
+    token = await svc.db_call(rotate)
+    return {"feed_url": f"{svc.settings.effective_public_url}/feeds/{token}.ics"}
+
+
+@api.route("DELETE", "/api/me/feed-token", roles=AUTHENTICATED, summary="Revoke my calendar-feed URL", tags=("schedule",))
+async def delete_feed_token(request: web.Request) -> dict[str, Any]:
+    ident = identity(request)
+
+    def revoke(s: Session) -> None:
+        person = s.get(Person, ident.person_id)
+        assert person is not None
+        revoke_feed_token(person)
+        audit.record(s, ident.person_id, "feed_token.revoke", f"person:{ident.person_id}")
+
+    await services(request).db_call(revoke)
+    return {"ok": True}

@@ -1,0 +1,160 @@
+"""People, groups, the roster import and the audit log."""
+
+from __future__ import annotations
+
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from aiohttp import web
+from pydantic import BaseModel, Field, field_validator
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from orchestrator import audit
+from orchestrator.api import STAFF, TEACHING, api, services
+from orchestrator.auth import create_person, hash_password
+from orchestrator.errors import NotFound, UserError
+from orchestrator.http import identity, parse_body
+from orchestrator.roster import apply_roster, parse_roster
+from orchestrator.store.models import AuditEntry, Group, GroupMember, Person
+
+MAX_ROSTER_BYTES = 5 * 1024 * 1024
+
+
+class PersonBody(BaseModel):
+    username: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{1,79}$")
+    display_name: str = Field(min_length=1, max_length=200)
+    roles: list[str] = Field(min_length=1)
+    email: str | None = None
+    timezone: str = "Asia/Almaty"
+    password: str | None = Field(None, min_length=10, max_length=1024)
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{v!r} is not an IANA time zone") from None
+        return v
+
+
+class PasswordBody(BaseModel):
+    password: str = Field(min_length=10, max_length=1024)
+
+
+def person_row(p: Person) -> dict[str, Any]:
+    return {
+        "id": p.id,
+        "username": p.username,
+        "display_name": p.display_name,
+        "roles": sorted(p.role_names),
+        "email": p.email,
+        "timezone": p.timezone,
+        "active": p.active,
+    }
+
+
+@api.route("GET", "/api/people", roles=STAFF | TEACHING, summary="People, optionally by role", query={"role": "only this role"}, tags=("people",))
+async def list_people(request: web.Request) -> dict[str, Any]:
+    role = request.query.get("role")
+
+    def load(s: Session) -> list[dict[str, Any]]:
+        return [person_row(p) for p in s.scalars(select(Person).order_by(Person.username)) if not role or role in p.role_names]
+
+    return {"people": await services(request).db_call(load)}
+
+
+@api.route("POST", "/api/people", roles=STAFF, summary="Create a person", body=PersonBody, tags=("people",))
+async def add_person(request: web.Request) -> dict[str, Any]:
+    ident = identity(request)
+    body: PersonBody = await parse_body(request, PersonBody)
+    if "admin" in body.roles and not ident.has("admin"):
+        raise UserError("only an admin can create another admin", code="forbidden", status=403)
+
+    def make(s: Session) -> dict[str, Any]:
+        p = create_person(
+            s, username=body.username, display_name=body.display_name, roles=body.roles,
+            password=body.password, email=body.email, timezone=body.timezone,
+        )
+        audit.record(s, ident.person_id, "person.create", f"person:{p.id}", roles=sorted(body.roles))
+        return person_row(p)
+
+    return {"person": await services(request).db_call(make)}
+
+
+@api.route("PUT", "/api/people/{person_id:\\d+}/password", roles=frozenset({"admin"}), summary="Set a person's password", body=PasswordBody, tags=("people",))
+async def set_password(request: web.Request) -> dict[str, Any]:
+    ident = identity(request)
+    body: PasswordBody = await parse_body(request, PasswordBody)
+    pid = int(request.match_info["person_id"])
+
+    def update(s: Session) -> None:
+        p = s.get(Person, pid)
+        if p is None:
+            raise NotFound(f"no person {pid}")
+        p.password_hash = hash_password(body.password)
+        audit.record(s, ident.person_id, "person.password", f"person:{pid}")
+
+    await services(request).db_call(update)
+    return {"ok": True}
+
+
+@api.route("GET", "/api/groups", roles=STAFF | TEACHING, summary="Study groups with their students", tags=("people",))
+async def list_groups(request: web.Request) -> dict[str, Any]:
+    def load(s: Session) -> list[dict[str, Any]]:
+        members: dict[int, list[int]] = {}
+        for m in s.scalars(select(GroupMember)):
+            members.setdefault(m.group_id, []).append(m.person_id)
+        return [
+            {"id": g.id, "code": g.code, "name": g.name, "students": sorted(members.get(g.id, []))}
+            for g in s.scalars(select(Group).order_by(Group.code))
+        ]
+
+    return {"groups": await services(request).db_call(load)}
+
+
+@api.route(
+    "POST", "/api/roster", roles=STAFF, summary="Import a CSV roster (all rows or none)",
+    body_type="text/csv", query={"dry_run": "1 to only report"}, tags=("people",),
+)
+async def import_roster(request: web.Request) -> web.Response:
+    ident = identity(request)
+    raw = await request.content.read(MAX_ROSTER_BYTES + 1)
+    if len(raw) > MAX_ROSTER_BYTES:
+        raise UserError(f"roster larger than {MAX_ROSTER_BYTES} bytes", code="too_large", status=413)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UserError("roster is not UTF-8 text", code="invalid_roster") from None
+    report = parse_roster(text, source="roster.csv")
+    dry = request.query.get("dry_run") in ("1", "true", "yes")
+    if not report.ok:
+        return web.json_response(
+            {"error": {"code": "invalid_roster", "message": f"{len(report.errors)} bad row(s); nothing imported"}, "errors": report.errors},
+            status=422,
+        )
+    if dry:
+        return web.json_response({"dry_run": True, "rows": len(report.rows), "errors": []})
+
+    def apply(s: Session) -> dict[str, int]:
+        res = apply_roster(s, report.rows)
+        audit.record(s, ident.person_id, "roster.import", "roster", rows=len(report.rows))
+        return {"created": res.created, "updated": res.updated, "groups_created": res.groups_created}
+
+    return web.json_response({"dry_run": False, **await services(request).db_call(apply)})
+
+
+@api.route("GET", "/api/audit", roles=frozenset({"admin"}), summary="The audit log, newest first, and whether its chain is intact", tags=("ops",))
+async def list_audit(request: web.Request) -> dict[str, Any]:
+    def load(s: Session) -> dict[str, Any]:
+        rows = s.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(200))
+        return {
+            "intact": audit.verify_chain(s) is None,
+            "entries": [
+                {"id": e.id, "at": e.at.isoformat(), "actor_id": e.actor_id, "action": e.action, "target": e.target, "detail": e.detail}
+                for e in rows
+            ],
+        }
+
+    return await services(request).db_call(load)

@@ -1,0 +1,287 @@
+"""HTTP plumbing: one route table that declares who may call what, and its OpenAPI document.
+
+    api = Api()
+
+    @api.route("GET", "/api/me", roles=AUTHENTICATED, summary="Who am I")
+    async def me(req: Request) -> dict: return {...}
+
+Every route names its callers: ``PUBLIC``, ``AUTHENTICATED`` or a set of roles.
+The wrapper is the one choke point: 401 without identity, 403 with the wrong
+role, before the handler runs. Handlers return dicts (JSON) or responses;
+``UserError`` becomes ``{"error": {"code", "message"}}`` with its status.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from orchestrator.auth import Identity
+from orchestrator.errors import Forbidden, Unauthenticated, UserError
+
+log = logging.getLogger("aulacast.http")
+
+PUBLIC: frozenset[str] = frozenset({"*public*"})
+AUTHENTICATED: frozenset[str] = frozenset({"*any*"})
+
+SESSION_COOKIE = "aulacast_session"
+CSRF_HEADER = "X-Requested-With"
+
+
+
+@dataclass
+class AuthState:
+    """What the middleware learnt about the caller; handlers read it through ``identity()``."""
+
+    identity: Identity | None = None
+    via: str | None = None  # "bearer" | "cookie"
+    error: str | None = None
+    code: str | None = None
+
+
+AUTH = web.RequestKey("auth", AuthState)
+REQUEST_ID = web.RequestKey("request_id", str)
+
+Handler = Callable[[web.Request], Awaitable[Any]]
+
+
+@dataclass
+class RouteSpec:
+    method: str
+    path: str
+    handler: Handler
+    roles: frozenset[str]
+    summary: str
+    body: type[BaseModel] | None = None
+    body_type: str = "application/json"
+    query: dict[str, str] = field(default_factory=dict)
+    produces: str = "application/json"
+    tags: tuple[str, ...] = ()
+
+    @property
+    def public(self) -> bool:
+        return self.roles == PUBLIC
+
+
+def identity(request: web.Request) -> Identity:
+    ident = auth_state(request).identity
+    if ident is None:
+        raise Unauthenticated("sign in first", code="unauthenticated")
+    return ident
+
+
+def auth_state(request: web.Request) -> AuthState:
+    state = request.get(AUTH)
+    if state is None:
+        state = request[AUTH] = AuthState()
+    return state
+
+
+async def parse_body(request: web.Request, model: type[BaseModel]) -> Any:
+    try:
+        raw = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise UserError("the request body is not valid JSON", code="invalid_json") from None
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "(body)"
+        raise UserError(f"{where}: {err['msg']}", code="invalid_body", status=422) from None
+
+
+class Api:
+    def __init__(self) -> None:
+        self.routes: list[RouteSpec] = []
+
+    def route(
+        self,
+        method: str,
+        path: str,
+        *,
+        roles: frozenset[str] | set[str] | tuple[str, ...],
+        summary: str,
+        body: type[BaseModel] | None = None,
+        body_type: str = "application/json",
+        query: dict[str, str] | None = None,
+        produces: str = "application/json",
+        tags: tuple[str, ...] = (),
+    ) -> Callable[[Handler], Handler]:
+        def deco(fn: Handler) -> Handler:
+            self.routes.append(
+                RouteSpec(method, path, fn, frozenset(roles), summary, body, body_type, query or {}, produces, tags)
+            )
+            return fn
+
+        return deco
+
+    def install(self, app: web.Application) -> None:
+        for spec in self.routes:
+            app.router.add_route(spec.method, spec.path, _guard(spec))
+
+
+def _guard(spec: RouteSpec) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        if not spec.public:
+            state = auth_state(request)
+            ident = state.identity
+            if ident is None:
+                raise Unauthenticated(state.error or "sign in first", code=state.code or "unauthenticated")
+            if spec.roles != AUTHENTICATED and not (ident.roles & spec.roles):
+                raise Forbidden(
+                    f"{spec.method} {spec.path} needs one of the roles: {', '.join(sorted(spec.roles))}"
+                )
+            if state.via == "cookie" and request.method not in ("GET", "HEAD", "OPTIONS"):
+                if request.headers.get(CSRF_HEADER) != "aulacast":
+                    raise Forbidden(f"cookie-authenticated writes need the header {CSRF_HEADER}: aulacast", code="csrf")
+        result = await spec.handler(request)
+        if isinstance(result, web.StreamResponse):
+            return result
+        return web.json_response(result, dumps=_dumps)
+
+    handler.__name__ = spec.handler.__name__
+    return handler
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, default=str)
+
+
+def error_body(code: str, message: str, request_id: str | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"error": {"code": code, "message": message}}
+    if request_id:
+        body["error"]["request_id"] = request_id
+    return body
+
+
+def make_middlewares(resolve: Callable[[web.Request], Awaitable[None]]) -> list[Any]:
+    @web.middleware
+    async def request_context(request: web.Request, handler: Handler) -> web.StreamResponse:
+        rid = request.headers.get("X-Request-Id", "")
+        if not re.fullmatch(r"[A-Za-z0-9._-]{8,64}", rid):
+            rid = uuid.uuid4().hex
+        request[REQUEST_ID] = rid
+        started = time.perf_counter()
+        status = 500
+        try:
+            await resolve(request)
+            response = await handler(request)
+            status = response.status
+        except UserError as exc:
+            status = exc.status
+            response = web.json_response(error_body(exc.code, str(exc), rid), status=exc.status)
+        except web.HTTPException as exc:
+            status = exc.status
+            if exc.status >= 400 and request.path.startswith(("/api", "/feeds")):
+                response = web.json_response(
+                    error_body(exc.reason.lower().replace(" ", "_"), exc.reason, rid), status=exc.status
+                )
+            else:
+                raise
+        except Exception:
+            log.exception("unhandled error", extra={"request_id": rid, "path": request.path})
+            response = web.json_response(
+                error_body("internal", "internal error; the request id identifies it in the logs", rid), status=500
+            )
+        finally:
+            log.info(
+                "request",
+                extra={
+                    "request_id": rid,
+                    "method": request.method,
+                    "path": request.path,
+                    "status": status,
+                    "ms": round((time.perf_counter() - started) * 1000, 1),
+                    "person": getattr(auth_state(request).identity, "username", None),
+                },
+            )
+        response.headers["X-Request-Id"] = rid
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+    return [request_context]
+
+
+def openapi_document(api: Api, *, title: str, version: str, server: str) -> dict[str, Any]:
+    paths: dict[str, Any] = {}
+    schemas: dict[str, Any] = {
+        "Error": {
+            "type": "object",
+            "required": ["error"],
+            "properties": {
+                "error": {
+                    "type": "object",
+                    "required": ["code", "message"],
+                    "properties": {
+                        "code": {"type": "string"},
+                        "message": {"type": "string"},
+                        "request_id": {"type": "string"},
+                    },
+                }
+            },
+        }
+    }
+    err = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    for spec in api.routes:
+        params = [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            for name in re.findall(r"{(\w+)(?::[^}]*)?}", spec.path)
+        ]
+        params += [
+            {"name": name, "in": "query", "required": False, "schema": {"type": "string"}, "description": desc}
+            for name, desc in spec.query.items()
+        ]
+        op: dict[str, Any] = {
+            "summary": spec.summary,
+            "operationId": spec.handler.__name__,
+            "tags": list(spec.tags),
+            "parameters": params,
+            "responses": {
+                "200": {"description": "OK", "content": {spec.produces: {"schema": {}}}},
+                "400": {"description": "Bad request", **err},
+            },
+        }
+        if spec.public:
+            op["security"] = []
+        else:
+            op["responses"]["401"] = {"description": "No valid identity", **err}
+            if spec.roles != AUTHENTICATED:
+                op["responses"]["403"] = {"description": "Role not allowed", **err}
+            op["x-roles"] = sorted(spec.roles - AUTHENTICATED) or ["any signed-in person"]
+        if spec.body is not None:
+            schema = spec.body.model_json_schema(ref_template="#/components/schemas/{model}")
+            for name, sub in schema.pop("$defs", {}).items():
+                schemas[name] = sub
+            schemas[spec.body.__name__] = schema
+            op["requestBody"] = {
+                "required": True,
+                "content": {spec.body_type: {"schema": {"$ref": f"#/components/schemas/{spec.body.__name__}"}}},
+            }
+        elif spec.body_type != "application/json":
+            op["requestBody"] = {"required": True, "content": {spec.body_type: {"schema": {"type": "string"}}}}
+        path = re.sub(r"{(\w+):[^}]*}", r"{\1}", spec.path)
+        paths.setdefault(path, {})[spec.method.lower()] = op
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": title, "version": version},
+        "servers": [{"url": server}],
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "cookie": {"type": "apiKey", "in": "cookie", "name": SESSION_COOKIE},
+            },
+        },
+        "security": [{"bearer": []}, {"cookie": []}],
+    }

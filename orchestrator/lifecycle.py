@@ -1,0 +1,204 @@
+"""Session lifecycle driven by APScheduler 3 with its SQLAlchemy job store.
+
+Jobs are persisted in the service database, so a restart loses none; each
+step is taken inside a lock (Redis when configured) and recorded in the
+``transitions`` table whose unique key makes a repeat impossible, so two nodes
+or a replayed job never take it twice. Events are published after commit.
+
+Only sessions inside a horizon (default two days) hold jobs; an hourly job
+moves the horizon, and start-up catches up anything that fell due while the
+service was down.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from orchestrator.services import Services
+from orchestrator.store.models import Reminder, SessionRecord, Transition
+from orchestrator.store.types import utcnow
+from schedules.lifecycle import ORDER, due_state, lifecycle_steps, path_to
+
+log = logging.getLogger("aulacast.lifecycle")
+
+HORIZON = timedelta(days=2)
+EVENT_OF = {"open": "session.opened", "live": "session.live", "closed": "session.closed"}
+
+_ACTIVE: Lifecycle | None = None
+
+
+async def run_step(session_id: int, action: str) -> None:
+    """The job function APScheduler stores by reference; it finds this process's lifecycle."""
+    if _ACTIVE is None:
+        log.warning("lifecycle job ran with no active lifecycle", extra={"session_id": session_id})
+        return
+    await _ACTIVE.take(session_id, action)
+
+
+async def run_horizon() -> None:
+    if _ACTIVE is not None:
+        await _ACTIVE.sync_horizon()
+
+
+class Lifecycle:
+    def __init__(self, svc: Services, *, horizon: timedelta = HORIZON) -> None:
+        self.svc = svc
+        self.horizon = horizon
+        cfg = svc.settings.lifecycle
+        self.lobby = timedelta(minutes=cfg.lobby_minutes)
+        self.reminders = list(cfg.reminder_minutes)
+        self.scheduler = AsyncIOScheduler(
+            jobstores={"default": SQLAlchemyJobStore(engine=svc.db.engine, tablename="apscheduler_jobs")},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": cfg.misfire_grace_seconds},
+            timezone="UTC",
+        )
+
+    async def start(self) -> None:
+        global _ACTIVE
+        _ACTIVE = self
+        self.scheduler.start()
+        await self.catch_up()
+        await self.sync_horizon()
+        self.scheduler.add_job(
+            "orchestrator.lifecycle:run_horizon", "interval", hours=1, id="lifecycle:horizon", replace_existing=True
+        )
+
+    async def stop(self) -> None:
+        global _ACTIVE
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        if _ACTIVE is self:
+            _ACTIVE = None
+
+    # -- scheduling -------------------------------------------------------------------------
+
+    def _steps_for(self, row: SessionRecord) -> list[tuple[datetime, str]]:
+        steps = lifecycle_steps(row.start_at, row.end_at, lobby=self.lobby, reminders=self.reminders)
+        return [(st.at, st.action) for st in steps]
+
+    def schedule(self, row: SessionRecord, now: datetime | None = None) -> int:
+        """(Re)place the jobs of one session; past steps are left to ``catch_up``."""
+        now = now or utcnow()
+        self.unschedule(row.id)
+        if row.status not in ORDER[:-1]:
+            return 0
+        count = 0
+        for at, action in self._steps_for(row):
+            if at <= now:
+                continue
+            self.scheduler.add_job(
+                "orchestrator.lifecycle:run_step",
+                "date",
+                run_date=at,
+                args=[row.id, action],
+                id=f"session:{row.id}:{action}",
+                replace_existing=True,
+            )
+            count += 1
+        return count
+
+    def unschedule(self, session_id: int) -> None:
+        prefix = f"session:{session_id}:"
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith(prefix):
+                job.remove()
+
+    async def sync_horizon(self) -> int:
+        now = utcnow()
+
+        def load(s: Session) -> list[SessionRecord]:
+            q = select(SessionRecord).where(
+                SessionRecord.status.in_(ORDER[:-1]),
+                SessionRecord.start_at <= now + self.horizon + self.lobby,
+                SessionRecord.end_at > now,
+            )
+            return list(s.scalars(q))
+
+        rows = await self.svc.db_call(load)
+        return sum(self.schedule(r, now) for r in rows)
+
+    async def catch_up(self) -> int:
+        """Take every step that fell due while nobody was running, in order, once."""
+        now = utcnow()
+
+        def load(s: Session) -> list[tuple[int, str, datetime, datetime]]:
+            q = select(SessionRecord.id, SessionRecord.status, SessionRecord.start_at, SessionRecord.end_at).where(
+                SessionRecord.status.in_(ORDER[:-1]), SessionRecord.start_at - self.lobby <= now
+            )
+            return [tuple(r) for r in s.execute(q)]  # type: ignore[misc]
+
+        taken = 0
+        for sid, status, start, end in await self.svc.db_call(load):
+            target = due_state(now, start, end, self.lobby)
+            if path_to(status, target):
+                taken += len(await self.take(sid, target))
+        return taken
+
+    # -- taking a step ----------------------------------------------------------------------
+
+    async def take(self, session_id: int, action: str) -> list[str]:
+        """Apply one step; returns the states entered (empty when already taken elsewhere)."""
+        if action.startswith("remind:"):
+            await self._remind(session_id, int(action.split(":", 1)[1]))
+            return []
+        async with self.svc.locks.hold(f"session:{session_id}", ttl=30) as got:
+            if not got:
+                return []
+            entered, payload = await self.svc.db_call(lambda s: self._advance(s, session_id, action))
+        for state in entered:
+            await self.svc.bus.publish(EVENT_OF[state], payload)
+        return entered
+
+    def _advance(self, s: Session, session_id: int, target: str) -> tuple[list[str], dict[str, Any]]:
+        row = s.get(SessionRecord, session_id)
+        if row is None:
+            return [], {}
+        steps = path_to(row.status, target)
+        entered: list[str] = []
+        for state in steps:
+            try:
+                with s.begin_nested():
+                    s.add(Transition(session_id=row.id, from_status=row.status, to_status=state, node=self.svc.node))
+                    row.status = state
+                    s.flush()
+            except IntegrityError:  # taken already by another node or an earlier run
+                s.refresh(row)
+                continue
+            entered.append(state)
+        payload = {
+            "session_id": row.id,
+            "key": row.key,
+            "kind": row.kind,
+            "status": row.status,
+            "start": row.start_at.isoformat(),
+            "end": row.end_at.isoformat(),
+        }
+        return entered, payload
+
+    async def _remind(self, session_id: int, minutes: int) -> None:
+        def insert(s: Session) -> dict[str, Any] | None:
+            row = s.get(SessionRecord, session_id)
+            if row is None or row.status not in ("planned", "open"):
+                return None
+            try:
+                with s.begin_nested():
+                    s.add(Reminder(session_id=session_id, minutes=minutes))
+                    s.flush()
+            except IntegrityError:
+                return None
+            return {"session_id": row.id, "key": row.key, "minutes": minutes, "start": row.start_at.isoformat()}
+
+        async with self.svc.locks.hold(f"remind:{session_id}:{minutes}", ttl=30) as got:
+            if not got:
+                return
+            payload = await self.svc.db_call(insert)
+        if payload is not None:
+            await self.svc.bus.publish("session.reminder", payload)
