@@ -183,7 +183,7 @@ class Day:
 
     @property
     def length_ms(self) -> int:
-        return _ms(self.end - self.start)
+        return _between(self.start, self.end)
 
     def at(self, item: Item) -> datetime:
         """Local wall-clock start of ``item`` (with the UTC offset in force at that instant)."""
@@ -231,7 +231,7 @@ def build_day(
     if overlap not in ("refuse", "shift"):
         raise TvScheduleError(f"overlap policy must be 'refuse' or 'shift', not {overlap!r}")
     start, end = day_bounds(channel, day, length)
-    day_ms = _ms(end - start)
+    day_ms = _between(start, end)
     warnings: list[str] = []
     slot_offsets = sorted({_offset(start, day, s, channel.zone) for s in channel.slots})
     slot_offsets = [o for o in slot_offsets if 0 <= o < day_ms]
@@ -241,10 +241,13 @@ def build_day(
         raise TvScheduleError("two series share one id")
     wanted: list[tuple[int | None, Item, str]] = []
     for s in series:
-        for ep in s.episodes:
+        slot_taken = False
+        for ep in sorted(s.episodes, key=lambda e: e.number):
             if ep.date != day:
                 continue
-            at = ep.start or s.slot
+            at = ep.start
+            if at is None and not slot_taken:
+                at, slot_taken = s.slot, True  # the series slot takes its first lecture; more float
             off = _offset(start, day, at, channel.zone) if at is not None else None
             wanted.append((off, _programme(s, ep, "lecture"), _label(s, ep)))
     for rule in repeats:
@@ -457,11 +460,16 @@ def _offset(start: datetime, day: date, at: time, zone: ZoneInfo) -> int:
     local = _local(day, at, zone)
     if local < start:  # a slot before day_start belongs to the next calendar date
         local = _local(day + timedelta(days=1), at, zone)
-    return _ms(local - start)
+    return _between(start, local)
 
 
 def _ms(delta: timedelta) -> int:
     return round(delta.total_seconds() * 1000)
+
+
+def _between(a: datetime, b: datetime) -> int:
+    """Milliseconds from ``a`` to ``b`` in real time (same-zone subtraction would use wall time)."""
+    return _ms(b.astimezone(UTC) - a.astimezone(UTC))
 
 
 def _ms_f(seconds: float) -> int:
@@ -617,7 +625,7 @@ def _item_from_dict(row: Any, day_start: datetime) -> Item:
         raise TypeError("title must be an object of language -> text")
     first = row.get("first_shown")
     return Item(
-        offset_ms=_ms(at - day_start), duration_ms=_ms_f(duration), kind=kind, title=title,
+        offset_ms=_between(day_start, at), duration_ms=_ms_f(duration), kind=kind, title=title,
         source=source, media_in=media_in, description=row.get("description", {}) or {},
         series=row.get("series"), season=row.get("season"), episode=row.get("episode"),
         episode_title=row.get("episode_title", {}) or {}, category=row.get("category"),
@@ -655,13 +663,16 @@ def series_by_id(series: Iterable[Series]) -> dict[str, Series]:
 
 
 def programme_window(day: Day, item: Item) -> tuple[datetime, datetime]:
-    """Local start and stop of a programme to the whole second, as XMLTV and EIT both carry them.
+    """Local start and stop of a programme rounded to the second, as XMLTV and EIT both carry them.
 
     One rounding rule for both exports keeps the in-band EPG equal to the XMLTV file.
     """
-    start = day.local(item.offset_ms - item.offset_ms % 1000)
-    stop_ms = item.end_ms + 500 - (item.end_ms + 500) % 1000
-    return start, day.local(stop_ms)
+    return day.local(_round_s(item.offset_ms)), day.local(_round_s(item.end_ms))
+
+
+def _round_s(ms: int) -> int:
+    """Half up to whole seconds: one programme's stop stays the next one's start."""
+    return (ms + 500) // 1000 * 1000
 
 
 ISO639_2 = {"kk": "kaz", "ru": "rus", "en": "eng", "de": "deu", "fr": "fra", "tr": "tur", "uz": "uzb", "ky": "kir"}
