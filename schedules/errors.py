@@ -1,0 +1,42 @@
+"""Errors a registrar or planner caller can cause, worded for that person."""
+
+from __future__ import annotations
+
+
+class ScheduleError(Exception):
+    """Base of the errors of the ``schedules`` package."""
+
+
+class CalendarError(ScheduleError):
+    """A calendar file is wrong at one place: ``str()`` is ``FILE:LINE: KEY: message``.
+
+    ``file``, ``line`` (1-based, or None when unknown) and ``key`` (a path such as
+    ``periods[1].end``) let a CLI or HTTP layer point at the exact spot.
+    """
+
+    def __init__(
+        self, message: str, *, file: str = "<calendar>", line: int | None = None, key: str = ""
+    ) -> None:
+        self.message = message
+        self.file = file
+        self.line = line
+        self.key = key
+        super().__init__(self.__str__())
+
+    def __str__(self) -> str:
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
+        return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
+
+
+class PlanError(ScheduleError):
+    """The planner's inputs contradict each other (unknown ids, duplicates), so no plan is made.
+
+    A requirement that merely cannot be placed is not an error: it is reported in
+    ``PlanResult.unplaced``.
+    """
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        shown = "; ".join(self.problems[:5])
+        more = f" (and {len(self.problems) - 5} more)" if len(self.problems) > 5 else ""
+        super().__init__(f"cannot plan: {shown}{more}")
