@@ -57,6 +57,7 @@ class Progress:
     out_time: float
     duration: float | None = None
     speed: float | None = None  # realtime multiple as ffmpeg reports it
+    stage: str = ""  # set by multi-step pipelines ("measure", "encode", ...) for their callers
 
     @property
     def fraction(self) -> float | None:

@@ -1,0 +1,356 @@
+"""Package a lecture for TV: one encode pass to a constant-bitrate DVB MPEG-TS, loudness to EBU R128.
+
+    report = package(Path("lecture.mp4"), Path("lecture.ts"), load_profile("hd-720p25"))
+    report.loudness.before, report.loudness.after, report.loudness.flags
+
+Steps: measure the programme's loudness (ebur128, audio only), encode picture
+and sound in ONE ffmpeg pass (the loudness gain applied as loudnorm's linear
+second pass) into a TS at the profile's mux rate with null-packet stuffing,
+explicit DVB ids/PIDs, SDT names and NIT; optionally put EIT/TDT into the null
+packets; measure the delivered audio again; optionally cut HLS for the web
+from the finished TS with ``-c copy``. Everything is written under temporary
+names beside the outputs and moved into place only when all steps succeed, so
+an interrupted or failed run leaves nothing that looks finished.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from fractions import Fraction
+from pathlib import Path
+
+from media.errors import MediaError
+from media.ffmpeg import FFmpeg, Progress, ProgressCallback
+from media.loudness import (
+    SILENCE,
+    LoudnessPlan,
+    LoudnessReport,
+    assess,
+    channel_layout,
+    conform_filter,
+    measure,
+    parse_loudnorm_summary,
+    plan_normalisation,
+)
+from media.probe import MediaInfo, probe
+from media.profiles import Profile
+
+# Called with (encoded TS, destination, profile): writes the destination with
+# EIT/TDT/TOT put into null packets, keeping every other packet where it is.
+EpgInjector = Callable[[Path, Path, Profile], object]
+
+
+class PackageError(MediaError):
+    """A lecture that cannot be packaged with the given profile."""
+
+
+@dataclass(frozen=True)
+class PackageReport:
+    """What ``package`` produced and measured; ``loudness`` carries both R128 measurements."""
+
+    source: Path
+    output: Path
+    profile: str
+    duration: float  # programme seconds
+    size_bytes: int
+    mux_rate: int
+    loudness: LoudnessReport
+    hls_dir: Path | None
+    epg_injected: bool
+    measure_seconds: float
+    encode_seconds: float
+    inject_seconds: float
+    verify_seconds: float
+    hls_seconds: float
+    total_seconds: float
+    encode_cpu_seconds: float
+    ffmpeg: str
+
+    @property
+    def average_bitrate(self) -> float:
+        return self.size_bytes * 8 / self.duration if self.duration else 0.0
+
+    @property
+    def realtime_multiple(self) -> float:
+        return self.duration / self.total_seconds if self.total_seconds else 0.0
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "source": str(self.source),
+            "output": str(self.output),
+            "profile": self.profile,
+            "duration": round(self.duration, 3),
+            "size_bytes": self.size_bytes,
+            "mux_rate": self.mux_rate,
+            "average_bitrate": round(self.average_bitrate),
+            "loudness": self.loudness.as_dict(),
+            "hls_dir": str(self.hls_dir) if self.hls_dir else None,
+            "epg_injected": self.epg_injected,
+            "seconds": {
+                "measure": round(self.measure_seconds, 3),
+                "encode": round(self.encode_seconds, 3),
+                "inject": round(self.inject_seconds, 3),
+                "verify": round(self.verify_seconds, 3),
+                "hls": round(self.hls_seconds, 3),
+                "total": round(self.total_seconds, 3),
+            },
+            "ffmpeg": self.ffmpeg,
+        }
+
+
+def video_filter(profile: Profile, info: MediaInfo) -> str:
+    """Picture to the profile's raster: square the pixels, fit and pad to the display aspect, set rate and scan.
+
+    An anamorphic SD raster is reached through its square-pixel display size
+    (1024x576 for 16:9, 768x576 for 4:3) so circles stay round.
+    """
+    v = profile.video
+    aspect = Fraction(*map(int, v.aspect.split(":")))
+    display_w = int(round(v.height * aspect / 2)) * 2
+    sar = Fraction(display_w, v.width) if display_w != v.width else Fraction(1)
+    source_rate = info.frame_rate or float(v.frame_rate)
+    steps = ["scale='trunc(iw*sar/2)*2':ih", "setsar=1"]
+    # A source with twice the frame rate or more keeps its motion as fields; slower ones become PsF.
+    weave = v.interlaced and source_rate >= 1.5 * float(v.frame_rate)
+    steps.append(f"fps={v.frame_rate * 2 if weave else v.frame_rate}")
+    steps.append(f"scale={display_w}:{v.height}:force_original_aspect_ratio=decrease:force_divisible_by=2")
+    steps.append(f"pad={display_w}:{v.height}:(ow-iw)/2:(oh-ih)/2")
+    if display_w != v.width:
+        steps.append(f"scale={v.width}:{v.height}")
+    steps.append(f"setsar={sar.numerator}/{sar.denominator}")
+    if weave:
+        steps.append("tinterlace=mode=interleave_top")
+    if v.interlaced:
+        steps.append("setfield=tff")
+    steps.append("format=yuv420p")
+    return ",".join(steps)
+
+
+def video_codec_args(profile: Profile, *, preset: str = "veryfast") -> list[str]:
+    """Encoder options for constant bitrate with the profile's VBV buffer, GOP and scan."""
+    v = profile.video
+    rate = ["-b:v", str(v.bitrate), "-minrate", str(v.bitrate), "-maxrate", str(v.bitrate),
+            "-bufsize", str(v.bufsize), "-g", str(v.gop), "-aspect", v.aspect]
+    if v.codec == "h264":
+        x264 = ["nal-hrd=cbr", "force-cfr=1", "aud=1", f"keyint={v.gop}", f"min-keyint={v.gop}", "scenecut=0"]
+        level = ["-level:v", v.level] if v.level else []
+        interlace: list[str] = []
+        if v.interlaced:
+            x264.append("tff=1")
+            interlace = ["-flags", "+ildct+ilme", "-top", "1"]
+        return ["-c:v", "libx264", "-preset", preset, "-profile:v", v.profile, *level, *rate, *interlace,
+                "-x264-params", ":".join(x264)]
+    # MPEG-2 Main profile (4) at Main level (8); two B pictures, closed regular GOP (no scene cuts).
+    flags = "+cgop" + ("+ildct+ilme" if v.interlaced else "")
+    return ["-c:v", "mpeg2video", "-profile:v", "4", "-level:v", "8", *rate, "-bf", "2",
+            "-sc_threshold", "1000000000", "-flags", flags, *(["-top", "1"] if v.interlaced else []),
+            "-rc_init_occupancy", str(v.bufsize)]
+
+
+def audio_codec_args(profile: Profile) -> list[str]:
+    a = profile.audio
+    return ["-c:a", a.codec, "-b:a", str(a.bitrate), "-ar", str(a.sample_rate), "-ac", str(a.channels)]
+
+
+def mux_args(profile: Profile) -> list[str]:
+    """The mpegts muxer at the profile's constant rate with DVB ids, PIDs, names, NIT and tight repetition."""
+    t = profile.transport
+    flags = "+system_b+nit+resend_headers"
+    if profile.audio.codec == "aac":
+        flags += "+latm"  # DVB carries MPEG-4 AAC in LATM/LOAS (TS 101 154)
+    return [
+        "-f", "mpegts",
+        "-muxrate", str(t.mux_rate),
+        "-mpegts_original_network_id", str(t.original_network_id),
+        "-mpegts_transport_stream_id", str(t.transport_stream_id),
+        "-mpegts_service_id", str(t.service_id),
+        "-mpegts_service_type", str(profile.service_type),
+        "-mpegts_pmt_start_pid", str(t.pmt_pid),
+        "-streamid", f"0:{t.video_pid}",
+        "-streamid", f"1:{t.audio_pid}",
+        "-metadata", f"service_name={t.service_name}",
+        "-metadata", f"service_provider={t.provider_name}",
+        "-mpegts_flags", flags,
+        "-pcr_period", "20",  # ms; TR 101 290 allows 40
+        "-pat_period", "0.09",  # s; ffmpeg resends after the period has passed, so stay under 100 ms
+        "-sdt_period", "0.5",
+        "-nit_period", "0.5",
+    ]
+
+
+def encode_args(profile: Profile, info: MediaInfo, plan: LoudnessPlan, *, preset: str = "veryfast") -> list[str]:
+    """The whole single-pass ffmpeg argument list (without the output path) for ``info`` in ``profile``."""
+    a = profile.audio
+    if info.has_audio:
+        inputs = ["-i", str(info.path)]
+        audio_chain = f"[0:a:0]{conform_filter(a.channels, a.sample_rate)},{plan.audio_filter},apad[aout]"
+    else:
+        inputs = ["-i", str(info.path), "-f", "lavfi", "-t", f"{info.duration:.3f}",
+                  "-i", f"anullsrc=r={a.sample_rate}:cl={channel_layout(a.channels)}"]
+        audio_chain = f"[1:a:0]{plan.audio_filter},apad[aout]"
+    graph = f"[0:v:0]{video_filter(profile, info)}[vout];{audio_chain}"
+    return [
+        *inputs,
+        "-filter_complex", graph,
+        "-map", "[vout]", "-map", "[aout]",
+        "-t", f"{info.duration:.3f}",
+        *video_codec_args(profile, preset=preset),
+        *audio_codec_args(profile),
+        "-map_metadata", "-1",
+        *mux_args(profile),
+    ]
+
+
+def package(
+    source: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    profile: Profile,
+    *,
+    progress: ProgressCallback | None = None,
+    hls_dir: str | os.PathLike[str] | None = None,
+    epg: EpgInjector | None = None,
+    ffmpeg: FFmpeg | None = None,
+    cancel: threading.Event | None = None,
+    preset: str = "veryfast",
+    hls_segment_seconds: int = 6,
+) -> PackageReport:
+    """Encode ``source`` into ``output`` (a CBR TS in ``profile``); see the module docstring for the steps.
+
+    ``progress`` receives ``Progress`` reports whose ``stage`` is "measure",
+    "encode", "inject", "verify" or "hls". ``cancel`` stops the running step
+    and removes everything written so far.
+    """
+    source, output = Path(source), Path(output)
+    ff = ffmpeg or FFmpeg.locate()
+    started = time.monotonic()
+    info = probe(source)
+    if not info.has_video:
+        raise PackageError(f"{source} has no video stream; a TV programme needs a picture")
+    if info.duration <= 0:
+        raise PackageError(f"{source} has no duration to package")
+    if output.is_dir():
+        raise PackageError(f"{output} is a directory; give a file name ending in .ts")
+    if not output.parent.is_dir():
+        raise PackageError(f"{output.parent} does not exist")
+
+    def staged(stage: str) -> ProgressCallback | None:
+        if progress is None:
+            return None
+        return lambda p: progress(replace(p, stage=stage, duration=info.duration))
+
+    a = profile.audio
+    t0 = time.monotonic()
+    if info.has_audio:
+        before = measure(source, ffmpeg=ff, pre_filter=conform_filter(a.channels, a.sample_rate),
+                         progress=staged("measure"), cancel=cancel)
+    else:
+        before = SILENCE
+    plan = plan_normalisation(before, profile.loudness, sample_rate=a.sample_rate)
+    measure_seconds = time.monotonic() - t0
+
+    token = uuid.uuid4().hex[:8]
+    encoded = output.with_name(f".{output.stem}.encoded-{token}.ts")
+    injected = output.with_name(f".{output.stem}.epg-{token}.ts")
+    hls_temp: Path | None = None
+    try:
+        t0 = time.monotonic()
+        run = ff.run(encode_args(profile, info, plan, preset=preset), output=encoded, subject=source,
+                     duration=info.duration, progress=staged("encode"), cancel=cancel)
+        encode_seconds = time.monotonic() - t0
+
+        inject_seconds = 0.0
+        delivered = encoded
+        if epg is not None:
+            t0 = time.monotonic()
+            if progress is not None:
+                progress(Progress(0.0, info.duration, stage="inject"))
+            epg(encoded, injected, profile)
+            delivered = injected
+            inject_seconds = time.monotonic() - t0
+            _check_cancel(cancel, source)
+
+        t0 = time.monotonic()
+        after = measure(delivered, ffmpeg=ff, progress=staged("verify"), cancel=cancel)
+        loudness = assess(plan, after, summary=parse_loudnorm_summary(run.stderr),
+                          generated_silence=not info.has_audio)
+        verify_seconds = time.monotonic() - t0
+
+        hls_seconds = 0.0
+        if hls_dir is not None:
+            t0 = time.monotonic()
+            hls_temp = _hls(ff, delivered, Path(hls_dir), hls_segment_seconds, info.duration,
+                            staged("hls"), cancel, source)
+            hls_seconds = time.monotonic() - t0
+
+        os.replace(delivered, output)
+        if hls_temp is not None:
+            _move_dir_into_place(hls_temp, Path(hls_dir))  # type: ignore[arg-type]
+            hls_temp = None
+    finally:
+        for leftover in (encoded, injected):
+            leftover.unlink(missing_ok=True)
+        if hls_temp is not None:
+            shutil.rmtree(hls_temp, ignore_errors=True)
+
+    return PackageReport(
+        source=source,
+        output=output,
+        profile=profile.name,
+        duration=info.duration,
+        size_bytes=output.stat().st_size,
+        mux_rate=profile.transport.mux_rate,
+        loudness=loudness,
+        hls_dir=Path(hls_dir) if hls_dir is not None else None,
+        epg_injected=epg is not None,
+        measure_seconds=measure_seconds,
+        encode_seconds=encode_seconds,
+        inject_seconds=inject_seconds,
+        verify_seconds=verify_seconds,
+        hls_seconds=hls_seconds,
+        total_seconds=time.monotonic() - started,
+        encode_cpu_seconds=run.cpu_seconds,
+        ffmpeg=ff.version(),
+    )
+
+
+def _check_cancel(cancel: threading.Event | None, source: Path) -> None:
+    if cancel is not None and cancel.is_set():
+        from media.ffmpeg import FFmpegCancelled
+
+        raise FFmpegCancelled(f"{source}: stopped on request, no output written")
+
+
+def _hls(ff: FFmpeg, ts: Path, target: Path, segment_seconds: int, duration: float,
+         progress: ProgressCallback | None, cancel: threading.Event | None, source: Path) -> Path:
+    """Cut ``ts`` into HLS (``index.m3u8`` + segments) without re-encoding, in a temp dir beside ``target``."""
+    if target.exists() and not target.is_dir():
+        raise PackageError(f"HLS directory {target} exists and is not a directory")
+    if not target.parent.is_dir():
+        raise PackageError(f"{target.parent} does not exist")
+    temp = target.with_name(f".{target.name}.hls-{uuid.uuid4().hex[:8]}")
+    temp.mkdir()
+    try:
+        ff.run(["-i", str(ts), "-map", "0", "-c", "copy", "-f", "hls", "-hls_time", str(segment_seconds),
+                "-hls_playlist_type", "vod", "-hls_segment_filename", str(temp / "segment_%05d.ts")],
+               output=temp / "index.m3u8", subject=source, duration=duration, progress=progress, cancel=cancel)
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
+    return temp
+
+
+def _move_dir_into_place(temp: Path, target: Path) -> None:
+    """Replace ``target`` with ``temp``: an old directory is moved aside first, then removed."""
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
+        os.replace(target, old)
+    os.replace(temp, target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
