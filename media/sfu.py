@@ -1,0 +1,559 @@
+"""A room of aiortc peers that forwards encoded frames from publishers to subscribers.
+
+Usage (through :class:`media.rooms.LocalMediaServer`, which signaling calls)::
+
+    room = Room("s42", RoomKind.CONSULTATION, MediaConfig(), emit)
+    answer = await room.join("alice", grant, offer_sdp, {"0": "microphone", "1": "camera"})
+    await room.subscribe_answer("alice", answer_to_the_subscribe_offer_event)
+
+Nothing on the live path is decoded or encoded: each published track's receiver
+is tapped (``media.aiortc_hooks``) and each encoded frame is queued, as one
+shared ``av.Packet``, on the :class:`EncodedTrack` of every subscriber the
+fan-out policy allows; each subscriber's sender re-packetizes it.
+
+Keyframes: a video subscriber receives nothing until a keyframe, so whenever a
+subscriber starts (its sender asks for the first frame), falls behind, or sends
+PLI/FIR, the room asks the publisher for a keyframe with a PLI, at most one per
+``pli_interval`` per published track (later requests inside the window are
+coalesced into one PLI at its end, so none is lost).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpTransceiver, RTCSessionDescription
+from aiortc import sdp as aiortc_sdp
+from aiortc.jitterbuffer import JitterFrame
+from aiortc.rtcrtpparameters import RTCRtpCodecCapability, RTCRtpCodecParameters
+
+from media import aiortc_hooks
+from media.fanout import Publication, RoomKind, TrackSource, Viewer, select_tracks
+from media.rooms import MediaConfig, MediaEvent, MediaGrant, RoomMediaError
+
+log = logging.getLogger(__name__)
+
+# What we forward: what browsers send and recorders can write without transcoding.
+FORWARDED_MIME = {"audio": ("audio/opus",), "video": ("video/VP8", "video/H264")}
+SENDING = ("sendonly", "sendrecv")
+
+
+@dataclass(frozen=True)
+class OfferedTrack:
+    """One m-line of a publish offer: the client sends ``source`` on ``mid``."""
+
+    mid: str
+    kind: str
+    source: TrackSource
+    sending: bool
+
+
+def parse_publish_offer(offer_sdp: str, sources: Mapping[str, str], grant: MediaGrant) -> list[OfferedTrack]:
+    """Validate a publish offer against codecs and the grant; return its tracks or raise RoomMediaError."""
+    text = offer_sdp.strip() if isinstance(offer_sdp, str) else ""
+    if not text.startswith("v=0"):
+        raise RoomMediaError("the SDP offer is not an SDP document (it must start with 'v=0')", "bad_sdp")
+    try:
+        description = aiortc_sdp.SessionDescription.parse(text)
+    except Exception as exc:
+        raise RoomMediaError(f"the SDP offer could not be parsed: {exc}", "bad_sdp") from exc
+    media = [m for m in description.media if m.kind in ("audio", "video")]
+    if not media:
+        raise RoomMediaError("the SDP offer has no audio or video m-line", "bad_sdp")
+    declared = {str(k): _source(v) for k, v in sources.items()}
+    tracks: list[OfferedTrack] = []
+    defaults = {"audio": TrackSource.MICROPHONE, "video": TrackSource.CAMERA}
+    for index, m in enumerate(media):
+        mid = m.rtp.muxId
+        if not mid:
+            raise RoomMediaError(f"m-line {index} ({m.kind}) of the offer has no a=mid", "bad_sdp")
+        names = {c.mimeType.lower() for c in m.rtp.codecs}
+        usable = [c for c in FORWARDED_MIME[m.kind] if c.lower() in names]
+        sending = m.direction in SENDING
+        if sending and not usable:
+            offered = ", ".join(sorted({c.mimeType for c in m.rtp.codecs})) or "none"
+            wanted = " or ".join(FORWARDED_MIME[m.kind])
+            raise RoomMediaError(
+                f"no common codec for {m.kind} m-line {mid!r}: offered {offered}; this server forwards {wanted}",
+                "no_common_codec",
+            )
+        source = declared.get(mid) or _label_source(m.msid) or defaults.pop(m.kind, None)
+        if source is None:
+            raise RoomMediaError(
+                f"{m.kind} m-line {mid!r} is not labelled: send sources={{'{mid}': 'screen'}} "
+                "(or camera/microphone/screen_audio) with the offer",
+                "unlabelled_track",
+            )
+        if _kind_of(source) != m.kind:
+            raise RoomMediaError(f"m-line {mid!r} is {m.kind} but was labelled {source.value}", "bad_sources")
+        if sending and not grant.allows(source):
+            raise RoomMediaError(f"your join grant does not allow publishing {source.value}", "not_allowed")
+        tracks.append(OfferedTrack(mid, m.kind, source, sending))
+    seen: set[TrackSource] = set()
+    for t in tracks:
+        if t.sending and t.source in seen:
+            raise RoomMediaError(f"the offer publishes {t.source.value} twice; one track per source", "bad_sources")
+        if t.sending:
+            seen.add(t.source)
+    return tracks
+
+
+def _source(value: str) -> TrackSource:
+    try:
+        return TrackSource(value)
+    except ValueError:
+        allowed = ", ".join(s.value for s in TrackSource)
+        raise RoomMediaError(f"unknown track source {value!r}; use one of {allowed}", "bad_sources") from None
+
+
+def _label_source(msid: str | None) -> TrackSource | None:
+    for label in (msid or "").split():
+        for source in sorted(TrackSource, key=lambda s: -len(s.value)):
+            if label.lower().startswith(source.value):
+                return source
+    return None
+
+
+def _kind_of(source: TrackSource) -> str:
+    return "video" if source in (TrackSource.CAMERA, TrackSource.SCREEN) else "audio"
+
+
+def _forwarded_capabilities(kind: str) -> list[RTCRtpCodecCapability]:
+    caps = RTCRtpReceiver.getCapabilities(kind).codecs
+    order = [m.lower() for m in FORWARDED_MIME[kind]] + ["video/rtx"]
+    chosen = [c for c in caps if c.mimeType.lower() in order]
+    return sorted(chosen, key=lambda c: order.index(c.mimeType.lower()))
+
+
+def _capabilities_for(codec: RTCRtpCodecParameters) -> list[RTCRtpCodecCapability]:
+    """The one codec (plus RTX) a subscriber must take: the publisher's, since nothing is transcoded."""
+    caps = RTCRtpReceiver.getCapabilities(codec.mimeType.split("/")[0]).codecs
+    same = [
+        c for c in caps if c.mimeType.lower() == codec.mimeType.lower() and c.parameters == codec.parameters
+    ]
+    if not same:
+        same = [c for c in caps if c.mimeType.lower() == codec.mimeType.lower()][:1]
+    rtx = [c for c in caps if c.mimeType.lower() == "video/rtx"]
+    return same + rtx
+
+
+class PublishedTrack:
+    """One track a participant publishes, tapped for encoded frames and fanned out to subscribers."""
+
+    def __init__(
+        self,
+        publisher_id: str,
+        mid: str,
+        kind: str,
+        source: TrackSource,
+        receiver: RTCRtpReceiver,
+        pli_interval: float,
+        on_end: Callable[[PublishedTrack], None],
+    ) -> None:
+        self.publisher_id = publisher_id
+        self.mid = mid
+        self.kind = kind
+        self.source = source
+        self.track_id = f"{publisher_id}:{source.value}"
+        self.receiver = receiver
+        self.codec: RTCRtpCodecParameters | None = None
+        self.active = True
+        self.subscribers: dict[str, aiortc_hooks.EncodedTrack] = {}
+        self.frames = 0
+        self.keyframes = 0
+        self.pli_requests = 0
+        self.plis_sent = 0
+        self._pli_interval = pli_interval
+        self._last_pli = -math.inf
+        self._pli_timer: asyncio.TimerHandle | None = None
+        self._on_end = on_end
+        self.tap = aiortc_hooks.tap_encoded_frames(receiver, self._on_frame, lambda: on_end(self))
+
+    def describe(self) -> dict[str, Any]:
+        return {"track_id": self.track_id, "source": self.source.value, "kind": self.kind}
+
+    def _on_frame(self, codec: RTCRtpCodecParameters, frame: JitterFrame) -> None:
+        self.frames += 1
+        if self.codec is None:
+            self.codec = codec
+        key = aiortc_hooks.is_keyframe(codec, frame.data)
+        if key and self.kind == "video":
+            self.keyframes += 1
+        if not self.subscribers or not self.active:
+            return
+        packet = aiortc_hooks.to_packet(codec, frame)
+        starving = False
+        for track in self.subscribers.values():
+            if not track.push(packet, key):
+                starving = True
+        if starving:
+            self.request_keyframe()
+
+    def request_keyframe(self) -> None:
+        """Ask the publisher for a keyframe (PLI), throttled per track; extra requests coalesce."""
+        if self.kind != "video" or not self.active:
+            return
+        self.pli_requests += 1
+        loop = asyncio.get_running_loop()
+        wait = self._last_pli + self._pli_interval - loop.time()
+        if wait <= 0:
+            self._send_pli()
+        elif self._pli_timer is None:
+            self._pli_timer = loop.call_later(wait, self._send_pli)
+
+    def _send_pli(self) -> None:
+        self._pli_timer = None
+        if aiortc_hooks.request_keyframe(self.receiver):
+            self.plis_sent += 1
+            self._last_pli = asyncio.get_running_loop().time()
+
+    def close(self) -> None:
+        self.active = False
+        if self._pli_timer is not None:
+            self._pli_timer.cancel()
+            self._pli_timer = None
+        for track in self.subscribers.values():
+            track.stop()
+        self.subscribers.clear()
+
+
+@dataclass
+class Outgoing:
+    """A published track as one subscriber receives it."""
+
+    published: PublishedTrack
+    transceiver: RTCRtpTransceiver
+    track: aiortc_hooks.EncodedTrack
+
+
+@dataclass
+class Participant:
+    peer_id: str
+    grant: MediaGrant
+    publish_pc: RTCPeerConnection | None = None
+    subscribe_pc: RTCPeerConnection | None = None
+    published: dict[str, PublishedTrack] = field(default_factory=dict)  # by mid
+    outgoing: dict[str, Outgoing] = field(default_factory=dict)  # by track id
+    pending_sources: dict[str, OfferedTrack] = field(default_factory=dict)
+    idle: list[tuple[RTCRtpTransceiver, str]] = field(default_factory=list)  # inactive m-lines, codec key
+    awaiting_answer: bool = False
+    dirty: bool = False
+    gone: bool = False
+
+
+class Room:
+    """Publishers and subscribers of one session on this media worker."""
+
+    def __init__(
+        self, room_id: str, kind: RoomKind, config: MediaConfig, emit: Callable[[MediaEvent], None]
+    ) -> None:
+        self.room_id = room_id
+        self.kind = kind
+        self.config = config
+        self.participants: dict[str, Participant] = {}
+        self.active_speaker: str | None = None
+        self._emit = emit
+        self._lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # --- signaling-facing operations -------------------------------------------------------
+
+    async def join(
+        self, peer_id: str, grant: MediaGrant, offer_sdp: str | None, sources: Mapping[str, str]
+    ) -> str | None:
+        """Add (or re-add, after a reload) a peer; returns the answer to its publish offer."""
+        if peer_id in self.participants:
+            await self.remove(peer_id, reason="rejoined")
+        async with self._lock:
+            if offer_sdp is not None:
+                offered = parse_publish_offer(offer_sdp, sources, grant)
+            participant = Participant(peer_id, grant)
+            self.participants[peer_id] = participant
+            answer = None
+            try:
+                if offer_sdp is not None:
+                    answer = await self._apply_publish_offer(participant, offer_sdp, offered)
+            except Exception:
+                self.participants.pop(peer_id, None)
+                await self._close_participant(participant)
+                raise
+            await self._sync_all()
+            return answer
+
+    async def publish(self, peer_id: str, offer_sdp: str, sources: Mapping[str, str]) -> str:
+        """Apply a new publish offer from a peer already in the room; returns the answer."""
+        async with self._lock:
+            participant = self._participant(peer_id)
+            offered = parse_publish_offer(offer_sdp, sources, participant.grant)
+            answer = await self._apply_publish_offer(participant, offer_sdp, offered)
+            await self._sync_all()
+            return answer
+
+    async def subscribe_answer(self, peer_id: str, answer_sdp: str) -> None:
+        """Apply the peer's answer to the last subscribe offer; re-offers if the room changed meanwhile."""
+        async with self._lock:
+            participant = self._participant(peer_id)
+            pc = participant.subscribe_pc
+            if pc is None or not participant.awaiting_answer:
+                raise RoomMediaError("no subscribe offer is waiting for an answer", "no_offer_pending")
+            if not isinstance(answer_sdp, str) or not answer_sdp.strip().startswith("v=0"):
+                raise RoomMediaError("the SDP answer is not an SDP document", "bad_sdp")
+            try:
+                await pc.setRemoteDescription(RTCSessionDescription(sdp=answer_sdp, type="answer"))
+            except Exception as exc:
+                raise RoomMediaError(f"the SDP answer was refused: {exc}", "bad_sdp") from exc
+            participant.awaiting_answer = False
+            if participant.dirty:
+                await self._sync(participant)
+
+    async def set_active_speaker(self, peer_id: str | None) -> None:
+        """Name the speaking participant; in a defense the audience then receives their camera."""
+        async with self._lock:
+            self.active_speaker = peer_id
+            await self._sync_all()
+
+    async def remove(self, peer_id: str, reason: str) -> None:
+        """Take a peer and its tracks out of the room and tell the others."""
+        async with self._lock:
+            participant = self.participants.pop(peer_id, None)
+            if participant is None:
+                return
+            participant.gone = True
+            for published in participant.published.values():
+                if published.active:
+                    self._unpublish(published, reason)
+            await self._close_participant(participant)
+            self._emit(MediaEvent("peer-left", self.room_id, peer_id, {"reason": reason}))
+            await self._sync_all()
+
+    async def close(self) -> None:
+        for peer_id in list(self.participants):
+            await self.remove(peer_id, reason="closed")
+        for task in list(self._tasks):
+            task.cancel()
+
+    def stats(self) -> dict[str, Any]:
+        """Counters per published track and per subscription (tests and benchmarks read them)."""
+        tracks = {}
+        for p in self.participants.values():
+            for t in p.published.values():
+                tracks[t.track_id] = {
+                    "frames": t.frames,
+                    "keyframes": t.keyframes,
+                    "pli_requests": t.pli_requests,
+                    "plis_sent": t.plis_sent,
+                    "subscribers": sorted(t.subscribers),
+                    "decoder_tasks": t.tap.decoder_tasks,
+                }
+        return {
+            "room_id": self.room_id,
+            "peers": sorted(self.participants),
+            "tracks": tracks,
+            "subscriptions": {p.peer_id: sorted(p.outgoing) for p in self.participants.values()},
+        }
+
+    # --- publish side ------------------------------------------------------------------------
+
+    async def _apply_publish_offer(
+        self, participant: Participant, offer_sdp: str, offered: list[OfferedTrack]
+    ) -> str:
+        pc = participant.publish_pc
+        if pc is None:
+            pc = participant.publish_pc = self._new_pc(participant)
+
+            @pc.on("track")
+            def on_track(track: Any) -> None:
+                self._on_remote_track(participant, pc, track)
+
+        known = {t.mid for t in pc.getTransceivers() if t.mid is not None}
+        for track in offered:
+            if track.mid not in known:
+                # Pre-created so our codec preference (VP8 > H.264, Opus) shapes the answer.
+                transceiver = pc.addTransceiver(track.kind, direction="recvonly")
+                transceiver.setCodecPreferences(_forwarded_capabilities(track.kind))
+        participant.pending_sources = {t.mid: t for t in offered}
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
+            await pc.setLocalDescription(await pc.createAnswer())
+        except RoomMediaError:
+            raise
+        except Exception as exc:
+            raise RoomMediaError(f"the SDP offer was refused: {exc}", "bad_sdp") from exc
+        answer = pc.localDescription.sdp
+        codecs = {m.rtp.muxId: m.rtp.codecs for m in aiortc_sdp.SessionDescription.parse(answer).media}
+        for track in offered:
+            published = participant.published.get(track.mid)
+            if published is None:
+                continue
+            if codecs.get(track.mid):
+                published.codec = codecs[track.mid][0]
+            if track.sending and not published.active:
+                published.active = True
+                self._emit(MediaEvent("track-added", self.room_id, participant.peer_id, published.describe()))
+            elif not track.sending and published.active:
+                self._unpublish(published, "unpublished")
+        return answer
+
+    def _on_remote_track(self, participant: Participant, pc: RTCPeerConnection, track: Any) -> None:
+        transceiver = next((t for t in pc.getTransceivers() if t.receiver.track is track), None)
+        offered = participant.pending_sources.get(transceiver.mid) if transceiver else None
+        if transceiver is None or offered is None:
+            return
+        published = PublishedTrack(
+            participant.peer_id,
+            offered.mid,
+            offered.kind,
+            offered.source,
+            transceiver.receiver,
+            self.config.pli_interval,
+            self._on_track_end,
+        )
+        published.active = False  # becomes active once the answer is made (emits track-added)
+        participant.published[offered.mid] = published
+
+    def _on_track_end(self, published: PublishedTrack) -> None:
+        participant = self.participants.get(published.publisher_id)
+        if participant is None or participant.gone or not published.active:
+            return
+        self._spawn(self._end_track(published))
+
+    async def _end_track(self, published: PublishedTrack) -> None:
+        async with self._lock:
+            if published.active:
+                self._unpublish(published, "ended")
+                await self._sync_all()
+
+    def _unpublish(self, published: PublishedTrack, reason: str) -> None:
+        published.close()
+        data = published.describe() | {"reason": reason}
+        self._emit(MediaEvent("track-removed", self.room_id, published.publisher_id, data))
+
+    # --- subscribe side ----------------------------------------------------------------------
+
+    def _publications(self) -> dict[str, PublishedTrack]:
+        return {
+            t.track_id: t
+            for p in self.participants.values()
+            for t in p.published.values()
+            if t.active and t.codec is not None
+        }
+
+    async def _sync_all(self) -> None:
+        for participant in list(self.participants.values()):
+            await self._sync(participant)
+
+    async def _sync(self, participant: Participant) -> None:
+        """Bring one subscriber's outgoing tracks in line with the fan-out policy; offer if changed."""
+        if participant.gone or not participant.grant.can_subscribe:
+            return
+        available = self._publications()
+        viewer = Viewer(participant.peer_id, participant.grant.can_subscribe, participant.grant.sees_all_cameras)
+        pubs = [
+            Publication(t.track_id, t.publisher_id, t.source, self._featured(t.publisher_id))
+            for t in available.values()
+        ]
+        wanted = select_tracks(self.kind, viewer, pubs, self.active_speaker)
+        stale = {tid for tid, out in participant.outgoing.items() if not out.published.active}
+        remove = (set(participant.outgoing) - wanted) | stale
+        add = {tid for tid in wanted if tid not in participant.outgoing or tid in stale}
+        if not add and not remove and not participant.dirty:
+            return
+        if participant.awaiting_answer:
+            participant.dirty = True
+            return
+        pc = participant.subscribe_pc
+        if pc is None:
+            pc = participant.subscribe_pc = self._new_pc(participant)
+        if pc.signalingState == "closed":
+            return
+        for tid in remove:
+            out = participant.outgoing.pop(tid)
+            out.published.subscribers.pop(participant.peer_id, None)
+            out.track.stop()
+            out.transceiver.sender.replaceTrack(None)
+            out.transceiver.direction = "inactive"
+            participant.idle.append((out.transceiver, repr(_capabilities_for(out.published.codec))))
+        for tid in sorted(add):
+            self._add_outgoing(participant, pc, available[tid])
+        participant.dirty = False
+        await pc.setLocalDescription(await pc.createOffer())
+        participant.awaiting_answer = True
+        tracks = [
+            {
+                "mid": out.transceiver.mid,
+                "track_id": tid,
+                "publisher_id": out.published.publisher_id,
+                "source": out.published.source.value,
+                "kind": out.published.kind,
+            }
+            for tid, out in sorted(participant.outgoing.items())
+        ]
+        data = {"sdp": pc.localDescription.sdp, "tracks": tracks}
+        self._emit(MediaEvent("subscribe-offer", self.room_id, participant.peer_id, data))
+
+    def _add_outgoing(self, participant: Participant, pc: RTCPeerConnection, published: PublishedTrack) -> None:
+        assert published.codec is not None
+        track = aiortc_hooks.EncodedTrack(published.kind, self.config.max_queue, track_id=published.track_id)
+        track.on_start = published.request_keyframe
+        caps = _capabilities_for(published.codec)
+        key = repr(caps)
+        # An m-line freed by an earlier unsubscription is reused if it carries the same codec,
+        # so a long session's SDP does not grow by one m-line per speaker change.
+        transceiver = next((t for t, k in participant.idle if k == key), None)
+        if transceiver is None:
+            transceiver = pc.addTransceiver(track, direction="sendonly")
+            transceiver.setCodecPreferences(caps)
+        else:
+            participant.idle.remove((transceiver, key))
+            transceiver.sender.replaceTrack(track)
+            transceiver.direction = "sendonly"
+        aiortc_hooks.observe_keyframe_requests(transceiver.sender, published.request_keyframe)
+        published.subscribers[participant.peer_id] = track
+        participant.outgoing[published.track_id] = Outgoing(published, transceiver, track)
+
+    def _featured(self, peer_id: str) -> bool:
+        participant = self.participants.get(peer_id)
+        return participant is not None and participant.grant.featured
+
+    # --- connections -------------------------------------------------------------------------
+
+    def _new_pc(self, participant: Participant) -> RTCPeerConnection:
+        pc = RTCPeerConnection(self.config.rtc_configuration())
+
+        @pc.on("connectionstatechange")
+        def on_state() -> None:
+            if pc.connectionState in ("failed", "closed") and not participant.gone:
+                log.info("room %s: peer %s connection %s", self.room_id, participant.peer_id, pc.connectionState)
+                self._spawn(self.remove(participant.peer_id, reason="failed"))
+
+        return pc
+
+    async def _close_participant(self, participant: Participant) -> None:
+        participant.gone = True
+        for out in participant.outgoing.values():
+            out.published.subscribers.pop(participant.peer_id, None)
+            out.track.stop()
+        participant.outgoing.clear()
+        for published in participant.published.values():
+            published.close()
+        for pc in (participant.publish_pc, participant.subscribe_pc):
+            if pc is not None:
+                with contextlib.suppress(Exception):
+                    await pc.close()
+
+    def _participant(self, peer_id: str) -> Participant:
+        participant = self.participants.get(peer_id)
+        if participant is None:
+            raise RoomMediaError(f"peer {peer_id!r} is not in media room {self.room_id!r}", "not_joined")
+        return participant
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

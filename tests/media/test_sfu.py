@@ -1,0 +1,211 @@
+"""The passthrough SFU with real aiortc peers on 127.0.0.1: frames counted, never decoded on the server."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import aiortc.rtcrtpreceiver as rtcrtpreceiver
+import pytest
+from aiortc import RTCPeerConnection, RTCRtpSender
+from aiortc.codecs import vpx
+from sfu_fixtures import NO_ICE_SERVERS, Client, loopback_ice, until, wire
+
+from media import aiortc_hooks
+from media.fanout import RoomKind
+from media.rooms import LocalMediaServer, MediaConfig, MediaGrant, RoomMediaError
+
+__all__ = ["loopback_ice"]
+
+TUTOR = MediaGrant(can_publish_camera=True, can_publish_microphone=True, can_publish_screen=True)
+STUDENT = MediaGrant(can_publish_camera=True, can_publish_microphone=True)
+PRESENTER = MediaGrant(
+    can_publish_camera=True, can_publish_microphone=True, can_publish_screen=True, featured=True
+)
+AUDIENCE = MediaGrant(sees_all_cameras=False)
+
+pytestmark = pytest.mark.usefixtures("loopback_ice")
+
+
+@pytest.fixture
+def decoder_spy(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    """Record which receiver queue each aiortc decoder thread serves, and every decoder created."""
+    spy: dict[str, Any] = {"queues": {}, "decoders_for": []}
+    original_worker = rtcrtpreceiver.decoder_worker
+    original_get = rtcrtpreceiver.get_decoder
+
+    def worker(loop: Any, input_q: Any, output_q: Any, decode_error: Any) -> None:
+        spy["queues"][threading.get_ident()] = input_q
+        original_worker(loop, input_q, output_q, decode_error)
+
+    def get_decoder(codec: Any) -> Any:
+        spy["decoders_for"].append(spy["queues"].get(threading.get_ident()))
+        return original_get(codec)
+
+    monkeypatch.setattr(rtcrtpreceiver, "decoder_worker", worker)
+    monkeypatch.setattr(rtcrtpreceiver, "get_decoder", get_decoder)
+    yield spy
+
+
+async def _room(kind: RoomKind = RoomKind.CONSULTATION, **config: Any) -> LocalMediaServer:
+    media = LocalMediaServer(MediaConfig(**config))
+    await media.open_room("s1", kind)
+    return media
+
+
+async def test_tutor_and_two_students_send_and_receive_without_server_decoding(
+    decoder_spy: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    packed: list[int] = []
+    original_pack = vpx.Vp8Encoder.pack
+
+    def pack(self: Any, packet: Any) -> Any:
+        packed.append(1)
+        return original_pack(self, packet)
+
+    monkeypatch.setattr(vpx.Vp8Encoder, "pack", pack)
+    media = await _room()
+    tutor = Client(media, "s1", "tutor", TUTOR, decode=True)
+    alice = Client(media, "s1", "alice", STUDENT, decode=True)
+    bob = Client(media, "s1", "bob", STUDENT, decode=True)
+    clients = [tutor, alice, bob]
+    wire(media, clients)
+    try:
+        for client in clients:
+            await client.join()
+
+        def everyone_got_30() -> bool:
+            return all(
+                c.frames(f"{other.peer_id}:{src}") >= 30
+                for c in clients
+                for other in clients
+                if other is not c
+                for src in ("camera", "microphone")
+            )
+
+        await until(everyone_got_30, "30 decoded video and audio frames from each other participant")
+        assert not any(c.errors for c in clients)
+        room = media.room("s1")
+        stats = room.stats()
+        assert set(stats["tracks"]) == {f"{p}:{s}" for p in ("tutor", "alice", "bob") for s in ("camera", "microphone")}
+        # The server's receivers were tapped: none of aiortc's decoders served them...
+        server_taps = {id(t.tap) for p in room.participants.values() for t in p.published.values()}
+        assert len(server_taps) == 6
+        assert all(q is not None for q in decoder_spy["decoders_for"])
+        assert not [q for q in decoder_spy["decoders_for"] if id(q) in server_taps]
+        # ...while the clients did decode (the spy sees real decoders) and the server re-packed VP8.
+        assert len(decoder_spy["decoders_for"]) >= 12
+        assert packed
+        assert all(t.tap.decoder_tasks == 0 and t.tap.frames > 0 for p in room.participants.values()
+                   for t in p.published.values())
+    finally:
+        for client in clients:
+            await client.close()
+        await media.close()
+
+
+async def test_screen_without_grant_is_refused_and_unlabelled_extra_video_too() -> None:
+    media = await _room()
+    student = Client(media, "s1", "alice", STUDENT, publish=("camera", "microphone", "screen"))
+    try:
+        with pytest.raises(RoomMediaError, match="does not allow publishing screen") as refused:
+            await student.join()
+        assert refused.value.code == "not_allowed"
+        assert "alice" not in media.room("s1").participants
+        assert student.publish_pc is not None
+        offer = student.publish_pc.localDescription.sdp
+        with pytest.raises(RoomMediaError, match="not labelled") as unlabelled:
+            await media.join("s1", "alice", TUTOR, offer, {})
+        assert unlabelled.value.code == "unlabelled_track"
+    finally:
+        await student.close()
+        await media.close()
+
+
+async def test_garbage_sdp_and_no_common_codec_are_refused_clearly() -> None:
+    media = await _room()
+    try:
+        with pytest.raises(RoomMediaError, match="not an SDP document") as garbage:
+            await media.join("s1", "x", TUTOR, "hello, I am not SDP", None)
+        assert garbage.value.code == "bad_sdp"
+        with pytest.raises(RoomMediaError, match="could not be parsed|no audio or video"):
+            await media.join("s1", "x", TUTOR, "v=0\r\nm=video notaport\r\n", None)
+
+        pc = RTCPeerConnection(NO_ICE_SERVERS)
+        transceiver = pc.addTransceiver("audio", direction="sendonly")
+        pcmu = [c for c in RTCRtpSender.getCapabilities("audio").codecs if c.mimeType == "audio/PCMU"]
+        transceiver.setCodecPreferences(pcmu)
+        await pc.setLocalDescription(await pc.createOffer())
+        with pytest.raises(RoomMediaError, match="no common codec for audio.*PCMU.*audio/opus") as none:
+            await media.join("s1", "x", TUTOR, pc.localDescription.sdp, None)
+        assert none.value.code == "no_common_codec"
+        await pc.close()
+        assert media.room("s1").participants == {}
+        with pytest.raises(RoomMediaError, match="not open"):
+            await media.join("nope", "x", TUTOR, None)
+    finally:
+        await media.close()
+
+
+async def test_late_joiner_gets_a_keyframe_through_pli_within_a_second_of_frames() -> None:
+    media = await _room()
+    tutor = Client(media, "s1", "tutor", TUTOR)
+    early = Client(media, "s1", "early", MediaGrant(), publish=())
+    late = Client(media, "s1", "late", MediaGrant(), publish=())
+    clients = [tutor, early, late]
+    wire(media, clients)
+    try:
+        await tutor.join()
+        await early.join()
+        room = media.room("s1")
+        await until(lambda: early.frames("tutor:camera") >= 60, "early viewer gets 60 frames")
+        published = room.participants["tutor"].published
+        camera = next(t for t in published.values() if t.source.value == "camera")
+        plis_before, frames_at_join = camera.plis_sent, camera.frames
+        late.frame_clock = lambda: camera.frames
+        await late.join()
+        await until(lambda: late.frames("tutor:camera") >= 5, "late joiner gets 5 frames")
+        got = late.received["tutor:camera"]
+        # aiortc's publisher only makes a keyframe every 3000 frames unless asked: this one came from PLI.
+        assert got.first_is_keyframe is True
+        assert camera.plis_sent > plis_before
+        assert got.publisher_frames_at_first is not None
+        assert got.publisher_frames_at_first - frames_at_join <= 30  # within a second of video at 30 fps
+    finally:
+        for client in clients:
+            await client.close()
+        await media.close()
+
+
+async def test_pli_is_throttled_per_track_and_subscriber_pli_reaches_the_publisher() -> None:
+    media = await _room(pli_interval=0.5)
+    tutor = Client(media, "s1", "tutor", TUTOR)
+    viewer = Client(media, "s1", "viewer", MediaGrant(), publish=())
+    clients = [tutor, viewer]
+    wire(media, clients)
+    try:
+        await tutor.join()
+        await viewer.join()
+        await until(lambda: viewer.frames("tutor:camera") >= 10, "viewer gets frames")
+        camera = next(
+            t for t in media.room("s1").participants["tutor"].published.values() if t.kind == "video"
+        )
+        requests, sent = camera.pli_requests, camera.plis_sent
+        for _ in range(50):
+            camera.request_keyframe()
+        assert camera.pli_requests - requests == 50
+        assert camera.plis_sent - sent <= 1  # at most one now, the rest coalesce into one later
+        await until(lambda: camera.plis_sent - sent >= 1, "the coalesced PLI goes out")
+        assert camera.plis_sent - sent <= 2
+
+        # A PLI sent by the subscriber's receiver lands in the SFU's sender hook.
+        assert viewer.subscribe_pc is not None
+        receiver = next(t.receiver for t in viewer.subscribe_pc.getTransceivers() if t.kind == "video")
+        requests = camera.pli_requests
+        await until(lambda: aiortc_hooks.request_keyframe(receiver), "viewer can send PLI")
+        await until(lambda: camera.pli_requests > requests, "subscriber PLI observed by the SFU")
+    finally:
+        for client in clients:
+            await client.close()
+        await media.close()
