@@ -20,13 +20,16 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from fractions import Fraction
 from pathlib import Path
 
+from media.eit import EitEvent
 from media.errors import MediaError
 from media.ffmpeg import FFmpeg, Progress, ProgressCallback
+from media.inject import InjectReport, SiConfig, inject_si
 from media.loudness import (
     SILENCE,
     LoudnessPlan,
@@ -46,6 +49,34 @@ from media.profiles import Profile
 EpgInjector = Callable[[Path, Path, Profile], object]
 
 
+@dataclass(frozen=True)
+class Epg:
+    """In-band EPG for a packaged programme: the stream's first PCR is ``start_utc``.
+
+    ``events`` are the channel's EIT events (present/following and the 7-day
+    schedule come from them); ids are taken from the profile.
+    """
+
+    start_utc: datetime
+    events: Sequence[EitEvent] = field(default_factory=tuple)
+    time_zone: str = "Asia/Almaty"
+    country_code: str = "KAZ"
+    strict: bool = True
+
+    def __call__(self, src: Path, dst: Path, profile: Profile) -> InjectReport:
+        t = profile.transport
+        config = SiConfig(
+            start_utc=self.start_utc,
+            service_id=t.service_id,
+            transport_stream_id=t.transport_stream_id,
+            original_network_id=t.original_network_id,
+            time_zone=self.time_zone,
+            country_code=self.country_code,
+            strict=self.strict,
+        )
+        return inject_si(src, dst, config=config, events=self.events)
+
+
 class PackageError(MediaError):
     """A lecture that cannot be packaged with the given profile."""
 
@@ -63,6 +94,7 @@ class PackageReport:
     loudness: LoudnessReport
     hls_dir: Path | None
     epg_injected: bool
+    epg_report: dict[str, object] | None
     measure_seconds: float
     encode_seconds: float
     inject_seconds: float
@@ -92,6 +124,7 @@ class PackageReport:
             "loudness": self.loudness.as_dict(),
             "hls_dir": str(self.hls_dir) if self.hls_dir else None,
             "epg_injected": self.epg_injected,
+            "epg": self.epg_report,
             "seconds": {
                 "measure": round(self.measure_seconds, 3),
                 "encode": round(self.encode_seconds, 3),
@@ -214,7 +247,7 @@ def package(
     *,
     progress: ProgressCallback | None = None,
     hls_dir: str | os.PathLike[str] | None = None,
-    epg: EpgInjector | None = None,
+    epg: Epg | EpgInjector | None = None,
     ffmpeg: FFmpeg | None = None,
     cancel: threading.Event | None = None,
     preset: str = "veryfast",
@@ -265,12 +298,17 @@ def package(
         encode_seconds = time.monotonic() - t0
 
         inject_seconds = 0.0
+        epg_report: dict[str, object] | None = None
         delivered = encoded
         if epg is not None:
             t0 = time.monotonic()
             if progress is not None:
                 progress(Progress(0.0, info.duration, stage="inject"))
-            epg(encoded, injected, profile)
+            result = epg(encoded, injected, profile)
+            if not injected.exists():
+                raise PackageError(f"{source}: the EPG injector wrote no output")
+            if hasattr(result, "as_dict"):
+                epg_report = result.as_dict()
             delivered = injected
             inject_seconds = time.monotonic() - t0
             _check_cancel(cancel, source)
@@ -293,7 +331,7 @@ def package(
             _move_dir_into_place(hls_temp, Path(hls_dir))  # type: ignore[arg-type]
             hls_temp = None
     finally:
-        for leftover in (encoded, injected):
+        for leftover in (encoded, injected, injected.with_name(injected.name + ".part")):
             leftover.unlink(missing_ok=True)
         if hls_temp is not None:
             shutil.rmtree(hls_temp, ignore_errors=True)
@@ -308,6 +346,7 @@ def package(
         loudness=loudness,
         hls_dir=Path(hls_dir) if hls_dir is not None else None,
         epg_injected=epg is not None,
+        epg_report=epg_report,
         measure_seconds=measure_seconds,
         encode_seconds=encode_seconds,
         inject_seconds=inject_seconds,
