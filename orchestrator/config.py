@@ -26,8 +26,8 @@ DEFAULT_CONFIG_FILE = "aulacast.toml"
 
 
 class LifecycleSettings(BaseModel):
-    lobby_minutes: int = Field(10, ge=0, le=240, description="lobby opens this long before start")
-    reminder_minutes: list[int] = Field(default_factory=lambda: [60, 10])
+    lobby_minutes: float = Field(10, ge=0, le=240, description="lobby opens this long before start")
+    reminder_minutes: list[float] = Field(default_factory=lambda: [60, 10])
     grace_minutes: int = Field(15, ge=0, le=240, description="join tokens stay valid this long after the end")
     misfire_grace_seconds: int = Field(3600, ge=1)
 

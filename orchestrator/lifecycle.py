@@ -12,6 +12,8 @@ service was down.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,6 +32,8 @@ from schedules.lifecycle import ORDER, due_state, lifecycle_steps, path_to
 log = logging.getLogger("aulacast.lifecycle")
 
 HORIZON = timedelta(days=2)
+LEADER_KEY = "aulacast:lifecycle:leader"
+LEASE_MS = 6000
 EVENT_OF = {"open": "session.opened", "live": "session.live", "closed": "session.closed"}
 
 _ACTIVE: Lifecycle | None = None
@@ -55,26 +59,71 @@ class Lifecycle:
         cfg = svc.settings.lifecycle
         self.lobby = timedelta(minutes=cfg.lobby_minutes)
         self.reminders = list(cfg.reminder_minutes)
-        self.scheduler = AsyncIOScheduler(
-            jobstores={"default": SQLAlchemyJobStore(engine=svc.db.engine, tablename="apscheduler_jobs")},
-            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": cfg.misfire_grace_seconds},
+        self.scheduler = self._new_scheduler()
+
+    def _new_scheduler(self) -> AsyncIOScheduler:
+        return AsyncIOScheduler(
+            jobstores={"default": SQLAlchemyJobStore(engine=self.svc.db.engine, tablename="apscheduler_jobs")},
+            job_defaults={
+                "coalesce": True,
+                "max_instances": 1,
+                "misfire_grace_time": self.svc.settings.lifecycle.misfire_grace_seconds,
+            },
             timezone="UTC",
         )
 
     async def start(self) -> None:
+        """Run the scheduler here, or — with Redis — only while this node is the leader."""
         global _ACTIVE
         _ACTIVE = self
+        if self.svc.redis is None:
+            await self._lead()
+        else:
+            self._leader_task = asyncio.create_task(self._elect(), name="lifecycle-leader")
+
+    async def _lead(self) -> None:
         self.scheduler.start()
         await self.catch_up()
         await self.sync_horizon()
         self.scheduler.add_job(
             "orchestrator.lifecycle:run_horizon", "interval", hours=1, id="lifecycle:horizon", replace_existing=True
         )
+        log.info("lifecycle scheduler running", extra={"node": self.svc.node})
+
+    async def _elect(self) -> None:
+        """Hold a Redis lease; the holder runs the jobs, the others wait to take over."""
+        redis, key, me = self.svc.redis, LEADER_KEY, self.svc.node.encode()
+        while True:
+            try:
+                if self.scheduler.running:
+                    holder = await redis.get(key)
+                    if holder == me:
+                        await redis.pexpire(key, LEASE_MS)
+                    else:  # lost the lease (Redis restarted, or we stalled): stand down
+                        log.warning("lifecycle leadership lost", extra={"node": self.svc.node})
+                        self.scheduler.shutdown(wait=False)
+                        self.scheduler = self._new_scheduler()
+                elif await redis.set(key, me, nx=True, px=LEASE_MS):
+                    await self._lead()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("leader election: %s", exc)
+            await asyncio.sleep(LEASE_MS / 3000)
 
     async def stop(self) -> None:
         global _ACTIVE
+        task = getattr(self, "_leader_task", None)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+            if self.svc.redis is not None:
+                with contextlib.suppress(Exception):
+                    if await self.svc.redis.get(LEADER_KEY) == self.svc.node.encode():
+                        await self.svc.redis.delete(LEADER_KEY)
         if _ACTIVE is self:
             _ACTIVE = None
 
@@ -131,7 +180,7 @@ class Lifecycle:
 
         def load(s: Session) -> list[tuple[int, str, datetime, datetime]]:
             q = select(SessionRecord.id, SessionRecord.status, SessionRecord.start_at, SessionRecord.end_at).where(
-                SessionRecord.status.in_(ORDER[:-1]), SessionRecord.start_at - self.lobby <= now
+                SessionRecord.status.in_(ORDER[:-1]), SessionRecord.start_at <= now + self.lobby
             )
             return [tuple(r) for r in s.execute(q)]  # type: ignore[misc]
 
@@ -147,9 +196,9 @@ class Lifecycle:
     async def take(self, session_id: int, action: str) -> list[str]:
         """Apply one step; returns the states entered (empty when already taken elsewhere)."""
         if action.startswith("remind:"):
-            await self._remind(session_id, int(action.split(":", 1)[1]))
+            await self._remind(session_id, float(action.split(":", 1)[1]))
             return []
-        async with self.svc.locks.hold(f"session:{session_id}", ttl=30) as got:
+        async with self.svc.locks.hold(f"session:{session_id}", ttl=30, wait=20) as got:
             if not got:
                 return []
             entered, payload = await self.svc.db_call(lambda s: self._advance(s, session_id, action))
@@ -183,20 +232,20 @@ class Lifecycle:
         }
         return entered, payload
 
-    async def _remind(self, session_id: int, minutes: int) -> None:
+    async def _remind(self, session_id: int, minutes: float) -> None:
         def insert(s: Session) -> dict[str, Any] | None:
             row = s.get(SessionRecord, session_id)
             if row is None or row.status not in ("planned", "open"):
                 return None
             try:
                 with s.begin_nested():
-                    s.add(Reminder(session_id=session_id, minutes=minutes))
+                    s.add(Reminder(session_id=session_id, minutes=round(minutes)))
                     s.flush()
             except IntegrityError:
                 return None
             return {"session_id": row.id, "key": row.key, "minutes": minutes, "start": row.start_at.isoformat()}
 
-        async with self.svc.locks.hold(f"remind:{session_id}:{minutes}", ttl=30) as got:
+        async with self.svc.locks.hold(f"remind:{session_id}:{minutes:g}", ttl=30) as got:
             if not got:
                 return
             payload = await self.svc.db_call(insert)

@@ -25,11 +25,13 @@ class Step:
 
 
 def lifecycle_steps(
-    start: datetime, end: datetime, *, lobby: timedelta, reminders: Iterable[int] = ()
+    start: datetime, end: datetime, *, lobby: timedelta, reminders: Iterable[float] = ()
 ) -> list[Step]:
     if start.tzinfo is None or end.tzinfo is None:
         raise ValueError("session times must be aware")
-    steps = [Step(start - timedelta(minutes=m), f"remind:{m}") for m in sorted(set(reminders), reverse=True) if m > 0]
+    steps = [
+        Step(start - timedelta(minutes=m), f"remind:{m:g}") for m in sorted(set(reminders), reverse=True) if m > 0
+    ]
     steps += [Step(start - lobby, "open"), Step(start, "live"), Step(end, "closed")]
     return sorted(steps, key=lambda s: (s.at, s.action.startswith("remind") is False))
 
