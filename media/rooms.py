@@ -106,7 +106,7 @@ class MediaConfig:
     pli_interval: float = 0.5  # at most one PLI per published track per interval
     max_queue: int = 64  # frames a slow subscriber may lag before it skips to a keyframe
     consent_interval: float = 2.0  # ICE consent checks (RFC 7675); aioice default is 5 s
-    consent_failures: int = 4  # missed checks before a peer counts as gone
+    consent_failures: int = 6  # missed checks before a peer counts as gone (~15 s)
 
     def rtc_configuration(self) -> RTCConfiguration:
         # max-bundle: aiortc 1.16's default "balanced" policy leaves the second m-line of a kind

@@ -182,3 +182,15 @@ async def until(predicate: Callable[[], bool], what: str, limit: float = 30.0) -
         if loop.time() > deadline:
             raise AssertionError(f"gave up waiting for: {what}")
         await asyncio.sleep(0.05)
+
+
+def vanish(client: Client) -> None:
+    """Cut a client off the network without a goodbye (no DTLS close, no RTCP BYE): its sockets close."""
+    for pc in (client.publish_pc, client.subscribe_pc):
+        if pc is None:
+            continue
+        for transceiver in pc.getTransceivers():
+            connection = transceiver.receiver.transport.transport._connection  # aioice Connection
+            for protocol in list(connection._protocols):
+                if protocol.transport is not None:
+                    protocol.transport.close()

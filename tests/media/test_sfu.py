@@ -10,7 +10,7 @@ import aiortc.rtcrtpreceiver as rtcrtpreceiver
 import pytest
 from aiortc import RTCPeerConnection, RTCRtpSender
 from aiortc.codecs import vpx
-from sfu_fixtures import NO_ICE_SERVERS, Client, loopback_ice, until, wire
+from sfu_fixtures import NO_ICE_SERVERS, Client, loopback_ice, until, vanish, wire
 
 from media import aiortc_hooks
 from media.fanout import RoomKind
@@ -205,6 +205,77 @@ async def test_pli_is_throttled_per_track_and_subscriber_pli_reaches_the_publish
         requests = camera.pli_requests
         await until(lambda: aiortc_hooks.request_keyframe(receiver), "viewer can send PLI")
         await until(lambda: camera.pli_requests > requests, "subscriber PLI observed by the SFU")
+    finally:
+        for client in clients:
+            await client.close()
+        await media.close()
+
+
+async def test_a_vanished_peer_leaves_and_the_others_are_told() -> None:
+    media = await _room(consent_interval=0.5, consent_failures=3)
+    tutor = Client(media, "s1", "tutor", TUTOR)
+    alice = Client(media, "s1", "alice", STUDENT)
+    bob = Client(media, "s1", "bob", STUDENT)
+    clients = [tutor, alice, bob]
+    events = wire(media, clients)
+    try:
+        for client in clients:
+            await client.join()
+        await until(lambda: tutor.frames("bob:camera") >= 10 and alice.frames("bob:camera") >= 10, "bob is seen")
+        vanish(bob)
+        await until(lambda: "bob" not in media.room("s1").participants, "bob's ICE consent expires")
+        left = [e for e in events if e.type == "peer-left" and e.peer_id == "bob"]
+        assert [e.data["reason"] for e in left] == ["failed"]
+        removed = {e.data["track_id"] for e in events if e.type == "track-removed" and e.peer_id == "bob"}
+        assert removed == {"bob:camera", "bob:microphone"}
+        stats = media.room("s1").stats()
+        assert stats["subscriptions"] == {
+            "tutor": ["alice:camera", "alice:microphone"],
+            "alice": ["tutor:camera", "tutor:microphone"],
+        }
+        # The survivors were re-offered a subscription without bob, and still receive each other.
+        last_offer = [e for e in events if e.type == "subscribe-offer" and e.peer_id == "tutor"][-1]
+        assert [t["track_id"] for t in last_offer.data["tracks"]] == ["alice:camera", "alice:microphone"]
+        before = tutor.frames("alice:camera")
+        await until(lambda: tutor.frames("alice:camera") > before + 10, "alice still reaches the tutor")
+    finally:
+        for client in clients:
+            await client.close()
+        await media.close()
+
+
+async def test_defense_audience_of_ten_receives_presenter_screen_and_speaker_only() -> None:
+    media = await _room(RoomKind.DEFENSE)
+    presenter = Client(media, "s1", "presenter", PRESENTER, publish=("camera", "microphone", "screen"))
+    # Committee cameras only: one process plays 13 peers on 2 shared cores, so keep packets few.
+    chair = Client(media, "s1", "chair", STUDENT, publish=("camera",))
+    member = Client(media, "s1", "member", STUDENT, publish=("camera",))
+    audience = [Client(media, "s1", f"aud{i}", AUDIENCE, publish=()) for i in range(10)]
+    clients = [presenter, chair, member, *audience]
+    wire(media, clients)
+    try:
+        for client in clients:
+            await client.join()
+        video = {"presenter:camera", "presenter:screen"}
+        audio = {"presenter:microphone"}
+
+        def audience_receives(tracks: set[str]) -> bool:
+            return all(all(a.frames(t) >= 10 for t in tracks) for a in audience)
+
+        await until(lambda: audience_receives(video | audio), "audience gets presenter, screen and voices")
+        for a in audience:
+            assert set(a.received) == video | audio, a.peer_id
+            assert a.received["presenter:camera"].first_is_keyframe is True
+        # The committee sees every camera, the audience's are never forwarded (they publish none).
+        await until(lambda: chair.frames("member:camera") >= 10 and member.frames("chair:camera") >= 10, "")
+        # The chair speaks: the audience now also receives the chair's camera, not the member's.
+        await media.set_active_speaker("s1", "chair")
+        await until(lambda: audience_receives({"chair:camera"}), "audience gets the speaker's camera")
+        for a in audience:
+            assert "member:camera" not in a.received
+        subs = media.room("s1").stats()["subscriptions"]
+        assert subs["aud0"] == sorted(video | audio | {"chair:camera"})
+        assert not any(c.errors for c in clients)
     finally:
         for client in clients:
             await client.close()

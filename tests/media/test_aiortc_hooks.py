@@ -1,0 +1,219 @@
+"""Guards for every hook media/aiortc_hooks.py puts into aiortc 1.16.0: each fails naming what moved."""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+from typing import Any
+
+import aioice.ice
+import aiortc.rtcrtpreceiver as rtcrtpreceiver
+import av
+import pytest
+from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc.codecs import depayload, h264, vpx
+from aiortc.mediastreams import AudioStreamTrack, MediaStreamError
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+from aiortc.rtp import RTCP_PSFB_FIR, RTCP_PSFB_PLI, RtcpPsfbPacket
+from sfu_fixtures import NO_ICE_SERVERS, SmallVideoTrack, loopback_ice, until
+
+from media import aiortc_hooks
+
+__all__ = ["loopback_ice"]
+
+VP8 = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=97)
+H264 = RTCRtpCodecParameters(mimeType="video/H264", clockRate=90000, payloadType=99)
+
+
+def test_aiortc_is_pinned_and_every_internal_the_hooks_use_is_in_place() -> None:
+    problems = aiortc_hooks.check_internals()
+    assert not problems, "aiortc internals moved; fix media/aiortc_hooks.py:\n" + "\n".join(problems)
+
+
+async def _pair(
+    tap_kinds: tuple[str, ...], frames: dict[str, list[Any]]
+) -> tuple[RTCPeerConnection, RTCPeerConnection, dict[str, Any]]:
+    """A publisher and a 'server' whose receivers are tapped; returns them and the taps by kind."""
+    publisher, server = RTCPeerConnection(NO_ICE_SERVERS), RTCPeerConnection(NO_ICE_SERVERS)
+    publisher.addTransceiver(SmallVideoTrack(), direction="sendonly")
+    publisher.addTransceiver(AudioStreamTrack(), direction="sendonly")
+    taps: dict[str, Any] = {}
+
+    @server.on("track")
+    def on_track(track: Any) -> None:
+        receiver = next(t.receiver for t in server.getTransceivers() if t.receiver.track is track)
+        taps[track.kind + "_receiver"] = receiver
+        if track.kind in tap_kinds:
+            taps[track.kind] = aiortc_hooks.tap_encoded_frames(
+                receiver, lambda codec, frame, kind=track.kind: frames[kind].append((codec, frame))
+            )
+
+    await publisher.setLocalDescription(await publisher.createOffer())
+    await server.setRemoteDescription(publisher.localDescription)
+    await server.setLocalDescription(await server.createAnswer())
+    await publisher.setRemoteDescription(server.localDescription)
+    return publisher, server, taps
+
+
+@pytest.mark.usefixtures("loopback_ice")
+async def test_receiver_tap_hands_out_encoded_frames_and_no_decoder_is_made(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    decoders: list[Any] = []
+    original = rtcrtpreceiver.get_decoder
+    monkeypatch.setattr(rtcrtpreceiver, "get_decoder", lambda codec: decoders.append(codec) or original(codec))
+    frames: dict[str, list[Any]] = {"video": [], "audio": []}
+    publisher, server, taps = await _pair(("video", "audio"), frames)
+    try:
+        await until(lambda: len(frames["video"]) >= 10 and len(frames["audio"]) >= 10, "tapped frames")
+        codec, first = frames["video"][0]
+        assert codec.mimeType == "video/VP8"
+        assert aiortc_hooks.is_keyframe(codec, first.data), "first VP8 frame must be a keyframe"
+        assert not any(aiortc_hooks.is_keyframe(c, f.data) for c, f in frames["video"][1:5])
+        assert frames["audio"][0][0].mimeType == "audio/opus"
+        assert decoders == [], f"RTCRtpReceiver built decoders {decoders} despite the tap ({aiortc_hooks._RX_QUEUE})"
+        assert taps["video"].frames == len(frames["video"]) and taps["video"].decoder_tasks == 0
+
+        # PLI through RTCRtpReceiver._send_rtcp_pli: aiortc's encoder keyframes only every 3000
+        # frames, so a second keyframe proves the publisher received the PLI.
+        assert aiortc_hooks.request_keyframe(taps["video_receiver"])
+        seen = len(frames["video"])
+        await until(
+            lambda: any(aiortc_hooks.is_keyframe(c, f.data) for c, f in frames["video"][seen:]),
+            "keyframe after PLI",
+        )
+    finally:
+        await publisher.close()
+        await server.close()
+    await until(lambda: taps["video"].ended, "tap ends when the receiver stops")
+
+
+@pytest.mark.usefixtures("loopback_ice")
+async def test_tap_refuses_a_started_receiver_loudly() -> None:
+    frames: dict[str, list[Any]] = {"video": [], "audio": []}
+    publisher, server, taps = await _pair((), frames)
+    try:
+        await until(lambda: server.connectionState == "connected", "connected")
+        await asyncio.sleep(0.2)
+        with pytest.raises(aiortc_hooks.AiortcHookError, match="_RTCRtpReceiver__decoder_queue.*before receive"):
+            aiortc_hooks.tap_encoded_frames(taps["video_receiver"], lambda c, f: None)
+    finally:
+        await publisher.close()
+        await server.close()
+
+
+@pytest.mark.usefixtures("loopback_ice")
+async def test_encoded_track_is_packed_by_the_sender_and_decodes_at_the_far_end(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """publisher -> tap -> EncodedTrack -> aiortc sender (pack) -> viewer that really decodes."""
+    packed: list[str] = []
+    for cls in (vpx.Vp8Encoder, aiortc_hooks.opus.OpusEncoder):
+        original = cls.pack
+        monkeypatch.setattr(cls, "pack", lambda self, p, o=original, n=cls.__name__: packed.append(n) or o(self, p))
+    out = {"video": aiortc_hooks.EncodedTrack("video"), "audio": aiortc_hooks.EncodedTrack("audio")}
+    keyframe_requests: list[str] = []
+    out["video"].on_start = lambda: keyframe_requests.append("start")
+
+    def forward(kind: str, codec: Any, frame: Any) -> None:
+        out[kind].push(aiortc_hooks.to_packet(codec, frame), aiortc_hooks.is_keyframe(codec, frame.data))
+
+    publisher, server = RTCPeerConnection(NO_ICE_SERVERS), RTCPeerConnection(NO_ICE_SERVERS)
+    relay, viewer = RTCPeerConnection(NO_ICE_SERVERS), RTCPeerConnection(NO_ICE_SERVERS)
+    publisher.addTransceiver(SmallVideoTrack(), direction="sendonly")
+    publisher.addTransceiver(AudioStreamTrack(), direction="sendonly")
+    receivers: dict[str, Any] = {}
+
+    @server.on("track")
+    def on_track(track: Any) -> None:
+        receiver = next(t.receiver for t in server.getTransceivers() if t.receiver.track is track)
+        receivers[track.kind] = receiver
+        aiortc_hooks.tap_encoded_frames(receiver, lambda c, f, k=track.kind: forward(k, c, f))
+
+    decoded: dict[str, list[Any]] = {"video": [], "audio": []}
+
+    @viewer.on("track")
+    def on_view(track: Any) -> None:
+        async def read() -> None:
+            while True:
+                try:
+                    decoded[track.kind].append(await track.recv())
+                except MediaStreamError:
+                    return
+
+        asyncio.ensure_future(read())
+
+    senders = {k: relay.addTransceiver(t, direction="sendonly").sender for k, t in out.items()}
+    requests: list[str] = []
+    aiortc_hooks.observe_keyframe_requests(senders["video"], lambda: requests.append("pli/fir"))
+    try:
+        for offerer, answerer in ((publisher, server), (relay, viewer)):
+            await offerer.setLocalDescription(await offerer.createOffer())
+            await answerer.setRemoteDescription(offerer.localDescription)
+            await answerer.setLocalDescription(await answerer.createAnswer())
+            await offerer.setRemoteDescription(
+                RTCSessionDescription(answerer.localDescription.sdp, answerer.localDescription.type)
+            )
+        await until(lambda: len(decoded["video"]) >= 10 and len(decoded["audio"]) >= 10, "viewer decodes")
+        assert (decoded["video"][0].width, decoded["video"][0].height) == (160, 120)
+        assert {"Vp8Encoder", "OpusEncoder"} <= set(packed)
+        assert keyframe_requests == ["start"]  # the sender asked for its first frame once
+
+        # PLI and FIR from the viewer land in the hook, not in the (absent) encoder.
+        receiver = next(t.receiver for t in viewer.getTransceivers() if t.kind == "video")
+        assert aiortc_hooks.request_keyframe(receiver)
+        await until(lambda: requests, f"PLI reaches RTCRtpSender.{aiortc_hooks._TX_KEYFRAME}")
+        fir = RtcpPsfbPacket(fmt=RTCP_PSFB_FIR, ssrc=1, media_ssrc=senders["video"]._ssrc)
+        pli = RtcpPsfbPacket(fmt=RTCP_PSFB_PLI, ssrc=1, media_ssrc=senders["video"]._ssrc)
+        before = len(requests)
+        await senders["video"]._handle_rtcp_packet(fir)
+        await senders["video"]._handle_rtcp_packet(pli)
+        assert len(requests) == before + 2
+    finally:
+        for pc in (publisher, server, relay, viewer):
+            await pc.close()
+
+
+def test_encoded_track_waits_for_a_keyframe_and_bounds_its_queue() -> None:
+    track = aiortc_hooks.EncodedTrack("video", max_queue=4)
+    packet = av.Packet(b"\x01")
+    assert track.push(packet, keyframe=False)  # not started: dropped silently, nothing queued
+    track.started = True
+    assert not track.push(packet, keyframe=False)  # waits for a keyframe
+    assert track.push(packet, keyframe=True)
+    for _ in range(3):
+        assert track.push(packet, keyframe=False)
+    assert not track.push(packet, keyframe=False)  # overflow: backlog dropped, back to waiting
+    assert track.needs_keyframe and track.dropped >= 5
+
+
+def test_keyframe_detection_and_h264_pack_path() -> None:
+    assert aiortc_hooks.is_keyframe(VP8, b"\x10\x02\x00\x9d\x01\x2a")  # P bit clear
+    assert not aiortc_hooks.is_keyframe(VP8, b"\x11\x02\x00")
+    assert not aiortc_hooks.is_keyframe(VP8, b"")
+    encoder = av.CodecContext.create("libx264", "w")
+    encoder.width, encoder.height, encoder.pix_fmt = 64, 48, "yuv420p"
+    encoder.time_base = fractions.Fraction(1, 30)
+    encoder.options = {"tune": "zerolatency", "preset": "ultrafast"}
+    packets = []
+    for i in range(3):
+        frame = av.VideoFrame(64, 48, "yuv420p")
+        frame.pts = i
+        packets += encoder.encode(frame)
+    packets += encoder.encode(None)
+    first = packets[0]
+    assert aiortc_hooks.is_keyframe(H264, bytes(first))
+    assert not aiortc_hooks.is_keyframe(H264, bytes(packets[1]))
+    payloads, timestamp = h264.H264Encoder().pack(first)
+    assert payloads and timestamp == 0
+    rebuilt = b"".join(depayload(H264, p) for p in payloads)
+    assert aiortc_hooks.is_keyframe(H264, rebuilt)
+
+
+def test_consent_timing_hook_sets_aioice_globals() -> None:
+    interval, failures = aioice.ice.CONSENT_INTERVAL, aioice.ice.CONSENT_FAILURES
+    try:
+        aiortc_hooks.set_consent_timing(1.5, 3)
+        assert (aioice.ice.CONSENT_INTERVAL, aioice.ice.CONSENT_FAILURES) == (1.5, 3)
+    finally:
+        aioice.ice.CONSENT_INTERVAL, aioice.ice.CONSENT_FAILURES = interval, failures
