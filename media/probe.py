@@ -18,6 +18,12 @@ import av
 
 from media.errors import MediaError
 
+# Demuxers that accept nearly anything and are never a lecture: any text file opens as ``tty``
+# (ANSI art), and a single picture opens as a one-frame video.
+TEXT_FORMATS = frozenset({"tty"})
+STILL_IMAGE_SUFFIX = "_pipe"
+STILL_IMAGE_FORMATS = frozenset({"image2"})
+
 
 class NotMediaFile(MediaError):
     """The input exists but holds no audio or video a decoder recognises."""
@@ -93,6 +99,11 @@ def probe(path: str | os.PathLike[str]) -> MediaInfo:
         reason = getattr(exc, "strerror", None) or str(exc)
         raise NotMediaFile(f"{path} is not a media file ffmpeg can read ({reason})") from exc
     with container:
+        fmt = container.format.name
+        if fmt in TEXT_FORMATS:
+            raise NotMediaFile(f"{path} is not a media file: it looks like text")
+        if fmt in STILL_IMAGE_FORMATS or fmt.endswith(STILL_IMAGE_SUFFIX):
+            raise NotMediaFile(f"{path} is not a media file: it is a still image ({fmt.removesuffix('_pipe')})")
         streams = tuple(_stream_info(stream) for stream in container.streams)
         if not any(s.kind in ("video", "audio") for s in streams):
             raise NotMediaFile(f"{path} is not a media file: it has no audio or video stream")

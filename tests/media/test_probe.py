@@ -49,6 +49,21 @@ def test_non_media_input_is_refused_by_name(tmp_path: Path, content: bytes) -> N
     assert isinstance(caught.value, MediaError)
 
 
+def test_text_and_still_images_are_not_lectures(tmp_path: Path) -> None:
+    # ffmpeg opens any .txt as ANSI art (the tty demuxer) and a picture as a one-frame video
+    notes = tmp_path / "notes.txt"
+    notes.write_text("Lecture 3: eigenvalues\n" * 50)
+    with pytest.raises(NotMediaFile, match="notes.txt is not a media file: it looks like text"):
+        probe(notes)
+    picture = tmp_path / "slide.png"
+    make_clip(tmp_path / "one.mkv", seconds=0.2, audio=None)
+    from media.ffmpeg import FFmpeg
+
+    FFmpeg.locate().run(["-i", str(tmp_path / "one.mkv"), "-frames:v", "1"], output=picture)
+    with pytest.raises(NotMediaFile, match="slide.png is not a media file: it is a still image"):
+        probe(picture)
+
+
 def test_missing_file_and_directory(tmp_path: Path) -> None:
     with pytest.raises(NotMediaFile, match="does not exist"):
         probe(tmp_path / "nope.mp4")
