@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "orchestrator.commands.admin",
     "orchestrator.commands.roster",
     "orchestrator.commands.calendar",
+    "orchestrator.commands.curriculum",
     "orchestrator.commands.plan",
     "orchestrator.commands.schedule",
     "orchestrator.commands.tv",

@@ -5,7 +5,7 @@ step is taken inside a lock (Redis when configured) and recorded in the
 ``transitions`` table whose unique key makes a repeat impossible, so two nodes
 or a replayed job never take it twice. Events are published after commit.
 
-Only sessions inside a horizon (default two days) hold jobs; an hourly job
+Only sessions inside a horizon (default two days) hold jobs; a job every two minutes
 moves the horizon, and start-up catches up anything that fell due while the
 service was down.
 """
@@ -86,7 +86,7 @@ class Lifecycle:
         await self.catch_up()
         await self.sync_horizon()
         self.scheduler.add_job(
-            "orchestrator.lifecycle:run_horizon", "interval", hours=1, id="lifecycle:horizon", replace_existing=True
+            "orchestrator.lifecycle:run_horizon", "interval", minutes=2, id="lifecycle:horizon", replace_existing=True
         )
         log.info("lifecycle scheduler running", extra={"node": self.svc.node})
 
@@ -137,8 +137,8 @@ class Lifecycle:
         """(Re)place the jobs of one session; past steps are left to ``catch_up``."""
         now = now or utcnow()
         self.unschedule(row.id)
-        if row.status not in ORDER[:-1]:
-            return 0
+        if row.status not in ORDER[:-1] or row.start_at - self.lobby > now + self.horizon:
+            return 0  # beyond the horizon: the periodic sync places it when it comes near
         count = 0
         for at, action in self._steps_for(row):
             if at <= now:
@@ -185,15 +185,17 @@ class Lifecycle:
             return [tuple(r) for r in s.execute(q)]  # type: ignore[misc]
 
         taken = 0
+        grace = timedelta(seconds=self.svc.settings.lifecycle.misfire_grace_seconds)
         for sid, status, start, end in await self.svc.db_call(load):
             target = due_state(now, start, end, self.lobby)
             if path_to(status, target):
-                taken += len(await self.take(sid, target))
+                # Long over (e.g. planned into the past): close it without replaying open/live.
+                taken += len(await self.take(sid, target, replay=now - end <= grace))
         return taken
 
     # -- taking a step ----------------------------------------------------------------------
 
-    async def take(self, session_id: int, action: str) -> list[str]:
+    async def take(self, session_id: int, action: str, *, replay: bool = True) -> list[str]:
         """Apply one step; returns the states entered (empty when already taken elsewhere)."""
         if action.startswith("remind:"):
             await self._remind(session_id, float(action.split(":", 1)[1]))
@@ -201,16 +203,18 @@ class Lifecycle:
         async with self.svc.locks.hold(f"session:{session_id}", ttl=30, wait=20) as got:
             if not got:
                 return []
-            entered, payload = await self.svc.db_call(lambda s: self._advance(s, session_id, action))
+            entered, payload = await self.svc.db_call(lambda s: self._advance(s, session_id, action, replay))
         for state in entered:
             await self.svc.bus.publish(EVENT_OF[state], payload)
         return entered
 
-    def _advance(self, s: Session, session_id: int, target: str) -> tuple[list[str], dict[str, Any]]:
+    def _advance(self, s: Session, session_id: int, target: str, replay: bool = True) -> tuple[list[str], dict[str, Any]]:
         row = s.get(SessionRecord, session_id)
         if row is None:
             return [], {}
         steps = path_to(row.status, target)
+        if not replay:
+            steps = steps[-1:]
         entered: list[str] = []
         for state in steps:
             try:

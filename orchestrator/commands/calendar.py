@@ -7,6 +7,7 @@ function so that they can land independently.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from orchestrator.errors import UserError
 from schedules.calendar import describe, load_calendar
@@ -18,6 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     calendar_sub = parser.add_subparsers(dest="calendar_command", metavar="CALENDAR_COMMAND")
     calendar_sub.required = True
     add_check(calendar_sub)
+    add_import(calendar_sub)
 
 
 def add_check(calendar_sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -38,4 +40,34 @@ def run_check(args: argparse.Namespace) -> int:
     except CalendarError as exc:
         raise UserError(str(exc), code="calendar_invalid") from None
     print(describe(cal))
+    return 0
+
+
+def add_import(calendar_sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    parser = calendar_sub.add_parser(
+        "import",
+        help="make a calendar file the active academic calendar (all or nothing)",
+        description="Validate the calendar (and any .ics files of holidays and blocked periods merged into it), "
+        "then store it as the active calendar in one transaction. On any error nothing is written.",
+    )
+    parser.add_argument("file", metavar="FILE", type=Path, help="calendar YAML file")
+    parser.add_argument("--ics", metavar="ICS", type=Path, action="append", default=[],
+                        help="an .ics file of holidays / blocked periods to merge (repeatable)")
+    parser.set_defaults(func=run_import)
+    return parser
+
+
+def run_import(args: argparse.Namespace) -> int:
+    from orchestrator.config import load_settings
+    from orchestrator.store.db import Database
+    from orchestrator.store.ops import import_calendar, read_calendar_files, validate_calendar
+
+    inp = read_calendar_files(args.file, args.ics)
+    cal = validate_calendar(inp)  # before touching the database at all
+    db = Database.from_url(load_settings(args.config).effective_database_url)
+    db.check_revision()
+    with db.session() as s:
+        row = import_calendar(s, inp, actor_id=None)
+    print(f"imported {cal.name!r} ({cal.timezone}, {len(cal.periods)} periods, {len(cal.holidays)} holidays) "
+          f"as calendar {row.id}")
     return 0

@@ -108,6 +108,7 @@ class CalendarRecord(Base):
     timezone: Mapped[str] = mapped_column(String(64))
     source: Mapped[str] = mapped_column(Text)
     source_name: Mapped[str] = mapped_column(String(400))
+    ics_sources: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [{"name", "text"}] merged holidays
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     imported_at: Mapped[datetime] = mapped_column(default=utcnow)
 

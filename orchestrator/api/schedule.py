@@ -1,0 +1,255 @@
+"""Personal and group schedules, feeds, individual study plans (§11–13) and sessions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from orchestrator import audit
+from orchestrator.api import STAFF, TEACHING, api, services
+from orchestrator.auth import Identity, person_by_feed_token
+from orchestrator.errors import Forbidden, NotFound, UserError
+from orchestrator.http import AUTHENTICATED, PUBLIC, identity, parse_body
+from orchestrator.schedule_views import (
+    group_feed,
+    group_ids_of,
+    is_participant,
+    person_feed,
+    session_json,
+    sessions_of_person,
+    tutors_of_student,
+)
+from orchestrator.store.models import (
+    ControlResult,
+    Discipline,
+    Group,
+    GroupMember,
+    Offering,
+    Person,
+    SessionParticipant,
+    SessionRecord,
+)
+
+ICS = "text/calendar; charset=utf-8"
+
+
+def _range(request: web.Request) -> tuple[datetime, datetime]:
+    def parse(name: str, default: datetime) -> datetime:
+        raw = request.query.get(name)
+        if not raw:
+            return default
+        try:
+            value = datetime.fromisoformat(raw)
+        except ValueError:
+            raise UserError(f"{name}: {raw!r} is not an ISO date or date-time", code="invalid_query") from None
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+    start = parse("from", datetime.now(UTC) - timedelta(days=1))
+    end = parse("to", start + timedelta(days=14))
+    if end <= start or end - start > timedelta(days=400):
+        raise UserError("to must be after from, and at most 400 days later", code="invalid_query")
+    return start, end
+
+
+def may_see_student(s: Session, ident: Identity, student_id: int) -> None:
+    """The student, their tutors and committee, the registrar and the admin (§13)."""
+    if ident.person_id == student_id or ident.has("admin", "registrar"):
+        return
+    if ident.person_id in tutors_of_student(s, student_id):
+        return
+    raise Forbidden("only the student, their tutors and the registrar see this")
+
+
+@api.route("GET", "/api/me/schedule", roles=AUTHENTICATED, summary="My sessions in my time zone", query={"from": "ISO start", "to": "ISO end"}, tags=("schedule",))
+async def my_schedule(request: web.Request) -> dict[str, Any]:
+    ident = identity(request)
+    svc = services(request)
+    start, end = _range(request)
+    url = svc.settings.effective_public_url
+
+    def load(s: Session) -> list[dict[str, Any]]:
+        return [session_json(r, ident.timezone, url) for r in sessions_of_person(s, ident.person_id, start=start, end=end)]
+
+    return {"timezone": ident.timezone, "from": start.isoformat(), "to": end.isoformat(), "sessions": await svc.db_call(load)}
+
+
+@api.route("GET", "/feeds/{token}.ics", roles=PUBLIC, summary="A person's calendar feed by its secret token", produces=ICS, tags=("schedule",))
+async def feed(request: web.Request) -> web.Response:
+    svc = services(request)
+    token = request.match_info["token"]
+
+    def render(s: Session) -> bytes | None:
+        person = person_by_feed_token(s, token)
+        if person is None:
+            return None
+        return person_feed(s, person, public_url=svc.settings.effective_public_url, domain=svc.settings.institution_domain)
+
+    body = await svc.db_call(render) if len(token) < 200 else None
+    if body is None:
+        raise NotFound("this calendar feed does not exist or was revoked", code="feed_revoked")
+    return web.Response(body=body, content_type="text/calendar", charset="utf-8", headers={"Cache-Control": "private, max-age=300"})
+
+
+@api.route("GET", "/api/people/{person_id:\\d+}/schedule.ics", roles=AUTHENTICATED, summary="A person's schedule as iCalendar (self, their tutors, staff)", produces=ICS, tags=("schedule",))
+async def person_ics(request: web.Request) -> web.Response:
+    ident = identity(request)
+    svc = services(request)
+    pid = int(request.match_info["person_id"])
+
+    def render(s: Session) -> bytes:
+        person = s.get(Person, pid)
+        if person is None:
+            raise NotFound(f"no person {pid}")
+        may_see_student(s, ident, pid)
+        return person_feed(s, person, public_url=svc.settings.effective_public_url, domain=svc.settings.institution_domain)
+
+    return web.Response(body=await svc.db_call(render), content_type="text/calendar", charset="utf-8")
+
+
+@api.route("GET", "/api/groups/{group_id:\\d+}/schedule.ics", roles=STAFF | TEACHING, summary="A study group's schedule as iCalendar", produces=ICS, tags=("schedule",))
+async def group_ics(request: web.Request) -> web.Response:
+    svc = services(request)
+    gid = int(request.match_info["group_id"])
+
+    def render(s: Session) -> bytes:
+        group = s.get(Group, gid)
+        if group is None:
+            raise NotFound(f"no group {gid}")
+        return group_feed(s, group, tz=svc.settings.timezone, public_url=svc.settings.effective_public_url, domain=svc.settings.institution_domain)
+
+    return web.Response(body=await svc.db_call(render), content_type="text/calendar", charset="utf-8")
+
+
+@api.route("GET", "/api/students/{person_id:\\d+}/schedule", roles=AUTHENTICATED, summary="A student's individual schedule (§13)", query={"from": "ISO start", "to": "ISO end"}, tags=("schedule",))
+async def student_schedule(request: web.Request) -> dict[str, Any]:
+    ident = identity(request)
+    svc = services(request)
+    pid = int(request.match_info["person_id"])
+    start, end = _range(request)
+
+    def load(s: Session) -> dict[str, Any]:
+        person = s.get(Person, pid)
+        if person is None:
+            raise NotFound(f"no person {pid}")
+        may_see_student(s, ident, pid)
+        rows = sessions_of_person(s, pid, start=start, end=end)
+        return {"student": person.username, "timezone": person.timezone, "sessions": [session_json(r, person.timezone, svc.settings.effective_public_url) for r in rows]}
+
+    return await svc.db_call(load)
+
+
+@api.route("GET", "/api/students/{person_id:\\d+}/plan", roles=AUTHENTICATED, summary="A student's individual study plan: disciplines, controls, results (§11–13, §29)", tags=("schedule",))
+async def student_plan(request: web.Request) -> dict[str, Any]:
+    ident = identity(request)
+    pid = int(request.match_info["person_id"])
+
+    def load(s: Session) -> dict[str, Any]:
+        person = s.get(Person, pid)
+        if person is None:
+            raise NotFound(f"no person {pid}")
+        may_see_student(s, ident, pid)
+        groups = group_ids_of(s, pid)
+        results = {(r.offering_id, r.activity): r for r in s.scalars(select(ControlResult).where(ControlResult.student_id == pid))}
+        items = []
+        for o in s.scalars(select(Offering).where(Offering.group_id.in_(groups)).order_by(Offering.period, Offering.code)):
+            d = s.get(Discipline, o.discipline_id)
+            tutor = s.get(Person, o.tutor_id)
+            controls = []
+            for a in (o.rules or {}).get("controls", []):
+                r = results.get((o.id, a["id"]))
+                controls.append({"id": a["id"], "name": a["name"], "passed": r.passed if r else None, "points": r.points if r else None})
+            items.append({
+                "offering": o.code, "discipline": d.title if d else "", "period": o.period, "technology": o.technology,
+                "tutor": tutor.display_name if tutor else None, "controls": controls,
+                "defense": bool((o.rules or {}).get("defense")),
+                "admitted_to_defense": all(c["passed"] for c in controls),
+            })
+        return {"student": person.username, "display_name": person.display_name, "offerings": items}
+
+    return await services(request).db_call(load)
+
+
+@api.route("GET", "/api/sessions", roles=STAFF, summary="All sessions in a time range", query={"from": "ISO start", "to": "ISO end"}, tags=("sessions",))
+async def list_sessions(request: web.Request) -> dict[str, Any]:
+    svc = services(request)
+    start, end = _range(request)
+
+    def load(s: Session) -> list[dict[str, Any]]:
+        q = select(SessionRecord).where(SessionRecord.end_at > start, SessionRecord.start_at < end).order_by(SessionRecord.start_at).limit(5000)
+        return [session_json(r, svc.settings.timezone, svc.settings.effective_public_url) for r in s.scalars(q)]
+
+    return {"sessions": await svc.db_call(load)}
+
+
+@api.route("GET", "/api/sessions/{session_id:\\d+}", roles=AUTHENTICATED, summary="One session (its participants and staff)", tags=("sessions",))
+async def get_session(request: web.Request) -> dict[str, Any]:
+    ident = identity(request)
+    svc = services(request)
+    sid = int(request.match_info["session_id"])
+
+    def load(s: Session) -> dict[str, Any]:
+        row = s.get(SessionRecord, sid)
+        if row is None:
+            raise NotFound(f"no session {sid}")
+        if not (ident.has("admin", "registrar") or is_participant(s, row, ident.person_id)):
+            raise Forbidden("you are not a participant of this session")
+        out = session_json(row, ident.timezone, svc.settings.effective_public_url)
+        out["participants"] = [{"person_id": p.person_id, "role": p.role} for p in row.participants]
+        if row.group_id:
+            out["group_members"] = list(s.scalars(select(GroupMember.person_id).where(GroupMember.group_id == row.group_id)))
+        return out
+
+    return await svc.db_call(load)
+
+
+class AdHocBody(BaseModel):
+    title: str = Field(min_length=1, max_length=300)
+    start: datetime
+    minutes: int = Field(ge=5, le=480)
+    group_id: int | None = None
+    student_ids: list[int] = Field(default_factory=list, max_length=500)
+    key: str | None = Field(None, max_length=120, description="idempotency key: the same key yields the same session")
+
+
+@api.route("POST", "/api/sessions", roles=STAFF | TEACHING, summary="An on-request consultation (§19), idempotent by key", body=AdHocBody, tags=("sessions",))
+async def create_session(request: web.Request) -> dict[str, Any]:
+    ident = identity(request)
+    svc = services(request)
+    body: AdHocBody = await parse_body(request, AdHocBody)
+    if body.start.tzinfo is None:
+        raise UserError("start: give a time zone offset (e.g. 2026-11-26T15:00+05:00)", code="invalid_body", status=422)
+    key = f"adhoc/{ident.username}/{body.key or body.start.astimezone(UTC).strftime('%Y%m%dT%H%M')}"
+
+    def make(s: Session) -> SessionRecord:
+        existing = s.scalar(select(SessionRecord).where(SessionRecord.key == key))
+        if existing is not None:
+            return existing
+        if body.group_id is not None and s.get(Group, body.group_id) is None:
+            raise NotFound(f"no group {body.group_id}")
+        row = SessionRecord(
+            key=key, kind="consultation", title=body.title, start_at=body.start, end_at=body.start + timedelta(minutes=body.minutes),
+            status="planned", tutor_id=ident.person_id, group_id=body.group_id, detail={"adhoc": True},
+        )
+        row.participants = [SessionParticipant(person_id=ident.person_id, role="host")]
+        for st in dict.fromkeys(body.student_ids):
+            if s.get(Person, st) is None:
+                raise NotFound(f"no person {st}")
+            if st != ident.person_id:
+                row.participants.append(SessionParticipant(person_id=st, role="participant"))
+        s.add(row)
+        s.flush()
+        audit.record(s, ident.person_id, "session.create", f"session:{row.id}", key=key)
+        return row
+
+    row = await svc.db_call(make)
+    lifecycle = svc.extras.get("lifecycle")
+    if lifecycle is not None:
+        if row.status in ("planned", "open", "live"):
+            lifecycle.schedule(row)
+        await lifecycle.catch_up()
+    return session_json(row, ident.timezone, svc.settings.effective_public_url)
