@@ -31,6 +31,9 @@ API_MODULES = (
     "orchestrator.web",
 )
 
+# Modules that add more than routes (a Socket.IO server, media workers): each has ``attach(app, svc)``.
+EXTENSIONS = ("orchestrator.rooms",)
+
 WEB_ROOT = Path(__file__).resolve().parent.parent / "web"
 
 LIFECYCLE = web.AppKey("lifecycle", object)
@@ -54,6 +57,14 @@ def create_app(settings: Settings, *, services: Services | None = None, hooks: t
     api.install(app)
     if (WEB_ROOT / "static").is_dir():
         app.router.add_static("/static/", WEB_ROOT / "static", append_version=True)
+    for name in EXTENSIONS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        module.attach(app, svc)
     for hook in hooks:
         hook(app, svc)
     app.cleanup_ctx.append(_lifespan)
