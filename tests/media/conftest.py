@@ -13,6 +13,7 @@ import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -71,9 +72,20 @@ def pid_of(packet: bytes) -> int:
     return ((packet[1] & 0x1F) << 8) | packet[2]
 
 
-@pytest.fixture
-def split_packets() -> Callable[[bytes], list[bytes]]:
-    return packets_of
+@pytest.fixture(scope="session")
+def ts_kit() -> SimpleNamespace:
+    """Helpers and constants for tests (test modules here are not a package, so no imports)."""
+    return SimpleNamespace(
+        make_cbr_ts=make_cbr_ts,
+        synth_ts=synth_ts,
+        packets_of=packets_of,
+        pid_of=pid_of,
+        SERVICE_ID=SERVICE_ID,
+        TSID=TSID,
+        ONID=ONID,
+        SERVICE_NAME=SERVICE_NAME,
+        PROVIDER=PROVIDER,
+    )
 
 
 def synth_ts(
@@ -151,11 +163,6 @@ def synth_ts(
         out.append(NULL_PACKET)
         i += 1
     return b"".join(out)
-
-
-@pytest.fixture
-def make_synth() -> Callable[..., bytes]:
-    return synth_ts
 
 
 GST_SCRIPT = r"""
