@@ -35,6 +35,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -141,6 +142,9 @@ class TsClip:
     ts_rows: np.ndarray  # rows with a PTS or DTS field
     ts_offsets: np.ndarray  # byte offset of that 5-byte field in the row
     pes_pids: tuple[int, ...]
+    pes_rows: np.ndarray  # PES start rows (PES PIDs), stream order
+    pes_pts: np.ndarray  # their PTS (90 kHz, unwrapped from the clip's first), -1 when absent
+    origin_pts: int  # the earliest PTS of the clip: where its content starts
 
     @property
     def packets(self) -> int:
@@ -176,10 +180,15 @@ class TsClip:
         dts = (flags == 3) & (s + 19 <= TS)
         ts_rows.append(cand[dts])
         ts_offsets.append(s[dts] + 14)
+        pts = np.full(cand.size, -1, dtype=np.int64)
+        has = flags >= 2
+        pts[has] = _read_timestamps(rows, cand[has], s[has] + 9)
+        origin = int(pts[has].min()) if has.any() else 0
+        pts[has] = origin + (pts[has] - origin) % PTS_WRAP
         return cls(
             path=path, rows=rows, pid=pid, payload=payload, pusi=pusi, pcr_rows=pcr_rows, pcr_values=pcr_values,
             ts_rows=np.concatenate(ts_rows), ts_offsets=np.concatenate(ts_offsets),
-            pes_pids=tuple(sorted({int(p) for p in pid[cand]})),
+            pes_pids=tuple(sorted({int(p) for p in pid[cand]})), pes_rows=cand, pes_pts=pts, origin_pts=origin,
         )
 
 
@@ -199,6 +208,11 @@ def _write_pcr(rows: np.ndarray, idx: np.ndarray, pcr: np.ndarray) -> None:
     rows[idx, 9] = (base >> 1) & 0xFF
     rows[idx, 10] = ((base & 1) << 7) | 0x7E | ((ext >> 8) & 1)
     rows[idx, 11] = ext & 0xFF
+
+
+def _read_timestamps(rows: np.ndarray, r: np.ndarray, o: np.ndarray) -> np.ndarray:
+    b = [rows[r, o + k].astype(np.int64) for k in range(5)]
+    return ((b[0] >> 1) & 7) << 30 | b[1] << 22 | (b[2] >> 1) << 15 | b[3] << 7 | b[4] >> 1
 
 
 def _shift_timestamps(rows: np.ndarray, r: np.ndarray, o: np.ndarray, delta: int) -> None:
@@ -269,17 +283,24 @@ def splice_piece(state: _SpliceState, clip: TsClip, window: int) -> np.ndarray:
     payload[:take] = clip.payload[:take]
     state.padded += window - take
     if take < clip.packets:
-        # blank each elementary stream's last PES if the cut leaves it incomplete
+        # a cut: each elementary stream loses, in stream (decode) order, everything from the first PES
+        # presented at or after the window's end (so nothing overlaps the next clip and what remains
+        # decodes), and its last PES if the cut leaves it incomplete
+        limit = clip.origin_pts + (window * TS * 8 * 90_000) // state.mux_rate
         for p in clip.pes_pids:
+            mine = clip.pid[clip.pes_rows] == p
+            rows_p, pts_p = clip.pes_rows[mine], clip.pes_pts[mine]
+            late = np.nonzero((pts_p >= limit) & (rows_p < take))[0]
+            first = int(rows_p[late[0]]) if late.size else take
             later = np.nonzero(clip.pid[take:] == p)[0]
-            if later.size == 0 or clip.pusi[take + later[0]]:
-                continue
-            mine = np.nonzero((pid[:take] == p) & clip.pusi[:take])[0]
-            first = int(mine[-1]) if mine.size else 0
-            sel = np.nonzero(pid[first:take] == p)[0] + first
-            rows[sel] = NULL_ROW
-            pid[sel] = NULL_PID
-            state.blanked += int(sel.size)
+            if later.size and not clip.pusi[take + later[0]]:
+                started = rows_p[rows_p < take]
+                first = min(first, int(started[-1]) if started.size else 0)
+            if first < take:
+                sel = np.nonzero(pid[first:take] == p)[0] + first
+                rows[sel] = NULL_ROW
+                pid[sel] = NULL_PID
+                state.blanked += int(sel.size)
     payload &= pid != NULL_PID
     has_pcr = np.zeros(window, dtype=bool)
     kept_pcr = clip.pcr_rows[clip.pcr_rows < take]
@@ -484,7 +505,10 @@ def assemble_day(
         if item.offset is not None and abs(item.offset * 1000 - offsets_ms[i]) > 1.5:
             raise PlayoutError(f"item {i} ({item.title}): starts at {item.offset:.3f} s but the items before "
                                f"it end at {offsets_ms[i] / 1000:.3f} s (gap or overlap)")
-    positions = (offsets_ms.astype(np.int64) * rate + TS * 8 * 500) // (TS * 8 * 1000)
+    # boundaries on the frame grid, so one clip's last picture and the next one's first never share a slot
+    frame = Fraction(1) / Fraction(profile.video.frame_rate)
+    snapped = [round(Fraction(int(ms), 1000) / frame) * frame for ms in offsets_ms]
+    positions = np.array([round(t * rate / (TS * 8)) for t in snapped], dtype=np.int64)
     pieces: list[tuple[str, int]] = []  # (clip key, window in packets)
     cut = 0
     boundaries: list[float] = []

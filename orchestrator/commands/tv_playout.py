@@ -1,0 +1,201 @@
+"""``aulacast tv playout``: a channel day file to one continuous CBR TS; send it, cut HLS, log what aired.
+
+    aulacast tv playout day.json -o day.ts --profile hd-720p25
+    aulacast tv playout day.json -o day.ts --profile hd-720p25 --udp udp://127.0.0.1:5000 --as-run asrun.jsonl
+    aulacast tv playout day.json -o day.ts --profile hd-720p25 --hls var/hls/aulacast-1
+
+Each distinct clip is normalised once (cached by content hash under --cache), the
+day is spliced without re-encoding, and EIT present/following (switching at each
+programme change) + 7-day schedule, TDT and TOT are put into the null packets.
+The EIT events are the day's programmes, exactly as the XMLTV export lists them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+from media.eit import CONTENT_EDUCATION, EitEvent, EventText, event_id_for
+from media.errors import MediaError
+from media.inject import SiConfig
+from media.playout import PlayoutItem, PlayoutReport, assemble_day, hls_from_ts, send_realtime
+from media.profiles import Profile, load_profile
+from orchestrator.errors import UserError
+from schedules.errors import ScheduleError
+from schedules.playlist import AsRunLog, AsRunRecord
+from schedules.tv import ISO639_2, Day, Item, load_day, programme_window
+
+CONTENT = {"education": CONTENT_EDUCATION, "science": 0x92, "languages": 0x97, "further education": 0x96,
+           "news": 0x20, "arts": 0x70, "children": 0x50}
+"""XMLTV category (lower case) -> EN 300 468 content nibbles; anything else is education (0x90)."""
+
+
+def register(tv_sub: argparse._SubParsersAction) -> None:
+    p = tv_sub.add_parser("playout", help="assemble a day file into one CBR TS with EPG; send over UDP/SRT, cut HLS")
+    p.add_argument("day", type=Path, help="day file written by 'tv schedule build'")
+    p.add_argument("-o", "--output", required=True, type=Path, help="transport stream to write (.ts)")
+    p.add_argument("--profile", required=True, help="broadcast profile name or .toml file")
+    p.add_argument("--profiles-dir", action="append", default=[], type=Path, metavar="DIR",
+                   help="directory of operator profiles; repeatable")
+    p.add_argument("--cache", type=Path, metavar="DIR",
+                   help="where normalised clips are kept (default: .playout-cache beside the output)")
+    p.add_argument("--no-epg", action="store_true", help="leave out EIT/TDT/TOT")
+    p.add_argument("--udp", metavar="URL", help="then send in real time: udp://HOST:PORT (or srt://... if ffmpeg has srt)")
+    p.add_argument("--hls", type=Path, metavar="DIR", help="also cut the day into HLS (no re-encode) in DIR")
+    p.add_argument("--as-run", type=Path, metavar="LOG", help="append what aired (JSON lines) to LOG")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=run)
+
+
+def eit_events(day: Day) -> list[EitEvent]:
+    """The day's programmes as EIT events: same start/stop (whole seconds) and texts as the XMLTV export.
+
+    Per language of the channel: event name = XMLTV title, text = sub-title (episode title),
+    followed by " — " and the description when there is one. Event ids come from the start
+    minute (stable across re-injection); programmes closer than a minute get ids in sequence.
+    """
+    events: list[EitEvent] = []
+    used: set[int] = set()
+    for item in day.programmes():
+        start, stop = programme_window(day, item)
+        texts = tuple(
+            EventText(ISO639_2.get(lang, lang), item.title[lang], event_text(item, lang))
+            for lang in _langs(day, item) if item.title.get(lang)
+        )
+        eid = event_id_for(start)
+        while eid in used:
+            eid = (eid + 1) & 0xFFFF
+        used.add(eid)
+        content = (CONTENT.get((item.category or "").lower(), CONTENT_EDUCATION),)
+        events.append(EitEvent(start.astimezone(UTC), stop - start, texts, content, eid))
+    return events
+
+
+def event_text(item: Item, lang: str) -> str:
+    sub = item.episode_title.get(lang, "")
+    desc = item.description.get(lang, "")
+    return f"{sub} — {desc}" if sub and desc else sub or desc
+
+
+def _langs(day: Day, item: Item) -> list[str]:
+    order = list(dict.fromkeys(day.channel.languages))
+    return order + [lang for lang in item.title if lang not in order]
+
+
+def playout_items(day: Day) -> list[PlayoutItem]:
+    out = []
+    for item in day.items:
+        title = next((item.title[lang] for lang in _langs(day, item) if item.title.get(lang)), item.kind)
+        if item.episode is not None:
+            title = f"{title} ep. {item.episode}"
+        out.append(PlayoutItem(
+            source=Path(item.source) if item.source else None, duration=item.duration, media_in=item.media_in,
+            title=title, generator=None if item.source else item.kind, offset=item.offset_ms / 1000,
+        ))
+    return out
+
+
+def si_config(day: Day, profile: Profile) -> SiConfig:
+    t = profile.transport
+    return SiConfig(
+        start_utc=day.start.astimezone(UTC), service_id=t.service_id, transport_stream_id=t.transport_stream_id,
+        original_network_id=t.original_network_id, time_zone=day.channel.tz, country_code=day.channel.country,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from orchestrator.commands.tv_package import _ffmpeg
+
+    try:
+        day = load_day(args.day)
+    except ScheduleError as exc:
+        raise UserError(str(exc)) from exc
+    ff = _ffmpeg(args)
+    tty = sys.stderr.isatty() and not args.json
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if tty:
+            print(f"\r{stage}: {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
+
+    try:
+        profile = load_profile(args.profile, extra_dirs=args.profiles_dir)
+        items = playout_items(day)
+        report = assemble_day(
+            items, args.output, profile, si=None if args.no_epg else si_config(day, profile),
+            events=eit_events(day), cache_dir=args.cache, ffmpeg=ff, progress=progress,
+        )
+        if args.hls:
+            hls_from_ts(args.output, args.hls, ffmpeg=ff)
+    except MediaError as exc:
+        raise UserError(f"{args.day}: {exc}") from exc
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
+    else:
+        print(summary(report, day))
+    for w in report.warnings:
+        print(f"aulacast: warning: {w}", file=sys.stderr)
+    if args.udp:
+        _send(args, day, report)
+    elif args.as_run:
+        with AsRunLog(args.as_run) as log:
+            for item in day.items:
+                log.append(AsRunRecord.of(day, item, day.at(item), day.local(item.end_ms), status="assembled",
+                                          note=str(args.output)))
+    return 0
+
+
+def summary(report: PlayoutReport, day: Day) -> str:
+    lines = [
+        f"{report.output}: {day.channel.id} {day.date}, {report.items} items, {report.duration:.3f} s, "
+        f"{report.mux_rate} bit/s CBR, {report.packets} packets",
+        f"  clips: {report.distinct_clips} distinct, {report.normalised} normalised now, {report.cache_hits} from cache",
+        f"  splice: {report.cut_items} cut to their slot, {report.padded_packets} padding packets, "
+        f"{report.pcr_packets_added} PCR packets added; {report.splice_seconds:.2f} s",
+    ]
+    if report.inject is not None:
+        r = report.inject
+        lines.append(f"  EPG: {len(r.pf_switches)} EIT p/f versions, sections {r.sections}, "
+                     f"max intervals {({k: round(v, 2) for k, v in r.max_interval_s.items()})}; "
+                     f"{report.inject_seconds:.2f} s")
+    return "\n".join(lines)
+
+
+def _send(args: argparse.Namespace, day: Day, report: PlayoutReport) -> None:
+    """Send in real time; as each item leaves the air, append it to the as-run log with wall-clock times."""
+    bounds = report.boundaries + [report.duration]
+    log = AsRunLog(args.as_run) if args.as_run else None
+    state = {"index": 0, "started": datetime.now(UTC)}
+    stop = threading.Event()
+
+    def on_datagram(_: int, stream_s: float) -> None:
+        i = state["index"]
+        while i < len(day.items) and stream_s >= bounds[i + 1]:
+            now = datetime.now(UTC)
+            if log is not None:
+                log.append(AsRunRecord.of(day, day.items[i], state["started"], now, note=args.udp))
+            state["started"] = now
+            i += 1
+        state["index"] = i
+
+    try:
+        sent = send_realtime(args.output, args.udp, mux_rate=report.mux_rate, stop=stop, on_datagram=on_datagram)
+    except KeyboardInterrupt:
+        stop.set()
+        raise
+    except MediaError as exc:
+        raise UserError(str(exc)) from exc
+    finally:
+        if log is not None:
+            i = state["index"]
+            if i < len(day.items):
+                log.append(AsRunRecord.of(day, day.items[i], state["started"], datetime.now(UTC),
+                                          status="played" if i == len(day.items) - 1 else "interrupted",
+                                          note=args.udp))
+            log.close()
+    print(f"sent {sent.packets} packets in {sent.datagrams} datagrams to {args.udp}: "
+          f"{sent.stream_seconds:.1f} s of stream in {sent.seconds:.1f} s")
+
