@@ -223,3 +223,27 @@ def test_index_page_without_videos_lists_materials() -> None:
     page = render_index("T", [ManifestEntry("materials/a b.pdf", "material", 12, "0" * 64, "a b.pdf")])
     assert '<a href="materials/a%20b.pdf">a b.pdf</a> (12 bytes)' in page and "<video" not in page
 
+
+
+def test_cli_export_and_error(tmp_path: Path, sources: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    from orchestrator.cli import main
+
+    ics = tmp_path / "me.ics"
+    ics.write_bytes(ICS)
+    out = tmp_path / "pack.zip"
+    rc = main(["case", "export", "--title", "Algebra", "--video", f"{sources['l1']}::Lecture 1: vectors",
+               "--video", str(sources["l2"]), "--material", str(sources["syllabus"]), "--ics", str(ics), "-o", str(out)])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    assert "2 video(s), 1 material(s), schedule" in captured.out
+    with zipfile.ZipFile(out) as archive:
+        manifest = json.loads(archive.read("pack/manifest.json"))
+    titles = [f["title"] for f in manifest["files"] if f["kind"] == "video"]
+    assert titles == ["Lecture 1: vectors", "l2"]
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a video\n" * 20)
+    rc = main(["case", "export", "--title", "A", "--video", str(notes), "-o", str(tmp_path / "bad")])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith(f"aulacast: error: {notes} is not a media file") and err.count("\n") == 1
+    assert not (tmp_path / "bad").exists()
