@@ -25,6 +25,7 @@ from __future__ import annotations
 import bisect
 import math
 import os
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -253,7 +254,7 @@ class _Lane:
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
-        self.queue: list[_Queued] = []
+        self.queues: dict[tuple[int, int], deque[_Queued]] = {}  # FIFO per sub-table key
         self.current: list[bytes] = []
         self.current_item: _Queued | None = None
         self.cc = 0
@@ -306,6 +307,7 @@ class SiInjector:
         self._sched_day0: datetime | None = None
         self._sched_sections: list[bytes] = []
         self._sdt_cache: dict[bytes, bytes] = {}
+        self._packet_cache: dict[bytes, list[bytes]] = {}
         self._offset_cache: tuple[datetime, object] | None = None
         self._carousels = [
             _Carousel("tdt", PID_TDT, config.tdt_interval, LIMIT_TDT, 0),
@@ -316,6 +318,12 @@ class SiInjector:
         self._pf_carousel = self._carousels[2]
         self._next_boundary_due = self._next_boundary(0.0)
         self._pf_boundary_pending = False
+        # the schedule's segments count from midnight UTC: a new day means a new version at once
+        self._schedule_carousel = self._carousels[3]
+        self._next_midnight_due = (
+            schedule_day0(self._start) + timedelta(days=1) - self._start
+        ).total_seconds()
+        self._schedule_day_pending = False
         self._finished = False
 
     # ------------------------------------------------------------------ public
@@ -365,13 +373,13 @@ class SiInjector:
 
     def _scan(self, chunk: bytes) -> None:
         view = memoryview(chunk)
+        pmt_pids = self._pmt_pids()
         for off in range(0, len(chunk), PACKET_SIZE):
             if chunk[off] != SYNC_BYTE:
                 raise InjectionError(
                     f"lost sync at packet {self._index + self._held_bytes // PACKET_SIZE}: not a clean transport stream"
                 )
             pid = ((chunk[off + 1] & 0x1F) << 8) | chunk[off + 2]
-            pmt_pids = self._pmt_pids()
             if pid == self._pcr_pid and chunk[off + 3] & 0x20 and chunk[off + 4] and chunk[off + 5] & 0x10:
                 self._scan_pcrs += 1
             if pid not in (PID_PAT, PID_SDT, PID_NIT) and pid not in pmt_pids:
@@ -385,6 +393,7 @@ class SiInjector:
                 payload, bool(chunk[off + 1] & 0x40)
             ):
                 self._take_section(pid, raw)
+                pmt_pids = self._pmt_pids()
 
     def _pmt_pids(self) -> dict[int, int]:
         if self._pat is None:
@@ -528,7 +537,7 @@ class SiInjector:
             anchors.insert(0, (prev[0], prev[1]))
         out = bytearray(chunk)
         null_mask = _mask(col1, self._null_tables[0]) & _mask(col2, self._null_tables[1])
-        rep.null_packets_in += bin(null_mask).count("1")
+        rep.null_packets_in += null_mask.bit_count()
         old = _mask(col1, _HI_ZERO) & _mask(col2, _LO_EIT_TDT)
         if old:
             for i in _positions(old, n):
@@ -633,20 +642,29 @@ class SiInjector:
         if t + 1e-9 >= self._next_boundary_due:
             self._pf_boundary_pending = True
             self._next_boundary_due = self._next_boundary(t)
+        if t + 1e-9 >= self._next_midnight_due:
+            self._schedule_day_pending = True
+            self._next_midnight_due += 86400.0
         for c in self._carousels:
-            forced = c is self._pf_carousel and self._pf_boundary_pending
+            forced = (c is self._pf_carousel and self._pf_boundary_pending) or (
+                c is self._schedule_carousel and self._schedule_day_pending
+            )
             if c.pending or not (forced or t + 1e-9 >= c.next_due):
                 continue
             items = self._cycle_items(c, t)
             lane = self._lanes[c.pid]
             for k, (key, build) in enumerate(items):
                 self._seq += 1
-                lane.queue.append(_Queued(key, build, c, k == 0, c.priority, self._seq))
+                lane.queues.setdefault(key, deque()).append(
+                    _Queued(key, build, c, k == 0, c.priority, self._seq)
+                )
             c.pending = len(items)
             late = c.next_due + c.interval <= t
             c.next_due = t + c.interval if (forced or late) else c.next_due + c.interval
-            if forced:
+            if forced and c is self._pf_carousel:
                 self._pf_boundary_pending = False
+            elif forced:
+                self._schedule_day_pending = False
 
     def _cycle_items(
         self, c: _Carousel, t: float
@@ -737,17 +755,27 @@ class SiInjector:
 
     def _pick(self, lane: _Lane, t: float) -> None:
         best: _Queued | None = None
-        for item in lane.queue:
-            last = self._last_key_emit.get(item.key)
+        for key, queue in lane.queues.items():
+            if not queue:
+                continue
+            last = self._last_key_emit.get(key)
             if last is not None and t < last + MIN_SECTION_GAP:
                 continue
+            item = queue[0]
             if best is None or (item.priority, item.seq) < (best.priority, best.seq):
                 best = item
         if best is None:
             return
-        lane.queue.remove(best)
-        section = best.build(t) if callable(best.build) else best.build
-        lane.current = packetize_section(section, lane.pid, 0)
+        lane.queues[best.key].popleft()
+        if callable(best.build):
+            lane.current = packetize_section(best.build(t), lane.pid, 0)
+        else:
+            packets = self._packet_cache.get(best.build)
+            if packets is None:
+                if len(self._packet_cache) > 512:
+                    self._packet_cache.clear()
+                packets = self._packet_cache[best.build] = packetize_section(best.build, lane.pid, 0)
+            lane.current = list(packets)
         lane.current_item = best
         c = best.carousel
         c.pending -= 1
@@ -762,13 +790,14 @@ class SiInjector:
     def _next_due(self, t: float) -> float:
         """The earliest time something may be sent: a cycle, a programme change, a gated section."""
         due = min((c.next_due for c in self._carousels if not c.pending), default=math.inf)
-        due = min(due, self._next_boundary_due)
+        due = min(due, self._next_boundary_due, self._next_midnight_due)
         for lane in self._lanes.values():
             if lane.current:
                 return t
-            for item in lane.queue:
-                last = self._last_key_emit.get(item.key)
-                due = min(due, t if last is None else max(t, last + MIN_SECTION_GAP))
+            for key, queue in lane.queues.items():
+                if queue:
+                    last = self._last_key_emit.get(key)
+                    due = min(due, t if last is None else max(t, last + MIN_SECTION_GAP))
         return due
 
     def _violation(self, c: _Carousel, gap: float, t: float, at_end: bool = False) -> None:

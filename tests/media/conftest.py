@@ -99,6 +99,7 @@ def synth_ts(
     pcr_jump_flagged: bool = False,
     with_audio_pid: bool = True,
     pts_interval: float = 0.04,
+    pcr_start_s: float = 1.0,
 ) -> bytes:
     """A small CBR stream built by hand: PAT, PMT (video 0x100 with PCR, audio 0x101), nulls.
 
@@ -135,7 +136,7 @@ def synth_ts(
                 pcr_offset += pcr_jump_s
                 jumped = True
                 flag = pcr_jump_flagged
-            pcr = round((t + pcr_offset + 1.0) * 27_000_000)
+            pcr = round((t + pcr_offset + pcr_start_s) * 27_000_000) % ((1 << 33) * 300)
             out.append(build_packet(0x100, b"", continuity_counter=cc[0x100], pcr=pcr, discontinuity=flag))
             i += 1
             next_pcr += pcr_interval

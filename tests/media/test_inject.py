@@ -256,3 +256,22 @@ def test_default_rates_hold_over_35_seconds(tmp_path: Path, ts_kit: SimpleNamesp
     assert checked.tables_named("TDT")[0].sections_seen >= 7
     assert len(packets_of(out.read_bytes())) == len(packets_of(src.read_bytes()))
     assert NULL_PACKET[:3] in out.read_bytes()
+
+
+def test_pcr_wrap_and_utc_midnight(ts_kit: SimpleNamespace) -> None:
+    """A PCR that wraps (33-bit base) keeps time running; the schedule is rebuilt at 00:00 UTC."""
+    wrap_at = (1 << 33) * 300 / 27e6
+    data = ts_kit.synth_ts(3.0, pcr_start_s=wrap_at - 1.0)  # wraps 1 s in; no SDT, so ids come from config
+    before_midnight = datetime(2026, 11, 26, 23, 59, 58, 500000, tzinfo=UTC)
+    config = SiConfig(start_utc=before_midnight, original_network_id=0x2001, tdt_interval=0.5)
+    out, report = inject_si_bytes(data, config=config, events=events())
+    assert report.service.original_network_id == 0x2001 and report.service.service_id == ts_kit.SERVICE_ID
+    assert 2.9 < report.duration_s < 3.1 and report.schedule_versions == 2
+    tdts = [decode_tdt(parse_section(s)) for _t, s in sections_with_times(out, 0x14) if s[0] == 0x70]
+    assert tdts[0] == datetime(2026, 11, 26, 23, 59, 58, tzinfo=UTC)
+    assert tdts[-1] >= datetime(2026, 11, 27, 0, 0, 0, tzinfo=UTC)
+    assert all(b >= a for a, b in zip(tdts, tdts[1:], strict=False))
+    versions = {parse_section(s).version_number for _t, s in sections_with_times(out, 0x12) if s[0] == 0x50}
+    assert versions == {0, 1}
+    checked = analyze(out)
+    assert checked.ok, [f.examples for f in checked.errors]
