@@ -330,10 +330,14 @@ class SiInjector:
 
     def feed(self, chunk: bytes) -> bytes:
         """Process whole packets; returns the output that is ready (maybe empty)."""
+        return b"".join(self.feed_parts(chunk))
+
+    def feed_parts(self, chunk: bytes) -> list[bytes | memoryview]:
+        """Like ``feed`` but as pieces for ``writelines`` (unchanged runs are not copied)."""
         if len(chunk) % PACKET_SIZE:
             raise ValueError("feed() takes whole 188-byte packets")
         if not chunk:
-            return b""
+            return []
         if self._ready:
             return self._process(chunk)
         self._held.append(chunk)
@@ -343,12 +347,15 @@ class SiInjector:
             return self._release()
         if self._held_bytes > MAX_PRESCAN_BYTES:
             raise InjectionError(self._missing_message(f"the first {self._held_bytes // 1_000_000} MB"))
-        return b""
+        return []
 
     def flush(self) -> bytes:
         """Output still held back at the end of the input (short streams)."""
+        return b"".join(self.flush_parts())
+
+    def flush_parts(self) -> list[bytes | memoryview]:
         if self._ready or not self._held:
-            return b""
+            return []
         if not self._identity_known(final=True):
             raise InjectionError(self._missing_message("the whole input"))
         return self._release()
@@ -458,7 +465,7 @@ class SiInjector:
             what = "too few PCRs"
         return f"cannot inject SI: {what} in {where}"
 
-    def _release(self) -> bytes:
+    def _release(self) -> list[bytes | memoryview]:
         sid = self._service_id()
         assert self._pat is not None and sid is not None
         onid = self.config.original_network_id
@@ -477,7 +484,7 @@ class SiInjector:
         self._ready = True
         held, self._held = self._held, []
         self._held_bytes = 0
-        return b"".join(self._process(c) for c in held)
+        return [part for c in held for part in self._process(c)]
 
     # ------------------------------------------------------------------ time base
 
@@ -517,7 +524,8 @@ class SiInjector:
 
     # ------------------------------------------------------------------ main loop
 
-    def _process(self, chunk: bytes) -> bytes:
+    def _process(self, chunk: bytes) -> list[bytes | memoryview]:
+        """The chunk as output pieces: unchanged runs as memoryview slices, replaced packets as bytes."""
         n = len(chunk) // PACKET_SIZE
         rep = self.report
         assert rep is not None
@@ -535,19 +543,21 @@ class SiInjector:
         anchors = self._pcr_anchors(chunk, n, col1, col2, col3)
         if prev[0] is not None:
             anchors.insert(0, (prev[0], prev[1]))
-        out = bytearray(chunk)
+        replaced: dict[int, bytes] = {}
         null_mask = _mask(col1, self._null_tables[0]) & _mask(col2, self._null_tables[1])
         rep.null_packets_in += null_mask.bit_count()
         old = _mask(col1, _HI_ZERO) & _mask(col2, _LO_EIT_TDT)
         if old:
             for i in _positions(old, n):
-                out[i * PACKET_SIZE : (i + 1) * PACKET_SIZE] = NULL_PACKET
+                replaced[i] = NULL_PACKET
                 rep.removed_si_packets += 1
             null_mask |= old
         if self.config.set_sdt_eit_flags:
             sdt = _mask(col1, self._sdt_tables[0]) & _mask(col2, self._sdt_tables[1]) & _mask(col1, _PUSI)
             for i in _positions(sdt, n):
-                self._patch_sdt(out, i * PACKET_SIZE)
+                patched = self._patch_sdt(chunk, i * PACKET_SIZE)
+                if patched is not None:
+                    replaced[i] = patched
         flags = null_mask.to_bytes(n, "big") if null_mask else b""
         a_idx = [a[0] for a in anchors]
         a_t = [a[1] for a in anchors]
@@ -589,45 +599,57 @@ class SiInjector:
                     due = self._next_due(t)
                     pos = max(j + 1, index_at(due, j + 1))
                     continue
-                off = j * PACKET_SIZE
-                out[off : off + PACKET_SIZE] = pkt
+                replaced[j] = pkt
                 rep.si_packets += 1
                 pos = j + 1
         self._index += n
         rep.packets += n
-        return bytes(out)
+        if not replaced:
+            return [chunk]
+        view = memoryview(chunk)
+        parts: list[bytes | memoryview] = []
+        start = 0
+        for i in sorted(replaced):
+            off = i * PACKET_SIZE
+            if off > start:
+                parts.append(view[start:off])
+            parts.append(replaced[i])
+            start = off + PACKET_SIZE
+        if start < len(chunk):
+            parts.append(view[start:])
+        return parts
 
-    def _patch_sdt(self, out: bytearray, off: int) -> None:
+    def _patch_sdt(self, chunk: bytes, off: int) -> bytes | None:
+        """The SDT packet at ``off`` with our service's EIT flags set, or None to keep it."""
         rep = self.report
         assert rep is not None and self.service is not None
-        key = bytes(out[off + 4 : off + PACKET_SIZE])
+        key = chunk[off + 4 : off + PACKET_SIZE]
         cached = self._sdt_cache.get(key)
         if cached is None:
             cached = key
-            afc = (out[off + 3] >> 4) & 3
-            start = 4 + (1 + out[off + 4] if afc & 2 else 0)
-            pointer = out[off + start]
-            s0 = start + 1 + pointer
-            length = (
-                3 + (((out[off + s0 + 1] & 0x0F) << 8) | out[off + s0 + 2]) if s0 + 3 <= PACKET_SIZE else 999
-            )
-            if out[off + s0] == 0x42 and s0 + length <= PACKET_SIZE:
-                section = bytes(out[off + s0 : off + s0 + length])
+            pkt = bytearray(chunk[off : off + PACKET_SIZE])
+            afc = (pkt[3] >> 4) & 3
+            start = 4 + (1 + pkt[4] if afc & 2 else 0)
+            s0 = start + 1 + pkt[start]
+            length = 3 + (((pkt[s0 + 1] & 0x0F) << 8) | pkt[s0 + 2]) if s0 + 3 <= PACKET_SIZE else PACKET_SIZE
+            if pkt[s0] == 0x42 and s0 + length <= PACKET_SIZE:
+                section = bytes(pkt[s0 : s0 + length])
                 try:
-                    patched = sdt_with_eit_flags(
+                    pkt[s0 : s0 + length] = sdt_with_eit_flags(
                         section, self.service.service_id, schedule=True, present_following=True
                     )
                 except SectionError:
-                    patched = section
-                pkt = bytearray(out[off : off + PACKET_SIZE])
-                pkt[s0 : s0 + length] = patched
+                    pass
                 cached = bytes(pkt[4:])
             else:
                 rep.sdt_packets_unpatched += 1
+            if len(self._sdt_cache) > 64:
+                self._sdt_cache.clear()
             self._sdt_cache[key] = cached
-        if cached != key:
-            out[off + 4 : off + PACKET_SIZE] = cached
-            rep.sdt_packets_patched += 1
+        if cached == key:
+            return None
+        rep.sdt_packets_patched += 1
+        return chunk[off : off + 4] + cached
 
     # ------------------------------------------------------------------ carousel logic
 
@@ -851,13 +873,13 @@ def inject_si(
         with tmp.open("wb") as out:
             written = 0
             for chunk in iter_chunks(src, packets_per_chunk, name=name):
-                data = injector.feed(chunk)
-                if data:
-                    out.write(data)
-                    written += len(data)
+                parts = injector.feed_parts(chunk)
+                if parts:
+                    out.writelines(parts)
+                    written += sum(len(p) for p in parts)
                     if progress:
                         progress(written)
-            out.write(injector.flush())
+            out.writelines(injector.flush_parts())
             report = injector.finish()
         os.replace(tmp, dst)
     except BaseException:
