@@ -6,6 +6,7 @@ database leak gives no usable token and revocation is one UPDATE.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -21,8 +22,12 @@ from orchestrator.store.models import ROLES, AuthToken, Person, PersonRole
 from orchestrator.store.types import utcnow
 
 _hasher = PasswordHasher()  # argon2id, library defaults (RFC 9106 low-memory profile)
-# A fixed hash to verify against when the account does not exist, so timing does not tell.
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to verify against when the account does not exist, so timing does not tell."""
+    return _hasher.hash("not-a-real-password")
 
 MIN_PASSWORD_LENGTH = 10
 
@@ -35,7 +40,7 @@ def hash_password(password: str) -> str:
 
 def verify_password(stored: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(stored or _DUMMY_HASH, password) and stored is not None
+        return _hasher.verify(stored or _dummy_hash(), password) and stored is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

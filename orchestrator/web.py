@@ -1,0 +1,50 @@
+"""Browser pages: sign-in, "My schedule", the room page. Plain files from web/static, no build step.
+
+Pages are public HTML shells; every piece of data they show comes from the
+JSON API, which checks who is asking. A page that needs a signed-in person
+sends the browser to /login when the API answers 401.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from orchestrator.api import api
+from orchestrator.http import PUBLIC
+
+STATIC = Path(__file__).resolve().parent.parent / "web" / "static"
+
+CSP = (
+    "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
+    "connect-src 'self' ws: wss:; style-src 'self'; script-src 'self'; frame-ancestors 'none'"
+)
+
+
+def page(name: str) -> web.FileResponse:
+    response = web.FileResponse(STATIC / name)
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@api.route("GET", "/", roles=PUBLIC, summary="Portal start page (sends you to your schedule)", produces="text/html", tags=("web",))
+async def index(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPFound("/schedule")
+
+
+@api.route("GET", "/login", roles=PUBLIC, summary="Sign-in page", produces="text/html", tags=("web",))
+async def login_page(request: web.Request) -> web.StreamResponse:
+    return page("login.html")
+
+
+@api.route("GET", "/schedule", roles=PUBLIC, summary="My schedule: a week view in my time zone", produces="text/html", tags=("web",))
+async def schedule_page(request: web.Request) -> web.StreamResponse:
+    return page("schedule.html")
+
+
+@api.route("GET", "/join/{session_id:\\d+}", roles=PUBLIC, summary="The room page of a session", produces="text/html", tags=("web",))
+async def room_page(request: web.Request) -> web.StreamResponse:
+    return page("room.html") if (STATIC / "room.html").exists() else page("schedule.html")

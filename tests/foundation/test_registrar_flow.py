@@ -1,0 +1,193 @@
+"""The registrar's path on the real CLI and server: roster, calendar, curriculum, plan, feeds."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import free_port
+from icalendar import Calendar
+
+REPO = Path(__file__).resolve().parents[2]
+CALENDAR = REPO / "examples" / "calendar-kz-2026-2027.yaml"
+DEMO = REPO / "orchestrator" / "demo_data"
+
+
+def cli(tmp_path: Path, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+    cfg = tmp_path / "aulacast.toml"
+    if not cfg.exists():
+        cfg.write_text(f'data_dir = "{tmp_path / "var"}"\nsecret_key = "registrar-flow-key"\n'
+                       'public_url = "https://portal.example.edu"\ninstitution_domain = "example.edu"\n')
+    env = {**os.environ, "AULACAST_CONFIG": str(cfg)}
+    return subprocess.run([sys.executable, "-m", "orchestrator.cli", *args], capture_output=True, text=True,
+                          env=env, cwd=tmp_path, input=input, timeout=120)
+
+
+def ok(res: subprocess.CompletedProcess[str]) -> str:
+    assert res.returncode == 0, res.stderr
+    return res.stdout
+
+
+def one_line_error(res: subprocess.CompletedProcess[str]) -> str:
+    assert res.returncode != 0
+    assert "Traceback" not in res.stderr
+    return res.stderr.strip().splitlines()[-1]
+
+
+@pytest.fixture
+def institution(tmp_path: Path) -> Path:
+    ok(cli(tmp_path, "db", "upgrade"))
+    ok(cli(tmp_path, "roster", "import", str(DEMO / "roster.csv")))
+    ok(cli(tmp_path, "calendar", "import", str(CALENDAR)))
+    ok(cli(tmp_path, "curriculum", "import", str(DEMO / "curriculum.yaml")))
+    return tmp_path
+
+
+def sessions_count(tmp_path: Path) -> int:
+    import sqlite3
+
+    con = sqlite3.connect(tmp_path / "var" / "aulacast.db")
+    try:
+        return con.execute("select count(*) from sessions").fetchone()[0]
+    finally:
+        con.close()
+
+
+def test_service_refuses_unmigrated_database(tmp_path: Path) -> None:
+    res = cli(tmp_path, "admin", "create", "root", "--password-env", "NOPE")
+    assert "aulacast db upgrade" in one_line_error(res)
+
+
+def test_roster_dry_run_reports_every_bad_row_and_imports_nothing(tmp_path: Path) -> None:
+    ok(cli(tmp_path, "db", "upgrade"))
+    bad = tmp_path / "roster.csv"
+    bad.write_text(
+        "username,display_name,roles,group\n"
+        "dana,Dana,student,IS-21\n"
+        "dana,Dana again,student,IS-21\n"
+        "Bad Name,X,student,IS-21\n"
+        "zed,Zed,wizard,\n"
+        "tom,Tom,tutor,IS-21\n"
+    )
+    res = cli(tmp_path, "roster", "import", str(bad), "--dry-run")
+    assert res.returncode != 0
+    for line in (":3: username: 'dana' duplicates line 2", ":4: username", ":5: roles: unknown wizard", ":6: group"):
+        assert line in res.stderr, res.stderr
+    res = cli(tmp_path, "roster", "import", str(bad))
+    assert "nothing imported" in one_line_error(res)
+    import sqlite3
+
+    con = sqlite3.connect(tmp_path / "var" / "aulacast.db")
+    assert con.execute("select count(*) from people").fetchone()[0] == 0
+    con.close()
+    good = tmp_path / "good.csv"
+    good.write_text("username,display_name,roles,group\ndana,Dana,student,IS-21\n")
+    assert "valid; dry run" in ok(cli(tmp_path, "roster", "import", str(good), "--dry-run"))
+
+
+def test_calendar_import_is_atomic_and_names_the_line(tmp_path: Path) -> None:
+    ok(cli(tmp_path, "db", "upgrade"))
+    text = CALENDAR.read_text()
+    broken = tmp_path / "cal.yaml"
+    broken.write_text(text.replace("slot_minutes: 15", "slot_minutes: 15\ncolour: blue"))
+    msg = one_line_error(cli(tmp_path, "calendar", "import", str(broken)))
+    assert str(broken) in msg and "colour" in msg
+    line = [i for i, ln in enumerate(text.splitlines()) if ln.startswith("slot_minutes: 15")][0] + 2
+    assert f"{broken}:{line}:" in msg
+    malformed = tmp_path / "bad.yaml"
+    malformed.write_text("periods: [\n")
+    assert str(malformed) in one_line_error(cli(tmp_path, "calendar", "import", str(malformed)))
+    import sqlite3
+
+    con = sqlite3.connect(tmp_path / "var" / "aulacast.db")
+    assert con.execute("select count(*) from calendars").fetchone()[0] == 0
+    con.close()
+
+
+def test_plan_dry_run_apply_replan_and_feed(institution: Path) -> None:
+    tmp = institution
+    dry = ok(cli(tmp, "plan", "--dry-run"))
+    assert "added" in dry and "dry run: nothing written" in dry
+    assert sessions_count(tmp) == 0
+    assert "§29 timur" not in dry  # no results yet: everyone lacks results
+    out = ok(cli(tmp, "plan"))
+    n = sessions_count(tmp)
+    assert n > 50, out
+    again = ok(cli(tmp, "plan", "--dry-run"))
+    assert again.startswith("0 added, 0 moved, 0 updated, 0 cancelled"), again
+    ics = tmp / "dana.ics"
+    ok(cli(tmp, "schedule", "export", "--person", "dana", "-o", str(ics)))
+    cal = Calendar.from_ical(ics.read_bytes())
+    events = [c for c in cal.walk("VEVENT")]
+    assert events and all(str(e["UID"]).endswith("@example.edu") for e in events)
+    assert cal.walk("VTIMEZONE") and str(cal.walk("VTIMEZONE")[0]["TZID"]) == "Asia/Almaty"
+    assert all(e.get("SEQUENCE") == 0 for e in events)
+    assert any("https://portal.example.edu/join/" in str(e.get("URL", "")) for e in events)
+    # a new holiday on a consultation day moves sessions: same UID, SEQUENCE 1
+    first = min(events, key=lambda e: e.decoded("DTSTART"))
+    day = first.decoded("DTSTART").date().isoformat()
+    cal_text = CALENDAR.read_text().replace("holidays:", f"holidays:\n  - {{date: {day}, name: Rector's day}}", 1)
+    moved_cal = tmp / "cal2.yaml"
+    moved_cal.write_text(cal_text)
+    ok(cli(tmp, "calendar", "import", str(moved_cal)))
+    diff = ok(cli(tmp, "plan", "--dry-run"))
+    assert " moved" in diff and not diff.startswith("0 added, 0 moved")
+    ok(cli(tmp, "plan"))
+    assert sessions_count(tmp) == n  # moved, not re-created
+    ok(cli(tmp, "schedule", "export", "--person", "dana", "-o", str(ics)))
+    after = {str(e["UID"]): e for e in Calendar.from_ical(ics.read_bytes()).walk("VEVENT")}
+    uid = str(first["UID"])
+    assert after[uid].get("SEQUENCE") == 1
+    assert after[uid].decoded("DTSTART").date().isoformat() != day
+    group_ics = tmp / "group.ics"
+    ok(cli(tmp, "schedule", "export", "--group", "IS-21", "-o", str(group_ics)))
+    assert b"BEGIN:VEVENT" in group_ics.read_bytes()
+    assert "no person" in one_line_error(cli(tmp, "schedule", "export", "--person", "ghost", "-o", str(ics)))
+
+
+def test_unsatisfiable_plan_is_reported(institution: Path) -> None:
+    tmp = institution
+    cur = (DEMO / "curriculum.yaml").read_text().replace(
+        "consultations: {per_week: 1, minutes: 60, weekdays: [wed], hours: [\"14:00\", \"19:00\"]}",
+        "consultations: {per_week: 1, minutes: 480, weekdays: [wed], hours: [\"14:00\", \"15:00\"], strict: true}",
+    )
+    f = tmp / "cur.yaml"
+    f.write_text(cur)
+    ok(cli(tmp, "curriculum", "import", str(f)))
+    out = ok(cli(tmp, "plan", "--dry-run", "--limit", "500"))
+    assert "could not be placed" in out and "\n! NET210-IS21-A/consultation" in out
+
+
+def test_curriculum_errors_name_line_and_key(institution: Path) -> None:
+    tmp = institution
+    f = tmp / "cur.yaml"
+    f.write_text("offerings:\n  - code: X\n    discipline: DB201\n    group: IS-21\n    period: autumn\n"
+                 "    tutor: aigerim\n    technology: radio\n")
+    msg = one_line_error(cli(tmp, "curriculum", "import", str(f)))
+    assert f"{f}:7: offerings[0].technology" in msg
+    f.write_text("offerings:\n  - {code: X, discipline: DB201, group: NOPE, period: autumn, tutor: dana}\n")
+    msg = one_line_error(cli(tmp, "curriculum", "import", str(f)))
+    assert "unknown group 'NOPE'" in msg and "'dana' is not a tutor" in msg
+
+
+def test_serve_demo_prints_url_and_logins(tmp_path: Path) -> None:
+    port = free_port()
+    cfg = tmp_path / "aulacast.toml"
+    cfg.write_text(f'data_dir = "{tmp_path / "var"}"\nport = {port}\n')
+    env = {**os.environ, "AULACAST_CONFIG": str(cfg)}
+    proc = subprocess.Popen([sys.executable, "-m", "orchestrator.cli", "serve", "--demo"], env=env, cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        lines = [proc.stdout.readline() for _ in range(4)]  # type: ignore[union-attr]
+        assert f"http://127.0.0.1:{port}/" in lines[0]
+        assert "demo logins" in lines[1] and "ada" in lines[2] and "admin" in lines[2]
+        import urllib.request
+
+        body = urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=10).read()
+        assert b'"ready": true' in body
+    finally:
+        proc.terminate()
+        proc.wait(10)
