@@ -418,6 +418,40 @@ class _Analyzer:
         elif pusi and pid in self.es_pids and not scrambled:
             self.pes_start(st, pid, data, payload_start, off + PACKET_SIZE)
 
+    def block(self, data: bytes, pos: int, n: int) -> None:
+        """``n`` packets with good sync bytes from ``pos``: null packets are counted in bulk,
+        the others go through ``packet`` one by one."""
+        col1 = data[pos + 1 : pos + n * PACKET_SIZE : PACKET_SIZE]
+        col2 = data[pos + 2 : pos + n * PACKET_SIZE : PACKET_SIZE]
+        null = int.from_bytes(col1.translate(_LOW5_1F), "big") & int.from_bytes(col2.translate(_IS_FF), "big")
+        base = self.idx
+        if not null:
+            for i in range(n):
+                self.packet(data, pos + i * PACKET_SIZE)
+            return
+        flags = null.to_bytes(n, "big")
+        i = flags.find(0)
+        while i >= 0:
+            self.idx = base + i
+            self.packet(data, pos + i * PACKET_SIZE)
+            i = flags.find(0, i + 1)
+        nulls = null.bit_count()
+        self.idx = base + n
+        self.report.packets += nulls
+        self.report.null_packets += nulls
+        st = self.pids.get(0x1FFF)
+        if st is None:
+            st = self.pids[0x1FFF] = _Pid(PidInfo(0x1FFF))
+        st.info.packets += nulls
+        tei = int.from_bytes(col1.translate(_TEI), "big") & null
+        if tei:
+            for k, bit in enumerate(tei.to_bytes(n, "big")):
+                if bit:
+                    self.idx = base + k + 1
+                    st.info.transport_errors += 1
+                    self.flag("Transport_error", 2, "transport_error_indicator set", 0x1FFF)
+            self.idx = base + n
+
     def pcr(self, st: _Pid, pid: int, data: bytes | bytearray, o: int, discontinuity: bool) -> None:
         base = (
             (data[o] << 25)
@@ -773,6 +807,12 @@ class _Analyzer:
         return tables
 
 
+_NOT_SYNC = bytes(0 if x == SYNC_BYTE else 1 for x in range(256))
+_LOW5_1F = bytes(1 if x & 0x1F == 0x1F else 0 for x in range(256))
+_IS_FF = bytes(1 if x == 0xFF else 0 for x in range(256))
+_TEI = bytes(1 if x & 0x80 else 0 for x in range(256))
+
+
 class _NoAssembler:
     def reset(self) -> None:
         return None
@@ -846,10 +886,14 @@ def analyze(
             if pos > limit:
                 break
             while pos <= limit:
-                if data[pos] == SYNC_BYTE:
+                # the packets up to the first bad sync byte go through the block path
+                n = (limit - pos) // PACKET_SIZE + 1
+                syncs = data[pos : pos + n * PACKET_SIZE : PACKET_SIZE]
+                good = n if syncs.count(SYNC_BYTE) == n else syncs.translate(_NOT_SYNC).find(1)
+                if good:
+                    a.block(data, pos, good)
+                    pos += good * PACKET_SIZE
                     bad_run = 0
-                    a.packet(data, pos)
-                    pos += PACKET_SIZE
                     continue
                 bad_run += 1
                 a.idx += 1

@@ -246,7 +246,7 @@ class _Carousel:
     last_cycle_emit: float | None = None
     max_interval: float = 0.0
     sections_sent: int = 0
-    packets_per_cycle: int = 1
+    overdue_reported: bool = False  # a violation was reported and the gap is still open
 
 
 class _Lane:
@@ -369,7 +369,7 @@ class SiInjector:
             rep.duration_s = max(0.0, self._anchor_t + (self._index - self._anchor_idx) * self._spp)
         for c in self._carousels:
             gap_end = rep.duration_s - (c.last_cycle_emit if c.last_cycle_emit is not None else 0.0)
-            if gap_end > c.limit:
+            if gap_end > c.limit + 1e-6 and not c.overdue_reported:
                 self._violation(c, gap_end, rep.duration_s, at_end=True)
             rep.max_interval_s[c.name] = max(c.max_interval, 0.0)
             rep.sections[c.name] = c.sections_sent
@@ -602,6 +602,13 @@ class SiInjector:
                 replaced[j] = pkt
                 rep.si_packets += 1
                 pos = j + 1
+        # a table starved for longer than its limit is reported now, not at the end of a long file
+        t_end = time_of(n - 1)
+        for c in self._carousels:
+            gap = t_end - (c.last_cycle_emit if c.last_cycle_emit is not None else 0.0)
+            if gap > c.limit + 1e-6 and not c.overdue_reported:
+                c.overdue_reported = True
+                self._violation(c, gap, t_end)
         self._index += n
         rep.packets += n
         if not replaced:
@@ -805,8 +812,9 @@ class SiInjector:
         if best.first_of_cycle:
             since = t - (c.last_cycle_emit if c.last_cycle_emit is not None else 0.0)
             c.max_interval = max(c.max_interval, since)
-            if since > c.limit + 1e-6:
+            if since > c.limit + 1e-6 and not c.overdue_reported:
                 self._violation(c, since, t)
+            c.overdue_reported = False
             c.last_cycle_emit = t
 
     def _next_due(self, t: float) -> float:
@@ -839,10 +847,15 @@ class SiInjector:
             raise InsufficientNullPackets(msg)
 
     def _packets_per_cycle(self, c: _Carousel) -> int:
+        """Packets one cycle of a carousel takes (for the error message's estimate)."""
         if c.name == "eit_pf":
-            sections = self._pf_sections
+            sections = self._pf_sections or [b"\0" * 180] * 2
         elif c.name == "eit_schedule":
             sections = self._sched_sections
+            if not sections and self.service is not None:
+                sections = eit_schedule_sections(
+                    self.service, self.events, now=self._start, days=self.config.schedule_days
+                )
         else:
             return 1
         return sum(-(-(len(s) + 1) // 184) for s in sections) or 1

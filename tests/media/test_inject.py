@@ -275,3 +275,22 @@ def test_pcr_wrap_and_utc_midnight(ts_kit: SimpleNamespace) -> None:
     assert versions == {0, 1}
     checked = analyze(out)
     assert checked.ok, [f.examples for f in checked.errors]
+
+
+def test_stream_without_null_packets_fails_early_and_lenient_mode_reports(
+    cbr_ts: Path, tmp_path: Path, ts_kit: SimpleNamespace
+) -> None:
+    filler = bytes([0x47, 0x1F, 0xFE, 0x10]) + b"\xff" * 184
+    packets = [filler if pid_of(p) == 0x1FFF else p for p in packets_of(cbr_ts.read_bytes())]
+    data = b"".join(packets)
+    with pytest.raises(
+        InsufficientNullPackets, match=r"eit_pf was not repeated for [0-9.]+ s at [0-9.]+ s \(limit 2 s\)"
+    ):
+        inject_si_bytes(data, config=CONFIG, events=events())
+    out, report = inject_si_bytes(
+        data, config=replace(CONFIG, strict=False, set_sdt_eit_flags=False), events=events()
+    )
+    assert out == data and report.si_packets == 0
+    assert {v.split(" was ")[0].split(": ")[-1] for v in report.violations} == {
+        "eit_pf"
+    }  # 4 s: only the 2 s limit is passed
