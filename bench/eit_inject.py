@@ -62,6 +62,44 @@ def make_ts(path: Path, seconds: float, muxrate: str) -> Path:
     return path
 
 
+def lengthen(src: Path, dst: Path, repeats: int) -> Path:
+    """``src`` played ``repeats`` times back to back as one continuous stream: PCRs shifted by
+    the clip length and continuity counters carried on, so the result is one long CBR TS
+    (PTS are left alone; injection and the PCR time base do not read them)."""
+    from media.mpegts import PCR_MODULUS, read_pcr, write_pcr
+
+    base = src.read_bytes()
+    n = len(base) // 188
+    pcr_idx = [i for i in range(n) if base[i * 188 + 3] & 0x20 and read_pcr(base, i * 188) is not None]
+    first, last = read_pcr(base, pcr_idx[0] * 188), read_pcr(base, pcr_idx[-1] * 188)
+    assert first is not None and last is not None
+    # one clip lasts (last - first) plus one PCR interval's worth of packets
+    per_packet = (last - first) / (pcr_idx[-1] - pcr_idx[0])
+    clip = round(per_packet * n)
+    counts: dict[int, int] = {}
+    for i in range(n):
+        off = i * 188
+        if base[off + 3] & 0x10:
+            pid = ((base[off + 1] & 0x1F) << 8) | base[off + 2]
+            counts[pid] = counts.get(pid, 0) + 1
+    with dst.open("wb") as out:
+        for k in range(repeats):
+            data = bytearray(base)
+            for i in pcr_idx:
+                off = i * 188
+                data[off : off + 188] = write_pcr(
+                    data[off : off + 188], (read_pcr(base, off) + k * clip) % PCR_MODULUS
+                )
+            for i in range(n):
+                off = i * 188
+                pid = ((data[off + 1] & 0x1F) << 8) | data[off + 2]
+                if pid != 0x1FFF:
+                    b3 = data[off + 3]
+                    data[off + 3] = (b3 & 0xF0) | ((b3 + k * counts.get(pid, 0)) & 0x0F)
+            out.write(data)
+    return dst
+
+
 def week_of_lectures(start: datetime = START, per_day: int = 5) -> list[EitEvent]:
     """Lectures at 09:00, 10:30, … local time for 7 days, with kk/ru/en titles."""
     events = []
@@ -129,6 +167,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--muxrate", default="2M")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--keep", type=Path, help="directory to keep the test stream in")
+    ap.add_argument(
+        "--hours",
+        type=float,
+        default=0.0,
+        help="also inject into a stream this long (the clip repeated, PCR continuous), "
+        "starting 30 min before midnight UTC",
+    )
     args = ap.parse_args(argv)
 
     workdir = Path(tempfile.mkdtemp(prefix="eit-bench-")) if args.keep is None else args.keep
@@ -188,6 +233,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     day = 86400 / (args.seconds / rows[2][2])
     print(f"a 24-hour day at this mux rate would take about {day:.0f} s to inject (extrapolated)")
+    if args.hours:
+        repeats = max(1, round(args.hours * 3600 / args.seconds))
+        long = workdir / f"long-{repeats}x.ts"
+        if not long.exists():
+            t0 = time.perf_counter()
+            lengthen(src, long, repeats)
+            print(
+                f"\nmade {long.name}: {long.stat().st_size / 1e9:.2f} GB in {time.perf_counter() - t0:.0f} s"
+            )
+        start = datetime(2026, 11, 26, 23, 30, tzinfo=UTC)
+        m = measure_injection(long, week_of_lectures(start - timedelta(days=1)), start_utc=start)
+        r = m["report"]
+        print(
+            f"long stream {repeats * args.seconds / 3600:.2f} h: inject cpu {m['cpu_s']:.2f} s, wall {m['wall_s']:.2f} s, "
+            f"{m['realtime']:.0f}× realtime (cpu {m['realtime_cpu']:.0f}×), {m['packets_per_s']:.0f} packets/s; "
+            f"schedule versions {r['schedule_versions']}, p/f switches {len(r['pf_switches'])}, "
+            f"max intervals {r['max_interval_s']}, violations {len(r['violations'])}"
+        )
+        cpu, wall, checked = _timed(lambda: analyze(long))
+        print(
+            f"long stream analyze: cpu {cpu:.2f} s, wall {wall:.2f} s, {repeats * args.seconds / wall:.0f}× realtime; "
+            f"errors {[(f.code, f.count) for f in checked.errors]}"  # type: ignore[attr-defined]
+        )
+        if args.keep is None:
+            long.unlink()
     load = os.getloadavg()
     print(f"load average after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     if args.keep is None:
