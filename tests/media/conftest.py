@@ -202,15 +202,20 @@ while True:
     elif st == GstMpegts.SectionType.EIT:
         eit = sec.get_eit()
         for e in eit.events:
-            texts = []
+            # (content descriptors are not read: GI maps GstMpegtsContent's fields wrongly here)
+            texts, extended = [], {}
             for d in e.descriptors:
                 if d.tag == 0x4D:
                     ok, lang, name, text = d.parse_dvb_short_event()
                     texts.append([lang, name, text])
+                elif d.tag == 0x4E:
+                    ok, ext = d.parse_dvb_extended_event()
+                    extended.setdefault(ext.language_code, []).append([ext.descriptor_number, ext.text])
             out["eit"].append({"table_id": sec.table_id, "service_id": sec.subtable_extension,
                                "section": sec.section_number, "version": sec.version_number,
                                "event_id": e.event_id, "start": dt(e.start_time), "duration": e.duration,
-                               "running_status": int(e.running_status), "texts": texts})
+                               "running_status": int(e.running_status), "texts": texts,
+                               "extended": {k: "".join(t for _n, t in sorted(v)) for k, v in extended.items()}})
     elif st == GstMpegts.SectionType.TDT:
         out["tdt"].append(dt(sec.get_tdt()))
     elif st == GstMpegts.SectionType.TOT:
@@ -218,6 +223,10 @@ while True:
         out["tot"].append({"utc": dt(tot.utc_time), "descriptor_tags": [d.tag for d in tot.descriptors]})
 pipe.set_state(Gst.State.NULL)
 print(json.dumps(out, ensure_ascii=False))
+sys.stdout.flush()
+# leave without interpreter teardown: freeing the GI-wrapped extended event structs crashes it
+import os
+os._exit(0)
 """
 
 SYSTEM_PYTHON = "/usr/bin/python3"

@@ -43,13 +43,17 @@ def pid_of(packet: bytes) -> int:
 START = datetime(2026, 11, 26, 4, 0, tzinfo=UTC)  # 09:00 in Almaty
 
 
+LONG_RU = "Линейная алгебра: матрицы, определители, системы уравнений. " * 8  # > 250 bytes in UTF-8
+
+
 def events() -> list[EitEvent]:
     """Two short programmes switching at 1.5 s and 3.0 s, then a normal day."""
     short = [
         EitEvent(START, timedelta(seconds=1.5), (EventText("kaz", "Физика 1-дәріс", "Механика"),
                                                  EventText("eng", "Physics 1", "Mechanics")), (0x90,), event_id=101),
         EitEvent(START + timedelta(seconds=1.5), timedelta(seconds=1.5),
-                 (EventText("kaz", "Математика", "Алгебра"),), (0x90,), event_id=102),
+                 (EventText("kaz", "Математика", "Алгебра"), EventText("rus", "Математика", LONG_RU)),
+                 (0x90, 0x92), event_id=102),
     ]  # fmt: skip
     day = [
         EitEvent.simple(
@@ -220,7 +224,9 @@ def test_gstreamer_decodes_the_injected_tables(
         "Physics 1",
         "Mechanics",
     ] in first["texts"]
-    assert any(e["event_id"] == 102 and e["texts"][0][1] == "Математика" for e in pf)
+    second = next(e for e in pf if e["event_id"] == 102)
+    assert second["texts"][0] == ["kaz", "Математика", "Алгебра"]
+    assert second["extended"]["rus"] == LONG_RU  # the long text, split over extended event descriptors
     sched = {e["event_id"]: e for e in got["eit"] if 0x50 <= e["table_id"] <= 0x51}
     for ev in events()[2:]:
         g = sched[ev.event_id]
