@@ -16,7 +16,8 @@ table id, scrambled), Continuity_count_error, PMT_error, PID_error (a PID named 
 a PMT not seen for ``pid_timeout_s``);
 priority 2 — Transport_error, CRC_error, PCR_repetition_error (> 100 ms),
 PCR_discontinuity_indicator_error, PCR_accuracy_error (> ±500 ns from the line
-through the neighbouring PCRs), PTS_error (> 700 ms).
+through the neighbouring PCRs), PTS_error (> 700 ms); and, our own, Section_syntax_error
+for a table whose CRC is right but whose loops overrun (it cannot be decoded).
 Warnings (priority 3, exit status unaffected): PCR interval above the 40 ms DVB
 broadcast target, SI tables repeated less often than EN 300 468 / TS 101 211 ask
 (NIT 10 s, SDT 2 s, EIT p/f 2 s, TDT/TOT 30 s), PIDs not referenced anywhere.
@@ -85,6 +86,7 @@ ERROR_CODES_P2 = (
     "PCR_discontinuity_indicator_error",
     "PCR_accuracy_error",
     "PTS_error",
+    "Section_syntax_error",  # ours: a section with a good CRC whose fields contradict each other
 )
 
 
@@ -551,7 +553,7 @@ class _Analyzer:
         try:
             sec = parse_section(raw)
         except SectionError as exc:
-            self.flag("CRC_error", 2, f"{table_name(table_id)}: {exc}", pid)
+            self.flag("Section_syntax_error", 2, f"{table_name(table_id)}: {exc}", pid)
             return
         if sec.crc_ok is False:
             stat.crc_errors += 1
@@ -564,7 +566,7 @@ class _Analyzer:
         try:
             self._decode(pid, sec, stat)
         except (SectionError, IndexError, ValueError) as exc:
-            self.flag("CRC_error", 2, f"{table_name(table_id)} cannot be decoded: {exc}", pid)
+            self.flag("Section_syntax_error", 2, f"{table_name(table_id)} cannot be decoded: {exc}", pid)
 
     def _repeat(self, stat: _SectionStat, t: float) -> None:
         if stat.count:

@@ -10,7 +10,7 @@ import pytest
 
 from media.analyzer import analyze, format_report
 from media.mpegts import PACKET_SIZE, NotTransportStream, packetize_section
-from media.psi import Pat, Pmt, PmtStream, encode_pat, encode_pmt
+from media.psi import Pat, Pmt, PmtStream, build_long_section, encode_pat, encode_pmt
 
 
 def codes(report) -> set[str]:  # type: ignore[no-untyped-def]
@@ -185,3 +185,14 @@ def test_not_a_transport_stream(tmp_path: Path) -> None:
     f.write_bytes(b"GIF89a" + bytes(5000))
     with pytest.raises(NotTransportStream, match="x.ts: not an MPEG transport stream"):
         analyze(f)
+
+
+def test_section_with_good_crc_but_overrunning_loop(ts_kit: SimpleNamespace) -> None:
+    # a NIT whose network name descriptor claims 32 bytes inside a 10-byte loop
+    body = bytes.fromhex("F00A 4020") + b"Aulacast" + bytes.fromhex("F000")
+    nit = build_long_section(0x40, 0x2001, body, private_indicator=True)
+    stream = packetize_section(nit, 0x10, 0)[0] + ts_kit.synth_ts(1.0)
+    r = analyze(stream)
+    bad = r.finding("Section_syntax_error")
+    assert bad is not None and bad.priority == 2 and "NIT actual cannot be decoded" in bad.examples[0]
+    assert r.finding("CRC_error") is None and not r.ok
