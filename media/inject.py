@@ -58,6 +58,8 @@ from media.psi import (
     PID_PAT,
     PID_SDT,
     PID_TDT,
+    Pat,
+    Pmt,
     SectionError,
     decode_nit,
     decode_pat,
@@ -66,7 +68,7 @@ from media.psi import (
     parse_section,
     sdt_with_eit_flags,
 )
-from media.tdt import encode_tdt, encode_tot, local_time_offset_for_zone
+from media.tdt import LocalTimeOffset, encode_tdt, encode_tot, local_time_offset_for_zone
 
 # The repetition limits of EN 300 468 / TS 101 211 that the output must meet.
 LIMIT_EIT_PF = 2.0
@@ -282,8 +284,8 @@ class SiInjector:
         self._held_bytes = 0
         self._ready = False
         self._asm: dict[int, SectionAssembler] = {}
-        self._pat = None
-        self._pmts: dict[int, object] = {}
+        self._pat: Pat | None = None
+        self._pmts: dict[int, Pmt] = {}
         self._sdt_onid: int | None = None
         self._nit_onid: int | None = None
         self._scan_pcrs = 0
@@ -308,7 +310,7 @@ class SiInjector:
         self._sched_sections: list[bytes] = []
         self._sdt_cache: dict[bytes, bytes] = {}
         self._packet_cache: dict[bytes, list[bytes]] = {}
-        self._offset_cache: tuple[datetime, object] | None = None
+        self._offset_cache: tuple[datetime, LocalTimeOffset] | None = None
         self._carousels = [
             _Carousel("tdt", PID_TDT, config.tdt_interval, LIMIT_TDT, 0),
             _Carousel("tot", PID_TDT, config.tot_interval, LIMIT_TOT, 0),
@@ -324,7 +326,6 @@ class SiInjector:
             schedule_day0(self._start) + timedelta(days=1) - self._start
         ).total_seconds()
         self._schedule_day_pending = False
-        self._finished = False
 
     # ------------------------------------------------------------------ public
 
@@ -373,7 +374,6 @@ class SiInjector:
                 self._violation(c, gap_end, rep.duration_s, at_end=True)
             rep.max_interval_s[c.name] = max(c.max_interval, 0.0)
             rep.sections[c.name] = c.sections_sent
-        self._finished = True
         return rep
 
     # ------------------------------------------------------------------ look-ahead
