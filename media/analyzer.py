@@ -20,7 +20,8 @@ through the neighbouring PCRs), PTS_error (> 700 ms); and, our own, Section_synt
 for a table whose CRC is right but whose loops overrun (it cannot be decoded).
 Warnings (priority 3, exit status unaffected): PCR interval above the 40 ms DVB
 broadcast target, SI tables repeated less often than EN 300 468 / TS 101 211 ask
-(NIT 10 s, SDT 2 s, EIT p/f 2 s, TDT/TOT 30 s), PIDs not referenced anywhere.
+(NIT 10 s, SDT 2 s, EIT p/f 2 s, each EIT schedule section 10 s, TDT/TOT 30 s),
+PIDs not referenced anywhere.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ PCR_BROADCAST_TARGET_S = 0.040
 PCR_DISCONTINUITY_LIMIT_S = 0.100
 PCR_ACCURACY_LIMIT_NS = 500.0
 PTS_LIMIT_S = 0.700
-SI_LIMITS_S = {"NIT": 10.0, "SDT": 2.0, "EIT p/f": 2.0, "TDT": 30.0, "TOT": 30.0}
+SI_LIMITS_S = {"NIT": 10.0, "SDT": 2.0, "EIT p/f": 2.0, "EIT schedule": 10.0, "TDT": 30.0, "TOT": 30.0}
 MAX_EXAMPLES = 5
 
 ERROR_CODES_P1 = (
@@ -761,6 +762,19 @@ class _Analyzer:
                 rep.pids.append(info)
             if pid not in known and info.packets and pid >= 0x20:
                 self.flag("Unreferenced_PID", 3, "PID not named in any PMT", pid)
+        # EIT schedule: every section of every sub-table at least every 10 s (TS 101 211 §4.4)
+        late = [
+            (key, stat) for key, stat in self.sections.items()
+            if 0x50 <= key[1] <= 0x5F and stat.max_interval > SI_LIMITS_S["EIT schedule"]
+        ]  # fmt: skip
+        for (pid, tid, ext, number), stat in late[:MAX_EXAMPLES]:
+            self.flag(
+                "SI_repetition_error",
+                3,
+                f"EIT schedule 0x{tid:02X} service {ext} section {number} repeated after "
+                f"{stat.max_interval:.2f} s (limit {SI_LIMITS_S['EIT schedule']:g} s)",
+                pid,
+            )
         rep.tables = self._tables()
         order = {code: n for n, code in enumerate(ERROR_CODES_P1 + ERROR_CODES_P2)}
         rep.findings = sorted(

@@ -124,8 +124,12 @@ class SiConfig:
             ("tdt_interval", self.tdt_interval, LIMIT_TDT),
             ("tot_interval", self.tot_interval, LIMIT_TOT),
         ):
-            if not 0.05 <= value <= limit:
-                raise MediaError(f"{name} = {value} s: must lie between 0.05 and {limit} s")
+            # the target leaves 10 % of the limit for waiting on null packets and the 25 ms gaps
+            if not 0.05 <= value <= 0.9 * limit:
+                raise MediaError(
+                    f"{name} = {value:g} s: must lie between 0.05 and {0.9 * limit:g} s "
+                    f"(the table must arrive at least every {limit:g} s)"
+                )
 
 
 @dataclass

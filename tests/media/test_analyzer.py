@@ -196,3 +196,29 @@ def test_section_with_good_crc_but_overrunning_loop(ts_kit: SimpleNamespace) -> 
     bad = r.finding("Section_syntax_error")
     assert bad is not None and bad.priority == 2 and "NIT actual cannot be decoded" in bad.examples[0]
     assert r.finding("CRC_error") is None and not r.ok
+
+
+def test_eit_schedule_repeated_too_slowly_is_a_warning(ts_kit: SimpleNamespace) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from media.eit import EitEvent, ServiceRef, eit_schedule_sections
+
+    now = datetime(2026, 11, 26, 4, 0, tzinfo=UTC)
+    section = eit_schedule_sections(
+        ServiceRef(7, 3, 0x2001), [EitEvent.simple(now, timedelta(hours=1), "Physics")], now=now, days=1
+    )[0]
+    data = bytearray(ts_kit.synth_ts(13.0))
+    per_second = 1_000_000 // (188 * 8)
+    for cc, second in enumerate((0.2, 12.2)):
+        k = int(second * per_second)
+        while data[k * 188 + 1 : k * 188 + 3] != b"\x1f\xff":
+            k += 1
+        data[k * 188 : (k + 1) * 188] = packetize_section(section, 0x12, cc)[0]
+    r = analyze(bytes(data))
+    assert r.ok
+    late = r.finding("SI_repetition_error")
+    assert (
+        late is not None
+        and late.priority == 3
+        and "EIT schedule 0x50 service 7 section 0" in late.examples[0]
+    )
