@@ -16,7 +16,8 @@ with null packets. Continuity counters are renumbered per PID across the whole
 output, PCRs are rewritten from the output packet position (so they are exactly
 linear: constant bitrate, no discontinuity), and PTS/DTS are shifted by the same
 offset as the clip's PCR. Then EIT p/f + schedule, TDT and TOT go into the null
-packets (``media.inject``), switching p/f at each programme change.
+packets (``media.inject``, fed piece by piece in the same pass, so the day is written
+once), switching p/f at each programme change.
 
 The splice works on whole clips as numpy arrays (one row per packet); per clip
 occurrence it touches a few columns, so a 24-hour day costs little more than
@@ -44,7 +45,7 @@ import numpy as np
 from media.eit import EitEvent
 from media.errors import MediaError
 from media.ffmpeg import FFmpeg
-from media.inject import InjectReport, SiConfig, inject_si
+from media.inject import InjectReport, SiConfig, SiInjector
 from media.profiles import Profile
 
 TS = 188
@@ -233,7 +234,7 @@ NULL_ROW = np.frombuffer(bytes([0x47, 0x1F, 0xFF, 0x10]) + b"\xff" * 184, dtype=
 PCR_MAX_GAP = 0.025
 """Seconds between PCRs we allow ourselves (TR 101 290 allows 40 ms); gaps left by padding or a cut are
 bridged with adaptation-field-only PCR packets put in place of null packets."""
-PSI_MAX_GAP = {0x0000: 0.08, -1: 0.08, 0x0011: 1.5, 0x0010: 8.0}
+PSI_MAX_GAP = {0x0000: 0.098, -1: 0.098, 0x0011: 1.5, 0x0010: 8.0}
 """PAT, PMT (-1: the profile's PMT PID), SDT and NIT repeated from the clip's own packets in padding."""
 
 
@@ -308,10 +309,11 @@ def splice_piece(state: _SpliceState, clip: TsClip, window: int) -> np.ndarray:
 
     # bridge gaps (padding, blanked tails) in place of null packets: PCR-only packets, and PSI repeats
     def bridge(mask: np.ndarray, last: int | None, limit: int, make: np.ndarray, on_pid: int, carries: bool) -> int:
-        prev = (last - state.position) if last is not None else None
-        anchors = ([prev] if prev is not None else []) + np.nonzero(mask)[0].tolist() + [window + limit - 1]
+        prev = [last - state.position] if last is not None else []
+        anchors = np.concatenate([np.array(prev, dtype=np.int64), np.nonzero(mask)[0], [window + limit - 1]])
         added = 0
-        for a, b in zip(anchors, anchors[1:], strict=False):
+        for k in np.nonzero(np.diff(anchors) > limit)[0].tolist():  # only the gaps, not every packet
+            a, b = int(anchors[k]), int(anchors[k + 1])
             cur = a
             while b - cur > limit:
                 lo = max(cur + 1, 0)
@@ -537,27 +539,36 @@ def assemble_day(
             pieces.append((key, window))
     normalise_seconds += time.monotonic() - t0
 
-    # 3. splice
-    t0 = time.monotonic()
+    # 3. splice, and in the same pass (no second write of the day) EIT/TDT/TOT into the null packets
     state = _SpliceState(mux_rate=rate, pcr_pid=profile.transport.pcr_pid, pmt_pid=profile.transport.pmt_pid)
+    injector = SiInjector(si, events) if si is not None else None
     spliced = out.with_name(f".{out.stem}.splice-{uuid.uuid4().hex[:8]}.ts")
+    splice_seconds = inject_seconds = 0.0
+    report_inject = None
     try:
         with spliced.open("wb") as fh:
             for n, (key, window) in enumerate(pieces):
-                fh.write(memoryview(splice_piece(state, clips[key], window)))
+                t0 = time.monotonic()
+                chunk = splice_piece(state, clips[key], window)
+                splice_seconds += time.monotonic() - t0
+                if injector is not None:
+                    t0 = time.monotonic()
+                    data: bytes | memoryview = injector.feed(chunk.tobytes())
+                    inject_seconds += time.monotonic() - t0
+                else:
+                    data = memoryview(chunk)
+                t0 = time.monotonic()
+                fh.write(data)
+                splice_seconds += time.monotonic() - t0
                 if progress:
                     progress("splice", n + 1, len(pieces))
-        splice_seconds = time.monotonic() - t0
-
-        # 4. EPG and time
-        t0 = time.monotonic()
-        report_inject = None
-        if si is not None:
-            report_inject = inject_si(spliced, out, config=si, events=events)
-            warnings.extend(report_inject.violations)
-        else:
-            os.replace(spliced, out)
-        inject_seconds = time.monotonic() - t0
+            if injector is not None:
+                t0 = time.monotonic()
+                fh.write(injector.flush())
+                report_inject = injector.finish()
+                warnings.extend(report_inject.violations)
+                inject_seconds += time.monotonic() - t0
+        os.replace(spliced, out)
     finally:
         spliced.unlink(missing_ok=True)
 
