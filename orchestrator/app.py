@@ -27,6 +27,7 @@ API_MODULES = (
     "orchestrator.api.people",
     "orchestrator.api.calendar",
     "orchestrator.api.schedule",
+    "orchestrator.api.results",
     "orchestrator.api.rooms",
     "orchestrator.web",
 )

@@ -53,6 +53,33 @@ class ChatSettings(BaseModel):
     burst: int = Field(10, ge=1)
 
 
+DEFAULT_SCALE: list[tuple[int, str, float]] = [
+    (95, "A", 4.0), (90, "A-", 3.67), (85, "B+", 3.33), (80, "B", 3.0), (75, "B-", 2.67), (70, "C+", 2.33),
+    (65, "C", 2.0), (60, "C-", 1.67), (55, "D+", 1.33), (50, "D", 1.0), (0, "F", 0.0),
+]
+
+
+class GradingSettings(BaseModel):
+    """The letter-point rating scale (§30): configuration, since later rules split F into FX and F."""
+
+    scale: list[tuple[int, str, float]] = Field(default_factory=lambda: list(DEFAULT_SCALE))
+    pass_points: int = Field(50, ge=0, le=100)
+
+    @field_validator("scale")
+    @classmethod
+    def _scale(cls, v: list[tuple[int, str, float]]) -> list[tuple[int, str, float]]:
+        mins = [m for m, _l, _g in v]
+        if not v or sorted(mins, reverse=True) != mins or len(set(mins)) != len(mins) or mins[-1] != 0:
+            raise ValueError("scale must list distinct minimum points in descending order, ending at 0")
+        return v
+
+    def letter(self, points: int) -> tuple[str, float]:
+        for minimum, letter, gpa in self.scale:
+            if points >= minimum:
+                return letter, gpa
+        return self.scale[-1][1], self.scale[-1][2]
+
+
 class Settings(BaseSettings):
     """Effective configuration of one aulacast node."""
 
@@ -76,6 +103,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     ice: IceSettings = Field(default_factory=IceSettings)
     chat: ChatSettings = Field(default_factory=ChatSettings)
+    grading: GradingSettings = Field(default_factory=GradingSettings)
 
     @field_validator("log_level")
     @classmethod

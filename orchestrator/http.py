@@ -212,6 +212,33 @@ def make_middlewares(resolve: Callable[[web.Request], Awaitable[None]]) -> list[
     return [request_context]
 
 
+def route_params(path: str) -> tuple[str, list[str]]:
+    """The OpenAPI form of an aiohttp path (``{id:\\d+}`` → ``{id}``) and its parameter names.
+
+    Regex parts may hold braces themselves (``{jti:[a-z]{1,64}}``), so braces are matched by depth.
+    """
+    out, names, depth, name, in_regex = [], [], 0, "", False
+    for ch in path:
+        if ch == "{":
+            depth += 1
+            if depth == 1:
+                name, in_regex = "", False
+                continue
+        elif ch == "}":
+            depth -= 1
+            if depth == 0:
+                names.append(name)
+                out.append("{" + name + "}")
+                continue
+        if depth == 0:
+            out.append(ch)
+        elif depth == 1 and ch == ":" and not in_regex:
+            in_regex = True
+        elif not in_regex:
+            name += ch
+    return "".join(out), names
+
+
 def openapi_document(api: Api, *, title: str, version: str, server: str) -> dict[str, Any]:
     paths: dict[str, Any] = {}
     schemas: dict[str, Any] = {
@@ -233,10 +260,8 @@ def openapi_document(api: Api, *, title: str, version: str, server: str) -> dict
     }
     err = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     for spec in api.routes:
-        params = [
-            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-            for name in re.findall(r"{(\w+)(?::[^}]*)?}", spec.path)
-        ]
+        path, names = route_params(spec.path)
+        params = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}} for name in names]
         params += [
             {"name": name, "in": "query", "required": False, "schema": {"type": "string"}, "description": desc}
             for name, desc in spec.query.items()
@@ -269,7 +294,6 @@ def openapi_document(api: Api, *, title: str, version: str, server: str) -> dict
             }
         elif spec.body_type != "application/json":
             op["requestBody"] = {"required": True, "content": {spec.body_type: {"schema": {"type": "string"}}}}
-        path = re.sub(r"{(\w+):[^}]*}", r"{\1}", spec.path)
         paths.setdefault(path, {})[spec.method.lower()] = op
     return {
         "openapi": "3.1.0",

@@ -134,3 +134,55 @@ async def api(tmp_path: Path) -> AsyncIterator[ApiClient]:
     app = create_app(settings)
     async with TestClient(TestServer(app, host="127.0.0.1", port=free_port())) as client:
         yield ApiClient(client, ids)
+
+
+class DemoClient:
+    """A real server holding the demo institution (calendar, roster, offerings, plan)."""
+
+    def __init__(self, client: Any, logins: dict[str, str]) -> None:
+        self.client = client
+        self.logins = logins
+        self._tokens: dict[str, str] = {}
+
+    async def headers(self, username: str | None) -> dict[str, str]:
+        if username is None:
+            return {}
+        if username not in self._tokens:
+            r = await self.client.post(
+                "/api/auth/login", json={"username": username, "password": self.logins[username], "kind": "api"}
+            )
+            assert r.status == 200, await r.text()
+            self._tokens[username] = (await r.json())["token"]
+        return {"Authorization": f"Bearer {self._tokens[username]}"}
+
+    async def call(self, method: str, path: str, username: str | None = None, **kw: Any) -> Any:
+        return await self.client.request(method, path, headers={**(await self.headers(username)), **kw.pop("headers", {})}, **kw)
+
+
+@pytest.fixture
+async def demo(tmp_path: Path) -> AsyncIterator[DemoClient]:
+    import json
+
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from orchestrator.app import create_app
+    from orchestrator.demo import load_demo
+    from orchestrator.store.db import Database
+
+    settings = make_settings(tmp_path, public_url="https://portal.example.edu", institution_domain="example.edu")
+    db = Database.from_url(settings.effective_database_url)
+    db.upgrade()
+    load_demo(settings, db)
+    logins = json.loads((settings.data_dir / "demo-logins.json").read_text())
+    # people the demo does not print still need a password for tests
+    from orchestrator.auth import hash_password
+    from orchestrator.store.models import Person
+
+    with db.session() as s:
+        for p in s.query(Person):
+            if p.username not in logins:
+                logins[p.username] = "demo-test-password"
+                p.password_hash = hash_password(logins[p.username])
+    app = create_app(settings)
+    async with TestClient(TestServer(app, host="127.0.0.1", port=free_port())) as client:
+        yield DemoClient(client, logins)

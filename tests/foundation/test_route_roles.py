@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import re
-
 from conftest import ROLE_PEOPLE, ApiClient
 
 from orchestrator.api import api as route_table
-from orchestrator.http import AUTHENTICATED
+from orchestrator.http import AUTHENTICATED, route_params
 
 
 def concrete(path: str) -> str:
-    return re.sub(r"{(\w+)(?::[^}]*)?}", "1", path)
+    template, names = route_params(path)
+    return template.format(**{n: "1" for n in names})
 
 
 async def test_every_route_checks_identity_and_role(api: ApiClient) -> None:
@@ -38,5 +37,5 @@ async def test_every_route_checks_identity_and_role(api: ApiClient) -> None:
 async def test_openapi_describes_every_route(api: ApiClient) -> None:
     doc = await (await api.client.get("/api/openapi.json")).json()
     for spec in route_table.routes:
-        path = re.sub(r"{(\w+):[^}]*}", r"{\1}", spec.path)
+        path, _names = route_params(spec.path)
         assert spec.method.lower() in doc["paths"][path], spec.path

@@ -1,0 +1,65 @@
+"""Control results and grades (§15–18, §26–30): tutors enter them, one database keeps them, audited.
+
+A result is points 0–100; the letter and grade point follow the configured
+letter-point scale (§30). ``passed`` feeds defense eligibility (§29).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from orchestrator import audit
+from orchestrator.api import STAFF, TEACHING, api, services
+from orchestrator.errors import Forbidden, NotFound, UserError
+from orchestrator.http import identity, parse_body
+from orchestrator.store.models import ControlResult, GroupMember, Offering, Person
+from orchestrator.store.types import utcnow
+
+
+class ResultBody(BaseModel):
+    offering: str = Field(min_length=1, max_length=80, description="offering code")
+    student: str = Field(min_length=1, max_length=80, description="student username")
+    activity: str = Field(min_length=1, max_length=80, description="control activity id")
+    points: int = Field(ge=0, le=100)
+
+
+@api.route("POST", "/api/results", roles=STAFF | TEACHING, summary="Enter a control result (tutor of the offering or registrar)", body=ResultBody, tags=("results",))
+async def post_result(request: web.Request) -> dict[str, Any]:
+    ident = identity(request)
+    svc = services(request)
+    body: ResultBody = await parse_body(request, ResultBody)
+    grading = svc.settings.grading
+    letter, gpa = grading.letter(body.points)
+    passed = body.points >= grading.pass_points
+
+    def save(s: Session) -> dict[str, Any]:
+        off = s.scalar(select(Offering).where(Offering.code == body.offering))
+        if off is None:
+            raise NotFound(f"no offering {body.offering!r}")
+        if not ident.has("admin", "registrar") and off.tutor_id != ident.person_id:
+            raise Forbidden("only the offering's tutor or the registrar enters its results")
+        activities = {a["id"] for a in (off.rules or {}).get("controls", [])}
+        if body.activity not in activities:
+            raise UserError(f"offering {body.offering} has no control activity {body.activity!r} "
+                            f"(it has: {', '.join(sorted(activities)) or 'none'})", status=422)
+        student = s.scalar(select(Person).where(Person.username == body.student))
+        if student is None or s.get(GroupMember, (off.group_id, student.id)) is None:
+            raise UserError(f"{body.student!r} is not a student of the offering's group", status=422)
+        row = s.scalar(select(ControlResult).where(
+            ControlResult.offering_id == off.id, ControlResult.student_id == student.id, ControlResult.activity == body.activity))
+        before = None if row is None else row.points
+        if row is None:
+            row = ControlResult(offering_id=off.id, student_id=student.id, activity=body.activity)
+            s.add(row)
+        row.points, row.passed, row.recorded_by, row.recorded_at = body.points, passed, ident.person_id, utcnow()
+        s.flush()
+        audit.record(s, ident.person_id, "result.enter", f"result:{row.id}", offering=body.offering,
+                     student=body.student, activity=body.activity, points=body.points, before=before)
+        return {"id": row.id, "points": body.points, "letter": letter, "grade_point": gpa, "passed": passed}
+
+    return await svc.db_call(save)
