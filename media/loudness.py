@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from media.errors import MediaError
-from media.ffmpeg import FFmpeg, ProgressCallback
+from media.ffmpeg import FFmpeg, ProgressCallback, RunResult
 from media.probe import probe
 from media.profiles import LoudnessTarget
 
@@ -152,6 +152,20 @@ def measure(
     cancel: threading.Event | None = None,
 ) -> Loudness:
     """Measure ``path``'s audio with ffmpeg's ``ebur128`` (true peak on); ``pre_filter`` runs before it."""
+    return measure_run(path, ffmpeg=ffmpeg, audio_stream=audio_stream, pre_filter=pre_filter,
+                       progress=progress, cancel=cancel)[0]
+
+
+def measure_run(
+    path: str | os.PathLike[str],
+    *,
+    ffmpeg: FFmpeg | None = None,
+    audio_stream: int = 0,
+    pre_filter: str | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+) -> tuple[Loudness, RunResult]:
+    """``measure`` plus what the ffmpeg run cost (for reports and benchmarks)."""
     ff = ffmpeg or FFmpeg.locate()
     chain = ",".join(f for f in (pre_filter, "ebur128=peak=true:framelog=verbose") if f)
     args = ["-i", str(path), "-map", f"0:a:{audio_stream}", "-vn", "-sn", "-dn", "-af", chain, "-f", "null", "-"]
@@ -159,7 +173,7 @@ def measure(
     if progress is not None:
         duration = probe(path).duration
     result = ff.run(args, subject=path, duration=duration, progress=progress, cancel=cancel)
-    return parse_ebur128_summary(result.stderr, source=str(path))
+    return parse_ebur128_summary(result.stderr, source=str(path)), result
 
 
 _SUMMARY_VALUE = re.compile(r"^\s*(I|Threshold|LRA|Peak):\s*(-?inf|-?nan|-?\d+(?:\.\d+)?)\s", re.MULTILINE)

@@ -7,8 +7,9 @@ Steps: measure the programme's loudness (ebur128, audio only), encode picture
 and sound in ONE ffmpeg pass (the loudness gain applied as loudnorm's linear
 second pass) into a TS at the profile's mux rate with null-packet stuffing,
 explicit DVB ids/PIDs, SDT names and NIT; optionally put EIT/TDT into the null
-packets; measure the delivered audio again; optionally cut HLS for the web
-from the finished TS with ``-c copy``. Everything is written under temporary
+packets while, side by side, the encoded audio is measured again (injection
+leaves audio packets untouched); optionally cut HLS for the web from the
+finished TS with ``-c copy``. Everything is written under temporary
 names beside the outputs and moved into place only when all steps succeed, so
 an interrupted or failed run leaves nothing that looks finished.
 """
@@ -21,6 +22,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from fractions import Fraction
@@ -28,7 +30,7 @@ from pathlib import Path
 
 from media.eit import EitEvent
 from media.errors import MediaError
-from media.ffmpeg import FFmpeg, Progress, ProgressCallback
+from media.ffmpeg import FFmpeg, Progress, ProgressCallback, RunResult
 from media.inject import InjectReport, SiConfig, inject_si
 from media.loudness import (
     SILENCE,
@@ -37,7 +39,7 @@ from media.loudness import (
     assess,
     channel_layout,
     conform_filter,
-    measure,
+    measure_run,
     parse_loudnorm_summary,
     plan_normalisation,
 )
@@ -102,6 +104,7 @@ class PackageReport:
     hls_seconds: float
     total_seconds: float
     encode_cpu_seconds: float
+    cpu_seconds: float  # every step: ffmpeg runs (their own rusage) plus the EPG injection's thread time
     ffmpeg: str
 
     @property
@@ -132,6 +135,7 @@ class PackageReport:
                 "verify": round(self.verify_seconds, 3),
                 "hls": round(self.hls_seconds, 3),
                 "total": round(self.total_seconds, 3),
+                "cpu": round(self.cpu_seconds, 3),
             },
             "ffmpeg": self.ffmpeg,
         }
@@ -278,10 +282,12 @@ def package(
         return lambda p: progress(replace(p, stage=stage, duration=info.duration))
 
     a = profile.audio
+    cpu_seconds = 0.0
     t0 = time.monotonic()
     if info.has_audio:
-        before = measure(source, ffmpeg=ff, pre_filter=conform_filter(a.channels, a.sample_rate),
-                         progress=staged("measure"), cancel=cancel)
+        before, cost = measure_run(source, ffmpeg=ff, pre_filter=conform_filter(a.channels, a.sample_rate),
+                                   progress=staged("measure"), cancel=cancel)
+        cpu_seconds += cost.cpu_seconds
     else:
         before = SILENCE
     plan = plan_normalisation(before, profile.loudness, sample_rate=a.sample_rate)
@@ -296,35 +302,50 @@ def package(
         run = ff.run(encode_args(profile, info, plan, preset=preset), output=encoded, subject=source,
                      duration=info.duration, progress=staged("encode"), cancel=cancel)
         encode_seconds = time.monotonic() - t0
+        cpu_seconds += run.cpu_seconds
 
+        # The verifying measurement reads the encoded stream's audio, which EPG injection leaves
+        # untouched (it only overwrites null packets), so the two run side by side.
+        stop = threading.Event()
         inject_seconds = 0.0
         epg_report: dict[str, object] | None = None
         delivered = encoded
-        if epg is not None:
-            t0 = time.monotonic()
-            if progress is not None:
-                progress(Progress(0.0, info.duration, stage="inject"))
-            result = epg(encoded, injected, profile)
-            if not injected.exists():
-                raise PackageError(f"{source}: the EPG injector wrote no output")
-            if hasattr(result, "as_dict"):
-                epg_report = result.as_dict()
-            delivered = injected
-            inject_seconds = time.monotonic() - t0
-            _check_cancel(cancel, source)
-
-        t0 = time.monotonic()
-        after = measure(delivered, ffmpeg=ff, progress=staged("verify"), cancel=cancel)
+        t_verify = time.monotonic()
+        with ThreadPoolExecutor(1, thread_name_prefix="verify") as pool:
+            verifying = pool.submit(measure_run, encoded, ffmpeg=ff, progress=staged("verify"), cancel=stop)
+            try:
+                if epg is not None:
+                    t0 = time.monotonic()
+                    cpu0 = time.thread_time()
+                    if progress is not None:
+                        progress(Progress(0.0, info.duration, stage="inject"))
+                    result = epg(encoded, injected, profile)
+                    cpu_seconds += time.thread_time() - cpu0
+                    inject_seconds = time.monotonic() - t0
+                    if not injected.exists():
+                        raise PackageError(f"{source}: the EPG injector wrote no output")
+                    if hasattr(result, "as_dict"):
+                        epg_report = result.as_dict()
+                    delivered = injected
+                while not wait([verifying], timeout=0.05).done:
+                    _check_cancel(cancel, source)
+                after, cost = verifying.result()
+            except BaseException:
+                stop.set()
+                raise
+        verify_seconds = time.monotonic() - t_verify
+        cpu_seconds += cost.cpu_seconds
+        _check_cancel(cancel, source)
         loudness = assess(plan, after, summary=parse_loudnorm_summary(run.stderr),
                           generated_silence=not info.has_audio)
-        verify_seconds = time.monotonic() - t0
 
         hls_seconds = 0.0
         if hls_dir is not None:
             t0 = time.monotonic()
-            hls_temp = _hls(ff, delivered, Path(hls_dir), hls_segment_seconds, info.duration,
+            hls_temp, cost = _hls(ff, delivered, Path(hls_dir), hls_segment_seconds, info.duration,
                             staged("hls"), cancel, source)
             hls_seconds = time.monotonic() - t0
+            cpu_seconds += cost.cpu_seconds
 
         os.replace(delivered, output)
         if hls_temp is not None:
@@ -354,6 +375,7 @@ def package(
         hls_seconds=hls_seconds,
         total_seconds=time.monotonic() - started,
         encode_cpu_seconds=run.cpu_seconds,
+        cpu_seconds=cpu_seconds,
         ffmpeg=ff.version(),
     )
 
@@ -366,7 +388,7 @@ def _check_cancel(cancel: threading.Event | None, source: Path) -> None:
 
 
 def _hls(ff: FFmpeg, ts: Path, target: Path, segment_seconds: int, duration: float,
-         progress: ProgressCallback | None, cancel: threading.Event | None, source: Path) -> Path:
+         progress: ProgressCallback | None, cancel: threading.Event | None, source: Path) -> tuple[Path, RunResult]:
     """Cut ``ts`` into HLS (``index.m3u8`` + segments) without re-encoding, in a temp dir beside ``target``."""
     if target.exists() and not target.is_dir():
         raise PackageError(f"HLS directory {target} exists and is not a directory")
@@ -375,13 +397,13 @@ def _hls(ff: FFmpeg, ts: Path, target: Path, segment_seconds: int, duration: flo
     temp = target.with_name(f".{target.name}.hls-{uuid.uuid4().hex[:8]}")
     temp.mkdir()
     try:
-        ff.run(["-i", str(ts), "-map", "0", "-c", "copy", "-f", "hls", "-hls_time", str(segment_seconds),
+        cost = ff.run(["-i", str(ts), "-map", "0", "-c", "copy", "-f", "hls", "-hls_time", str(segment_seconds),
                 "-hls_playlist_type", "vod", "-hls_segment_filename", str(temp / "segment_%05d.ts")],
                output=temp / "index.m3u8", subject=source, duration=duration, progress=progress, cancel=cancel)
     except BaseException:
         shutil.rmtree(temp, ignore_errors=True)
         raise
-    return temp
+    return temp, cost
 
 
 def _move_dir_into_place(temp: Path, target: Path) -> None:
