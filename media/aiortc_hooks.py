@@ -101,6 +101,10 @@ def check_internals() -> list[str]:
     for name in ("CONSENT_INTERVAL", "CONSENT_FAILURES"):
         if not isinstance(getattr(aioice.ice, name, None), int | float):
             problems.append(f"aioice.ice.{name} is gone (ICE consent timing)")
+    if not callable(getattr(aioice.ice, "get_host_addresses", None)) or "get_host_addresses(" not in (
+        inspect.getsource(aioice.ice.Connection.gather_candidates)
+    ):
+        problems.append("aioice.ice.Connection.gather_candidates no longer calls get_host_addresses()")
     if not {"data", "timestamp"} <= set(inspect.signature(JitterFrame.__init__).parameters):
         problems.append("aiortc.jitterbuffer.JitterFrame no longer has data/timestamp")
     return problems
@@ -202,6 +206,17 @@ def set_consent_timing(interval: float, failures: int) -> None:
     _require(aioice.ice, "CONSENT_FAILURES")
     aioice.ice.CONSENT_INTERVAL = interval
     aioice.ice.CONSENT_FAILURES = failures
+
+
+def restrict_host_addresses(addresses: list[str]) -> None:
+    """Gather ICE host candidates only from ``addresses`` (process-wide, like aioice's own lookup).
+
+    For multi-homed media hosts (advertise the public interface only) and for tests
+    on loopback, which aioice otherwise skips.
+    """
+    _require(aioice.ice, "get_host_addresses")
+    chosen = list(addresses)
+    aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: list(chosen)
 
 
 def is_keyframe(codec: RTCRtpCodecParameters, data: bytes) -> bool:

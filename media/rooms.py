@@ -107,6 +107,7 @@ class MediaConfig:
     max_queue: int = 64  # frames a slow subscriber may lag before it skips to a keyframe
     consent_interval: float = 2.0  # ICE consent checks (RFC 7675); aioice default is 5 s
     consent_failures: int = 6  # missed checks before a peer counts as gone (~15 s)
+    host_addresses: list[str] | None = None  # ICE host candidates only from these (multi-homed hosts, tests)
 
     def rtc_configuration(self) -> RTCConfiguration:
         # max-bundle: aiortc 1.16's default "balanced" policy leaves the second m-line of a kind
@@ -197,6 +198,8 @@ class LocalMediaServer:
         self._rooms: dict[str, Room] = {}
         self._events = EventHub()
         aiortc_hooks.set_consent_timing(self.config.consent_interval, self.config.consent_failures)
+        if self.config.host_addresses:
+            aiortc_hooks.restrict_host_addresses(self.config.host_addresses)
 
     def on_event(self, callback: EventCallback) -> None:
         self._events.on_event(callback)

@@ -328,9 +328,11 @@ class Room:
             for published in participant.published.values():
                 if published.active:
                     self._unpublish(published, reason)
-            await self._close_participant(participant)
             self._emit(MediaEvent("peer-left", self.room_id, peer_id, {"reason": reason}))
+            self._detach(participant)
             await self._sync_all()
+        # Closing a dead peer's connections can take a while (DTLS/RTCP teardown): not under the lock.
+        await self._close_participant(participant)
 
     async def close(self) -> None:
         for peer_id in list(self.participants):
@@ -534,7 +536,8 @@ class Room:
 
         return pc
 
-    async def _close_participant(self, participant: Participant) -> None:
+    def _detach(self, participant: Participant) -> None:
+        """Stop forwarding to and from a participant (synchronously, so no frame reaches it after)."""
         participant.gone = True
         for out in participant.outgoing.values():
             out.published.subscribers.pop(participant.peer_id, None)
@@ -542,6 +545,9 @@ class Room:
         participant.outgoing.clear()
         for published in participant.published.values():
             published.close()
+
+    async def _close_participant(self, participant: Participant) -> None:
+        self._detach(participant)
         for pc in (participant.publish_pc, participant.subscribe_pc):
             if pc is not None:
                 with contextlib.suppress(Exception):

@@ -174,7 +174,7 @@ def wire(media: LocalMediaServer, clients: list[Client]) -> list[MediaEvent]:
     return events
 
 
-async def until(predicate: Callable[[], bool], what: str, limit: float = 30.0) -> None:
+async def until(predicate: Callable[[], bool], what: str, limit: float = 60.0) -> None:
     """Wait for a condition; the timeout only turns a hang into a failure (never a timing claim)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + limit

@@ -1,0 +1,336 @@
+"""Media worker processes: rooms spread over cores, a supervisor that restarts the ones that die.
+
+Usage::
+
+    pool = WorkerPool(MediaConfig(...), workers=0)     # 0: one per core
+    await pool.start()
+    pool.on_event(forward_to_socket)                  # includes "room-lost" after a worker died
+    await pool.open_room("s42", RoomKind.DEFENSE, expected_peers=40)   # placed when the session opens
+    answer = await pool.join("s42", "alice", grant, offer_sdp, sources)  # same API as LocalMediaServer
+
+One Python process holds about one core of packet work, so each worker is a
+separate process (``python -m media.workers``) running a
+:class:`~media.rooms.LocalMediaServer`. The supervisor talks to it with one
+JSON object per line over its stdin/stdout: requests ``{"id", "method",
+"params"}``, replies ``{"id", "result"}`` or ``{"id", "error": {"code",
+"message"}}``, and pushed events ``{"event": {...}}``. A room stays on the
+worker it was placed on (least expected load first) for its whole life.
+
+When a worker dies, the supervisor starts a new one in its slot, re-opens the
+rooms it held (empty), fails the calls in flight with ``worker_restarted`` and
+emits one ``room-lost`` event per room, naming the peers that must rejoin.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from media.fanout import RoomKind
+from media.rooms import (
+    EventCallback,
+    EventHub,
+    IceServer,
+    LocalMediaServer,
+    MediaConfig,
+    MediaEvent,
+    MediaGrant,
+    RoomMediaError,
+)
+
+log = logging.getLogger(__name__)
+
+METHODS = ("open_room", "join", "renegotiate", "answer", "set_active_speaker", "leave", "close_room", "stats")
+
+
+def config_to_json(config: MediaConfig) -> str:
+    return json.dumps(asdict(config))
+
+
+def config_from_json(text: str) -> MediaConfig:
+    data = json.loads(text)
+    data["ice_servers"] = [IceServer(**s) for s in data.get("ice_servers", [])]
+    return MediaConfig(**data)
+
+
+# --- worker side ------------------------------------------------------------------------------
+
+
+class WorkerServer:
+    """The loop inside a worker process: requests in on stdin, replies and events out on stdout."""
+
+    def __init__(self, config: MediaConfig) -> None:
+        self.media = LocalMediaServer(config)
+        self.media.on_event(lambda event: self._write({"event": event.to_dict()}))
+        self._out = sys.stdout
+
+    def _write(self, message: dict[str, Any]) -> None:
+        self._out.write(json.dumps(message) + "\n")
+        self._out.flush()
+
+    async def serve(self) -> None:
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(limit=1 << 22)
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+        tasks: set[asyncio.Task[None]] = set()
+        while line := await reader.readline():
+            task = asyncio.ensure_future(self._handle(json.loads(line)))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+        await self.media.close()
+
+    async def _handle(self, request: dict[str, Any]) -> None:
+        rid, method, params = request.get("id"), request.get("method"), request.get("params", {})
+        try:
+            if method not in METHODS:
+                raise RoomMediaError(f"unknown media worker method {method!r}", "bad_request")
+            result = await self._call(method, params)
+            self._write({"id": rid, "result": result})
+        except RoomMediaError as exc:
+            self._write({"id": rid, "error": {"code": exc.code, "message": str(exc)}})
+        except Exception as exc:
+            log.exception("media worker: %s failed", method)
+            self._write({"id": rid, "error": {"code": "internal", "message": f"{type(exc).__name__}: {exc}"}})
+
+    async def _call(self, method: str, p: dict[str, Any]) -> Any:
+        m = self.media
+        if method == "open_room":
+            return await m.open_room(p["room_id"], RoomKind(p["kind"]))
+        if method == "join":
+            grant = MediaGrant.from_dict(p["grant"])
+            return await m.join(p["room_id"], p["peer_id"], grant, p.get("offer_sdp"), p.get("sources"))
+        if method == "renegotiate":
+            return await m.renegotiate(p["room_id"], p["peer_id"], p["offer_sdp"], p.get("sources"))
+        if method == "answer":
+            return await m.answer(p["room_id"], p["peer_id"], p["answer_sdp"])
+        if method == "set_active_speaker":
+            return await m.set_active_speaker(p["room_id"], p.get("peer_id"))
+        if method == "leave":
+            return await m.leave(p["room_id"], p["peer_id"])
+        if method == "close_room":
+            return await m.close_room(p["room_id"])
+        return {"pid": os.getpid(), "rooms": {rid: room.stats() for rid, room in m.rooms.items()}}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="aulacast media worker (spawned by media.workers.WorkerPool)")
+    parser.add_argument("--config", default="{}", help="MediaConfig as JSON")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    asyncio.run(WorkerServer(config_from_json(args.config)).serve())
+
+
+# --- supervisor side --------------------------------------------------------------------------
+
+
+@dataclass
+class WorkerSlot:
+    """One worker process and what the supervisor knows of it."""
+
+    index: int
+    process: asyncio.subprocess.Process | None = None
+    rooms: dict[str, RoomKind] = field(default_factory=dict)
+    expected: dict[str, int] = field(default_factory=dict)  # room -> expected peers (placement weight)
+    peers: dict[str, set[str]] = field(default_factory=dict)  # room -> joined peers
+    pending: dict[int, asyncio.Future[Any]] = field(default_factory=dict)
+    reader: asyncio.Task[None] | None = None
+    restarts: int = 0
+
+    @property
+    def load(self) -> int:
+        return sum(max(1, n) for n in self.expected.values())
+
+
+class WorkerPool:
+    """A MediaServer whose rooms live in worker processes; same methods as LocalMediaServer."""
+
+    def __init__(self, config: MediaConfig | None = None, workers: int = 0, python: str = sys.executable) -> None:
+        self.config = config or MediaConfig()
+        self.size = workers if workers > 0 else (os.cpu_count() or 1)
+        self._python = python
+        self._slots = [WorkerSlot(i) for i in range(self.size)]
+        self._placement: dict[str, int] = {}
+        self._events = EventHub()
+        self._next_id = 0
+        self._closing = False
+        self._restarting: set[int] = set()
+
+    def on_event(self, callback: EventCallback) -> None:
+        self._events.on_event(callback)
+
+    def placement(self, room_id: str) -> int | None:
+        """Index of the worker holding ``room_id`` (None if not open)."""
+        return self._placement.get(room_id)
+
+    def pid(self, index: int) -> int | None:
+        process = self._slots[index].process
+        return process.pid if process is not None else None
+
+    async def start(self) -> None:
+        for slot in self._slots:
+            await self._spawn(slot)
+
+    async def close(self) -> None:
+        self._closing = True
+        for slot in self._slots:
+            process = slot.process
+            if process is None:
+                continue
+            if process.stdin is not None:
+                process.stdin.close()
+            try:
+                await asyncio.wait_for(process.wait(), 5)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+            if slot.reader is not None:
+                slot.reader.cancel()
+
+    # --- MediaServer API -------------------------------------------------------------------
+
+    async def open_room(self, room_id: str, kind: RoomKind, expected_peers: int = 0) -> None:
+        """Place a room on the least-loaded worker (by expected peers); opening twice is a no-op."""
+        if room_id in self._placement:
+            return
+        slot = min(self._slots, key=lambda s: (s.load, s.index))
+        self._placement[room_id] = slot.index
+        slot.rooms[room_id] = RoomKind(kind)
+        slot.expected[room_id] = expected_peers
+        slot.peers[room_id] = set()
+        await self._call(slot, "open_room", {"room_id": room_id, "kind": RoomKind(kind).value})
+
+    async def join(
+        self,
+        room_id: str,
+        peer_id: str,
+        grant: MediaGrant,
+        offer_sdp: str | None,
+        sources: Mapping[str, str] | None = None,
+    ) -> str | None:
+        slot = self._slot(room_id)
+        params = {"room_id": room_id, "peer_id": peer_id, "grant": asdict(grant), "offer_sdp": offer_sdp,
+                  "sources": dict(sources or {})}  # fmt: skip
+        answer = await self._call(slot, "join", params)
+        slot.peers[room_id].add(peer_id)
+        return answer
+
+    async def renegotiate(
+        self, room_id: str, peer_id: str, offer_sdp: str, sources: Mapping[str, str] | None = None
+    ) -> str:
+        params = {"room_id": room_id, "peer_id": peer_id, "offer_sdp": offer_sdp, "sources": dict(sources or {})}
+        return await self._call(self._slot(room_id), "renegotiate", params)
+
+    async def answer(self, room_id: str, peer_id: str, answer_sdp: str) -> None:
+        params = {"room_id": room_id, "peer_id": peer_id, "answer_sdp": answer_sdp}
+        await self._call(self._slot(room_id), "answer", params)
+
+    async def set_active_speaker(self, room_id: str, peer_id: str | None) -> None:
+        await self._call(self._slot(room_id), "set_active_speaker", {"room_id": room_id, "peer_id": peer_id})
+
+    async def leave(self, room_id: str, peer_id: str) -> None:
+        if room_id not in self._placement:
+            return
+        slot = self._slot(room_id)
+        slot.peers[room_id].discard(peer_id)
+        await self._call(slot, "leave", {"room_id": room_id, "peer_id": peer_id})
+
+    async def close_room(self, room_id: str) -> None:
+        index = self._placement.pop(room_id, None)
+        if index is None:
+            return
+        slot = self._slots[index]
+        for table in (slot.rooms, slot.expected, slot.peers):
+            table.pop(room_id, None)
+        await self._call(slot, "close_room", {"room_id": room_id})
+
+    async def stats(self, index: int) -> dict[str, Any]:
+        return await self._call(self._slots[index], "stats", {})
+
+    # --- plumbing ----------------------------------------------------------------------------
+
+    def _slot(self, room_id: str) -> WorkerSlot:
+        index = self._placement.get(room_id)
+        if index is None:
+            raise RoomMediaError(f"media room {room_id!r} is not open", "room_not_open")
+        return self._slots[index]
+
+    async def _spawn(self, slot: WorkerSlot) -> None:
+        slot.process = await asyncio.create_subprocess_exec(
+            self._python, "-m", "media.workers", "--config", config_to_json(self.config),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=1 << 22,
+        )  # fmt: skip
+        slot.reader = asyncio.ensure_future(self._read(slot, slot.process))
+
+    async def _call(self, slot: WorkerSlot, method: str, params: dict[str, Any]) -> Any:
+        process = slot.process
+        if process is None or process.stdin is None or process.returncode is not None:
+            raise RoomMediaError("the media worker for this room is restarting; rejoin shortly", "worker_restarted")
+        self._next_id += 1
+        rid = self._next_id
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        slot.pending[rid] = future
+        try:
+            process.stdin.write(json.dumps({"id": rid, "method": method, "params": params}).encode() + b"\n")
+            await process.stdin.drain()
+        except (BrokenPipeError, ConnectionResetError) as exc:
+            slot.pending.pop(rid, None)
+            raise RoomMediaError("the media worker for this room died; rejoin shortly", "worker_restarted") from exc
+        return await future
+
+    async def _read(self, slot: WorkerSlot, process: asyncio.subprocess.Process) -> None:
+        assert process.stdout is not None
+        while line := await process.stdout.readline():
+            try:
+                message = json.loads(line)
+            except json.JSONDecodeError:
+                log.warning("media worker %d wrote a non-JSON line: %r", slot.index, line[:200])
+                continue
+            if "event" in message:
+                self._on_worker_event(slot, MediaEvent(**message["event"]))
+                continue
+            future = slot.pending.pop(message.get("id"), None)
+            if future is None or future.done():
+                continue
+            if "error" in message:
+                error = message["error"]
+                future.set_exception(RoomMediaError(error["message"], error.get("code", "media_refused")))
+            else:
+                future.set_result(message.get("result"))
+        await process.wait()
+        if not self._closing and slot.process is process:
+            await self._restart(slot, process.returncode)
+
+    def _on_worker_event(self, slot: WorkerSlot, event: MediaEvent) -> None:
+        if event.type == "peer-left":
+            slot.peers.get(event.room_id, set()).discard(event.peer_id)
+        self._events.emit(event)
+
+    async def _restart(self, slot: WorkerSlot, returncode: int | None) -> None:
+        log.error("media worker %d exited with %s; restarting it", slot.index, returncode)
+        for future in slot.pending.values():
+            if not future.done():
+                future.set_exception(
+                    RoomMediaError("the media worker for this room died; rejoin shortly", "worker_restarted")
+                )
+        slot.pending.clear()
+        lost = {room_id: sorted(peers) for room_id, peers in slot.peers.items()}
+        slot.restarts += 1
+        await self._spawn(slot)
+        for room_id, kind in list(slot.rooms.items()):
+            with contextlib.suppress(RoomMediaError):
+                await self._call(slot, "open_room", {"room_id": room_id, "kind": kind.value})
+            slot.peers[room_id] = set()
+            data = {"reason": "worker_restarted", "worker": slot.index, "peers": lost.get(room_id, [])}
+            self._events.emit(MediaEvent("room-lost", room_id, "", data))
+
+
+if __name__ == "__main__":
+    main()
