@@ -164,14 +164,18 @@ def measure_run(
     pre_filter: str | None = None,
     progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
+    start: float = 0.0,
+    length: float | None = None,
 ) -> tuple[Loudness, RunResult]:
-    """``measure`` plus what the ffmpeg run cost (for reports and benchmarks)."""
+    """``measure`` plus what the ffmpeg run cost; ``start``/``length`` measure only that part."""
     ff = ffmpeg or FFmpeg.locate()
     chain = ",".join(f for f in (pre_filter, "ebur128=peak=true:framelog=verbose") if f)
-    args = ["-i", str(path), "-map", f"0:a:{audio_stream}", "-vn", "-sn", "-dn", "-af", chain, "-f", "null", "-"]
+    window = (["-ss", f"{start:.3f}"] if start > 0 else []) + (["-t", f"{length:.3f}"] if length else [])
+    args = [*window, "-i", str(path), "-map", f"0:a:{audio_stream}", "-vn", "-sn", "-dn", "-af", chain, "-f", "null", "-"]
     duration = None
     if progress is not None:
-        duration = probe(path).duration
+        duration = probe(path).duration - start
+        duration = min(duration, length) if length else duration
     result = ff.run(args, subject=path, duration=duration, progress=progress, cancel=cancel)
     return parse_ebur128_summary(result.stderr, source=str(path)), result
 

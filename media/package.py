@@ -221,14 +221,20 @@ def mux_args(profile: Profile) -> list[str]:
     ]
 
 
-def encode_args(profile: Profile, info: MediaInfo, plan: LoudnessPlan, *, preset: str = "veryfast") -> list[str]:
-    """The whole single-pass ffmpeg argument list (without the output path) for ``info`` in ``profile``."""
+def encode_args(profile: Profile, info: MediaInfo, plan: LoudnessPlan, *, preset: str = "veryfast",
+                start: float = 0.0, length: float | None = None) -> list[str]:
+    """The whole single-pass ffmpeg argument list (without the output path) for ``info`` in ``profile``.
+
+    ``start``/``length`` cut the programme out of the source (seconds) in the same pass.
+    """
     a = profile.audio
+    duration = programme_length(info, start, length)
+    seek = ["-ss", f"{start:.3f}"] if start > 0 else []
     if info.has_audio:
-        inputs = ["-i", str(info.path)]
+        inputs = [*seek, "-i", str(info.path)]
         audio_chain = f"[0:a:0]{conform_filter(a.channels, a.sample_rate)},{plan.audio_filter},apad[aout]"
     else:
-        inputs = ["-i", str(info.path), "-f", "lavfi", "-t", f"{info.duration:.3f}",
+        inputs = [*seek, "-i", str(info.path), "-f", "lavfi", "-t", f"{duration:.3f}",
                   "-i", f"anullsrc=r={a.sample_rate}:cl={channel_layout(a.channels)}"]
         audio_chain = f"[1:a:0]{plan.audio_filter},apad[aout]"
     graph = f"[0:v:0]{video_filter(profile, info)}[vout];{audio_chain}"
@@ -236,12 +242,18 @@ def encode_args(profile: Profile, info: MediaInfo, plan: LoudnessPlan, *, preset
         *inputs,
         "-filter_complex", graph,
         "-map", "[vout]", "-map", "[aout]",
-        "-t", f"{info.duration:.3f}",
+        "-t", f"{duration:.3f}",
         *video_codec_args(profile, preset=preset),
         *audio_codec_args(profile),
         "-map_metadata", "-1",
         *mux_args(profile),
     ]
+
+
+def programme_length(info: MediaInfo, start: float = 0.0, length: float | None = None) -> float:
+    """Seconds of programme taken from ``info`` between ``start`` and ``start + length`` (or its end)."""
+    remaining = info.duration - start
+    return remaining if length is None else min(length, remaining)
 
 
 def package(
@@ -256,12 +268,15 @@ def package(
     cancel: threading.Event | None = None,
     preset: str = "veryfast",
     hls_segment_seconds: int = 6,
+    start: float = 0.0,
+    length: float | None = None,
 ) -> PackageReport:
     """Encode ``source`` into ``output`` (a CBR TS in ``profile``); see the module docstring for the steps.
 
     ``progress`` receives ``Progress`` reports whose ``stage`` is "measure",
     "encode", "inject", "verify" or "hls". ``cancel`` stops the running step
-    and removes everything written so far.
+    and removes everything written so far. ``start``/``length`` (seconds) take
+    only that part of the source, measured and encoded in the same passes.
     """
     source, output = Path(source), Path(output)
     ff = ffmpeg or FFmpeg.locate()
@@ -269,8 +284,11 @@ def package(
     info = probe(source)
     if not info.has_video:
         raise PackageError(f"{source} has no video stream; a TV programme needs a picture")
-    if info.duration <= 0:
-        raise PackageError(f"{source} has no duration to package")
+    if start < 0 or (length is not None and length <= 0):
+        raise PackageError(f"{source}: start must be >= 0 and length > 0 (got {start}, {length})")
+    duration = programme_length(info, start, length)
+    if duration <= 0:
+        raise PackageError(f"{source} has no programme to package after {start:.3f} s (it lasts {info.duration:.3f} s)")
     if output.is_dir():
         raise PackageError(f"{output} is a directory; give a file name ending in .ts")
     if not output.parent.is_dir():
@@ -279,14 +297,14 @@ def package(
     def staged(stage: str) -> ProgressCallback | None:
         if progress is None:
             return None
-        return lambda p: progress(replace(p, stage=stage, duration=info.duration))
+        return lambda p: progress(replace(p, stage=stage, duration=duration))
 
     a = profile.audio
     cpu_seconds = 0.0
     t0 = time.monotonic()
     if info.has_audio:
         before, cost = measure_run(source, ffmpeg=ff, pre_filter=conform_filter(a.channels, a.sample_rate),
-                                   progress=staged("measure"), cancel=cancel)
+                                   progress=staged("measure"), cancel=cancel, start=start, length=length)
         cpu_seconds += cost.cpu_seconds
     else:
         before = SILENCE
@@ -299,8 +317,8 @@ def package(
     hls_temp: Path | None = None
     try:
         t0 = time.monotonic()
-        run = ff.run(encode_args(profile, info, plan, preset=preset), output=encoded, subject=source,
-                     duration=info.duration, progress=staged("encode"), cancel=cancel)
+        run = ff.run(encode_args(profile, info, plan, preset=preset, start=start, length=length), output=encoded,
+                     subject=source, duration=duration, progress=staged("encode"), cancel=cancel)
         encode_seconds = time.monotonic() - t0
         cpu_seconds += run.cpu_seconds
 
@@ -318,7 +336,7 @@ def package(
                     t0 = time.monotonic()
                     cpu0 = time.thread_time()
                     if progress is not None:
-                        progress(Progress(0.0, info.duration, stage="inject"))
+                        progress(Progress(0.0, duration, stage="inject"))
                     result = epg(encoded, injected, profile)
                     cpu_seconds += time.thread_time() - cpu0
                     inject_seconds = time.monotonic() - t0
@@ -342,7 +360,7 @@ def package(
         hls_seconds = 0.0
         if hls_dir is not None:
             t0 = time.monotonic()
-            hls_temp, cost = _hls(ff, delivered, Path(hls_dir), hls_segment_seconds, info.duration,
+            hls_temp, cost = _hls(ff, delivered, Path(hls_dir), hls_segment_seconds, duration,
                             staged("hls"), cancel, source)
             hls_seconds = time.monotonic() - t0
             cpu_seconds += cost.cpu_seconds
@@ -361,7 +379,7 @@ def package(
         source=source,
         output=output,
         profile=profile.name,
-        duration=info.duration,
+        duration=duration,
         size_bytes=output.stat().st_size,
         mux_rate=profile.transport.mux_rate,
         loudness=loudness,

@@ -219,3 +219,14 @@ def test_epg_is_injected_into_null_packets(tmp_path: Path, lecture: Path) -> Non
     timing = ts_timing(out, pcr_pid=profile.transport.video_pid, pmt_pid=profile.transport.pmt_pid)
     assert timing.pids.get(0x12, 0) > 0 and timing.pids.get(0x14, 0) > 0  # EIT and TDT/TOT
     assert_cbr_dvb(out, profile)
+
+
+def test_start_and_length_cut_the_programme_in_the_same_pass(tmp_path: Path, lecture: Path) -> None:
+    out = tmp_path / "cut.ts"
+    report = package(lecture, out, load_profile("sd-576i25"), start=1.0, length=1.5)
+    assert report.duration == pytest.approx(1.5)
+    assert probe(out).duration == pytest.approx(1.5, abs=0.15)
+    assert report.loudness.target_met
+    with pytest.raises(PackageError, match="no programme to package after 5.000 s"):
+        package(lecture, tmp_path / "none.ts", load_profile("sd-576i25"), start=5.0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.ts"]
