@@ -23,17 +23,23 @@ computed against the final occupancy, so they repeat too).
 
 from __future__ import annotations
 
+import gc
 import zlib
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
+from itertools import chain
 from zoneinfo import ZoneInfo
 
 from schedules.calendar import teaching_weeks, window_days
 from schedules.errors import PlanError
 from schedules.model import (
     AcademicCalendar,
+    ControlActivity,
     ControlResult,
+    DefenseRule,
     Group,
     Ineligible,
     Offering,
@@ -49,6 +55,7 @@ from schedules.model import (
 UNIT_MINUTES = 5
 UNITS_PER_DAY = 24 * 60 // UNIT_MINUTES
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_UNIT = timedelta(minutes=UNIT_MINUTES)
 
 Busy = dict[int, int]  # UTC day number -> bit mask of busy 5-minute units
 
@@ -69,29 +76,31 @@ def plan(
     Raises PlanError when the inputs contradict each other (unknown group,
     period or window, duplicate offering ids, impossible rules).
     """
-    engine = _Engine(calendar, _by_id(people), _by_id(groups))
-    return engine.run(list(offerings), list(results), _sessions(previous))
+    with _bulk():
+        engine = _Engine(calendar, _by_id(people), _by_id(groups))
+        return engine.run(list(offerings), list(results), _sessions(previous))
 
 
 def diff(
     previous: PlanResult | Iterable[PlannedSession], new: PlanResult | Iterable[PlannedSession]
 ) -> PlanDiff:
-    """Compare two plans by session key."""
-    old = {s.key: s for s in _sessions(previous)}
-    cur = {s.key: s for s in _sessions(new)}
+    """Compare two plans by session key (each part in the order of its plan)."""
+    old_list = _sessions(previous)
+    old = {s.key: s for s in old_list}
+    cur: set[str] = set()
     added, moved, updated, unchanged = [], [], [], []
-    for key in sorted(cur):
-        s = cur[key]
-        o = old.get(key)
+    for s in _sessions(new):
+        cur.add(s.key)
+        o = old.get(s.key)
         if o is None:
             added.append(s)
+        elif o is s or o == s:
+            unchanged.append(s)
         elif (o.start, o.end) != (s.start, s.end):
             moved.append((o, s))
-        elif o != s:
-            updated.append((o, s))
         else:
-            unchanged.append(s)
-    cancelled = [old[k] for k in sorted(old) if k not in cur]
+            updated.append((o, s))
+    cancelled = [o for o in old_list if o.key not in cur]
     return PlanDiff(tuple(added), tuple(moved), tuple(updated), tuple(cancelled), tuple(unchanged))
 
 
@@ -148,6 +157,267 @@ def group_schedule(result: PlanResult | Iterable[PlannedSession], group_id: str)
     return sorted((s for s in _sessions(result) if s.group_id == group_id), key=lambda s: (s.start, s.key))
 
 
+class Planner:
+    """A plan kept in memory, so that a change re-places only the sessions it touches.
+
+        planner = Planner(cal, offerings, people, groups, results)
+        planner.result                                  # == plan(cal, offerings, people, groups, results)
+        new = planner.update(calendar=cal2)             # == plan(cal2, ..., previous=planner's last result)
+
+    ``update`` works out what a change touches: changed offerings (and their
+    control results), people whose time zone or availability changed (the
+    offerings they teach, sit on or study in), and calendar weeks or windows
+    whose usable days changed. Only those requirements are unbooked and placed
+    again (keeping their time when it is still valid); everything else stays
+    as it is. A change of time zone, day hours, start grid, teaching weekdays,
+    periods or group membership re-plans everything (still keeping valid
+    times). The result equals what ``plan(..., previous=...)`` returns.
+    """
+
+    def __init__(
+        self,
+        calendar: AcademicCalendar,
+        offerings: Iterable[Offering],
+        people: Iterable[Person] | Mapping[str, Person],
+        groups: Iterable[Group] | Mapping[str, Group],
+        results: Iterable[ControlResult] = (),
+        previous: PlanResult | Iterable[PlannedSession] | None = None,
+    ) -> None:
+        with _bulk():
+            self._start(
+                calendar, list(offerings), _by_id(people), _by_id(groups), list(results), _sessions(previous)
+            )
+
+    def _start(
+        self,
+        calendar: AcademicCalendar,
+        offerings: list[Offering],
+        people: dict[str, Person],
+        groups: dict[str, Group],
+        results: list[ControlResult],
+        previous: list[PlannedSession],
+    ) -> None:
+        engine = _Engine(calendar, people, groups)
+        self.result = engine.run(offerings, results, previous)
+        self._engine = engine
+        self._results = _results_by_offering(results)
+        # Which offerings each person, group, period, and each week or window's sessions, depend on.
+        self._person_offs: dict[str, set[str]] = defaultdict(set)
+        self._group_offs: dict[str, set[str]] = defaultdict(set)
+        self._period_offs: dict[str, set[str]] = defaultdict(set)
+        self._scope_keys: dict[tuple, set[str]] = defaultdict(set)
+        for o in offerings:
+            self._index(o)
+
+    def _index(self, o: Offering, add: bool = True) -> None:
+        e = self._engine
+        people = [o.tutor_id] + (list(o.defense.committee_ids) if o.defense else [])
+        for pid in people:
+            (self._person_offs[pid].add if add else self._person_offs[pid].discard)(o.id)
+        (self._group_offs[o.group_id].add if add else self._group_offs[o.group_id].discard)(o.id)
+        (self._period_offs[o.period_id].add if add else self._period_offs[o.period_id].discard)(o.id)
+        for r in e.reqs_by_off.get(o.id, ()):
+            (self._scope_keys[r.spec.scope].add if add else self._scope_keys[r.spec.scope].discard)(r.key)
+
+    def update(
+        self,
+        *,
+        calendar: AcademicCalendar | None = None,
+        offerings: Iterable[Offering] | None = None,
+        people: Iterable[Person] | Mapping[str, Person] | None = None,
+        groups: Iterable[Group] | Mapping[str, Group] | None = None,
+        results: Iterable[ControlResult] | None = None,
+    ) -> PlanResult:
+        """Apply new inputs (None keeps the current ones) and return the new plan."""
+        with _bulk():
+            return self._update(calendar, offerings, people, groups, results)
+
+    def _update(
+        self,
+        calendar: AcademicCalendar | None,
+        offerings: Iterable[Offering] | None,
+        people: Iterable[Person] | Mapping[str, Person] | None,
+        groups: Iterable[Group] | Mapping[str, Group] | None,
+        results: Iterable[ControlResult] | None,
+    ) -> PlanResult:
+        e = self._engine
+        cal = calendar if calendar is not None else e.cal
+        new_people = _by_id(people) if people is not None else e.people
+        new_groups = _by_id(groups) if groups is not None else e.groups
+        new_offs = {o.id: o for o in offerings} if offerings is not None else e.offerings
+        new_results = _results_by_offering(results) if results is not None else self._results
+        old = e.cal
+        shape = (
+            cal.timezone,
+            cal.day_start,
+            cal.day_end,
+            cal.slot_minutes,
+            cal.teaching_weekdays,
+            cal.periods,
+        )
+        if shape != (
+            old.timezone,
+            old.day_start,
+            old.day_end,
+            old.slot_minutes,
+            old.teaching_weekdays,
+            old.periods,
+        ) or (new_groups != e.groups):
+            flat = [r for rs in new_results.values() for r in rs]
+            self._start(
+                cal, list(new_offs.values()), new_people, new_groups, flat, list(self.result.sessions)
+            )
+            return self.result
+        _Engine(cal, new_people, new_groups).check_inputs(list(new_offs.values()))  # raises before any change
+
+        dirty: set[str] = set()
+        for oid in e.offerings.keys() | new_offs.keys():
+            if e.offerings.get(oid) != new_offs.get(oid):
+                dirty.add(oid)
+        for oid in new_offs:
+            if new_offs[oid].defense is not None and new_results.get(oid, ()) != self._results.get(oid, ()):
+                dirty.add(oid)
+        if new_people is not e.people:
+            for pid in e.people.keys() | new_people.keys():
+                if e.people.get(pid) != new_people.get(pid):
+                    dirty |= self._person_offs.get(pid, set())
+                    for g in e.person_groups.get(pid, ()):
+                        dirty |= self._group_offs.get(g, set())
+            e.people = new_people
+        scopes: set[tuple] = set()
+        if cal != old:
+            old_weeks = {p.id: e.weeks(p.id) for p in old.periods}
+            old_wdays = {w.id: e.window_days(w.id) for w in old.windows}
+            e.cal = cal
+            e._weeks.clear()
+            e._wdays.clear()
+            for p in cal.periods:
+                before, after = old_weeks[p.id], e.weeks(p.id)
+                if [w.number for w in before] != [w.number for w in after]:
+                    dirty |= self._period_offs.get(p.id, set())  # weeks appeared or vanished: new keys
+                    continue
+                for wb, wa in zip(before, after, strict=True):
+                    if wb.days != wa.days:
+                        scopes.add(("week", p.id, wa.number))
+            for wid in old_wdays.keys() | {w.id for w in cal.windows}:
+                if cal.window(wid) is None or old_wdays.get(wid) != e.window_days(wid):
+                    scopes.add(("window", wid))
+
+        # Unbook what is touched, regenerate changed offerings, re-derive the days of touched weeks and windows.
+        prev_by_key: dict[str, PlannedSession] = {}
+        old_runs: set[tuple[tuple[str, ...], date]] = set()
+
+        def release(req: _Req) -> None:
+            s = e.out.get(req.key)
+            if s is not None:
+                prev_by_key[req.key] = s
+                if req.spec.kind is SessionKind.DEFENSE:
+                    old_runs.add((req.who.committee_ids, req.spec.allowed[e.placed[req.key]][0]))
+            e.unbook(req)
+
+        for oid in dirty:
+            o = e.offerings.get(oid)
+            if o is not None:
+                e._group_who.pop((o.tutor_id, o.group_id), None)
+            n = new_offs.get(oid)
+            if n is not None:
+                e._group_who.pop((n.tutor_id, n.group_id), None)
+        for oid in sorted(dirty):
+            if oid in e.offerings:
+                self._index(e.offerings[oid], add=False)
+                for req in e.reqs_by_off[oid]:
+                    release(req)
+                    e.failed.pop(req.key, None)
+                    e.by_key.pop(req.key, None)
+                    e.out.pop(req.key, None)
+                    e.sitting_of.pop(req.key, None)
+        scoped: list[_Req] = []
+        for scope in scopes:
+            for key in self._scope_keys.get(scope, ()):
+                req = e.by_key[key]
+                if req.spec.offering.id not in dirty:
+                    release(req)
+                    scoped.append(req)
+        rebuilt: dict[int, _Spec] = {}
+        for req in scoped:
+            spec = rebuilt.get(id(req.spec))
+            if spec is None:
+                spec = rebuilt[id(req.spec)] = self._respec(req.spec)
+            req.spec = spec
+        fresh: list[_Req] = []
+        for oid in sorted(dirty):
+            if oid in new_offs:
+                o = new_offs[oid]
+                r, u, i = e.offering_reqs(o, new_results.get(oid, ()))
+                e.reqs_by_off[oid], e.pre_unplaced[oid], e.inel_by_off[oid] = r, u, i
+                for req in r:
+                    e.by_key[req.key] = req
+                fresh += r
+            else:
+                for table in (e.reqs_by_off, e.pre_unplaced, e.inel_by_off):
+                    table.pop(oid, None)
+                e.stale.add(oid)
+        e.offerings = dict(new_offs)
+        e.oids = sorted(new_offs)
+        self._results = new_results
+        for oid in dirty:
+            if oid in new_offs:
+                self._index(new_offs[oid])
+
+        # Place them in the order a full plan would use, so that the outcome is the same.
+        retry = [r for r in e.failed.values() if r.spec.offering.id not in dirty]
+        for req in retry:
+            del e.failed[req.key]
+        pending = {id(r): r for r in fresh + scoped + retry}
+        position = {}
+        for oid in {r.spec.offering.id for r in pending.values()}:
+            for n, r in enumerate(e.reqs_by_off[oid]):
+                position[r.key] = (oid, n)
+        todo = sorted(pending.values(), key=lambda r: position[r.key])
+        e.place(todo, prev_by_key, allow_cursor=False)
+        changed = e.refresh_sittings([r for r in todo if r.spec.kind is SessionKind.DEFENSE], old_runs)
+        e.emit(todo + [e.by_key[k] for k in changed if k in e.by_key], prev_by_key)
+        self.result = e.result()
+        return self.result
+
+    def _respec(self, spec: _Spec) -> _Spec:
+        e = self._engine
+        o = spec.offering
+        if spec.kind is SessionKind.CONSULTATION:
+            week = next(w for w in e.weeks(o.period_id) if w.number == spec.scope[2])
+            return e.consultation_spec(o, week)
+        if spec.kind is SessionKind.DEFENSE:
+            assert o.defense is not None
+            return e.defense_spec(o, o.defense)
+        assert spec.ref is not None
+        new = e.control_spec(o, spec.ref)
+        assert not isinstance(new, str)  # its week was checked unchanged
+        return new
+
+
+@contextmanager
+def _bulk() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a plan is built.
+
+    A plan allocates hundreds of thousands of small objects and no cycles;
+    the collector's passes over that growing heap cost about a third of the run.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _results_by_offering(results: Iterable[ControlResult]) -> dict[str, tuple[ControlResult, ...]]:
+    by_off: dict[str, list[ControlResult]] = defaultdict(list)
+    for r in results:
+        by_off[r.offering_id].append(r)
+    return {k: tuple(v) for k, v in by_off.items()}
+
+
 # ------------------------------------------------------------------ internals
 
 
@@ -169,33 +439,86 @@ def _minutes(t: time) -> int:
     return t.hour * 60 + t.minute
 
 
-class _Req:
-    """One session to place and everything needed to test a candidate time for it."""
+class _Who:
+    """The participants of a session as resources: what a candidate time is tested against and what it occupies.
+
+    Built once per offering (and per defending student), shared by all its sessions.
+    """
 
     __slots__ = (
-        "key", "offering", "kind", "title", "minutes", "units", "tutor_id", "group_id", "student_ids",
-        "committee_ids", "days", "starts", "checks", "reserve", "windows", "where", "spread", "cap",
+        "checks",
+        "reserve",
+        "mgroups",
+        "windows",
+        "tutor_id",
+        "group_id",
+        "student_ids",
+        "committee_ids",
+    )
+
+    def __init__(self) -> None:
+        self.checks: list[tuple[Busy, str]] = []
+        self.reserve: list[Busy] = []
+        self.mgroups: list[str] = []  # groups whose "some member busy" this marks
+        self.windows: list[tuple[str, int, int, str]] = []  # (tz, from, to, label): availability to respect
+        self.tutor_id: str | None = None
+        self.group_id: str | None = None
+        self.student_ids: tuple[str, ...] = ()
+        self.committee_ids: tuple[str, ...] = ()
+
+    def joined(self, other: _Who) -> _Who:
+        who = _Who()
+        who.checks = self.checks + other.checks
+        who.reserve = self.reserve + other.reserve
+        who.mgroups = self.mgroups + other.mgroups
+        who.windows = self.windows + other.windows
+        return who
+
+
+class _Spec:
+    """What the sessions of one offering-week, one control or one defense share: times allowed, length, title."""
+
+    __slots__ = (
+        "offering", "kind", "title", "minutes", "units", "duration", "days", "starts", "allowed", "where",
+        "spread", "cap", "scope", "ref",
     )  # fmt: skip
 
-    def __init__(self, key: str, offering: Offering, kind: SessionKind, title: str, minutes: int) -> None:
-        self.key = key
+    def __init__(
+        self,
+        offering: Offering,
+        kind: SessionKind,
+        title: str,
+        minutes: int,
+        days: tuple[date, ...],
+        starts: tuple[int, ...],
+        allowed: dict[int, tuple[date, int]],
+        where: str,
+    ) -> None:
         self.offering = offering
         self.kind = kind
         self.title = title
         self.minutes = minutes
         self.units = -(-minutes // UNIT_MINUTES)
-        self.tutor_id: str | None = None
-        self.group_id: str | None = None
-        self.student_ids: tuple[str, ...] = ()
-        self.committee_ids: tuple[str, ...] = ()
-        self.days: tuple[date, ...] = ()  # allowed days, in the order to try
-        self.starts: tuple[int, ...] = ()  # allowed local start minutes, in the order to try
-        self.checks: list[tuple[Busy, str]] = []
-        self.reserve: list[Busy] = []
-        self.windows: list[tuple[str, int, int, str]] = []  # (tz, from, to, label) availability to respect
-        self.where = ""  # the days searched, for messages
+        self.duration = _duration(minutes)
+        self.days = days  # allowed days, in the order to try
+        self.starts = starts  # allowed local start minutes, in the order to try
+        self.allowed = allowed  # every allowed start unit -> (local day, local minute)
+        self.where = where  # the days searched, for messages
         self.spread: tuple[str, int] | None = None  # consultations: (offering, week) to spread over days
         self.cap = 0  # defenses: max per day for the offering
+        self.scope: tuple = ()  # ("week", period, number) or ("window", id): the calendar days it depends on
+        self.ref: ControlActivity | None = None  # controls: the activity
+
+
+class _Req:
+    """One session to place: its stable key, what it shares with its siblings, and who takes part."""
+
+    __slots__ = ("key", "spec", "who")
+
+    def __init__(self, key: str, spec: _Spec, who: _Who) -> None:
+        self.key = key
+        self.spec = spec
+        self.who = who
 
 
 class _Engine:
@@ -214,51 +537,69 @@ class _Engine:
         for g in groups.values():
             for sid in g.student_ids:
                 self.person_groups[sid].append(g.id)
-        self.linked: dict[str, tuple[str, ...]] = {}
-        self.group_windows: dict[str, list[tuple[str, int, int, str]]] = {}
+        self._group_who: dict[tuple[str, str], _Who] = {}
+        self._base: dict[date, int | None] = {}
         self._unit_cache: dict[tuple[date, int], int] = {}
-        self._dt_cache: dict[int, datetime] = {}
-        self._local_cache: dict[datetime, tuple[date, int]] = {}
-        self._avail_cache: dict[tuple[str, int, int, int, int], bool] = {}
+        self._avail_cache: dict[tuple, bool] = {}
         self._starts_cache: dict[tuple, tuple[int, ...]] = {}
-        self.used_days: dict[tuple[str, int], set[date]] = defaultdict(set)
+        self._allowed_cache: dict[tuple, dict[int, tuple[date, int]]] = {}
+        self._weeks: dict[str, list[TeachingWeek]] = {}
+        self._wdays: dict[str, tuple[date, ...]] = {}
+        self.used_days: dict[tuple[str, int], Counter[date]] = defaultdict(Counter)
         self.per_day: Counter[tuple[str, date]] = Counter()
+        # The plan as it stands, kept so that Planner.update can change it in place.
+        self.offerings: dict[str, Offering] = {}
+        self.oids: list[str] = []
+        self.reqs_by_off: dict[str, list[_Req]] = {}
+        self.pre_unplaced: dict[str, list[Unplaced]] = {}
+        self.inel_by_off: dict[str, list[Ineligible]] = {}
+        self.by_key: dict[str, _Req] = {}
+        self.placed: dict[str, int] = {}
+        self.kept: dict[str, PlannedSession] = {}
+        self.failed: dict[str, _Req] = {}
+        self.out: dict[str, PlannedSession] = {}
+        self.out_by_off: dict[str, tuple[PlannedSession, ...]] = {}  # per offering, in requirement order
+        self.stale: set[str] = set()  # offerings whose out_by_off must be rebuilt
+        self.runs: dict[tuple[tuple[str, ...], date], set[str]] = defaultdict(set)
+        self.sitting_of: dict[str, str] = {}
 
     # -- time
 
     def unit(self, day: date, minute: int) -> int:
         """The 5-minute unit at which local ``minute`` of ``day`` starts."""
-        k = (day, minute)
+        base = self._base.get(day, -1)
+        if base == -1:
+            base = self._day_base(day)
+        if base is not None:
+            return base + minute // UNIT_MINUTES
+        k = (day, minute)  # a day with a UTC offset change: convert exactly
         u = self._unit_cache.get(k)
         if u is None:
             local = datetime(day.year, day.month, day.day, minute // 60, minute % 60, tzinfo=self.tz)
-            u = int(local.timestamp()) // (UNIT_MINUTES * 60)
-            self._unit_cache[k] = u
+            u = self._unit_cache[k] = int(local.timestamp()) // (UNIT_MINUTES * 60)
         return u
 
-    def dt(self, u: int) -> datetime:
-        d = self._dt_cache.get(u)
-        if d is None:
-            d = self._dt_cache[u] = _EPOCH + timedelta(minutes=u * UNIT_MINUTES)
-        return d
-
-    def local(self, start: datetime) -> tuple[date, int]:
-        v = self._local_cache.get(start)
-        if v is None:
-            loc = start.astimezone(self.tz)
-            v = self._local_cache[start] = (loc.date(), loc.hour * 60 + loc.minute)
-        return v
+    def _day_base(self, day: date) -> int | None:
+        midnight = datetime(day.year, day.month, day.day, tzinfo=self.tz)
+        last = datetime(day.year, day.month, day.day, 23, 59, tzinfo=self.tz)
+        base = None
+        offset = midnight.utcoffset()
+        if offset == last.utcoffset() and offset is not None and offset.total_seconds() % 300 == 0:
+            base = int(midnight.timestamp()) // (UNIT_MINUTES * 60)
+        self._base[day] = base
+        return base
 
     @staticmethod
-    def masks(u: int, n: int) -> list[tuple[int, int]]:
-        day, off = divmod(u, UNITS_PER_DAY)
-        out = []
-        while n > 0:
-            take = min(n, UNITS_PER_DAY - off)
-            out.append((day, ((1 << take) - 1) << off))
-            n -= take
-            day, off = day + 1, 0
-        return out
+    def dt(u: int) -> datetime:
+        return _EPOCH + timedelta(minutes=u * UNIT_MINUTES)
+
+    def allowed(self, days: tuple[date, ...], starts: tuple[int, ...]) -> dict[int, tuple[date, int]]:
+        """Every allowed start unit of these days and local start minutes, with its (day, minute)."""
+        k = (frozenset(days), starts)
+        m = self._allowed_cache.get(k)
+        if m is None:
+            m = self._allowed_cache[k] = {self.unit(d, s): (d, s) for d in sorted(days) for s in starts}
+        return m
 
     def available(self, tz: str, lo: int, hi: int, u: int, n: int) -> bool:
         k = (tz, lo, hi, u, n)
@@ -285,55 +626,78 @@ class _Engine:
         label = f"outside the availability of {role} {pid} ({tz} {a.start:%H:%M}–{a.end:%H:%M})"
         return (tz, _minutes(a.start), _minutes(a.end), label)
 
-    def add_person(self, req: _Req, pid: str, role: str) -> None:
-        req.checks.append((self.pbusy[pid], f"{role} {pid} busy"))
+    def add_person(self, who: _Who, pid: str, role: str) -> None:
+        who.checks.append((self.pbusy[pid], f"{role} {pid} busy"))
         for g in self.person_groups.get(pid, ()):
-            req.checks.append((self.gbusy[g], f"{role} {pid} busy with group {g}"))
-            req.reserve.append(self.mbusy[g])
-        req.reserve.append(self.pbusy[pid])
+            who.checks.append((self.gbusy[g], f"{role} {pid} busy with group {g}"))
+            who.reserve.append(self.mbusy[g])
+            who.mgroups.append(g)
+        who.reserve.append(self.pbusy[pid])
         w = self.person_window(pid, role)
         if w is not None:
-            req.windows.append(w)
+            who.windows.append(w)
 
-    def add_group(self, req: _Req, gid: str) -> None:
-        linked = self.linked.get(gid)
-        if linked is None:
-            members = self.groups[gid].student_ids
-            linked = tuple(dict.fromkeys([gid] + [g for s in members for g in self.person_groups[s]]))
-            self.linked[gid] = linked
-            windows = {}
-            for s in members:
-                w = self.person_window(s, "student")
-                if w is not None:
-                    windows.setdefault(w[:3], w)
-            self.group_windows[gid] = list(windows.values())
+    def add_group(self, who: _Who, gid: str) -> None:
+        members = self.groups[gid].student_ids
+        linked = dict.fromkeys([gid] + [g for s in members for g in self.person_groups[s]])
         for g in linked:
-            req.checks.append(
+            who.checks.append(
                 (self.gbusy[g], f"group {gid} busy" if g == gid else f"group {g} (shares students) busy")
             )
-        req.checks.append((self.mbusy[gid], f"a student of group {gid} busy"))
-        req.reserve.append(self.gbusy[gid])
-        req.windows.extend(self.group_windows[gid])
+        who.checks.append((self.mbusy[gid], f"a student of group {gid} busy"))
+        who.reserve.append(self.gbusy[gid])
+        windows = {}
+        for s in members:
+            w = self.person_window(s, "student")
+            if w is not None:
+                windows.setdefault(w[:3], w)
+        who.windows.extend(windows.values())
+
+    def group_who(self, tutor_id: str, group_id: str) -> _Who:
+        k = (tutor_id, group_id)
+        who = self._group_who.get(k)
+        if who is None:
+            who = self._group_who[k] = _Who()
+            who.tutor_id, who.group_id = tutor_id, group_id
+            self.add_person(who, tutor_id, "tutor")
+            self.add_group(who, group_id)
+        return who
 
     def conflict(self, req: _Req, u: int) -> str | None:
         """Why ``req`` cannot start at unit ``u``, or None when it can."""
-        for day, mask in self.masks(u, req.units):
-            for busy, label in req.checks:
+        n = req.spec.units
+        day, off = divmod(u, UNITS_PER_DAY)
+        checks = req.who.checks
+        if off + n <= UNITS_PER_DAY:
+            mask = ((1 << n) - 1) << off
+            for busy, label in checks:
                 if busy.get(day, 0) & mask:
                     return label
-        for tz, lo, hi, label in req.windows:
-            if not self.available(tz, lo, hi, u, req.units):
+        else:
+            for d, m in _masks(u, n):
+                for busy, label in checks:
+                    if busy.get(d, 0) & m:
+                        return label
+        for tz, lo, hi, label in req.who.windows:
+            if not self.available(tz, lo, hi, u, n):
                 return label
         return None
 
     def book(self, req: _Req, u: int, day: date) -> None:
-        for d, mask in self.masks(u, req.units):
-            for busy in req.reserve:
+        spec = req.spec
+        d, off = divmod(u, UNITS_PER_DAY)
+        if off + spec.units <= UNITS_PER_DAY:
+            mask = ((1 << spec.units) - 1) << off
+            for busy in req.who.reserve:
                 busy[d] = busy.get(d, 0) | mask
-        if req.spread is not None:
-            self.used_days[req.spread].add(day)
-        if req.cap:
-            self.per_day[(req.offering.id, day)] += 1
+        else:
+            for d, mask in _masks(u, spec.units):
+                for busy in req.who.reserve:
+                    busy[d] = busy.get(d, 0) | mask
+        if spec.spread is not None:
+            self.used_days[spec.spread][day] += 1
+        if spec.cap:
+            self.per_day[(spec.offering.id, day)] += 1
 
     # -- requirements
 
@@ -353,9 +717,19 @@ class _Engine:
             self._starts_cache[k] = s
         return s
 
-    def requirements(
-        self, offerings: list[Offering], results: list[ControlResult]
-    ) -> tuple[list[_Req], list[Unplaced], list[Ineligible]]:
+    def spec(
+        self,
+        o: Offering,
+        kind: SessionKind,
+        title: str,
+        minutes: int,
+        days: tuple[date, ...],
+        starts: tuple[int, ...],
+        where: str,
+    ) -> _Spec:
+        return _Spec(o, kind, title, minutes, days, starts, self.allowed(days, starts), where)
+
+    def check_inputs(self, offerings: list[Offering]) -> None:
         problems: list[str] = []
         seen: set[str] = set()
         for o in offerings:
@@ -393,266 +767,385 @@ class _Engine:
         if problems:
             raise PlanError(problems)
 
+    def requirements(
+        self, offerings: list[Offering], results: list[ControlResult]
+    ) -> tuple[list[_Req], list[Unplaced], list[Ineligible]]:
+        """Every session the offerings need, in output order (by offering, then kind)."""
+        self.check_inputs(offerings)
         results_by_off: dict[str, list[ControlResult]] = defaultdict(list)
         for r in results:
             results_by_off[r.offering_id].append(r)
-        weeks_cache: dict[str, list[TeachingWeek]] = {}
-        wdays_cache: dict[str, tuple[date, ...]] = {}
-        ndays = len(self.cal.teaching_weekdays)
-        reqs_control: list[_Req] = []
-        reqs_defense: list[_Req] = []
-        reqs_consult: list[_Req] = []
+        reqs: list[_Req] = []
         unplaced: list[Unplaced] = []
         ineligible: list[Ineligible] = []
-
-        def group_req(req: _Req, o: Offering) -> _Req:
-            req.tutor_id, req.group_id = o.tutor_id, o.group_id
-            self.add_person(req, o.tutor_id, "tutor")
-            self.add_group(req, o.group_id)
-            return req
-
         for o in sorted(offerings, key=lambda o: o.id):
-            period = self.cal.period(o.period_id)
+            r, u, i = self.offering_reqs(o, results_by_off.get(o.id, ()))
+            reqs += r
+            unplaced += u
+            ineligible += i
+        return reqs, unplaced, ineligible
+
+    def weeks(self, period_id: str) -> list[TeachingWeek]:
+        weeks = self._weeks.get(period_id)
+        if weeks is None:
+            period = self.cal.period(period_id)
             assert period is not None
-            weeks = weeks_cache.get(period.id)
-            if weeks is None:
-                weeks = weeks_cache[period.id] = teaching_weeks(self.cal, period)
-            rule = o.consultation
-            if rule is not None:
-                starts = self.starts(rule.minutes, rule.hours, rule.strict)
-                rot = zlib.crc32(o.id.encode()) % max(ndays, 1)  # spreads offerings without preferences
-                for week in weeks:
-                    days = list(week.days)
-                    if rule.weekdays:
-                        pref = [d for d in days if d.weekday() in rule.weekdays]
-                        days = pref if rule.strict else pref + [d for d in days if d not in pref]
-                    else:
-                        days = days[rot % len(days) :] + days[: rot % len(days)]
-                    where = f"week {week.number} ({week.days[0]} – {week.days[-1]})"
-                    for i in range(1, rule.per_week + 1):
-                        req = _Req(
-                            f"{o.id}/consultation/w{week.number:02d}/{i}",
-                            o,
-                            SessionKind.CONSULTATION,
-                            f"{o.discipline}: consultation, week {week.number}",
-                            rule.minutes,
-                        )
-                        req.days, req.starts, req.where = tuple(days), starts, where
-                        req.spread = (o.id, week.number)
-                        reqs_consult.append(group_req(req, o))
-            for act in o.controls:
-                if not act.minutes:
-                    continue  # off-line work: counts for §29, needs no session
-                req = _Req(
-                    f"{o.id}/control/{act.id}",
-                    o,
-                    SessionKind.CONTROL,
-                    f"{o.discipline}: {act.name}",
-                    act.minutes,
-                )
-                hours = rule.hours if rule is not None else None
-                req.starts = self.starts(act.minutes, hours, False)
-                if act.window_id is not None:
-                    days = wdays_cache.get(act.window_id)
-                    if days is None:
-                        window = self.cal.window(act.window_id)
-                        assert window is not None
-                        days = wdays_cache[act.window_id] = tuple(window_days(self.cal, window))
-                    req.days, req.where = days, f"window '{act.window_id}'"
-                else:
-                    week = next((w for w in weeks if w.number == act.week), None)
-                    if week is None:
-                        unplaced.append(
-                            Unplaced(
-                                req.key,
-                                o.id,
-                                req.kind,
-                                f"week {act.week} is not a teaching week of period '{period.id}'",
-                            )
-                        )
-                        continue
-                    req.days, req.where = week.days, f"week {week.number} ({week.days[0]} – {week.days[-1]})"
-                reqs_control.append(group_req(req, o))
-            d = o.defense
-            if d is not None:
-                eligible, inel = eligibility(
-                    o, self.groups[o.group_id].student_ids, results_by_off.get(o.id, ())
-                )
-                ineligible.extend(inel)
-                days = wdays_cache.get(d.window_id)
-                if days is None:
-                    window = self.cal.window(d.window_id)
-                    assert window is not None
-                    days = wdays_cache[d.window_id] = tuple(window_days(self.cal, window))
-                starts = self.starts(d.slot_minutes, None, False, step=d.slot_minutes)
-                for sid in eligible:
-                    req = _Req(
-                        f"{o.id}/defense/{sid}",
-                        o,
-                        SessionKind.DEFENSE,
-                        f"{o.discipline}: course-work defense",
-                        d.slot_minutes,
-                    )
-                    req.student_ids, req.committee_ids = (sid,), tuple(d.committee_ids)
-                    for cid in d.committee_ids:
-                        self.add_person(req, cid, "committee member")
-                    self.add_person(req, sid, "student")
-                    req.days, req.starts, req.where = days, starts, f"window '{d.window_id}'"
-                    req.cap = d.max_per_day
-                    reqs_defense.append(req)
-        return reqs_control + reqs_defense + reqs_consult, unplaced, ineligible
+            weeks = self._weeks[period_id] = teaching_weeks(self.cal, period)
+        return weeks
+
+    def window_days(self, window_id: str) -> tuple[date, ...]:
+        days = self._wdays.get(window_id)
+        if days is None:
+            window = self.cal.window(window_id)
+            assert window is not None
+            days = self._wdays[window_id] = tuple(window_days(self.cal, window))
+        return days
+
+    def consultation_spec(self, o: Offering, week: TeachingWeek) -> _Spec:
+        rule = o.consultation
+        assert rule is not None
+        days = list(week.days)
+        if rule.weekdays:
+            pref = [d for d in days if d.weekday() in rule.weekdays]
+            days = pref if rule.strict else pref + [d for d in days if d not in pref]
+        else:
+            rot = zlib.crc32(o.id.encode()) % len(days)  # spreads offerings without preferences
+            days = days[rot:] + days[:rot]
+        starts = self.starts(rule.minutes, rule.hours, rule.strict)
+        where = f"week {week.number} ({week.days[0]} – {week.days[-1]})"
+        title = f"{o.discipline}: consultation, week {week.number}"
+        spec = self.spec(o, SessionKind.CONSULTATION, title, rule.minutes, tuple(days), starts, where)
+        spec.spread = (o.id, week.number)
+        spec.scope = ("week", o.period_id, week.number)
+        return spec
+
+    def control_spec(self, o: Offering, act: ControlActivity) -> _Spec | str:
+        """The spec of an on-line control, or why it has no days."""
+        rule = o.consultation
+        starts = self.starts(act.minutes, rule.hours if rule is not None else None, False)
+        if act.window_id is not None:
+            days, where = self.window_days(act.window_id), f"window '{act.window_id}'"
+            scope: tuple = ("window", act.window_id)
+        else:
+            week = next((w for w in self.weeks(o.period_id) if w.number == act.week), None)
+            if week is None:
+                return f"week {act.week} is not a teaching week of period '{o.period_id}'"
+            days, where = week.days, f"week {week.number} ({week.days[0]} – {week.days[-1]})"
+            scope = ("week", o.period_id, week.number)
+        spec = self.spec(
+            o, SessionKind.CONTROL, f"{o.discipline}: {act.name}", act.minutes, days, starts, where
+        )
+        spec.scope = scope
+        spec.ref = act
+        return spec
+
+    def defense_spec(self, o: Offering, d: DefenseRule) -> _Spec:
+        starts = self.starts(d.slot_minutes, None, False, step=d.slot_minutes)
+        title = f"{o.discipline}: course-work defense"
+        days = self.window_days(d.window_id)
+        spec = self.spec(
+            o, SessionKind.DEFENSE, title, d.slot_minutes, days, starts, f"window '{d.window_id}'"
+        )
+        spec.cap = d.max_per_day
+        spec.scope = ("window", d.window_id)
+        return spec
+
+    def offering_reqs(
+        self, o: Offering, results: Iterable[ControlResult]
+    ) -> tuple[list[_Req], list[Unplaced], list[Ineligible]]:
+        """The sessions one offering needs: weekly consultations, on-line controls, defenses (§29)."""
+        reqs: list[_Req] = []
+        unplaced: list[Unplaced] = []
+        who = self.group_who(o.tutor_id, o.group_id)
+        if o.consultation is not None:
+            for week in self.weeks(o.period_id):
+                spec = self.consultation_spec(o, week)
+                prefix = f"{o.id}/consultation/w{week.number:02d}/"
+                for i in range(1, o.consultation.per_week + 1):
+                    reqs.append(_Req(prefix + str(i), spec, who))
+        for act in o.controls:
+            if not act.minutes:
+                continue  # off-line work: counts for §29, needs no session
+            key = f"{o.id}/control/{act.id}"
+            spec = self.control_spec(o, act)
+            if isinstance(spec, str):
+                unplaced.append(Unplaced(key, o.id, SessionKind.CONTROL, spec))
+                continue
+            reqs.append(_Req(key, spec, who))
+        ineligible: list[Ineligible] = []
+        d = o.defense
+        if d is not None:
+            eligible, ineligible = eligibility(o, self.groups[o.group_id].student_ids, results)
+            committee = _Who()
+            for cid in d.committee_ids:
+                self.add_person(committee, cid, "committee member")
+            spec = self.defense_spec(o, d)
+            committee_ids = tuple(d.committee_ids)
+            for sid in eligible:
+                student = _Who()
+                self.add_person(student, sid, "student")
+                both = committee.joined(student)
+                both.student_ids, both.committee_ids = (sid,), committee_ids
+                reqs.append(_Req(f"{o.id}/defense/{sid}", spec, both))
+        return reqs, unplaced, ineligible
 
     # -- placing
 
-    def keep(self, req: _Req, prev: PlannedSession) -> int | None:
-        """The unit at which the previous placement can be kept, or None."""
+    def keep(self, req: _Req, prev: PlannedSession) -> tuple[int, date] | None:
+        """Where the previous placement can be kept (unit, local day), or None."""
+        spec, who = req.spec, req.who
         if (
-            prev.kind != req.kind
-            or prev.tutor_id != req.tutor_id
-            or prev.group_id != req.group_id
-            or prev.student_ids != req.student_ids
-            or prev.committee_ids != req.committee_ids
-            or prev.end - prev.start != timedelta(minutes=req.minutes)
+            prev.kind is not spec.kind
+            or prev.tutor_id != who.tutor_id
+            or prev.group_id != who.group_id
+            or prev.student_ids != who.student_ids
+            or prev.committee_ids != who.committee_ids
+            or prev.end - prev.start != spec.duration
         ):
             return None
-        day, minute = self.local(prev.start)
-        if day not in req.days or minute not in req.starts:
+        delta = prev.start - _EPOCH
+        u = delta // _UNIT
+        at = spec.allowed.get(u)
+        if at is None or delta % _UNIT:
             return None
-        u = self.unit(day, minute)
-        if self.dt(u) != prev.start or self.conflict(req, u) is not None:
+        day = at[0]
+        if spec.cap and self.per_day[(spec.offering.id, day)] >= spec.cap:
             return None
-        if req.cap and self.per_day[(req.offering.id, day)] >= req.cap:
+        if self.conflict(req, u) is not None:
             return None
-        return u
+        return u, day
 
-    def order_days(self, req: _Req) -> tuple[date, ...] | list[date]:
-        if req.spread is None:
-            return req.days
-        used = self.used_days.get(req.spread)
+    def order_days(self, spec: _Spec) -> tuple[date, ...] | list[date]:
+        if spec.spread is None:
+            return spec.days
+        used = self.used_days.get(spec.spread)
         if not used:
-            return req.days
-        return [d for d in req.days if d not in used] + [d for d in req.days if d in used]
+            return spec.days
+        return [d for d in spec.days if d not in used] + [d for d in spec.days if d in used]
 
     def search(self, req: _Req, cursor: dict[str, tuple[int, int]] | None = None) -> tuple[int, date] | None:
-        days = self.order_days(req)
+        spec = req.spec
+        days = self.order_days(spec)
         d0, s0 = (0, 0)
         if cursor is not None:
-            d0, s0 = cursor.get(req.offering.id, (0, 0))
+            d0, s0 = cursor.get(spec.offering.id, (0, 0))
+        starts = spec.starts
         for di in range(d0, len(days)):
             day = days[di]
-            if req.cap and self.per_day[(req.offering.id, day)] >= req.cap:
+            if spec.cap and self.per_day[(spec.offering.id, day)] >= spec.cap:
                 continue
-            for si in range(s0 if di == d0 else 0, len(req.starts)):
-                u = self.unit(day, req.starts[si])
+            for si in range(s0 if di == d0 else 0, len(starts)):
+                u = self.unit(day, starts[si])
                 if self.conflict(req, u) is None:
                     if cursor is not None:
-                        cursor[req.offering.id] = (di, si + 1)
+                        cursor[spec.offering.id] = (di, si + 1)
                     return u, day
         if (d0, s0) != (0, 0):  # the cursor skips gaps left behind; before giving up, try them
             return self.search(req, None)
         return None
 
     def diagnose(self, req: _Req) -> str:
-        if not req.days:
-            return f"{req.where} has no usable day (holidays, blocked periods or no teaching weekday)"
-        if not req.starts:
+        spec = req.spec
+        if not spec.days:
+            return f"{spec.where} has no usable day (holidays, blocked periods or no teaching weekday)"
+        if not spec.starts:
             return (
-                f"a {req.minutes}-minute session does not fit in the allowed hours "
+                f"a {spec.minutes}-minute session does not fit in the allowed hours "
                 f"({self.cal.day_start:%H:%M}–{self.cal.day_end:%H:%M} local, preferences if strict)"
             )
         causes: Counter[str] = Counter()
         n = 0
-        for day in req.days:
-            if req.cap and self.per_day[(req.offering.id, day)] >= req.cap:
-                causes[f"the offering's cap of {req.cap} defenses a day reached"] += len(req.starts)
-                n += len(req.starts)
+        for day in spec.days:
+            if spec.cap and self.per_day[(spec.offering.id, day)] >= spec.cap:
+                causes[f"the offering's cap of {spec.cap} defenses a day reached"] += len(spec.starts)
+                n += len(spec.starts)
                 continue
-            for m in req.starts:
+            for m in spec.starts:
                 n += 1
                 causes[self.conflict(req, self.unit(day, m)) or "free"] += 1
         shown = ", ".join(f"{label} ×{count}" for label, count in causes.most_common(4))
         more = f", {len(causes) - 4} other causes" if len(causes) > 4 else ""
-        return f"no free time in {req.where}: {n} candidate starts, {shown}{more}"
+        return f"no free time in {spec.where}: {n} candidate starts, {shown}{more}"
 
     def run(
         self, offerings: list[Offering], results: list[ControlResult], previous: list[PlannedSession]
     ) -> PlanResult:
-        reqs, unplaced, ineligible = self.requirements(offerings, results)
-        placed: dict[str, tuple[_Req, int]] = {}
-        if previous:
-            prev_by_key = {s.key: s for s in previous}
-            for req in reqs:
+        self.check_inputs(offerings)
+        self.offerings = {o.id: o for o in offerings}
+        self.oids = sorted(self.offerings)
+        results_by_off: dict[str, list[ControlResult]] = defaultdict(list)
+        for r in results:
+            results_by_off[r.offering_id].append(r)
+        reqs: list[_Req] = []
+        for oid in self.oids:
+            r, u, i = self.offering_reqs(self.offerings[oid], results_by_off.get(oid, ()))
+            self.reqs_by_off[oid], self.pre_unplaced[oid], self.inel_by_off[oid] = r, u, i
+            reqs += r
+        self.by_key = {r.key: r for r in reqs}
+        prev_by_key = {s.key: s for s in previous}
+        self.place(reqs, prev_by_key, allow_cursor=not previous)
+        self.refresh_sittings([r for r in reqs if r.spec.kind is SessionKind.DEFENSE], ())
+        self.emit(reqs, prev_by_key)
+        return self.result()
+
+    def place(self, reqs: list[_Req], prev_by_key: Mapping[str, PlannedSession], allow_cursor: bool) -> None:
+        """Place ``reqs`` (none of them booked): keep valid previous times first, then search the rest."""
+        # Fixed-date work first (controls, then defenses), weekly consultations fit around them.
+        order = (
+            [r for r in reqs if r.spec.kind is SessionKind.CONTROL]
+            + [r for r in reqs if r.spec.kind is SessionKind.DEFENSE]
+            + [r for r in reqs if r.spec.kind is SessionKind.CONSULTATION]
+        )
+        placed, kept = self.placed, self.kept
+        kept_any = False
+        if prev_by_key:
+            for req in order:
                 prev = prev_by_key.get(req.key)
-                if prev is None:
-                    continue
-                u = self.keep(req, prev)
-                if u is not None:
-                    self.book(req, u, self.local(prev.start)[0])
-                    placed[req.key] = (req, u)
-        cursor: dict[str, tuple[int, int]] | None = {} if not placed else None
-        failed: list[_Req] = []
-        for req in reqs:
+                if prev is not None:
+                    at = self.keep(req, prev)
+                    if at is not None:
+                        self.book(req, *at)
+                        placed[req.key] = at[0]
+                        kept[req.key] = prev
+                        kept_any = True
+        cursor: dict[str, tuple[int, int]] | None = {} if allow_cursor and not kept_any else None
+        for req in order:
             if req.key in placed:
                 continue
-            found = self.search(req, cursor if req.kind is SessionKind.DEFENSE else None)
+            found = self.search(req, cursor if req.spec.kind is SessionKind.DEFENSE else None)
             if found is None:
-                failed.append(req)
+                self.failed[req.key] = req
                 continue
-            u, day = found
-            self.book(req, u, day)
-            placed[req.key] = (req, u)
-        for req in failed:
-            unplaced.append(Unplaced(req.key, req.offering.id, req.kind, self.diagnose(req)))
-        sessions = self.sessions(placed.values())
-        unplaced.sort(key=lambda x: x.key)
-        ineligible.sort(key=lambda x: (x.offering_id, x.student_id))
-        return PlanResult(tuple(sessions), tuple(unplaced), tuple(ineligible))
+            self.failed.pop(req.key, None)
+            self.book(req, *found)
+            placed[req.key] = found[0]
 
-    def sessions(self, placed: Iterable[tuple[_Req, int]]) -> list[PlannedSession]:
-        out: list[PlannedSession] = []
-        defenses: dict[tuple[tuple[str, ...], date], list[tuple[int, _Req]]] = defaultdict(list)
-        for req, u in placed:
-            if req.kind is SessionKind.DEFENSE:
-                defenses[(req.committee_ids, self.local(self.dt(u))[0])].append((u, req))
-                continue
-            start = self.dt(u)
-            out.append(
-                PlannedSession(
-                    req.key,
-                    req.offering.id,
-                    req.kind,
-                    start,
-                    start + timedelta(minutes=req.minutes),
-                    req.title,
-                    req.tutor_id,
-                    req.group_id,
-                )  # fmt: skip
-            )
-        # A sitting is one committee's unbroken run of defenses on one day.
-        for (committee, day), items in defenses.items():
-            items.sort(key=lambda x: (x[0], x[1].key))
+    def refresh_sittings(
+        self, defenses: Iterable[_Req], old_runs: Iterable[tuple[tuple[str, ...], date]]
+    ) -> set[str]:
+        """Recompute the sittings of the committee-days these defenses (and ``old_runs``) touch.
+
+        A sitting is one committee's unbroken run of defenses on one day. Returns
+        the keys whose sitting id changed.
+        """
+        touched = set(old_runs)
+        for req in defenses:
+            u = self.placed.get(req.key)
+            if u is not None:
+                run = (req.who.committee_ids, req.spec.allowed[u][0])
+                self.runs[run].add(req.key)
+                touched.add(run)
+        changed: set[str] = set()
+        for run in touched:
+            committee, day = run
+            items = []
+            for key in list(self.runs.get(run, ())):
+                req = self.by_key.get(key)
+                u = self.placed.get(key)
+                if req is None or u is None or req.spec.allowed.get(u, (None,))[0] != day:
+                    self.runs[run].discard(key)
+                    continue
+                items.append((u, key, req))
+            items.sort(key=lambda x: (x[0], x[1]))
             tag = f"{zlib.crc32('|'.join(committee).encode()):08x}"
             sitting, end = "", -1
-            for u, req in items:
+            for u, key, req in items:
                 if u > end:
-                    _, minute = self.local(self.dt(u))
+                    minute = req.spec.allowed[u][1]
                     sitting = f"sitting/{tag}/{day.isoformat()}/{minute // 60:02d}{minute % 60:02d}"
-                end = max(end, u + req.units)
-                start = self.dt(u)
-                out.append(
-                    PlannedSession(
-                        req.key,
-                        req.offering.id,
-                        req.kind,
-                        start,
-                        start + timedelta(minutes=req.minutes),
-                        req.title,
-                        None,
-                        None,
-                        req.student_ids,
-                        req.committee_ids,
-                        sitting,
-                    )  # fmt: skip
-                )
-        out.sort(key=lambda s: s.key)
-        return out
+                end = max(end, u + req.spec.units)
+                if self.sitting_of.get(key) != sitting:
+                    self.sitting_of[key] = sitting
+                    changed.add(key)
+        return changed
+
+    def emit(self, reqs: Iterable[_Req], prev_by_key: Mapping[str, PlannedSession]) -> None:
+        """Make the PlannedSession of each placed req; a kept one that did not change is the previous object."""
+        stale = self.stale
+        for req in reqs:
+            key = req.key
+            spec = req.spec
+            stale.add(spec.offering.id)
+            u = self.placed.get(key)
+            if u is None:
+                self.out.pop(key, None)
+                continue
+            sitting = self.sitting_of.get(key) if spec.kind is SessionKind.DEFENSE else None
+            prev = self.kept.get(key)  # same time, participants and length: checked in keep()
+            if prev is not None and prev.title == spec.title and prev.sitting_id == sitting:
+                self.out[key] = prev
+                continue
+            who = req.who
+            start = self.dt(u)
+            self.out[key] = PlannedSession(
+                key, spec.offering.id, spec.kind, start, start + spec.duration, spec.title,
+                who.tutor_id, who.group_id, who.student_ids, who.committee_ids, sitting,
+            )  # fmt: skip
+
+    def result(self) -> PlanResult:
+        out, by_off = self.out, self.out_by_off
+        for oid in self.stale:
+            if oid in self.reqs_by_off:
+                by_off[oid] = tuple(out[r.key] for r in self.reqs_by_off[oid] if r.key in out)
+            else:
+                by_off.pop(oid, None)
+        self.stale.clear()
+        sessions = tuple(chain.from_iterable(by_off.get(oid, ()) for oid in self.oids))
+        unplaced = [u for oid in self.oids for u in self.pre_unplaced[oid]]
+        unplaced += [
+            Unplaced(r.key, r.spec.offering.id, r.spec.kind, self.diagnose(r)) for r in self.failed.values()
+        ]
+        unplaced.sort(key=lambda x: x.key)
+        ineligible = sorted(
+            (i for oid in self.oids for i in self.inel_by_off[oid]),
+            key=lambda x: (x.offering_id, x.student_id),
+        )
+        return PlanResult(sessions, tuple(unplaced), tuple(ineligible))
+
+    # -- incremental changes (Planner.update)
+
+    def unbook(self, req: _Req) -> None:
+        u = self.placed.pop(req.key, None)
+        self.kept.pop(req.key, None)
+        if u is None:
+            return
+        spec, who = req.spec, req.who
+        day = spec.allowed[u][0]
+        masks = _masks(u, spec.units)
+        for d, mask in masks:
+            for busy in who.reserve:
+                busy[d] = busy.get(d, 0) & ~mask
+        # "Some member busy" is a union over members: rebuild it from the members' own bookings.
+        for g in who.mgroups:
+            members = self.groups[g].student_ids
+            for d, _ in masks:
+                bits = 0
+                for m in members:
+                    own = self.pbusy.get(m)
+                    if own:
+                        bits |= own.get(d, 0)
+                self.mbusy[g][d] = bits
+        if spec.spread is not None:
+            used = self.used_days[spec.spread]
+            used[day] -= 1
+            if used[day] <= 0:
+                del used[day]
+        if spec.cap:
+            self.per_day[(spec.offering.id, day)] -= 1
+
+
+@cache
+def _duration(minutes: int) -> timedelta:
+    return timedelta(minutes=minutes)
+
+
+def _masks(u: int, n: int) -> list[tuple[int, int]]:
+    """(UTC day, bit mask) pairs covering ``n`` units from unit ``u``."""
+    day, off = divmod(u, UNITS_PER_DAY)
+    out = []
+    while n > 0:
+        take = min(n, UNITS_PER_DAY - off)
+        out.append((day, ((1 << take) - 1) << off))
+        n -= take
+        day, off = day + 1, 0
+    return out

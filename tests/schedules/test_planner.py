@@ -26,7 +26,7 @@ from schedules.model import (
     PlanResult,
     SessionKind,
 )
-from schedules.planner import diff, group_schedule, plan, schedule_of
+from schedules.planner import Planner, diff, group_schedule, plan, schedule_of
 
 ALMATY = ZoneInfo("Asia/Almaty")
 
@@ -86,7 +86,9 @@ def assert_calendar_respected(cal: AcademicCalendar, result: PlanResult) -> None
         assert s.start.utcoffset() == timedelta(0)
         assert start.date() not in holidays, s.key
         assert start.weekday() in cal.teaching_weekdays, s.key
-        assert cal.day_start <= start.time() and end.time() <= cal.day_end and start.date() == end.date(), s.key
+        assert cal.day_start <= start.time() and end.time() <= cal.day_end and start.date() == end.date(), (
+            s.key
+        )
         if s.kind is SessionKind.CONSULTATION:
             assert start.date() not in blocked, s.key
 
@@ -112,22 +114,34 @@ def test_consultations_fill_teaching_weeks_and_avoid_holidays_and_blocks(cal: Ac
     assert local(by_key["o1/consultation/w02/1"].start).date() != date(2026, 9, 7)
     assert local(by_key["o1/consultation/w03/1"].start).date() == date(2026, 9, 14)  # an ordinary Monday
     # Two sessions of one week go to different days when they can.
-    assert local(by_key["o1/consultation/w03/1"].start).date() != local(by_key["o1/consultation/w03/2"].start).date()
+    assert (
+        local(by_key["o1/consultation/w03/1"].start).date()
+        != local(by_key["o1/consultation/w03/2"].start).date()
+    )
     # No session in the break week (9) or the practice week (11).
     assert not any("/w09/" in k or "/w11/" in k for k in by_key)
 
 
 def test_no_double_booking_of_tutor_group_student_or_committee(cal: AcademicCalendar) -> None:
     # s3 is in two groups; t1 teaches three offerings and sits on a committee; preferences all collide.
-    groups = {"G1": Group("G1", "", ("s1", "s2", "s3")), "G2": Group("G2", "", ("s3", "s4")), "G3": Group("G3", "", ("s5",))}
+    groups = {
+        "G1": Group("G1", "", ("s1", "s2", "s3")),
+        "G2": Group("G2", "", ("s3", "s4")),
+        "G3": Group("G3", "", ("s5",)),
+    }
     same = ConsultationRule(2, 90, weekdays=(1,), hours=(time(10), time(12)))
     offs = [
         offering("a", "G1", "t1", consultation=same),
         offering("b", "G2", "t2", consultation=same),
         offering("c", "G3", "t1", consultation=same),
-        offering("d", "G1", "t3", consultation=same,
-                 controls=(ControlActivity("m", "Midterm", 60, window_id="midterm"),),
-                 defense=DefenseRule("defense", 30, ("t1", "t2"))),  # fmt: skip
+        offering(
+            "d",
+            "G1",
+            "t3",
+            consultation=same,
+            controls=(ControlActivity("m", "Midterm", 60, window_id="midterm"),),
+            defense=DefenseRule("defense", 30, ("t1", "t2")),
+        ),  # fmt: skip
         offering("e", "G2", "t4", consultation=same, defense=DefenseRule("defense", 30, ("t2", "t1"))),
     ]
     results = [ControlResult(s, "d", "m", True) for s in ("s1", "s2", "s3")]
@@ -136,7 +150,13 @@ def test_no_double_booking_of_tutor_group_student_or_committee(cal: AcademicCale
     assert_no_double_booking(result, groups)
     assert_calendar_respected(cal, result)
     defenses = [s for s in result.sessions if s.kind is SessionKind.DEFENSE]
-    assert {s.key for s in defenses} == {"d/defense/s1", "d/defense/s2", "d/defense/s3", "e/defense/s3", "e/defense/s4"}
+    assert {s.key for s in defenses} == {
+        "d/defense/s1",
+        "d/defense/s2",
+        "d/defense/s3",
+        "e/defense/s3",
+        "e/defense/s4",
+    }
 
 
 def test_preferred_hours_and_days_are_used_when_free(cal: AcademicCalendar) -> None:
@@ -229,7 +249,13 @@ def test_defenses_form_sittings_per_committee(cal: AcademicCalendar) -> None:
     students = tuple(f"s{i:02d}" for i in range(12))
     groups = {"G1": Group("G1", "", students), "G2": Group("G2", "", ("x1", "x2"))}
     offs = [
-        offering("o", "G1", "t1", consultation=None, defense=DefenseRule("defense", 30, ("c1", "c2"), max_per_day=8)),
+        offering(
+            "o",
+            "G1",
+            "t1",
+            consultation=None,
+            defense=DefenseRule("defense", 30, ("c1", "c2"), max_per_day=8),
+        ),
         offering("p", "G2", "t2", consultation=None, defense=DefenseRule("defense", 30, ("c3",))),
     ]
     result = plan(cal, offs, [], groups)
@@ -251,15 +277,24 @@ def test_what_cannot_be_placed_is_reported_never_dropped(cal: AcademicCalendar) 
     groups = {"G1": Group("G1", "", ("s1",))}
     offs = [
         offering("long", "G1", "t1", consultation=ConsultationRule(1, 600)),  # 10 h > the 9 h day
-        offering("late", "G1", "t2", consultation=None,
-                 controls=(ControlActivity("x", "Test in week 30", 60, week=30),
-                           ControlActivity("y", "Test in week 9", 60, week=9))),  # fmt: skip
+        offering(
+            "late",
+            "G1",
+            "t2",
+            consultation=None,
+            controls=(
+                ControlActivity("x", "Test in week 30", 60, week=30),
+                ControlActivity("y", "Test in week 9", 60, week=9),
+            ),
+        ),  # fmt: skip
     ]
     result = plan(cal, offs, [], groups)
     reasons = {u.key: u.reason for u in result.unplaced}
     weeks = teaching_weeks(cal, cal.periods[0])
     assert len([k for k in reasons if k.startswith("long/")]) == len(weeks)
-    assert reasons["long/consultation/w01/1"].startswith("a 600-minute session does not fit in the allowed hours")
+    assert reasons["long/consultation/w01/1"].startswith(
+        "a 600-minute session does not fit in the allowed hours"
+    )
     assert reasons["late/control/x"] == "week 30 is not a teaching week of period 'autumn'"
     assert reasons["late/control/y"] == "week 9 is not a teaching week of period 'autumn'"  # the autumn break
     assert result.sessions == ()
@@ -336,13 +371,17 @@ def test_diff_reports_added_and_cancelled(cal: AcademicCalendar) -> None:
     first = plan(cal, offs, people, groups, results)
     changed = [o for o in offs if o.id != "o00"]  # one offering dropped
     i = next(n for n, o in enumerate(changed) if o.id == "o02")
-    changed[i] = replace(changed[i], consultation=replace(changed[i].consultation, per_week=2))  # one more a week
+    changed[i] = replace(
+        changed[i], consultation=replace(changed[i].consultation, per_week=2)
+    )  # one more a week
     # A student loses §29 admission: their defense is cancelled.
     fewer = [r for r in results if not (r.student_id == "s1-0" and r.offering_id == "o10")]
     second = plan(cal, changed, people, groups, fewer, previous=first)
     changes = diff(first, second)
     cancelled = {s.key for s in changes.cancelled}
-    assert {k for k in cancelled if k.startswith("o00/")} == {s.key for s in first.sessions if s.offering_id == "o00"}
+    assert {k for k in cancelled if k.startswith("o00/")} == {
+        s.key for s in first.sessions if s.offering_id == "o00"
+    }
     assert "o10/defense/s1-0" in cancelled
     assert changes.added and all(s.offering_id == "o02" and s.key.endswith("/2") for s in changes.added)
     assert any(i.student_id == "s1-0" and i.offering_id == "o10" for i in second.ineligible)
@@ -373,3 +412,63 @@ def test_individual_and_group_schedules(cal: AcademicCalendar) -> None:
     assert all(s.group_id == "G1" for s in group_schedule(result, "G1"))
     tutor = schedule_of(result, "t9", groups)
     assert tutor and all("t9" in s.committee_ids for s in tutor)
+
+
+def test_incremental_planner_matches_a_full_replan(cal: AcademicCalendar) -> None:
+    offs, groups, people, results = scenario()
+    planner = Planner(cal, offs, people, groups, results)
+    assert planner.result == plan(cal, offs, people, groups, results)
+    steps = []
+    # 1. a holiday on a busy day; 2. a tutor's hours narrowed; 3. an offering changed, one dropped, one added;
+    # 4. a student loses §29 admission; 5. the defense window shrinks; 6. nothing at all.
+    day = local(next(s for s in planner.result.sessions if s.kind is SessionKind.CONSULTATION).start).date()
+    cal2 = replace(cal, holidays=cal.holidays + (Holiday("Extra", day, day),))
+    steps.append({"calendar": cal2})
+    people2 = people + [Person("t1", tz="Asia/Almaty", available=Availability(time(14), time(18)))]
+    steps.append({"people": people2})
+    offs2 = [o for o in offs if o.id != "o11"] + [offering("o99", "G3", "t2")]
+    offs2 = [
+        replace(o, consultation=ConsultationRule(2, 60, weekdays=(4,))) if o.id == "o20" else o for o in offs2
+    ]
+    steps.append({"offerings": offs2})
+    results2 = [r for r in results if not (r.student_id == "s2-3" and r.offering_id == "o20")]
+    steps.append({"results": results2})
+    window = cal.window("defense")
+    cal3 = replace(
+        cal2,
+        windows=tuple(
+            replace(w, end=w.start + timedelta(days=1)) if w is window else w for w in cal2.windows
+        ),
+    )
+    steps.append({"calendar": cal3})
+    steps.append({})
+    current = {"calendar": cal, "offerings": offs, "people": people, "results": results}
+    for change in steps:
+        before = planner.result
+        current.update(change)
+        got = planner.update(**change)
+        want = plan(
+            current["calendar"],
+            current["offerings"],
+            current["people"],
+            groups,
+            current["results"],
+            previous=before,
+        )
+        assert got == want, change.keys()
+        assert_no_double_booking(got, groups)
+        assert_calendar_respected(current["calendar"], got)
+    short = set(window_days(cal3, cal3.window("defense")))
+    defenses = [s for s in planner.result.sessions if s.kind is SessionKind.DEFENSE]
+    assert defenses and all(local(s.start).date() in short for s in defenses)
+
+
+def test_incremental_planner_replans_fully_on_roster_change(cal: AcademicCalendar) -> None:
+    offs, groups, people, results = scenario()
+    planner = Planner(cal, offs, people, groups, results)
+    groups2 = dict(groups)
+    groups2["G0"] = Group("G0", "", groups["G0"].student_ids + ("s1-1",))  # s1-1 now also in G0
+    before = planner.result
+    got = planner.update(groups=groups2)
+    assert got == plan(cal, offs, people, groups2, results, previous=before)
+    assert_no_double_booking(got, groups2)
