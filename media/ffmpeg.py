@@ -161,6 +161,8 @@ class FFmpeg:
         stops ffmpeg and raises ``FFmpegCancelled``.
         """
         output = Path(output) if output is not None else None
+        if output is not None and not output.parent.is_dir():
+            raise FFmpegError(f"cannot write {output}: directory {output.parent} does not exist")
         temp = temp_path_for(output) if output is not None else None
         cmd = [self.binary, "-hide_banner", "-nostdin", "-nostats", "-y", "-progress", "pipe:1", *args]
         if temp is not None:

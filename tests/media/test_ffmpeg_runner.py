@@ -168,3 +168,8 @@ def test_temp_path_is_hidden_beside_output_with_same_suffix(tmp_path: Path) -> N
     temp = temp_path_for(tmp_path / "lecture.ts")
     assert temp.parent == tmp_path and temp.name.startswith(".lecture.") and temp.suffix == ".ts"
     assert not os.path.exists(temp)
+
+
+def test_missing_output_directory_is_said_plainly(tmp_path: Path) -> None:
+    with pytest.raises(FFmpegError, match=r"directory .*nope does not exist"):
+        FFmpeg.locate().run(["-f", "lavfi", "-i", "sine=d=0.1"], output=tmp_path / "nope" / "a.wav")

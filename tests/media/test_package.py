@@ -120,13 +120,15 @@ def test_sd_576i25_mpeg2_interlaced_with_operator_4_3_aspect(tmp_path: Path, lec
 
 
 def test_hd_1080i25_is_interlaced_top_field_first(tmp_path: Path) -> None:
-    source = make_clip(tmp_path / "short.mp4", seconds=1.5, size="320x240")
+    # a 50p source keeps its motion: two frames woven into the two fields of each 1080i frame
+    source = make_clip(tmp_path / "short.mp4", seconds=1.5, size="320x240", rate=50)
     profile = load_profile("hd-1080i25")
     out = tmp_path / "hd.ts"
     package(source, out, profile)
     info = probe_ts(out)
     video = next(s for s in info["streams"] if s["codec_type"] == "video")
     assert (video["codec_name"], video["width"], video["height"], video["field_order"]) == ("h264", 1920, 1080, "tt")
+    assert video["r_frame_rate"] == "25/1"
     assert next(s for s in info["streams"] if s["codec_type"] == "audio")["codec_name"] == "ac3"
     assert_cbr_dvb(out, profile)
 
