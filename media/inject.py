@@ -387,8 +387,10 @@ class SiInjector:
         pmt_pids = self._pmt_pids()
         for off in range(0, len(chunk), PACKET_SIZE):
             if chunk[off] != SYNC_BYTE:
+                packet = (self._held_bytes - len(chunk) + off) // PACKET_SIZE
                 raise InjectionError(
-                    f"lost sync at packet {self._index + self._held_bytes // PACKET_SIZE}: not a clean transport stream"
+                    f"lost sync at packet {packet} (byte {packet * PACKET_SIZE}): not a clean transport stream; "
+                    "check it with 'aulacast tv check'"
                 )
             pid = ((chunk[off + 1] & 0x1F) << 8) | chunk[off + 2]
             if pid == self._pcr_pid and chunk[off + 3] & 0x20 and chunk[off + 4] and chunk[off + 5] & 0x10:

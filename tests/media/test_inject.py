@@ -16,7 +16,7 @@ import pytest
 
 from media.analyzer import analyze
 from media.eit import EitEvent, EventText, decode_eit
-from media.inject import InsufficientNullPackets, SiConfig, inject_si, inject_si_bytes
+from media.inject import InjectionError, InsufficientNullPackets, SiConfig, inject_si, inject_si_bytes
 from media.mpegts import (
     NULL_PACKET,
     PACKET_SIZE,
@@ -206,7 +206,7 @@ def test_non_ts_input_is_refused_and_leaves_no_file(tmp_path: Path) -> None:
 
 def test_stream_without_pat_is_refused(cbr_ts: Path, tmp_path: Path) -> None:
     data = b"".join(p for p in packets_of(cbr_ts.read_bytes()) if pid_of(p) != 0)
-    with pytest.raises(Exception, match="cannot inject SI: no PAT"):
+    with pytest.raises(InjectionError, match="cannot inject SI: no PAT"):
         inject_si_bytes(data, config=CONFIG, events=[])
 
 
@@ -300,3 +300,14 @@ def test_stream_without_null_packets_fails_early_and_lenient_mode_reports(
     assert {v.split(" was ")[0].split(": ")[-1] for v in report.violations} == {
         "eit_pf"
     }  # 4 s: only the 2 s limit is passed
+
+
+def test_damaged_sync_is_refused_with_its_position(cbr_ts: Path) -> None:
+    data = bytearray(cbr_ts.read_bytes())
+    data[188 * 30] = 0x00  # in the look-ahead part
+    with pytest.raises(InjectionError, match=r"lost sync at packet 30 \(byte 5640\)"):
+        inject_si_bytes(bytes(data), config=CONFIG, events=[])
+    data = bytearray(cbr_ts.read_bytes())
+    data[188 * 5000] = 0x00  # after the look-ahead
+    with pytest.raises(InjectionError, match=r"lost sync at packet 5000 \(byte 940000\)"):
+        inject_si_bytes(bytes(data), config=CONFIG, events=[])
