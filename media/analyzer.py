@@ -704,6 +704,12 @@ class _Analyzer:
         rep.duration_s = end_t
         if rep.packets == 0:
             raise NotTransportStream(f"{rep.source}: no transport stream packets found")
+        if not self.have_time:
+            self.flag(
+                "No_time_base",
+                3,
+                "fewer than two PCRs: repetition intervals (PAT, PMT, PID, PTS, SI) could not be measured",
+            )
         # end-of-stream gaps
         if self.last_pat_t is None:
             self.flag("PAT_error", 1, "no PAT (table id 0x00 on PID 0) in the whole stream", PID_PAT)

@@ -222,3 +222,11 @@ def test_eit_schedule_repeated_too_slowly_is_a_warning(ts_kit: SimpleNamespace) 
         and late.priority == 3
         and "EIT schedule 0x50 service 7 section 0" in late.examples[0]
     )
+
+
+def test_stream_without_pcr_says_timing_was_not_measured() -> None:
+    pat = packetize_section(encode_pat(Pat(1, {1: 0x1000})), 0, 0)[0]
+    pmt = packetize_section(encode_pmt(Pmt(1, 0x100, (PmtStream(0x1B, 0x100),))), 0x1000, 0)[0]
+    r = analyze(pat + pmt)
+    assert r.finding("No_time_base") is not None
+    assert r.finding("PCR_repetition_error") is not None  # the PMT names a PCR PID that carries none
