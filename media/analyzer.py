@@ -20,7 +20,8 @@ through the neighbouring PCRs), PTS_error (> 700 ms); and, our own, Section_synt
 for a table whose CRC is right but whose loops overrun (it cannot be decoded).
 Warnings (priority 3, exit status unaffected): PCR interval above the 40 ms DVB
 broadcast target, SI tables repeated less often than EN 300 468 / TS 101 211 ask
-(NIT 10 s, SDT 2 s, EIT p/f 2 s, each EIT schedule section 10 s, TDT/TOT 30 s),
+(NIT 10 s, SDT 2 s, EIT p/f 2 s, each EIT schedule section 10 s, TDT/TOT 30 s)
+or sections of one SI sub-table closer than 25 ms,
 PIDs not referenced anywhere.
 """
 
@@ -70,6 +71,7 @@ PCR_DISCONTINUITY_LIMIT_S = 0.100
 PCR_ACCURACY_LIMIT_NS = 500.0
 PTS_LIMIT_S = 0.700
 SI_LIMITS_S = {"NIT": 10.0, "SDT": 2.0, "EIT p/f": 2.0, "EIT schedule": 10.0, "TDT": 30.0, "TOT": 30.0}
+SI_MIN_GAP_S = 0.0245  # EN 300 468 §5.1.4: 25 ms, less half a millisecond of timing slack
 MAX_EXAMPLES = 5
 
 ERROR_CODES_P1 = (
@@ -311,6 +313,7 @@ class _Analyzer:
         self.last_pmt_t: dict[int, float] = {}
         self.sections: dict[tuple[int, int, int, int], _SectionStat] = {}
         self.si_last: dict[str, float] = {}
+        self.sub_table_last: dict[tuple[int, int, int], float] = {}
         self.in_sync = True
 
     # ---------------------------------------------------------------- findings
@@ -589,6 +592,18 @@ class _Analyzer:
             if last is not None and t - last > PAT_PMT_LIMIT_S:
                 self.flag("PMT_error", 1, f"no PMT for {t - last:.3f} s (limit 0.5 s)", pid)
             self.last_pmt_t[pid] = t
+        if 0x40 <= table_id <= 0x7F:  # DVB SI: sections of one sub-table at least 25 ms apart
+            key = (pid, table_id, ext)
+            last = self.sub_table_last.get(key)
+            if last is not None and t - last < SI_MIN_GAP_S:
+                self.flag(
+                    "SI_repetition_error",
+                    3,
+                    f"{table_name(table_id)} (extension {ext}) sections {(t - last) * 1000:.1f} ms apart "
+                    "(minimum 25 ms)",
+                    pid,
+                )
+            self.sub_table_last[key] = t
         name = _si_name(table_id)
         if name:
             last = self.si_last.get(name)

@@ -230,3 +230,21 @@ def test_stream_without_pcr_says_timing_was_not_measured() -> None:
     r = analyze(pat + pmt)
     assert r.finding("No_time_base") is not None
     assert r.finding("PCR_repetition_error") is not None  # the PMT names a PCR PID that carries none
+
+
+def test_si_sections_closer_than_25ms_are_a_warning(ts_kit: SimpleNamespace) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from media.eit import EitEvent, ServiceRef, eit_pf_sections
+
+    now = datetime(2026, 11, 26, 4, 0, tzinfo=UTC)
+    present = EitEvent.simple(now, timedelta(hours=1), "Physics")
+    sections = eit_pf_sections(ServiceRef(7, 3, 0x2001), present, None)
+    data = bytearray(ts_kit.synth_ts(1.0))
+    nulls = [k for k in range(len(data) // 188) if data[k * 188 + 1 : k * 188 + 3] == b"\x1f\xff"]
+    first, second = nulls[100], nulls[101]  # neighbouring null packets: well under 25 ms apart
+    data[first * 188 : (first + 1) * 188] = packetize_section(sections[0], 0x12, 0)[0]
+    data[second * 188 : (second + 1) * 188] = packetize_section(sections[1], 0x12, 1)[0]
+    r = analyze(bytes(data))
+    close = r.finding("SI_repetition_error")
+    assert r.ok and close is not None and "minimum 25 ms" in close.examples[0]
