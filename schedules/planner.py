@@ -291,6 +291,7 @@ class Planner:
             e.cal = cal
             e._weeks.clear()
             e._wdays.clear()
+            e._allowed_cache.clear()
             for p in cal.periods:
                 before, after = old_weeks[p.id], e.weeks(p.id)
                 if [w.number for w in before] != [w.number for w in after]:
@@ -593,9 +594,15 @@ class _Engine:
     def dt(u: int) -> datetime:
         return _EPOCH + timedelta(minutes=u * UNIT_MINUTES)
 
-    def allowed(self, days: tuple[date, ...], starts: tuple[int, ...]) -> dict[int, tuple[date, int]]:
-        """Every allowed start unit of these days and local start minutes, with its (day, minute)."""
-        k = (frozenset(days), starts)
+    def allowed(
+        self, days: tuple[date, ...], starts: tuple[int, ...], scope: tuple
+    ) -> dict[int, tuple[date, int]]:
+        """Every allowed start unit of these days and local start minutes, with its (day, minute).
+
+        Cached by the scope the days come from (a week with a strict weekday
+        choice, or a window) and the identity of the cached ``starts`` tuple.
+        """
+        k = (scope, id(starts))
         m = self._allowed_cache.get(k)
         if m is None:
             m = self._allowed_cache[k] = {self.unit(d, s): (d, s) for d in sorted(days) for s in starts}
@@ -726,8 +733,11 @@ class _Engine:
         days: tuple[date, ...],
         starts: tuple[int, ...],
         where: str,
+        scope: tuple,
     ) -> _Spec:
-        return _Spec(o, kind, title, minutes, days, starts, self.allowed(days, starts), where)
+        spec = _Spec(o, kind, title, minutes, days, starts, self.allowed(days, starts, scope), where)
+        spec.scope = scope[:3]
+        return spec
 
     def check_inputs(self, offerings: list[Offering]) -> None:
         problems: list[str] = []
@@ -814,9 +824,9 @@ class _Engine:
         starts = self.starts(rule.minutes, rule.hours, rule.strict)
         where = f"week {week.number} ({week.days[0]} – {week.days[-1]})"
         title = f"{o.discipline}: consultation, week {week.number}"
-        spec = self.spec(o, SessionKind.CONSULTATION, title, rule.minutes, tuple(days), starts, where)
+        scope = ("week", o.period_id, week.number, rule.weekdays if rule.strict else None)
+        spec = self.spec(o, SessionKind.CONSULTATION, title, rule.minutes, tuple(days), starts, where, scope)
         spec.spread = (o.id, week.number)
-        spec.scope = ("week", o.period_id, week.number)
         return spec
 
     def control_spec(self, o: Offering, act: ControlActivity) -> _Spec | str:
@@ -832,10 +842,8 @@ class _Engine:
                 return f"week {act.week} is not a teaching week of period '{o.period_id}'"
             days, where = week.days, f"week {week.number} ({week.days[0]} – {week.days[-1]})"
             scope = ("week", o.period_id, week.number)
-        spec = self.spec(
-            o, SessionKind.CONTROL, f"{o.discipline}: {act.name}", act.minutes, days, starts, where
-        )
-        spec.scope = scope
+        title = f"{o.discipline}: {act.name}"
+        spec = self.spec(o, SessionKind.CONTROL, title, act.minutes, days, starts, where, scope)
         spec.ref = act
         return spec
 
@@ -843,9 +851,8 @@ class _Engine:
         starts = self.starts(d.slot_minutes, None, False, step=d.slot_minutes)
         title = f"{o.discipline}: course-work defense"
         days = self.window_days(d.window_id)
-        spec = self.spec(
-            o, SessionKind.DEFENSE, title, d.slot_minutes, days, starts, f"window '{d.window_id}'"
-        )
+        where, scope = f"window '{d.window_id}'", ("window", d.window_id)
+        spec = self.spec(o, SessionKind.DEFENSE, title, d.slot_minutes, days, starts, where, scope)
         spec.cap = d.max_per_day
         spec.scope = ("window", d.window_id)
         return spec
@@ -924,19 +931,42 @@ class _Engine:
         return [d for d in spec.days if d not in used] + [d for d in spec.days if d in used]
 
     def search(self, req: _Req, cursor: dict[str, tuple[int, int]] | None = None) -> tuple[int, date] | None:
+        """The first free (unit, day) in preference order; the hot loop of a full plan, hence inlined."""
         spec = req.spec
         days = self.order_days(spec)
         d0, s0 = (0, 0)
         if cursor is not None:
             d0, s0 = cursor.get(spec.offering.id, (0, 0))
         starts = spec.starts
+        n = spec.units
+        full = (1 << n) - 1
+        checks = req.who.checks
+        windows = req.who.windows
         for di in range(d0, len(days)):
             day = days[di]
             if spec.cap and self.per_day[(spec.offering.id, day)] >= spec.cap:
                 continue
+            base = self._base.get(day, -1)
+            if base == -1:
+                base = self._day_base(day)
             for si in range(s0 if di == d0 else 0, len(starts)):
-                u = self.unit(day, starts[si])
-                if self.conflict(req, u) is None:
+                m = starts[si]
+                u = base + m // UNIT_MINUTES if base is not None else self.unit(day, m)
+                udays, off = divmod(u, UNITS_PER_DAY)
+                if off + n <= UNITS_PER_DAY:
+                    mask = full << off
+                    for busy, _ in checks:
+                        if busy.get(udays, 0) & mask:
+                            break
+                    else:
+                        for tz, lo, hi, _ in windows:
+                            if not self.available(tz, lo, hi, u, n):
+                                break
+                        else:
+                            if cursor is not None:
+                                cursor[spec.offering.id] = (di, si + 1)
+                            return u, day
+                elif self.conflict(req, u) is None:
                     if cursor is not None:
                         cursor[spec.offering.id] = (di, si + 1)
                     return u, day
