@@ -1,0 +1,313 @@
+"""Room state: lobby, members, presence, hands, presenter, ended flag, media placement.
+
+    store = make_room_store(redis_or_None)            # LocalRoomStore or RedisRoomStore, same methods
+    meta = await store.ensure_room(42, RoomMeta(kind="consultation", auto_admit=False))  # idempotent
+    member = await store.get_member(42, 7) or Member(person_id=7, name="Aigerim", role="participant")
+    if admission(meta, member, moderator=False) == "room": ...
+
+State lives per person (not per socket), so a page reload finds the person's hand, admission
+and role where they left them. Presence is the set of connected sockets, kept per room in a
+Redis hash when nodes share the load (each node re-asserts its own sockets every few seconds,
+so a restarted Redis is refilled without clients noticing).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Literal, Protocol
+
+PREFIX = "aulacast:room:"
+KEY_TTL = 2 * 24 * 3600  # rooms outlive no session by more than this
+MEDIA_LEASE = 15  # seconds; the owning node refreshes its media placement well within this
+
+
+@dataclass
+class RoomMeta:
+    """Per-room settings that every node sees."""
+
+    kind: str = "consultation"
+    auto_admit: bool = False
+    presenter: int | None = None
+    ended: bool = False
+    ended_reason: str = ""
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RoomMeta:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@dataclass
+class Member:
+    """One person's state in one room, kept across disconnects (reconnect restores it)."""
+
+    person_id: int
+    name: str
+    role: str
+    moderator: bool = False
+    admitted: bool = False
+    removed: bool = False
+    hand_raised: bool = False
+    hand_at: float | None = None
+
+    def public(self, online: bool) -> dict[str, Any]:
+        return {
+            "person_id": self.person_id,
+            "name": self.name,
+            "role": self.role,
+            "moderator": self.moderator,
+            "online": online,
+            "hand_raised": self.hand_raised,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Member:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def default_auto_admit(kind: str) -> bool:
+    """Policy per room kind: a consultation is the tutor's room (waiting room); a defense is public."""
+    return kind == "defense"
+
+
+def admission(meta: RoomMeta, member: Member, *, moderator: bool) -> Literal["room", "lobby", "ended"]:
+    """Where a connecting person goes."""
+    if meta.ended:
+        return "ended"
+    if moderator or member.admitted:
+        return "room"
+    if member.removed:
+        return "lobby"  # removed people wait for a moderator even under auto-admit
+    return "room" if meta.auto_admit else "lobby"
+
+
+def raise_hand(member: Member, raised: bool, now: float | None = None) -> Member:
+    member.hand_raised = raised
+    member.hand_at = (now or time.time()) if raised else None
+    return member
+
+
+class RoomStore(Protocol):
+    async def ensure_room(self, session_id: int, defaults: RoomMeta) -> RoomMeta: ...
+    async def get_meta(self, session_id: int) -> RoomMeta | None: ...
+    async def set_meta(self, session_id: int, **changes: Any) -> RoomMeta: ...
+    async def get_member(self, session_id: int, person_id: int) -> Member | None: ...
+    async def put_member(self, session_id: int, member: Member) -> None: ...
+    async def members(self, session_id: int) -> dict[int, Member]: ...
+    async def add_socket(self, session_id: int, socket_id: str, person_id: int, node: str) -> None: ...
+    async def remove_socket(self, session_id: int, socket_id: str, person_id: int) -> int: ...
+    async def online(self, session_id: int) -> set[int]: ...
+    async def claim_media(self, session_id: int, node: str) -> str: ...
+    async def media_owner(self, session_id: int) -> str | None: ...
+    async def release_media(self, session_id: int, node: str) -> None: ...
+    async def reassert(
+        self, node: str, sockets: dict[int, dict[str, int]], members: dict[int, list[Member]],
+        metas: dict[int, RoomMeta],
+    ) -> None: ...  # fmt: skip
+    async def renew_media(self, session_ids: set[int], node: str) -> None: ...
+    async def drop(self, session_id: int) -> None: ...
+
+
+@dataclass
+class _LocalRoom:
+    meta: RoomMeta
+    members: dict[int, Member] = field(default_factory=dict)
+    sockets: dict[str, int] = field(default_factory=dict)
+    media_owner: str | None = None
+
+
+class LocalRoomStore:
+    """Everything in one process's memory: the single-node default."""
+
+    def __init__(self) -> None:
+        self._rooms: dict[int, _LocalRoom] = {}
+
+    def _room(self, session_id: int) -> _LocalRoom:
+        return self._rooms.setdefault(session_id, _LocalRoom(RoomMeta()))
+
+    async def ensure_room(self, session_id: int, defaults: RoomMeta) -> RoomMeta:
+        if session_id not in self._rooms:
+            self._rooms[session_id] = _LocalRoom(RoomMeta(**asdict(defaults)))
+        return RoomMeta(**asdict(self._rooms[session_id].meta))
+
+    async def get_meta(self, session_id: int) -> RoomMeta | None:
+        room = self._rooms.get(session_id)
+        return RoomMeta(**asdict(room.meta)) if room else None
+
+    async def set_meta(self, session_id: int, **changes: Any) -> RoomMeta:
+        room = self._room(session_id)
+        for k, v in changes.items():
+            setattr(room.meta, k, v)
+        return RoomMeta(**asdict(room.meta))
+
+    async def get_member(self, session_id: int, person_id: int) -> Member | None:
+        m = self._room(session_id).members.get(person_id)
+        return Member(**asdict(m)) if m else None
+
+    async def put_member(self, session_id: int, member: Member) -> None:
+        self._room(session_id).members[member.person_id] = Member(**asdict(member))
+
+    async def members(self, session_id: int) -> dict[int, Member]:
+        return {pid: Member(**asdict(m)) for pid, m in self._room(session_id).members.items()}
+
+    async def add_socket(self, session_id: int, socket_id: str, person_id: int, node: str) -> None:
+        self._room(session_id).sockets[socket_id] = person_id
+
+    async def remove_socket(self, session_id: int, socket_id: str, person_id: int) -> int:
+        sockets = self._room(session_id).sockets
+        sockets.pop(socket_id, None)
+        return sum(1 for p in sockets.values() if p == person_id)
+
+    async def online(self, session_id: int) -> set[int]:
+        return set(self._room(session_id).sockets.values())
+
+    async def claim_media(self, session_id: int, node: str) -> str:
+        room = self._room(session_id)
+        if room.media_owner is None:
+            room.media_owner = node
+        return room.media_owner
+
+    async def media_owner(self, session_id: int) -> str | None:
+        room = self._rooms.get(session_id)
+        return room.media_owner if room else None
+
+    async def release_media(self, session_id: int, node: str) -> None:
+        room = self._rooms.get(session_id)
+        if room is not None and room.media_owner == node:
+            room.media_owner = None
+
+    async def reassert(
+        self, node: str, sockets: dict[int, dict[str, int]], members: dict[int, list[Member]],
+        metas: dict[int, RoomMeta],
+    ) -> None:  # fmt: skip
+        return None
+
+    async def renew_media(self, session_ids: set[int], node: str) -> None:
+        return None
+
+    async def drop(self, session_id: int) -> None:
+        self._rooms.pop(session_id, None)
+
+
+class RedisRoomStore:
+    """The same state in Redis hashes (one set of keys per room), shared by every node.
+
+    Keys: ``aulacast:room:<sid>:meta`` (hash of JSON values), ``:members`` (person id -> JSON),
+    ``:online`` (socket id -> "person_id|node"), ``:media`` (owning node, a lease with TTL).
+    """
+
+    def __init__(self, redis: Any) -> None:
+        self._r = redis
+
+    @staticmethod
+    def _key(session_id: int, part: str) -> str:
+        return f"{PREFIX}{session_id}:{part}"
+
+    async def ensure_room(self, session_id: int, defaults: RoomMeta) -> RoomMeta:
+        key = self._key(session_id, "meta")
+        pipe = self._r.pipeline(transaction=True)
+        for k, v in asdict(defaults).items():
+            pipe.hsetnx(key, k, json.dumps(v))
+        pipe.expire(key, KEY_TTL)
+        await pipe.execute()
+        meta = await self.get_meta(session_id)
+        assert meta is not None
+        return meta
+
+    async def get_meta(self, session_id: int) -> RoomMeta | None:
+        raw = await self._r.hgetall(self._key(session_id, "meta"))
+        if not raw:
+            return None
+        return RoomMeta.from_dict({_s(k): json.loads(v) for k, v in raw.items()})
+
+    async def set_meta(self, session_id: int, **changes: Any) -> RoomMeta:
+        key = self._key(session_id, "meta")
+        await self._r.hset(key, mapping={k: json.dumps(v) for k, v in changes.items()})
+        return await self.get_meta(session_id) or RoomMeta(**changes)
+
+    async def get_member(self, session_id: int, person_id: int) -> Member | None:
+        raw = await self._r.hget(self._key(session_id, "members"), str(person_id))
+        return Member.from_dict(json.loads(raw)) if raw else None
+
+    async def put_member(self, session_id: int, member: Member) -> None:
+        key = self._key(session_id, "members")
+        await self._r.hset(key, str(member.person_id), json.dumps(asdict(member)))
+        await self._r.expire(key, KEY_TTL)
+
+    async def members(self, session_id: int) -> dict[int, Member]:
+        raw = await self._r.hgetall(self._key(session_id, "members"))
+        return {int(_s(k)): Member.from_dict(json.loads(v)) for k, v in raw.items()}
+
+    async def add_socket(self, session_id: int, socket_id: str, person_id: int, node: str) -> None:
+        key = self._key(session_id, "online")
+        await self._r.hset(key, socket_id, f"{person_id}|{node}")
+        await self._r.expire(key, KEY_TTL)
+
+    async def remove_socket(self, session_id: int, socket_id: str, person_id: int) -> int:
+        key = self._key(session_id, "online")
+        await self._r.hdel(key, socket_id)
+        return sum(1 for v in (await self._r.hvals(key)) if _s(v).split("|", 1)[0] == str(person_id))
+
+    async def online(self, session_id: int) -> set[int]:
+        return {int(_s(v).split("|", 1)[0]) for v in await self._r.hvals(self._key(session_id, "online"))}
+
+    async def claim_media(self, session_id: int, node: str) -> str:
+        key = self._key(session_id, "media")
+        await self._r.set(key, node, nx=True, ex=MEDIA_LEASE)
+        owner = await self._r.get(key)
+        return _s(owner) if owner else node
+
+    async def media_owner(self, session_id: int) -> str | None:
+        owner = await self._r.get(self._key(session_id, "media"))
+        return _s(owner) if owner else None
+
+    async def release_media(self, session_id: int, node: str) -> None:
+        key = self._key(session_id, "media")
+        if _s(await self._r.get(key) or b"") == node:
+            await self._r.delete(key)
+
+    async def reassert(
+        self, node: str, sockets: dict[int, dict[str, int]], members: dict[int, list[Member]],
+        metas: dict[int, RoomMeta],
+    ) -> None:  # fmt: skip
+        """Re-write what this node knows (after a Redis restart it is gone); never overwrites newer state."""
+        pipe = self._r.pipeline(transaction=False)
+        for session_id, meta in metas.items():
+            key = self._key(session_id, "meta")
+            for k, v in asdict(meta).items():
+                pipe.hsetnx(key, k, json.dumps(v))
+            pipe.expire(key, KEY_TTL)
+        for session_id, people in members.items():
+            key = self._key(session_id, "members")
+            for m in people:
+                pipe.hsetnx(key, str(m.person_id), json.dumps(asdict(m)))
+            pipe.expire(key, KEY_TTL)
+        for session_id, by_socket in sockets.items():
+            key = self._key(session_id, "online")
+            for socket_id, person_id in by_socket.items():
+                pipe.hset(key, socket_id, f"{person_id}|{node}")
+            pipe.expire(key, KEY_TTL)
+        await pipe.execute()
+
+    async def renew_media(self, session_ids: set[int], node: str) -> None:
+        """Extend this node's media leases (SET, so a restarted Redis learns them again)."""
+        if not session_ids:
+            return
+        pipe = self._r.pipeline(transaction=False)
+        for session_id in session_ids:
+            pipe.set(self._key(session_id, "media"), node, ex=MEDIA_LEASE)
+        await pipe.execute()
+
+    async def drop(self, session_id: int) -> None:
+        await self._r.delete(*(self._key(session_id, p) for p in ("meta", "members", "online", "media")))
+
+
+def _s(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def make_room_store(redis: Any | None) -> RoomStore:
+    return RedisRoomStore(redis) if redis is not None else LocalRoomStore()
