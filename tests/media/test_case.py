@@ -201,7 +201,7 @@ def test_never_replaces_a_directory_that_is_not_a_package(tmp_path: Path, source
 
 
 def test_interrupted_export_leaves_nothing(tmp_path: Path) -> None:
-    long = make_clip(tmp_path / "long.mp4", seconds=20, size="320x240")
+    long = make_clip(tmp_path / "long.mp4", seconds=8, size="160x120")
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     cancel = threading.Event()

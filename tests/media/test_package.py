@@ -121,7 +121,7 @@ def test_sd_576i25_mpeg2_interlaced_with_operator_4_3_aspect(tmp_path: Path, lec
 
 def test_hd_1080i25_is_interlaced_top_field_first(tmp_path: Path) -> None:
     # a 50p source keeps its motion: two frames woven into the two fields of each 1080i frame
-    source = make_clip(tmp_path / "short.mp4", seconds=1.5, size="320x240", rate=50)
+    source = make_clip(tmp_path / "short.mp4", seconds=1, size="320x240", rate=50)
     profile = load_profile("hd-1080i25")
     out = tmp_path / "hd.ts"
     package(source, out, profile)
@@ -161,7 +161,7 @@ def test_sound_only_input_is_refused(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("how", ["cancel", "interrupt"])
 def test_interruption_leaves_no_half_written_output(tmp_path: Path, how: str) -> None:
-    source = make_clip(tmp_path / "long.mp4", seconds=20, size="160x120")
+    source = make_clip(tmp_path / "long.mp4", seconds=8, size="160x120")
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     (out_dir / "old.ts").write_bytes(b"x")
