@@ -312,7 +312,7 @@ class _Analyzer:
         self.last_pat_t: float | None = None
         self.last_pmt_t: dict[int, float] = {}
         self.sections: dict[tuple[int, int, int, int], _SectionStat] = {}
-        self.si_last: dict[str, float] = {}
+        self.si_last: dict[tuple[str, int], float] = {}  # (table kind, table_id_extension)
         self.sub_table_last: dict[tuple[int, int, int], float] = {}
         self.in_sync = True
 
@@ -606,15 +606,15 @@ class _Analyzer:
             self.sub_table_last[key] = t
         name = _si_name(table_id)
         if name:
-            last = self.si_last.get(name)
+            last = self.si_last.get((name, ext))
             if last is not None and t - last > SI_LIMITS_S[name]:
                 self.flag(
                     "SI_repetition_error",
                     3,
-                    f"{name} repeated after {t - last:.2f} s (limit {SI_LIMITS_S[name]:g} s)",
+                    f"{name} (extension {ext}) repeated after {t - last:.2f} s (limit {SI_LIMITS_S[name]:g} s)",
                     pid,
                 )
-            self.si_last[name] = t
+            self.si_last[(name, ext)] = t
 
     def _decode(self, pid: int, sec: Any, stat: _SectionStat) -> None:
         tid = sec.table_id
