@@ -59,9 +59,20 @@ def make_clip(
     return path
 
 
+def other_ffmpeg() -> str:
+    """An ffmpeg build other than the one the code under test uses, when there is one (wheel vs Debian)."""
+    import imageio_ffmpeg
+
+    used = ffmpeg().binary
+    for candidate in (imageio_ffmpeg.get_ffmpeg_exe(), shutil.which("ffmpeg")):
+        if candidate and candidate != used:
+            return candidate
+    return used
+
+
 def ebur128(path: Path, binary: str | None = None) -> tuple[float, float]:
-    """Integrated loudness and true peak by a separate ffmpeg ebur128 run (Debian's ffmpeg when present)."""
-    exe = binary or shutil.which("ffmpeg") or ffmpeg().binary
+    """Integrated loudness and true peak by a separate ebur128 run, by another ffmpeg build where possible."""
+    exe = binary or other_ffmpeg()
     out = subprocess.run(
         [exe, "-hide_banner", "-nostats", "-i", str(path), "-map", "0:a:0", "-af", "ebur128=peak=true",
          "-f", "null", "-"],
