@@ -186,3 +186,32 @@ async def demo(tmp_path: Path) -> AsyncIterator[DemoClient]:
     app = create_app(settings)
     async with TestClient(TestServer(app, host="127.0.0.1", port=free_port())) as client:
         yield DemoClient(client, logins)
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[str]:
+    """A redis-server of this test's own on a free loopback port; its URL."""
+    import subprocess
+    import time
+
+    import redis
+
+    port = free_port()
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+    )
+    client = redis.Redis(port=port)
+    try:
+        for _ in range(200):
+            try:
+                if client.ping():
+                    break
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        client.close()
+        proc.terminate()
+        proc.wait(10)

@@ -9,11 +9,9 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from conftest import free_port, make_settings
 
 from orchestrator.bus import Event
@@ -137,32 +135,6 @@ def test_restart_between_transitions_loses_none_repeats_none(tmp_path: Path) -> 
     finally:
         node.kill()
         node.wait(10)
-
-
-@pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(tmp_path)],
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        import redis
-
-        client = redis.Redis(port=port)
-        assert wait_for(lambda: _ping(client), 10)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        proc.terminate()
-        proc.wait(10)
-
-
-def _ping(client) -> bool:  # type: ignore[no-untyped-def]
-    try:
-        return bool(client.ping())
-    except Exception:
-        return False
 
 
 def test_two_nodes_take_each_transition_once(tmp_path: Path, private_redis: str) -> None:

@@ -191,3 +191,59 @@ def test_serve_demo_prints_url_and_logins(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_admin_create_and_login(tmp_path: Path) -> None:
+    ok(cli(tmp_path, "db", "upgrade"))
+    env_file = {"ROOT_PW": "a long enough password"}
+    cfg = tmp_path / "aulacast.toml"
+    res = subprocess.run([sys.executable, "-m", "orchestrator.cli", "admin", "create", "root", "--password-env", "ROOT_PW"],
+                         capture_output=True, text=True, env={**os.environ, **env_file, "AULACAST_CONFIG": str(cfg)})
+    assert res.returncode == 0, res.stderr
+    again = subprocess.run([sys.executable, "-m", "orchestrator.cli", "admin", "create", "root", "--password-env", "ROOT_PW"],
+                           capture_output=True, text=True, env={**os.environ, **env_file, "AULACAST_CONFIG": str(cfg)})
+    assert "taken" in one_line_error(again)
+    short = subprocess.run([sys.executable, "-m", "orchestrator.cli", "admin", "create", "r2", "--password-env", "P"],
+                           capture_output=True, text=True, env={**os.environ, "P": "short", "AULACAST_CONFIG": str(cfg)})
+    assert "at least 10 characters" in one_line_error(short)
+    import sqlite3
+
+    con = sqlite3.connect(tmp_path / "var" / "aulacast.db")
+    row = con.execute("select password_hash from people where username='root'").fetchone()
+    con.close()
+    assert row[0].startswith("$argon2id$")
+
+
+def test_ics_holidays_merge_and_cancelled_sessions(institution: Path) -> None:
+    tmp = institution
+    ok(cli(tmp, "plan"))
+    ics = tmp / "dana.ics"
+    ok(cli(tmp, "schedule", "export", "--person", "dana", "-o", str(ics)))
+    before = {str(e["UID"]): e for e in Calendar.from_ical(ics.read_bytes()).walk("VEVENT")}
+    # the registrar drops the Networks offering's consultations: its sessions become CANCELLED, not deleted
+    cur = (DEMO / "curriculum.yaml").read_text().replace(
+        "    consultations: {per_week: 1, minutes: 60, weekdays: [wed], hours: [\"14:00\", \"19:00\"]}\n", "")
+    f = tmp / "cur.yaml"
+    f.write_text(cur)
+    ok(cli(tmp, "curriculum", "import", str(f)))
+    out = ok(cli(tmp, "plan"))
+    assert " cancelled" in out
+    ok(cli(tmp, "schedule", "export", "--person", "dana", "-o", str(ics)))
+    after = {str(e["UID"]): e for e in Calendar.from_ical(ics.read_bytes()).walk("VEVENT")}
+    gone = [u for u in before if "NET210" in u and "consultation" in u]
+    assert gone and all(str(after[u]["STATUS"]) == "CANCELLED" and after[u]["SEQUENCE"] == 1 for u in gone)
+    # a holiday feed in .ics merged at import
+    hol = tmp / "extra.ics"
+    hol.write_text("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:h1@test\r\n"
+                   "DTSTAMP:20260101T000000Z\r\nDTSTART;VALUE=DATE:20261201\r\nDTEND;VALUE=DATE:20261202\r\n"
+                   "SUMMARY:Extra day off\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+    ok(cli(tmp, "calendar", "import", str(CALENDAR), "--ics", str(hol)))
+    ok(cli(tmp, "plan"))
+    ok(cli(tmp, "schedule", "export", "--person", "dana", "-o", str(ics)))
+    days = {e.decoded("DTSTART").date().isoformat() for e in Calendar.from_ical(ics.read_bytes()).walk("VEVENT")
+            if str(e["STATUS"]) != "CANCELLED"}
+    assert "2026-12-01" not in days
+    bad = tmp / "bad.ics"
+    bad.write_text("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART;VALUE=DATE:2026XX01\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+    msg = one_line_error(cli(tmp, "calendar", "import", str(CALENDAR), "--ics", str(bad)))
+    assert str(bad) in msg
