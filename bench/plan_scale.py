@@ -12,6 +12,7 @@ printed beside wall seconds because the machine is shared.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import random
 import resource
@@ -103,12 +104,16 @@ def person_index(result: PlanResult, groups: list[Group]) -> dict[str, list[Plan
     """What the store's per-person query returns, built once (the feed request then reads one entry)."""
     members = {g.id: g.student_ids for g in groups}
     index: dict[str, list[PlannedSession]] = defaultdict(list)
-    for s in result.sessions:
-        for pid in s.person_ids():
-            index[pid].append(s)
-        if s.group_id:
-            for pid in members[s.group_id]:
+    gc.disable()  # millions of list appends; nothing here makes cycles
+    try:
+        for s in result.sessions:
+            for pid in s.person_ids():
                 index[pid].append(s)
+            if s.group_id:
+                for pid in members[s.group_id]:
+                    index[pid].append(s)
+    finally:
+        gc.enable()
     return index
 
 

@@ -244,7 +244,8 @@ class Planner:
         cal = calendar if calendar is not None else e.cal
         new_people = _by_id(people) if people is not None else e.people
         new_groups = _by_id(groups) if groups is not None else e.groups
-        new_offs = {o.id: o for o in offerings} if offerings is not None else e.offerings
+        offering_list = list(offerings) if offerings is not None else list(e.offerings.values())
+        new_offs = {o.id: o for o in offering_list} if offerings is not None else e.offerings
         new_results = _results_by_offering(results) if results is not None else self._results
         old = e.cal
         shape = (
@@ -264,11 +265,9 @@ class Planner:
             old.periods,
         ) or (new_groups != e.groups):
             flat = [r for rs in new_results.values() for r in rs]
-            self._start(
-                cal, list(new_offs.values()), new_people, new_groups, flat, list(self.result.sessions)
-            )
+            self._start(cal, offering_list, new_people, new_groups, flat, list(self.result.sessions))
             return self.result
-        _Engine(cal, new_people, new_groups).check_inputs(list(new_offs.values()))  # raises before any change
+        _Engine(cal, new_people, new_groups).check_inputs(offering_list)  # raises before anything changes
 
         dirty: set[str] = set()
         for oid in e.offerings.keys() | new_offs.keys():

@@ -472,3 +472,15 @@ def test_incremental_planner_replans_fully_on_roster_change(cal: AcademicCalenda
     got = planner.update(groups=groups2)
     assert got == plan(cal, offs, people, groups2, results, previous=before)
     assert_no_double_booking(got, groups2)
+
+
+def test_incremental_planner_refuses_bad_input_and_keeps_its_plan(cal: AcademicCalendar) -> None:
+    offs, groups, people, results = scenario()
+    planner = Planner(cal, offs, people, groups, results)
+    before = planner.result
+    with pytest.raises(PlanError, match="offering 'o00' is given twice"):
+        planner.update(offerings=offs + [offs[0]])
+    with pytest.raises(PlanError, match="unknown group 'G7'"):
+        planner.update(offerings=offs + [offering("new", "G7", "t1")])
+    assert planner.result is before
+    assert planner.update() == before
