@@ -236,6 +236,8 @@ PCR_MAX_GAP = 0.025
 bridged with adaptation-field-only PCR packets put in place of null packets."""
 PSI_MAX_GAP = {0x0000: 0.098, -1: 0.098, 0x0011: 1.5, 0x0010: 8.0}
 """PAT, PMT (-1: the profile's PMT PID), SDT and NIT repeated from the clip's own packets in padding."""
+MIN_SECTION_GAP = 0.025
+"""EN 300 468 §5.1.4: sections of one sub-table on one PID at least 25 ms apart."""
 
 
 def _pcr_only_row(pid: int) -> np.ndarray:
@@ -314,14 +316,15 @@ def splice_piece(state: _SpliceState, clip: TsClip, window: int) -> np.ndarray:
         added = 0
         for k in np.nonzero(np.diff(anchors) > limit)[0].tolist():  # only the gaps, not every packet
             a, b = int(anchors[k]), int(anchors[k + 1])
+            need = -(-(b - a) // limit) - 1  # insertions that bring every gap under the limit
             cur = a
-            while b - cur > limit:
-                lo = max(cur + 1, 0)
-                hi = min(cur + limit, window - 1)
-                nulls = np.nonzero(pid[lo: hi + 1] == NULL_PID)[0]
+            for j in range(1, need + 1):
+                target = a + (j * (b - a)) // (need + 1)  # evenly spaced: no two copies crowd together
+                lo, hi = max(cur + 1, 0), min(cur + limit, window - 1)
+                nulls = np.nonzero(pid[lo: hi + 1] == NULL_PID)[0] + lo
                 if nulls.size == 0:
                     break  # a dense stretch without nulls: the clip's own packets resume soon
-                at = lo + int(nulls[-1])
+                at = int(nulls[np.argmin(np.abs(nulls - target))])
                 rows[at] = make
                 pid[at] = on_pid
                 payload[at] = carries
@@ -330,6 +333,19 @@ def splice_piece(state: _SpliceState, clip: TsClip, window: int) -> np.ndarray:
                 cur = at
         found = np.nonzero(mask)[0]
         return state.position + int(found[-1]) if found.size else (last if last is not None else -1)
+
+    # a clip opens with PAT/PMT/SDT/NIT; right after the previous clip's they would come closer than
+    # EN 300 468 allows for one sub-table (25 ms), so those first copies go
+    for p in (0x0000, state.pmt_pid, 0x0011, 0x0010):
+        last = state.last_psi.get(p)
+        if last is None:
+            continue
+        for at in np.nonzero(pid[: state.packets_in(MIN_SECTION_GAP) + 1] == p)[0].tolist():
+            if state.position + at - last >= state.packets_in(MIN_SECTION_GAP):
+                break
+            rows[at] = NULL_ROW
+            pid[at] = NULL_PID
+            payload[at] = False
 
     pcr_limit = state.packets_in(PCR_MAX_GAP)
     before_pcr = int(has_pcr.sum())

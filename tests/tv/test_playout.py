@@ -116,6 +116,7 @@ def played(channel_dir: Path) -> Path:
 def test_day_is_one_clean_cbr_stream(played: Path) -> None:
     report = analyze(played / "day.ts")
     assert report.ok, [f.as_dict() for f in report.errors]
+    assert not report.warnings, [f.as_dict() for f in report.warnings]  # incl. 25 ms between SI sections
     assert report.bitrate is not None and report.bitrate.spread < 1  # constant to the bit, every second
     assert abs(report.bitrate.mean - 600_000) < 1
     assert abs(report.duration_s - 40) < 0.05
