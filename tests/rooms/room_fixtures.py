@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import socketio
 
 ROOT_CONFTEST = Path(__file__).resolve().parent.parent / "conftest.py"
@@ -181,3 +182,31 @@ class World:
     async def close(self) -> None:
         for c in self.clients:
             await c.close()
+
+
+async def start_world(tmp_path: Path, *, media: bool = True, **settings: Any) -> tuple[World, Any]:
+    from aiohttp import web
+
+    from orchestrator.app import create_app
+    from orchestrator.services import Services
+
+    cfg = make_settings(tmp_path, **settings)
+    svc = Services.build(cfg)
+    svc.db.upgrade()
+    seeded = seed(svc.db)
+    if media:
+        from media.rooms import LocalMediaServer, MediaConfig
+
+        svc.extras["media_server"] = LocalMediaServer(
+            MediaConfig(host_addresses=["127.0.0.1"], consent_interval=0.5, consent_failures=4)
+        )
+    app = create_app(cfg, services=svc)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    site = web.TCPSite(runner, "127.0.0.1", port)
+    await site.start()
+    http = aiohttp.ClientSession()
+    world = World(f"http://127.0.0.1:{port}", http, seeded["ids"], seeded["consult"], seeded["defense"], svc,
+                  _bearer=seeded["tokens"])  # fmt: skip
+    return world, runner
