@@ -286,6 +286,14 @@ class _Parser:
             hours = self.mapping(top["day_hours"][1], "day_hours", ("start", "end"), ())
             day_start = self.clock(hours["start"][1], "day_hours.start")
             day_end = self.clock(hours["end"][1], "day_hours.end")
+            for which, value, node in (
+                ("start", day_start, hours["start"][1]),
+                ("end", day_end, hours["end"][1]),
+            ):
+                if value.minute % 5:
+                    raise self.fail(
+                        node, f"day_hours.{which}", f"{value:%H:%M} is not on a 5-minute boundary"
+                    )
             if day_end <= day_start:
                 raise self.fail(
                     hours["end"][1], "day_hours.end", f"{day_end:%H:%M} is not after start {day_start:%H:%M}"

@@ -395,6 +395,14 @@ class Planner:
         return new
 
 
+def _fits(m0: int, minutes: int, lo: int, hi: int) -> bool:
+    """Whether [m0, m0 + minutes) of a local day lies in the window [lo, hi); hi < lo wraps midnight."""
+    m1 = m0 + minutes
+    if lo < hi:
+        return lo <= m0 and m1 <= hi
+    return (m0 >= lo and m1 <= 1440 + hi) or m1 <= hi
+
+
 @contextmanager
 def _bulk() -> Iterator[None]:
     """Pause the cyclic garbage collector while a plan is built.
@@ -450,6 +458,7 @@ class _Who:
         "reserve",
         "mgroups",
         "windows",
+        "wmasks",
         "tutor_id",
         "group_id",
         "student_ids",
@@ -461,6 +470,7 @@ class _Who:
         self.reserve: list[Busy] = []
         self.mgroups: list[str] = []  # groups whose "some member busy" this marks
         self.windows: list[tuple[str, int, int, str]] = []  # (tz, from, to, label): availability to respect
+        self.wmasks: dict[tuple[int, date], int] = {}  # cache of Engine.who_mask
         self.tutor_id: str | None = None
         self.group_id: str | None = None
         self.student_ids: tuple[str, ...] = ()
@@ -541,6 +551,9 @@ class _Engine:
         self._base: dict[date, int | None] = {}
         self._unit_cache: dict[tuple[date, int], int] = {}
         self._avail_cache: dict[tuple, bool] = {}
+        self._shifts: dict[tuple[str, date], int | None] = {}
+        self._spans: dict[tuple[int, int], tuple[datetime, datetime]] = {}  # shared start/end objects
+        self._wmask: dict[tuple[int, int, int, int], int] = {}
         self._starts_cache: dict[tuple, tuple[int, ...]] = {}
         self._allowed_cache: dict[tuple, dict[int, tuple[date, int]]] = {}
         self._weeks: dict[str, list[TeachingWeek]] = {}
@@ -612,14 +625,61 @@ class _Engine:
         ok = self._avail_cache.get(k)
         if ok is None:
             loc = self.dt(u).astimezone(ZoneInfo(tz))
-            m0 = loc.hour * 60 + loc.minute
-            m1 = m0 + n * UNIT_MINUTES
-            if lo < hi:
-                ok = lo <= m0 and m1 <= hi
-            else:  # the window wraps midnight
-                ok = (m0 >= lo and m1 <= 1440 + hi) or m1 <= hi
-            self._avail_cache[k] = ok
+            ok = self._avail_cache[k] = _fits(loc.hour * 60 + loc.minute, n * UNIT_MINUTES, lo, hi)
         return ok
+
+    def window_mask(self, window: tuple[str, int, int, str], n: int, day: date) -> int:
+        """Bit m//5 set when a session of ``n`` units starting at local minute m of ``day`` fits ``window``.
+
+        On days when neither zone changes its UTC offset the mask depends only on
+        the offset difference, so it is computed once per (difference, window,
+        length) and shared by every day and person with that window.
+        """
+        tz, lo, hi, _ = window
+        shift = self._shifts.get((tz, day), -1)
+        if shift == -1:
+            shift = self._shifts[(tz, day)] = self._shift(tz, day)
+        if shift is not None:
+            k = (shift, lo, hi, n)
+            mask = self._wmask.get(k)
+            if mask is None:
+                mask = 0
+                for m in range(self.day_start - self.day_start % UNIT_MINUTES, self.day_end, UNIT_MINUTES):
+                    if _fits((m + shift) % 1440, n * UNIT_MINUTES, lo, hi):
+                        mask |= 1 << (m // UNIT_MINUTES)
+                self._wmask[k] = mask
+            return mask
+        mask = 0  # an offset changes during this day: convert each start exactly
+        for m in range(self.day_start - self.day_start % UNIT_MINUTES, self.day_end, UNIT_MINUTES):
+            if self.available(tz, lo, hi, self.unit(day, m), n):
+                mask |= 1 << (m // UNIT_MINUTES)
+        return mask
+
+    def _shift(self, tz: str, day: date) -> int | None:
+        """Minutes the person's zone is ahead of the institution's all through ``day``, or None."""
+        zone = ZoneInfo(tz)
+        first = datetime(day.year, day.month, day.day, tzinfo=self.tz)
+        last = datetime(day.year, day.month, day.day, 23, 59, tzinfo=self.tz)
+        offsets = {
+            (a.utcoffset(), a.astimezone(zone).utcoffset())
+            for a in (first, last, first + timedelta(hours=12))
+        }
+        if len(offsets) != 1:
+            return None
+        ((own, theirs),) = offsets
+        assert own is not None and theirs is not None
+        return int((theirs - own).total_seconds()) // 60
+
+    def who_mask(self, who: _Who, n: int, day: date) -> int:
+        """Starts (as in ``window_mask``) that fit the availability of everyone in ``who``."""
+        k = (n, day)
+        mask = who.wmasks.get(k)
+        if mask is None:
+            mask = -1
+            for w in who.windows:
+                mask &= self.window_mask(w, n, day)
+            who.wmasks[k] = mask
+        return mask
 
     # -- resources
 
@@ -948,8 +1008,11 @@ class _Engine:
             base = self._base.get(day, -1)
             if base == -1:
                 base = self._day_base(day)
+            wm = self.who_mask(req.who, n, day) if windows else -1
             for si in range(s0 if di == d0 else 0, len(starts)):
                 m = starts[si]
+                if not (wm >> (m // UNIT_MINUTES)) & 1:
+                    continue
                 u = base + m // UNIT_MINUTES if base is not None else self.unit(day, m)
                 udays, off = divmod(u, UNITS_PER_DAY)
                 if off + n <= UNITS_PER_DAY:
@@ -957,14 +1020,10 @@ class _Engine:
                     for busy, _ in checks:
                         if busy.get(udays, 0) & mask:
                             break
-                    else:
-                        for tz, lo, hi, _ in windows:
-                            if not self.available(tz, lo, hi, u, n):
-                                break
-                        else:
-                            if cursor is not None:
-                                cursor[spec.offering.id] = (di, si + 1)
-                            return u, day
+                    else:  # availability windows were settled by the mask
+                        if cursor is not None:
+                            cursor[spec.offering.id] = (di, si + 1)
+                        return u, day
                 elif self.conflict(req, u) is None:
                     if cursor is not None:
                         cursor[spec.offering.id] = (di, si + 1)
@@ -1105,9 +1164,12 @@ class _Engine:
                 self.out[key] = prev
                 continue
             who = req.who
-            start = self.dt(u)
+            span = self._spans.get((u, spec.minutes))
+            if span is None:
+                start = self.dt(u)
+                span = self._spans[(u, spec.minutes)] = (start, start + spec.duration)
             self.out[key] = PlannedSession(
-                key, spec.offering.id, spec.kind, start, start + spec.duration, spec.title,
+                key, spec.offering.id, spec.kind, span[0], span[1], spec.title,
                 who.tutor_id, who.group_id, who.student_ids, who.committee_ids, sitting,
             )  # fmt: skip
 

@@ -108,6 +108,8 @@ def test_times_are_read_from_their_text() -> None:
          "calendar.yaml:7: teaching_days[1]: fun is not a weekday (mon, tue, ..., sun)"),  # fmt: skip
         (HEAD + PERIODS + "day_hours: {start: '9', end: '18:00'}\n",
          "calendar.yaml:7: day_hours.start: 9 is not a time of day (expected HH:MM)"),  # fmt: skip
+        (HEAD + PERIODS + "day_hours: {start: '09:07', end: '18:00'}\n",
+         "calendar.yaml:7: day_hours.start: 09:07 is not on a 5-minute boundary"),  # fmt: skip
         (HEAD + PERIODS + "day_hours: {start: '18:00', end: '09:00'}\n",
          "calendar.yaml:7: day_hours.end: 09:00 is not after start 18:00"),  # fmt: skip
         (HEAD + PERIODS + "slot_minutes: 7\n",
