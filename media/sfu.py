@@ -358,6 +358,10 @@ class Room:
             "peers": sorted(self.participants),
             "tracks": tracks,
             "subscriptions": {p.peer_id: sorted(p.outgoing) for p in self.participants.values()},
+            "forwarding": {
+                p.peer_id: {tid: [o.track.forwarded, o.track.dropped] for tid, o in p.outgoing.items()}
+                for p in self.participants.values()
+            },
         }
 
     # --- publish side ------------------------------------------------------------------------

@@ -30,6 +30,7 @@ import json
 import logging
 import os
 import sys
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -64,6 +65,33 @@ def config_from_json(text: str) -> MediaConfig:
 # --- worker side ------------------------------------------------------------------------------
 
 
+class LoopLag:
+    """How late a short timer fires on this event loop: the lag every packet in the process sees."""
+
+    def __init__(self, interval: float = 0.01) -> None:
+        self.interval = interval
+        self.samples: deque[float] = deque(maxlen=200_000)
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            start = loop.time()
+            await asyncio.sleep(self.interval)
+            self.samples.append(loop.time() - start - self.interval)
+
+    def summary(self, reset: bool) -> dict[str, float]:
+        ordered = sorted(self.samples)
+        if reset:
+            self.samples.clear()
+        if not ordered:
+            return {"count": 0, "p50_ms": 0.0, "p99_ms": 0.0, "max_ms": 0.0}
+
+        def pick(q: float) -> float:
+            return round(1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2)
+
+        return {"count": len(ordered), "p50_ms": pick(0.5), "p99_ms": pick(0.99), "max_ms": pick(1.0)}
+
+
 class WorkerServer:
     """The loop inside a worker process: requests in on stdin, replies and events out on stdout."""
 
@@ -71,6 +99,7 @@ class WorkerServer:
         self.media = LocalMediaServer(config)
         self.media.on_event(lambda event: self._write({"event": event.to_dict()}))
         self._out = sys.stdout
+        self.lag = LoopLag()
 
     def _write(self, message: dict[str, Any]) -> None:
         self._out.write(json.dumps(message) + "\n")
@@ -81,10 +110,12 @@ class WorkerServer:
         reader = asyncio.StreamReader(limit=1 << 22)
         await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
         tasks: set[asyncio.Task[None]] = set()
+        lag_task = asyncio.ensure_future(self.lag.run())
         while line := await reader.readline():
             task = asyncio.ensure_future(self._handle(json.loads(line)))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
+        lag_task.cancel()
         await self.media.close()
 
     async def _handle(self, request: dict[str, Any]) -> None:
@@ -117,7 +148,8 @@ class WorkerServer:
             return await m.leave(p["room_id"], p["peer_id"])
         if method == "close_room":
             return await m.close_room(p["room_id"])
-        return {"pid": os.getpid(), "rooms": {rid: room.stats() for rid, room in m.rooms.items()}}
+        rooms = {rid: room.stats() for rid, room in m.rooms.items()}
+        return {"pid": os.getpid(), "rooms": rooms, "loop_lag": self.lag.summary(bool(p.get("reset_lag")))}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -251,8 +283,9 @@ class WorkerPool:
             table.pop(room_id, None)
         await self._call(slot, "close_room", {"room_id": room_id})
 
-    async def stats(self, index: int) -> dict[str, Any]:
-        return await self._call(self._slots[index], "stats", {})
+    async def stats(self, index: int, reset_lag: bool = False) -> dict[str, Any]:
+        """Rooms' counters and the worker's event-loop lag (p50/p99/max since the last reset)."""
+        return await self._call(self._slots[index], "stats", {"reset_lag": reset_lag})
 
     # --- plumbing ----------------------------------------------------------------------------
 

@@ -59,6 +59,7 @@ class Received:
     keyframes: int = 0
     first_is_keyframe: bool | None = None
     publisher_frames_at_first: int | None = None
+    codec: str | None = None
 
 
 @dataclass
@@ -71,6 +72,7 @@ class Client:
     grant: MediaGrant
     publish: tuple[str, ...] = ("camera", "microphone")
     decode: bool = False  # False: count encoded frames with a tap (cheap for large audiences)
+    video_codec: str | None = None  # e.g. "video/H264": offer only this video codec
     publish_pc: RTCPeerConnection | None = None
     subscribe_pc: RTCPeerConnection | None = None
     received: dict[str, Received] = field(default_factory=dict)
@@ -88,6 +90,9 @@ class Client:
             for source in self.publish:
                 track = AudioStreamTrack() if source in ("microphone", "screen_audio") else SmallVideoTrack()
                 transceiver = pc.addTransceiver(track, direction="sendonly")
+                if self.video_codec and track.kind == "video":
+                    caps = RTCRtpSender.getCapabilities("video").codecs
+                    transceiver.setCodecPreferences([c for c in caps if c.mimeType == self.video_codec])
                 self.senders[source] = transceiver.sender
                 labels[id(transceiver)] = source
             await pc.setLocalDescription(await pc.createOffer())
@@ -123,6 +128,7 @@ class Client:
         transceiver = next(t for t in pc.getTransceivers() if t.receiver.track is track)
         track_id = self.mids.get(transceiver.mid, f"mid:{transceiver.mid}")
         got = self.received.setdefault(track_id, Received(track.kind))
+        got.codec = next((c.mimeType for c in transceiver._codecs[:1]), None)
         if self.decode:
             task = asyncio.ensure_future(self._read(track, got))
             self._tasks.add(task)

@@ -10,9 +10,9 @@ from typing import Any
 
 import aiortc.rtcrtpreceiver as rtcrtpreceiver
 import pytest
-from aiortc import RTCPeerConnection, RTCRtpSender
+from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.codecs import vpx
-from sfu_fixtures import NO_ICE_SERVERS, Client, loopback_ice, until, vanish, wire
+from sfu_fixtures import NO_ICE_SERVERS, Client, SmallVideoTrack, loopback_ice, until, vanish, wire
 
 from media import aiortc_hooks
 from media.fanout import Publication, RoomKind, TrackSource, Viewer, select_tracks
@@ -364,3 +364,59 @@ def test_fanout_policy_reads_capabilities_not_roles() -> None:
         "p:camera", "p:screen", "p:microphone", "c1:microphone", "c2:camera"}  # fmt: skip
     assert select_tracks(RoomKind.DEFENSE, committee, pubs) == everyone - {"c1:camera", "c1:microphone"}
     assert select_tracks(RoomKind.DEFENSE, Viewer("x", can_subscribe=False), pubs) == set()
+
+
+async def test_screen_share_starts_and_stops_by_renegotiation() -> None:
+    media = await _room()
+    tutor = Client(media, "s1", "tutor", TUTOR)
+    alice = Client(media, "s1", "alice", STUDENT, publish=())
+    clients = [tutor, alice]
+    events = wire(media, clients)
+    try:
+        await tutor.join()
+        await alice.join()
+        await until(lambda: alice.frames("tutor:camera") >= 5, "alice sees the tutor's camera")
+        assert tutor.publish_pc is not None
+        pc = tutor.publish_pc
+        screen = pc.addTransceiver(SmallVideoTrack(), direction="sendonly")
+        await pc.setLocalDescription(await pc.createOffer())
+        labels = {t.mid: s for t, s in zip(pc.getTransceivers(), ("camera", "microphone", "screen"), strict=True)}
+        answer = await media.renegotiate("s1", "tutor", pc.localDescription.sdp, labels)
+        await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+        await until(lambda: alice.frames("tutor:screen") >= 5, "alice sees the screen share")
+        assert alice.received["tutor:screen"].first_is_keyframe is True
+        added = [e.data["track_id"] for e in events if e.type == "track-added"]
+        assert added.count("tutor:screen") == 1
+
+        screen.direction = "inactive"  # the tutor stops sharing
+        await pc.setLocalDescription(await pc.createOffer())
+        answer = await media.renegotiate("s1", "tutor", pc.localDescription.sdp, labels)
+        await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+        removed = [e.data for e in events if e.type == "track-removed"]
+        assert [(r["track_id"], r["reason"]) for r in removed] == [("tutor:screen", "unpublished")]
+        await until(lambda: media.room("s1").stats()["subscriptions"]["alice"] == ["tutor:camera",
+                    "tutor:microphone"], "alice unsubscribed from the screen")  # fmt: skip
+    finally:
+        for client in clients:
+            await client.close()
+        await media.close()
+
+
+async def test_h264_is_forwarded_when_the_publisher_offers_only_h264() -> None:
+    media = await _room()
+    tutor = Client(media, "s1", "tutor", TUTOR, video_codec="video/H264")
+    alice = Client(media, "s1", "alice", STUDENT, publish=(), decode=True)
+    clients = [tutor, alice]
+    wire(media, clients)
+    try:
+        await tutor.join()
+        await alice.join()
+        await until(lambda: alice.frames("tutor:camera") >= 10, "alice decodes the forwarded H.264")
+        assert alice.received["tutor:camera"].codec == "video/H264"
+        track = next(t for t in media.room("s1").participants["tutor"].published.values() if t.kind == "video")
+        assert track.codec is not None and track.codec.mimeType == "video/H264"
+        assert track.tap.decoder_tasks == 0
+    finally:
+        for client in clients:
+            await client.close()
+        await media.close()

@@ -1,0 +1,134 @@
+"""Join latency, media half: join call -> first DECODED remote video frame at the viewer.
+
+    .venv/bin/python bench/join_latency.py            # 50 joins
+    .venv/bin/python bench/join_latency.py --joins 10
+
+A media worker (media.workers, the production path) holds one room with a live
+aiortc publisher (640x480@30 VP8, encoded as it goes, so it answers PLI). Each
+join is a fresh viewer peer connection on loopback: MediaServer.join ->
+"subscribe-offer" event -> answer -> ICE + DTLS -> the SFU's PLI -> keyframe ->
+the viewer decodes its first frame. Joins run one after another; each viewer
+leaves afterwards. The token half (HTTP + Socket.IO connect) is signaling's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import fractions
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def run(joins: int) -> dict[str, Any]:
+    import av
+    import numpy
+    from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+    from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
+
+    from media import aiortc_hooks
+    from media.fanout import RoomKind
+    from media.rooms import MediaConfig, MediaGrant
+    from media.workers import WorkerPool
+
+    aiortc_hooks.restrict_host_addresses(["127.0.0.1"])
+    config = RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+
+    class Camera(VideoStreamTrack):
+        """640x480 moving gradient: a real encode per frame, keyframes only on request."""
+
+        async def recv(self) -> av.VideoFrame:
+            pts, time_base = await self.next_timestamp()
+            shift = int(pts * time_base * 60) % 640
+            row = numpy.roll(numpy.arange(640, dtype=numpy.uint8), shift)
+            image = numpy.broadcast_to(row, (480, 640))
+            frame = av.VideoFrame.from_ndarray(numpy.stack([image] * 3, axis=-1), format="rgb24")
+            frame.pts, frame.time_base = pts, fractions.Fraction(time_base)
+            return frame
+
+    pool = WorkerPool(MediaConfig(host_addresses=["127.0.0.1"], consent_failures=60), workers=1)
+    await pool.start()
+    offers: dict[str, asyncio.Future[str]] = {}
+
+    def on_event(event: Any) -> None:
+        future = offers.get(event.peer_id)
+        if event.type == "subscribe-offer" and future is not None and not future.done():
+            future.set_result(event.data["sdp"])
+
+    pool.on_event(on_event)
+    await pool.open_room("lat", RoomKind.CONSULTATION)
+    publisher = RTCPeerConnection(config)
+    video = publisher.addTransceiver(Camera(), direction="sendonly")
+    audio = publisher.addTransceiver(AudioStreamTrack(), direction="sendonly")
+    await publisher.setLocalDescription(await publisher.createOffer())
+    grant = MediaGrant(can_publish_camera=True, can_publish_microphone=True, can_subscribe=False)
+    answer = await pool.join(
+        "lat", "publisher", grant, publisher.localDescription.sdp, {video.mid: "camera", audio.mid: "microphone"}
+    )
+    await publisher.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+    await asyncio.sleep(2)
+
+    totals: list[float] = []
+    to_offer: list[float] = []
+    for i in range(joins):
+        peer = f"viewer{i}"
+        first: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        viewer = RTCPeerConnection(config)
+
+        @viewer.on("track")
+        def on_track(track: Any, first: asyncio.Future[float] = first) -> None:
+            if track.kind != "video":
+                return
+
+            async def read() -> None:
+                frame = await track.recv()
+                if not first.done() and frame is not None:
+                    first.set_result(time.perf_counter())
+
+            asyncio.ensure_future(read())
+
+        offers[peer] = asyncio.get_running_loop().create_future()
+        start = time.perf_counter()
+        await pool.join("lat", peer, MediaGrant(), None)
+        offer = await asyncio.wait_for(offers[peer], 30)
+        got_offer = time.perf_counter()
+        await viewer.setRemoteDescription(RTCSessionDescription(offer, "offer"))
+        await viewer.setLocalDescription(await viewer.createAnswer())
+        await pool.answer("lat", peer, viewer.localDescription.sdp)
+        end = await asyncio.wait_for(first, 30)
+        totals.append(end - start)
+        to_offer.append(got_offer - start)
+        await viewer.close()
+        await pool.leave("lat", peer)
+    await publisher.close()
+    await pool.close()
+    return {"totals": totals, "to_offer": to_offer}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--joins", type=int, default=50)
+    args = parser.parse_args()
+    load = os.getloadavg()[0]
+    result = asyncio.run(run(args.joins))
+    totals, to_offer = result["totals"], result["to_offer"]
+    print(f"# join_latency  {time.strftime('%Y-%m-%d %H:%M:%S %Z')}  {platform.node()}  {os.cpu_count()} cpus  "
+          f"load {load:.2f} -> {os.getloadavg()[0]:.2f}  joins {len(totals)}")  # fmt: skip
+    print(f"join -> first decoded frame: p50 {percentile(totals, 0.5) * 1000:.0f} ms  "
+          f"p95 {percentile(totals, 0.95) * 1000:.0f} ms  max {max(totals) * 1000:.0f} ms")  # fmt: skip
+    print(f"join -> subscribe offer:     p50 {percentile(to_offer, 0.5) * 1000:.0f} ms  "
+          f"p95 {percentile(to_offer, 0.95) * 1000:.0f} ms")  # fmt: skip
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    main()

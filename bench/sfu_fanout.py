@@ -1,0 +1,478 @@
+"""SFU fan-out cost: one 640x480@30 VP8 (~1 Mbps) + Opus publisher, K subscribers, on loopback.
+
+    .venv/bin/python bench/sfu_fanout.py                    # K = 1,10,50,100,200, relay baseline K = 1,5,10
+    .venv/bin/python bench/sfu_fanout.py --ks 1,10 --relay-ks 1 --window 8
+
+For each K a fresh media worker (media.workers, the production path) holds one
+room; the publisher sends a pre-encoded clip through aiortc's pack path;
+subscribers run in separate processes (``--per-proc`` each) and count encoded
+frames without decoding. Measured in the SFU process over ``--window`` seconds
+after every subscriber got video: CPU seconds (from /proc, steadier than wall
+time on a shared machine), RSS growth, event-loop lag p99; at the subscribers:
+video frames/s. The stock aiortc path (decode once, ``MediaRelay``, one encoder
+per subscriber) runs in the same run for small K as the baseline ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+CLIP = Path("/tmp/aulacast-bench/src-640x480-vp8-1M-opus.webm")
+HZ = os.sysconf("SC_CLK_TCK")
+
+
+# --- helpers shared by all roles ---------------------------------------------------------
+
+
+def ffmpeg() -> str:
+    for candidate in ("/usr/bin/ffmpeg",):
+        if os.path.exists(candidate):
+            return candidate
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def make_clip(seconds: int) -> Path:
+    """A synthetic lecture-like source: testsrc2 VP8 CBR ~1 Mbps, keyframe every 2 s, Opus sine."""
+    if CLIP.exists():
+        return CLIP
+    CLIP.parent.mkdir(parents=True, exist_ok=True)
+    tmp = CLIP.with_suffix(".part.webm")
+    subprocess.run(
+        [ffmpeg(), "-hide_banner", "-loglevel", "error", "-y",
+         "-f", "lavfi", "-i", f"testsrc2=size=640x480:rate=30:duration={seconds}",
+         "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={seconds}",
+         "-c:v", "libvpx", "-b:v", "1M", "-minrate", "1M", "-maxrate", "1M", "-bufsize", "1M",
+         "-deadline", "realtime", "-cpu-used", "8", "-g", "60", "-auto-alt-ref", "0", "-lag-in-frames", "0",
+         "-c:a", "libopus", "-b:a", "48k", "-ac", "2", tmp],
+        check=True,
+    )  # fmt: skip
+    tmp.rename(CLIP)
+    return CLIP
+
+
+def proc_sample(pid: int) -> tuple[float, int]:
+    """CPU seconds (user+system) and RSS bytes of a process."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / HZ
+    rss = 0
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            rss = int(line.split()[1]) * 1024
+    return cpu, rss
+
+
+def loopback_only() -> None:
+    from media import aiortc_hooks
+
+    aiortc_hooks.restrict_host_addresses(["127.0.0.1"])
+
+
+def rtc_config() -> Any:
+    from aiortc import RTCBundlePolicy, RTCConfiguration
+
+    return RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+
+
+class JsonPipe:
+    """Line-delimited JSON to/from a child process, with request/response ids."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+        self._next = 0
+        self._pending: dict[int, asyncio.Future[Any]] = {}
+        self._reader = asyncio.ensure_future(self._read())
+
+    async def call(self, op: str, **params: Any) -> Any:
+        self._next += 1
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending[self._next] = future
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps({"id": self._next, "op": op, **params}).encode() + b"\n")
+        await self.proc.stdin.drain()
+        return await future
+
+    async def _read(self) -> None:
+        assert self.proc.stdout is not None
+        while line := await self.proc.stdout.readline():
+            message = json.loads(line)
+            future = self._pending.pop(message.pop("id"), None)
+            if future is not None and not future.done():
+                if "error" in message:
+                    future.set_exception(RuntimeError(message["error"]))
+                else:
+                    future.set_result(message.get("result"))
+
+    async def close(self) -> None:
+        if self.proc.returncode is None:
+            assert self.proc.stdin is not None
+            self.proc.stdin.close()
+            try:
+                await asyncio.wait_for(self.proc.wait(), 10)
+            except TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
+        self._reader.cancel()
+
+
+async def serve_json(handlers: dict[str, Callable[..., Awaitable[Any]]]) -> None:
+    """Child side of JsonPipe: run handlers for requests on stdin until it closes."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=1 << 22)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+
+    async def handle(message: dict[str, Any]) -> None:
+        rid = message.pop("id")
+        op = message.pop("op")
+        try:
+            result = await handlers[op](**message)
+            out = {"id": rid, "result": result}
+        except Exception as exc:  # reported to the parent, which fails the run
+            out = {"id": rid, "error": f"{type(exc).__name__}: {exc}"}
+        sys.stdout.write(json.dumps(out) + "\n")
+        sys.stdout.flush()
+
+    tasks = set()
+    while line := await reader.readline():
+        task = asyncio.ensure_future(handle(json.loads(line)))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+
+async def spawn(*args: str) -> JsonPipe:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, *args, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=1 << 22
+    )
+    return JsonPipe(proc)
+
+
+# --- subscriber processes --------------------------------------------------------------------
+
+
+async def subscriber_main() -> None:
+    """Many subscribers in one process: answer server offers, count encoded frames (no decoding)."""
+    from aiortc import RTCPeerConnection, RTCSessionDescription
+
+    from media import aiortc_hooks
+
+    loopback_only()
+    pcs: dict[str, Any] = {}
+    counts: dict[str, dict[str, int]] = {}
+
+    async def offer(peer: str, sdp: str) -> str:
+        pc = pcs.get(peer)
+        if pc is None:
+            pc = pcs[peer] = RTCPeerConnection(rtc_config())
+            counts[peer] = {"video": 0, "audio": 0}
+
+            @pc.on("track")
+            def on_track(track: Any, pc: Any = pc, peer: str = peer) -> None:
+                receiver = next(t.receiver for t in pc.getTransceivers() if t.receiver.track is track)
+
+                def on_frame(codec: Any, frame: Any, kind: str = track.kind) -> None:
+                    counts[peer][kind] += 1
+
+                aiortc_hooks.tap_encoded_frames(receiver, on_frame)
+
+        await pc.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
+        await pc.setLocalDescription(await pc.createAnswer())
+        return pc.localDescription.sdp
+
+    async def get_counts() -> dict[str, dict[str, int]]:
+        return counts
+
+    async def close_all() -> None:
+        for pc in pcs.values():
+            await pc.close()
+
+    await serve_json({"offer": offer, "counts": get_counts, "close": close_all})
+
+
+# --- the stock relay server (baseline) ------------------------------------------------------
+
+
+async def relay_main() -> None:
+    """aiortc's documented way to serve many viewers: decode once, MediaRelay, encode per viewer."""
+    from aiortc import RTCPeerConnection, RTCSessionDescription
+    from aiortc.contrib.media import MediaRelay
+
+    from media.workers import LoopLag
+
+    loopback_only()
+    relay = MediaRelay()
+    tracks: list[Any] = []
+    pcs: dict[str, Any] = {}
+    lag = LoopLag()
+    lag_task = asyncio.ensure_future(lag.run())
+
+    async def publish(sdp: str) -> str:
+        pc = pcs["publisher"] = RTCPeerConnection(rtc_config())
+        pc.on("track", tracks.append)
+        await pc.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
+        await pc.setLocalDescription(await pc.createAnswer())
+        return pc.localDescription.sdp
+
+    async def subscribe(peer: str) -> str:
+        pc = pcs[peer] = RTCPeerConnection(rtc_config())
+        for track in sorted(tracks, key=lambda t: t.kind, reverse=True):
+            pc.addTransceiver(relay.subscribe(track), direction="sendonly")
+        await pc.setLocalDescription(await pc.createOffer())
+        return pc.localDescription.sdp
+
+    async def answer(peer: str, sdp: str) -> None:
+        await pcs[peer].setRemoteDescription(RTCSessionDescription(sdp, "answer"))
+
+    async def stats(reset_lag: bool = False) -> dict[str, Any]:
+        return {"pid": os.getpid(), "loop_lag": lag.summary(reset_lag)}
+
+    await serve_json({"publish": publish, "subscribe": subscribe, "answer": answer, "stats": stats})
+    lag_task.cancel()
+
+
+# --- the measured servers, as seen by the bench -----------------------------------------------
+
+
+class SfuServer:
+    """The production path: a media worker process running the passthrough SFU."""
+
+    name = "passthrough SFU"
+
+    async def start(self) -> None:
+        from media.fanout import RoomKind
+        from media.rooms import MediaConfig
+        from media.workers import WorkerPool
+
+        self.pool = WorkerPool(MediaConfig(host_addresses=["127.0.0.1"], consent_failures=60), workers=1)
+        await self.pool.start()
+        self.offers: dict[str, asyncio.Future[str]] = {}
+        self.pool.on_event(self._on_event)
+        await self.pool.open_room("bench", RoomKind.CONSULTATION)
+        self.pid = self.pool.pid(0)
+
+    def _on_event(self, event: Any) -> None:
+        if event.type == "subscribe-offer":
+            future = self.offers.get(event.peer_id)
+            if future is not None and not future.done():
+                future.set_result(event.data["sdp"])
+
+    async def publish(self, sdp: str, sources: dict[str, str]) -> str:
+        from media.rooms import MediaGrant
+
+        grant = MediaGrant(can_publish_camera=True, can_publish_microphone=True, can_subscribe=False)
+        return await self.pool.join("bench", "publisher", grant, sdp, sources)
+
+    async def subscribe(self, peer: str) -> str:
+        from media.rooms import MediaGrant
+
+        self.offers[peer] = asyncio.get_running_loop().create_future()
+        await self.pool.join("bench", peer, MediaGrant(), None)
+        return await asyncio.wait_for(self.offers[peer], 60)
+
+    async def answer(self, peer: str, sdp: str) -> None:
+        await self.pool.answer("bench", peer, sdp)
+
+    async def lag(self, reset: bool) -> dict[str, float]:
+        stats = await self.pool.stats(0, reset_lag=reset)
+        if os.environ.get("BENCH_DEBUG"):
+            room = stats["rooms"]["bench"]
+            fwd = [v for subs in room["forwarding"].values() for v in subs.values()]
+            print("  debug: tracks", room["tracks"], "forwarded/dropped", fwd[:6], file=sys.stderr)
+        return stats["loop_lag"]
+
+    async def stop(self) -> None:
+        await self.pool.close()
+
+
+class RelayServer:
+    name = "aiortc MediaRelay (decode + re-encode)"
+
+    async def start(self) -> None:
+        self.pipe = await spawn("--role", "relay")
+        self.pid = self.pipe.proc.pid
+
+    async def publish(self, sdp: str, sources: dict[str, str]) -> str:
+        return await self.pipe.call("publish", sdp=sdp)
+
+    async def subscribe(self, peer: str) -> str:
+        return await self.pipe.call("subscribe", peer=peer)
+
+    async def answer(self, peer: str, sdp: str) -> None:
+        await self.pipe.call("answer", peer=peer, sdp=sdp)
+
+    async def lag(self, reset: bool) -> dict[str, float]:
+        return (await self.pipe.call("stats", reset_lag=reset))["loop_lag"]
+
+    async def stop(self) -> None:
+        await self.pipe.close()
+
+
+# --- one measured phase ----------------------------------------------------------------------
+
+
+@dataclass
+class Phase:
+    server: str
+    k: int
+    cpu_pct: float
+    cpu_pct_idle: float
+    cpu_pct_per_viewer: float
+    cpu_pct_per_viewer_30fps: float  # scaled to a full 30 fps: what a viewer would cost unstarved
+    rss_mb_per_viewer: float
+    fps_mean: float
+    fps_min: float
+    lag_p99_ms: float
+    lag_max_ms: float
+    connected: int
+    load: str
+
+
+async def start_publisher(server: Any) -> Any:
+    from aiortc import RTCPeerConnection, RTCSessionDescription
+    from aiortc.contrib.media import MediaPlayer
+
+    player = MediaPlayer(str(CLIP), decode=False)
+    pc = RTCPeerConnection(rtc_config())
+    video = pc.addTransceiver(player.video, direction="sendonly")
+    audio = pc.addTransceiver(player.audio, direction="sendonly")
+    await pc.setLocalDescription(await pc.createOffer())
+    sources = {video.mid: "camera", audio.mid: "microphone"}
+    answer = await server.publish(pc.localDescription.sdp, sources)
+    await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+    return pc, player
+
+
+async def run_phase(server: Any, k: int, per_proc: int, window: float, idle: float) -> Phase:
+    await server.start()
+    pub_pc, player = await start_publisher(server)
+    procs: list[JsonPipe] = []
+    try:
+        await asyncio.sleep(3)
+        c0, _ = proc_sample(server.pid)
+        await asyncio.sleep(idle)
+        c1, rss_idle = proc_sample(server.pid)
+        cpu_idle = 100 * (c1 - c0) / idle
+
+        procs = [await spawn("--role", "subscriber") for _ in range(math.ceil(k / per_proc))]
+        peers = [f"v{i}" for i in range(k)]
+        owner = {p: procs[i // per_proc] for i, p in enumerate(peers)}
+
+        async def join(peer: str) -> None:
+            offer = await server.subscribe(peer)
+            answer = await owner[peer].call("offer", peer=peer, sdp=offer)
+            await server.answer(peer, answer)
+
+        for start in range(0, k, 10):
+            await asyncio.gather(*(join(p) for p in peers[start : start + 10]))
+
+        async def counts() -> dict[str, dict[str, int]]:
+            merged: dict[str, dict[str, int]] = {}
+            for proc in procs:
+                merged.update(await proc.call("counts"))
+            return merged
+
+        deadline = time.monotonic() + 60 + k / 2
+        while time.monotonic() < deadline:
+            got = await counts()
+            if sum(1 for c in got.values() if c["video"] > 0) == k:
+                break
+            await asyncio.sleep(0.5)
+        await asyncio.sleep(3)  # let PLIs/keyframes and joins settle
+
+        before = await counts()
+        await server.lag(reset=True)
+        s0, _ = proc_sample(server.pid)
+        await asyncio.sleep(window)
+        s1, rss = proc_sample(server.pid)
+        after = await counts()
+        lag = await server.lag(reset=True)
+
+        fps = [(after[p]["video"] - before.get(p, {"video": 0})["video"]) / window for p in peers]
+        cpu = 100 * (s1 - s0) / window
+        return Phase(
+            server=server.name,
+            k=k,
+            cpu_pct=round(cpu, 1),
+            cpu_pct_idle=round(cpu_idle, 1),
+            cpu_pct_per_viewer=round((cpu - cpu_idle) / k, 3),
+            cpu_pct_per_viewer_30fps=round((cpu - cpu_idle) / k * 30 / max(sum(fps) / len(fps), 0.1), 3),
+            rss_mb_per_viewer=round((rss - rss_idle) / k / 2**20, 3),
+            fps_mean=round(sum(fps) / len(fps), 1),
+            fps_min=round(min(fps), 1),
+            lag_p99_ms=lag["p99_ms"],
+            lag_max_ms=lag["max_ms"],
+            connected=sum(1 for c in after.values() if c["video"] > 0),
+            load=" ".join(f"{x:.2f}" for x in os.getloadavg()),
+        )
+    finally:
+        for proc in procs:
+            try:
+                await asyncio.wait_for(proc.call("close"), 20)
+            except (TimeoutError, RuntimeError):
+                pass
+            await proc.close()
+        await pub_pc.close()
+        await server.stop()
+
+
+async def bench(args: argparse.Namespace) -> None:
+    loopback_only()
+    make_clip(args.clip_seconds)
+    ks = [int(x) for x in args.ks.split(",") if x]
+    relay_ks = [int(x) for x in args.relay_ks.split(",") if x]
+    print(f"# sfu_fanout  {time.strftime('%Y-%m-%d %H:%M:%S %Z')}  {platform.node()}  "
+          f"{os.cpu_count()} cpus  load {os.getloadavg()[0]:.2f}  per-proc {args.per_proc}  window {args.window}s")  # fmt: skip
+    header = ("server", "K", "cpu%", "idle%", "cpu%/viewer", "cpu%/viewer@30fps", "MB/viewer", "fps mean", "fps min", "lag p99 ms",
+              "lag max ms", "connected", "load")  # fmt: skip
+    print(" | ".join(header))
+    results = []
+    plan = [(SfuServer, k) for k in ks] + [(RelayServer, k) for k in relay_ks]
+    for cls, k in plan:
+        phase = await run_phase(cls(), k, args.per_proc, args.window, args.idle)
+        results.append(phase)
+        print(" | ".join(str(v) for v in phase.__dict__.values()), flush=True)
+    sfu = {p.k: p for p in results if p.server == SfuServer.name}
+    for p in results:
+        if p.server == RelayServer.name and p.k in sfu and sfu[p.k].cpu_pct_per_viewer > 0:
+            ratio = p.cpu_pct_per_viewer / sfu[p.k].cpu_pct_per_viewer
+            ratio30 = p.cpu_pct_per_viewer_30fps / max(sfu[p.k].cpu_pct_per_viewer_30fps, 1e-6)
+            print(f"K={p.k}: relay/passthrough CPU per viewer = {ratio:.1f}x (at 30 fps: {ratio30:.1f}x)")
+    if args.json:
+        with open(args.json, "w") as out:  # noqa: ASYNC230 - once, at the end
+            json.dump([p.__dict__ for p in results], out, indent=2)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--role", choices=["bench", "subscriber", "relay"], default="bench")
+    parser.add_argument("--ks", default="1,10,50,100,200")
+    parser.add_argument("--relay-ks", default="1,5,10")
+    parser.add_argument("--per-proc", type=int, default=25, help="subscribers per subscriber process")
+    parser.add_argument("--window", type=float, default=10.0, help="measured seconds per K")
+    parser.add_argument("--idle", type=float, default=4.0, help="seconds measuring the publisher-only baseline")
+    parser.add_argument("--clip-seconds", type=int, default=150)
+    parser.add_argument("--json", help="also write the figures here")
+    args = parser.parse_args()
+    if args.role == "subscriber":
+        asyncio.run(subscriber_main())
+    elif args.role == "relay":
+        asyncio.run(relay_main())
+    else:
+        asyncio.run(bench(args))
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    main()
