@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from media.errors import MediaError
-from media.ffmpeg import FFmpeg, Progress, ProgressCallback
+from media.ffmpeg import FFmpeg, FFmpegCancelled, Progress, ProgressCallback
 from media.probe import probe
 
 MANIFEST = "manifest.json"
@@ -281,8 +281,6 @@ def _entry(root: Path, rel: str, kind: str, title: str | None) -> ManifestEntry:
 
 def _check_cancel(cancel: threading.Event | None) -> None:
     if cancel is not None and cancel.is_set():
-        from media.ffmpeg import FFmpegCancelled
-
         raise FFmpegCancelled("case export stopped on request, nothing written")
 
 

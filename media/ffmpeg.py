@@ -14,6 +14,7 @@ line ffmpeg said about it instead of a wall of stderr.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import re
 import shutil
@@ -138,9 +139,8 @@ class FFmpeg:
         raise FFmpegNotFound("ffmpeg not found: set ffmpeg_path, put ffmpeg on PATH or install imageio-ffmpeg")
 
     def version(self) -> str:
-        """The first line of ``ffmpeg -version``."""
-        out = subprocess.run([self.binary, "-hide_banner", "-version"], capture_output=True, text=True, check=False)
-        return out.stdout.splitlines()[0] if out.stdout else "unknown"
+        """The first line of ``ffmpeg -version`` (asked once per binary)."""
+        return _version(self.binary)
 
     def run(
         self,
@@ -234,6 +234,12 @@ class FFmpeg:
             except FFmpegCancelled:
                 pass
             raise
+
+
+@functools.lru_cache(maxsize=8)
+def _version(binary: str) -> str:
+    out = subprocess.run([binary, "-hide_banner", "-version"], capture_output=True, text=True, check=False)
+    return out.stdout.splitlines()[0] if out.stdout else "unknown"
 
 
 def _drain(stream, sink: deque[str]) -> None:  # type: ignore[no-untyped-def]

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from media.eit import EitEvent
 from media.errors import MediaError
-from media.ffmpeg import FFmpeg, Progress, ProgressCallback, RunResult
+from media.ffmpeg import FFmpeg, FFmpegCancelled, Progress, ProgressCallback, RunResult
 from media.inject import InjectReport, SiConfig, inject_si
 from media.loudness import (
     SILENCE,
@@ -361,7 +361,7 @@ def package(
         if hls_dir is not None:
             t0 = time.monotonic()
             hls_temp, cost = _hls(ff, delivered, Path(hls_dir), hls_segment_seconds, duration,
-                            staged("hls"), cancel, source)
+                                  staged("hls"), cancel, source)
             hls_seconds = time.monotonic() - t0
             cpu_seconds += cost.cpu_seconds
 
@@ -400,8 +400,6 @@ def package(
 
 def _check_cancel(cancel: threading.Event | None, source: Path) -> None:
     if cancel is not None and cancel.is_set():
-        from media.ffmpeg import FFmpegCancelled
-
         raise FFmpegCancelled(f"{source}: stopped on request, no output written")
 
 
