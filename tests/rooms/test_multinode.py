@@ -1,0 +1,248 @@
+"""Two real ``aulacast serve`` processes sharing one SQLite file and a private Redis started here.
+
+A client on node 1 and one on node 2 share presence, lobby and chat; a room's media stays on
+the node that placed it (the other node forwards media calls to it through Redis); a Redis
+restart is survived: signaling comes back and no stored chat is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import pytest
+import redis
+from media_peer import MediaPeer, until
+from room_fixtures import RoomClient, World, free_port, seed
+
+from orchestrator.store.db import Database
+
+
+def wait_for(pred, limit: float) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.1)
+    return pred()
+
+
+def _ping(port: int) -> bool:
+    try:
+        return bool(redis.Redis(port=port, socket_connect_timeout=0.5).ping())
+    except Exception:
+        return False
+
+
+@dataclass
+class PrivateRedis:
+    port: int
+    dir: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.dir)],
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        assert wait_for(lambda: _ping(self.port), 10), "redis-server did not start"
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+
+def write_config(tmp_path: Path, port: int, redis_url: str) -> Path:
+    cfg = tmp_path / f"node{port}.toml"
+    cfg.write_text("\n".join([
+        f'data_dir = "{tmp_path / "var"}"', f"port = {port}", 'secret_key = "multinode-test-key"',
+        f'redis_url = "{redis_url}"', "scheduler_enabled = false", "media_workers = 1", 'log_level = "WARNING"',
+    ]) + "\n")  # fmt: skip
+    return cfg
+
+
+def start_node(cfg: Path, log: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "AULACAST_CONFIG": str(cfg), "AULACAST_MEDIA_HOST_ADDRESSES": "127.0.0.1"}
+    return subprocess.Popen([sys.executable, "-m", "orchestrator.cli", "serve"], env=env, stdout=log.open("ab"),
+                            stderr=subprocess.STDOUT)  # fmt: skip
+
+
+@dataclass
+class Nodes:
+    """Two service processes and their private Redis, started once for this module."""
+
+    ports: list[int]
+    procs: list[subprocess.Popen[bytes]]
+    redis: PrivateRedis
+    logs: list[Path]
+    seeded: dict
+
+    def log_text(self) -> str:
+        return "\n".join(p.read_text(errors="replace")[-3000:] for p in self.logs)
+
+
+def _healthy(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nodes]:
+    tmp_path = tmp_path_factory.mktemp("multinode")
+    (tmp_path / "var").mkdir()
+    db = Database.from_url(f"sqlite:///{tmp_path / 'var' / 'aulacast.db'}")
+    db.upgrade()
+    seeded = seed(db)
+    db.engine.dispose()
+    r = PrivateRedis(free_port(), tmp_path)
+    r.start()
+    ports = [free_port(), free_port()]
+    logs = [tmp_path / "node1.log", tmp_path / "node2.log"]
+    procs = [start_node(write_config(tmp_path, p, r.url), lg) for p, lg in zip(ports, logs, strict=True)]
+    n = Nodes(ports, procs, r, logs, seeded)
+    try:
+        for port in ports:
+            assert wait_for(lambda p=port: _healthy(p), 90), n.log_text()
+        yield n
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        if r.proc is not None and r.proc.poll() is None:
+            r.proc.terminate()
+            r.proc.wait(10)
+
+
+@dataclass
+class Cluster:
+    nodes: list[World]
+    procs: list[subprocess.Popen[bytes]]
+    redis: PrivateRedis
+    info: Nodes
+
+    def log_text(self) -> str:
+        return self.info.log_text()
+
+
+@pytest.fixture
+async def cluster(nodes: Nodes, loopback_only: None) -> AsyncIterator[Cluster]:
+    http = aiohttp.ClientSession()
+    sd = nodes.seeded
+    worlds = [World(f"http://127.0.0.1:{p}", http, sd["ids"], sd["consult"], sd["defense"], _bearer=sd["tokens"])
+              for p in nodes.ports]  # fmt: skip
+    try:
+        yield Cluster(worlds, nodes.procs, nodes.redis, nodes)
+    finally:
+        for w in worlds:
+            await w.close()
+        await http.close()
+
+
+async def enter(world: World, username: str, session_id: int) -> RoomClient:
+    c = await world.socket(username, session_id)
+    await c.wait_for("welcome")
+    return c
+
+
+@pytest.mark.slow
+async def test_two_nodes_share_presence_lobby_chat_and_media(cluster: Cluster) -> None:
+    n1, n2 = cluster.nodes
+    sid = n1.consult
+    tom = await enter(n1, "tom", sid)
+    # lobby across nodes: the student waits on node 2, the host on node 1 sees it and admits
+    stu = await n2.socket("stu", sid)
+    await stu.wait_for("lobby")
+    assert (await tom.wait_for("waiting"))["person_id"] == n1.ids["stu"]
+    await tom.call("admit", {"person_id": n1.ids["stu"]})
+    welcome = await stu.wait_for("welcome")
+    assert {m["person_id"] for m in welcome["members"] if m["online"]} == {n1.ids["tom"], n1.ids["stu"]}
+    assert (await tom.wait_for("member-joined"))["person_id"] == n1.ids["stu"]
+    # chat both ways
+    await stu.call("chat", {"body": "from node 2"})
+    assert (await tom.wait_for("chat", lambda m: m["body"] == "from node 2"))["sender_id"] == n1.ids["stu"]
+    await tom.call("chat", {"body": "from node 1"})
+    await stu.wait_for("chat", lambda m: m["body"] == "from node 1")
+    # hands cross too
+    await stu.call("hand", {"raised": True})
+    assert (await tom.wait_for("hand"))["person_id"] == n1.ids["stu"]
+
+    # media: placed on node 1 by the host's join; node 2's client is served by forwarding
+    peers = [MediaPeer(tom), MediaPeer(stu)]
+    try:
+        assert (await peers[0].join())["ok"] is True
+        owner = redis.Redis(port=cluster.redis.port).get(f"aulacast:room:{sid}:media").decode()
+        assert owner.endswith(f":{cluster.procs[0].pid}"), owner
+        ack = await peers[1].join()
+        assert ack["ok"] is True, ack
+        await until(lambda: peers[1].video_frames_from(n1.ids["tom"]) >= 10, "node-2 client receives the host")
+        await until(lambda: peers[0].video_frames_from(n1.ids["stu"]) >= 10, "host receives the node-2 client")
+        assert redis.Redis(port=cluster.redis.port).get(f"aulacast:room:{sid}:media").decode() == owner
+    finally:
+        for p in peers:
+            await p.close()
+
+
+@pytest.mark.slow
+async def test_redis_restart_recovers_and_loses_no_stored_chat(cluster: Cluster) -> None:
+    n1, n2 = cluster.nodes
+    sid = n1.defense  # auto-admit
+    tom = await enter(n1, "tom", sid)
+    stu = await enter(n2, "stu", sid)
+    for i in range(5):
+        assert (await stu.call("chat", {"body": f"before {i}"}))["ok"] is True
+    await tom.wait_for("chat", lambda m: m["body"] == "before 4")
+
+    cluster.redis.kill()
+    down_acks = [await stu.call("chat", {"body": "while down"}, limit=30)]
+    assert down_acks[0]["ok"] is False and down_acks[0]["error"]["code"] == "unavailable", down_acks
+    cluster.redis.start()
+    restarted = time.monotonic()
+    # signaling is back when a message from node 2 reaches node 1 again
+    n = 0
+    delivered_at = None
+    while time.monotonic() - restarted < 60:
+        n += 1
+        body = f"after {n}"
+        ack = await stu.call("chat", {"body": body}, limit=30)
+        if ack["ok"]:
+            try:
+                await tom.wait_for("chat", lambda m, b=body: m["body"] == b, limit=0.5)
+                delivered_at = time.monotonic()
+                break
+            except TimeoutError:
+                pass
+        await asyncio.sleep(0.2)
+    assert delivered_at is not None, cluster.log_text()
+    print(f"signaling recovered {delivered_at - restarted:.2f} s after Redis came back ({n} attempts)")
+    # presence is refilled by the nodes' heartbeats
+    await asyncio.sleep(4)
+    state = await tom.call("state", {})
+    assert state["state"] == "room"
+    welcome = tom.events["welcome"][-1]
+    assert {m["person_id"] for m in welcome["members"] if m["online"]} == {n1.ids["tom"], n1.ids["stu"]}
+    # every acknowledged message is stored (SQL), whatever Redis did
+    history = [m["body"] for m in welcome["history"]]
+    assert [f"before {i}" for i in range(5)] == history[:5] and f"after {n}" in history
+    assert "while down" not in history
