@@ -969,15 +969,25 @@ class _Engine:
             or prev.end - prev.start != spec.duration
         ):
             return None
+        if prev.start.tzinfo is None:
+            raise PlanError([f"previous session '{prev.key}' has a naive start time; pass aware UTC datetimes"])
         delta = prev.start - _EPOCH
         u = delta // _UNIT
         at = spec.allowed.get(u)
         if at is None or delta % _UNIT:
             return None
-        day = at[0]
+        day, minute = at
         if spec.cap and self.per_day[(spec.offering.id, day)] >= spec.cap:
             return None
-        if self.conflict(req, u) is not None:
+        n = spec.units
+        d, off = divmod(u, UNITS_PER_DAY)
+        if off + n > UNITS_PER_DAY:  # crosses UTC midnight: the general test
+            return (u, day) if self.conflict(req, u) is None else None
+        mask = ((1 << n) - 1) << off
+        for busy, _ in who.checks:
+            if busy.get(d, 0) & mask:
+                return None
+        if who.windows and not (self.who_mask(who, n, day) >> (minute // UNIT_MINUTES)) & 1:
             return None
         return u, day
 

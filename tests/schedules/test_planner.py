@@ -484,3 +484,11 @@ def test_incremental_planner_refuses_bad_input_and_keeps_its_plan(cal: AcademicC
         planner.update(offerings=offs + [offering("new", "G7", "t1")])
     assert planner.result is before
     assert planner.update() == before
+
+
+def test_previous_sessions_must_carry_aware_times(cal: AcademicCalendar) -> None:
+    offs, groups, people, results = scenario()
+    first = plan(cal, offs, people, groups, results)
+    naive = [replace(s, start=s.start.replace(tzinfo=None), end=s.end.replace(tzinfo=None)) for s in first.sessions]
+    with pytest.raises(PlanError, match="naive start time"):
+        plan(cal, offs, people, groups, results, previous=naive)
