@@ -13,12 +13,18 @@ individual booking (a tutor, a committee member, a defending student) occupies
 the person and marks "a member busy" on each of their groups, which is what a
 later group session of those groups must test.
 
-Re-planning is incremental by construction: sessions of ``previous`` whose
-requirement still exists unchanged and whose time is still allowed and free
-are reserved first and kept as they are; only the rest is searched again. So
-moving one holiday re-places only the sessions on it, and planning twice with
-the same inputs returns the same plan (reasons of unplaced requirements are
-computed against the final occupancy, so they repeat too).
+A person's availability window (their own hours in their own zone) becomes a
+mask of allowed local start minutes, shared by every day without a DST change
+and every person with the same window.
+
+Re-planning keeps what it can: sessions of ``previous`` whose requirement
+still exists unchanged and whose time is still allowed and free are reserved
+first and kept as they are; only the rest is searched again. So moving one
+holiday re-places only the sessions on it, and planning twice with the same
+inputs returns the same plan (reasons of unplaced requirements are computed
+against the final occupancy, so they repeat too). ``plan(previous=...)``
+still rebuilds every requirement; ``Planner`` keeps the plan in memory and its
+``update()`` touches only what a change touches, with the same result.
 """
 
 from __future__ import annotations
@@ -376,7 +382,7 @@ class Planner:
         todo = sorted(pending.values(), key=lambda r: position[r.key])
         e.place(todo, prev_by_key, allow_cursor=False)
         changed = e.refresh_sittings([r for r in todo if r.spec.kind is SessionKind.DEFENSE], old_runs)
-        e.emit(todo + [e.by_key[k] for k in changed if k in e.by_key], prev_by_key)
+        e.emit(todo + [e.by_key[k] for k in changed if k in e.by_key])
         self.result = e.result()
         return self.result
 
@@ -1083,7 +1089,7 @@ class _Engine:
         prev_by_key = {s.key: s for s in previous}
         self.place(reqs, prev_by_key, allow_cursor=not previous)
         self.refresh_sittings([r for r in reqs if r.spec.kind is SessionKind.DEFENSE], ())
-        self.emit(reqs, prev_by_key)
+        self.emit(reqs)
         return self.result()
 
     def place(self, reqs: list[_Req], prev_by_key: Mapping[str, PlannedSession], allow_cursor: bool) -> None:
@@ -1157,7 +1163,7 @@ class _Engine:
                     changed.add(key)
         return changed
 
-    def emit(self, reqs: Iterable[_Req], prev_by_key: Mapping[str, PlannedSession]) -> None:
+    def emit(self, reqs: Iterable[_Req]) -> None:
         """Make the PlannedSession of each placed req; a kept one that did not change is the previous object."""
         stale = self.stale
         for req in reqs:
