@@ -297,6 +297,7 @@ class Planner:
             e._weeks.clear()
             e._wdays.clear()
             e._allowed_cache.clear()
+            e._week_days.clear()
             for p in cal.periods:
                 before, after = old_weeks[p.id], e.weeks(p.id)
                 if [w.number for w in before] != [w.number for w in after]:
@@ -563,6 +564,10 @@ class _Engine:
         self._starts_cache: dict[tuple, tuple[int, ...]] = {}
         self._allowed_cache: dict[tuple, dict[int, tuple[date, int]]] = {}
         self._weeks: dict[str, list[TeachingWeek]] = {}
+        self._week_days: dict[
+            tuple, tuple[tuple[date, ...], str]
+        ] = {}  # ordered days of a week, by preference
+        self._rot: dict[str, int] = {}
         self._wdays: dict[str, tuple[date, ...]] = {}
         self.used_days: dict[tuple[str, int], Counter[date]] = defaultdict(Counter)
         self.per_day: Counter[tuple[str, date]] = Counter()
@@ -879,18 +884,28 @@ class _Engine:
     def consultation_spec(self, o: Offering, week: TeachingWeek) -> _Spec:
         rule = o.consultation
         assert rule is not None
-        days = list(week.days)
         if rule.weekdays:
-            pref = [d for d in days if d.weekday() in rule.weekdays]
-            days = pref if rule.strict else pref + [d for d in days if d not in pref]
+            dkey: tuple = (o.period_id, week.number, rule.weekdays, rule.strict)
         else:
-            rot = zlib.crc32(o.id.encode()) % len(days)  # spreads offerings without preferences
-            days = days[rot:] + days[:rot]
+            rot = self._rot.get(o.id)
+            if rot is None:
+                rot = self._rot[o.id] = zlib.crc32(o.id.encode())  # spreads offerings without preferences
+            dkey = (o.period_id, week.number, rot % len(week.days))
+        cached = self._week_days.get(dkey)
+        if cached is None:
+            days = list(week.days)
+            if rule.weekdays:
+                pref = [d for d in days if d.weekday() in rule.weekdays]
+                days = pref if rule.strict else pref + [d for d in days if d not in pref]
+            else:
+                days = days[dkey[2] :] + days[: dkey[2]]
+            where = f"week {week.number} ({week.days[0]} – {week.days[-1]})"
+            cached = self._week_days[dkey] = (tuple(days), where)
+        days_t, where = cached
         starts = self.starts(rule.minutes, rule.hours, rule.strict)
-        where = f"week {week.number} ({week.days[0]} – {week.days[-1]})"
         title = f"{o.discipline}: consultation, week {week.number}"
         scope = ("week", o.period_id, week.number, rule.weekdays if rule.strict else None)
-        spec = self.spec(o, SessionKind.CONSULTATION, title, rule.minutes, tuple(days), starts, where, scope)
+        spec = self.spec(o, SessionKind.CONSULTATION, title, rule.minutes, days_t, starts, where, scope)
         spec.spread = (o.id, week.number)
         return spec
 
@@ -976,7 +991,9 @@ class _Engine:
         ):
             return None
         if prev.start.tzinfo is None:
-            raise PlanError([f"previous session '{prev.key}' has a naive start time; pass aware UTC datetimes"])
+            raise PlanError(
+                [f"previous session '{prev.key}' has a naive start time; pass aware UTC datetimes"]
+            )
         delta = prev.start - _EPOCH
         u = delta // _UNIT
         at = spec.allowed.get(u)
