@@ -146,10 +146,21 @@ class TsClip:
     pes_rows: np.ndarray  # PES start rows (PES PIDs), stream order
     pes_pts: np.ndarray  # their PTS (90 kHz, unwrapped from the clip's first), -1 when absent
     origin_pts: int  # the earliest PTS of the clip: where its content starts
+    _durations: dict[int, int] = field(default_factory=dict)
 
     @property
     def packets(self) -> int:
         return len(self.rows)
+
+    def pes_duration(self, pid: int) -> int:
+        """How long one PES of ``pid`` is presented (90 kHz): the usual step between PTS values."""
+        cached = self._durations.get(pid)
+        if cached is None:
+            pts = np.sort(self.pes_pts[(self.pid[self.pes_rows] == pid) & (self.pes_pts >= 0)])
+            steps = np.diff(pts)
+            steps = steps[steps > 0]
+            cached = self._durations[pid] = int(np.median(steps)) if steps.size else 0
+        return cached
 
     @classmethod
     def load(cls, path: Path) -> TsClip:
@@ -267,15 +278,33 @@ class _SpliceState:
     def packets_in(self, seconds: float) -> int:
         return max(1, int(seconds * self.mux_rate / (TS * 8)))
 
+    def pcr_unwrapped(self, n: int) -> int:
+        assert self.pcr_base is not None
+        return self.pcr_base + (n * TS * 8 * PCR_HZ) // self.mux_rate
+
     def pcr_at(self, n: np.ndarray) -> np.ndarray:
         assert self.pcr_base is not None
         return (self.pcr_base + (n.astype(np.int64) * (TS * 8 * PCR_HZ)) // self.mux_rate) % PCR_WRAP
 
 
-def splice_piece(state: _SpliceState, clip: TsClip, window: int) -> np.ndarray:
-    """The clip fitted into ``window`` packets at the current output position, rewritten for continuity."""
+def splice_piece(state: _SpliceState, clip: TsClip, window: int, following: TsClip | None = None) -> np.ndarray:
+    """The clip fitted into ``window`` packets at the current output position, rewritten for continuity.
+
+    ``following`` (the next piece's clip) tells where the next content starts, so nothing of this
+    clip is presented after that.
+    """
     if clip.pcr_rows.size == 0:
         raise PlayoutError(f"{clip.path}: no PCR; was it normalised to the channel's profile?")
+    if state.pcr_base is None:
+        state.pcr_base = (int(clip.pcr_values[0])
+                          - (int(clip.pcr_rows[0]) * TS * 8 * PCR_HZ) // state.mux_rate) % PCR_WRAP
+    delta27 = state.pcr_unwrapped(state.position + int(clip.pcr_rows[0])) - int(clip.pcr_values[0])
+    if following is not None and following.pcr_rows.size:
+        next_pcr = state.pcr_unwrapped(state.position + window + int(following.pcr_rows[0]))
+        next_start = (next_pcr - int(following.pcr_values[0])) // 300 + following.origin_pts
+        limit = next_start - delta27 // 300
+    else:
+        limit = clip.origin_pts + (window * TS * 8 * 90_000) // state.mux_rate
     take = min(clip.packets, window)
     rows = np.empty((window, TS), dtype=np.uint8)
     rows[:take] = clip.rows[:take]
@@ -285,25 +314,23 @@ def splice_piece(state: _SpliceState, clip: TsClip, window: int) -> np.ndarray:
     payload = np.zeros(window, dtype=bool)
     payload[:take] = clip.payload[:take]
     state.padded += window - take
-    if take < clip.packets:
-        # a cut: each elementary stream loses, in stream (decode) order, everything from the first PES
-        # presented at or after the window's end (so nothing overlaps the next clip and what remains
-        # decodes), and its last PES if the cut leaves it incomplete
-        limit = clip.origin_pts + (window * TS * 8 * 90_000) // state.mux_rate
-        for p in clip.pes_pids:
-            mine = clip.pid[clip.pes_rows] == p
-            rows_p, pts_p = clip.pes_rows[mine], clip.pes_pts[mine]
-            late = np.nonzero((pts_p >= limit) & (rows_p < take))[0]
-            first = int(rows_p[late[0]]) if late.size else take
-            later = np.nonzero(clip.pid[take:] == p)[0]
-            if later.size and not clip.pusi[take + later[0]]:
-                started = rows_p[rows_p < take]
-                first = min(first, int(started[-1]) if started.size else 0)
-            if first < take:
-                sel = np.nonzero(pid[first:take] == p)[0] + first
-                rows[sel] = NULL_ROW
-                pid[sel] = NULL_PID
-                state.blanked += int(sel.size)
+    # each elementary stream loses, in stream (decode) order, everything from the first PES whose
+    # presentation would run past the next clip's start (so nothing overlaps it and what remains
+    # decodes), and its last PES if a cut leaves it incomplete
+    for p in clip.pes_pids:
+        mine = clip.pid[clip.pes_rows] == p
+        rows_p, pts_p = clip.pes_rows[mine], clip.pes_pts[mine]
+        late = np.nonzero((pts_p + clip.pes_duration(p) > limit + 45) & (rows_p < take))[0]
+        first = int(rows_p[late[0]]) if late.size else take
+        later = np.nonzero(clip.pid[take:] == p)[0]
+        if later.size and not clip.pusi[take + later[0]]:
+            started = rows_p[rows_p < take]
+            first = min(first, int(started[-1]) if started.size else 0)
+        if first < take:
+            sel = np.nonzero(pid[first:take] == p)[0] + first
+            rows[sel] = NULL_ROW
+            pid[sel] = NULL_PID
+            state.blanked += int(sel.size)
     payload &= pid != NULL_PID
     has_pcr = np.zeros(window, dtype=bool)
     kept_pcr = clip.pcr_rows[clip.pcr_rows < take]
@@ -372,14 +399,10 @@ def splice_piece(state: _SpliceState, clip: TsClip, window: int) -> np.ndarray:
         state.cc[int(p)] = (start + int(payload[sel].sum())) & 0x0F
 
     # PCR from the output position; PTS/DTS moved by the offset given to the clip's first PCR
-    if state.pcr_base is None:
-        state.pcr_base = (int(clip.pcr_values[0])
-                          - (int(clip.pcr_rows[0]) * TS * 8 * PCR_HZ) // state.mux_rate) % PCR_WRAP
     pcr_rows = np.nonzero(has_pcr)[0]
     _write_pcr(rows, pcr_rows, state.pcr_at(state.position + pcr_rows))
     if pcr_rows.size:
         state.last_pcr = state.position + int(pcr_rows[-1])
-    delta27 = int(state.pcr_at(np.array([state.position + int(clip.pcr_rows[0])]))[0]) - int(clip.pcr_values[0])
     delta90 = round(delta27 / 300) % PTS_WRAP
     ts_sel = clip.ts_rows < take
     r, o = clip.ts_rows[ts_sel], clip.ts_offsets[ts_sel]
@@ -565,7 +588,8 @@ def assemble_day(
         with spliced.open("wb") as fh:
             for n, (key, window) in enumerate(pieces):
                 t0 = time.monotonic()
-                chunk = splice_piece(state, clips[key], window)
+                following = clips[pieces[n + 1][0]] if n + 1 < len(pieces) else None
+                chunk = splice_piece(state, clips[key], window, following)
                 splice_seconds += time.monotonic() - t0
                 if injector is not None:
                     t0 = time.monotonic()
