@@ -185,10 +185,12 @@ async def subscriber_main() -> None:
                 def on_frame(codec: Any, frame: Any, kind: str = track.kind) -> None:
                     counts[peer][kind] += 1
 
-                aiortc_hooks.tap_encoded_frames(receiver, on_frame)
+                # Like a browser, don't freeze seconds on one lost packet (see aiortc_hooks).
+                aiortc_hooks.tap_encoded_frames(receiver, on_frame, video_jitter_packets=128)
 
         await pc.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
         await pc.setLocalDescription(await pc.createAnswer())
+        aiortc_hooks.enlarge_receive_buffers(pc, 1 << 20)
         return pc.localDescription.sdp
 
     async def get_counts() -> dict[str, dict[str, int]]:
@@ -354,6 +356,11 @@ async def start_publisher(server: Any) -> Any:
     return pc, player
 
 
+async def _sent(pc: Any) -> int:
+    stats = await pc.getStats()
+    return sum(s.packetsSent for s in stats.values() if getattr(s, "type", "") == "outbound-rtp")
+
+
 async def run_phase(server: Any, k: int, per_proc: int, window: float, idle: float) -> Phase:
     await server.start()
     pub_pc, player = await start_publisher(server)
@@ -392,12 +399,16 @@ async def run_phase(server: Any, k: int, per_proc: int, window: float, idle: flo
         await asyncio.sleep(3)  # let PLIs/keyframes and joins settle
 
         before = await counts()
+        sent0 = await _sent(pub_pc)
         await server.lag(reset=True)
         s0, _ = proc_sample(server.pid)
         await asyncio.sleep(window)
         s1, rss = proc_sample(server.pid)
         after = await counts()
         lag = await server.lag(reset=True)
+        if os.environ.get("BENCH_DEBUG"):
+            sent1 = await _sent(pub_pc)
+            print(f"  debug: publisher sent packets/s {(sent1 - sent0) / window:.0f}", file=sys.stderr)
 
         fps = [(after[p]["video"] - before.get(p, {"video": 0})["video"]) / window for p in peers]
         cpu = 100 * (s1 - s0) / window

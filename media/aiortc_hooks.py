@@ -35,6 +35,7 @@ import asyncio
 import fractions
 import inspect
 import logging
+import socket
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -45,7 +46,7 @@ import aiortc
 import av
 from aiortc import RTCRtpReceiver, RTCRtpSender
 from aiortc.codecs import h264, opus, vpx
-from aiortc.jitterbuffer import JitterFrame
+from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
@@ -56,6 +57,7 @@ PINNED_AIORTC = "1.16.0"
 _RX_QUEUE = "_RTCRtpReceiver__decoder_queue"
 _RX_STARTED = "_RTCRtpReceiver__started"
 _RX_RTCP_SSRC = "_RTCRtpReceiver__rtcp_ssrc"
+_RX_JITTER = "_RTCRtpReceiver__jitter_buffer"
 _RX_SEND_PLI = "_send_rtcp_pli"
 _TX_KEYFRAME = "_send_keyframe"
 
@@ -84,6 +86,8 @@ def check_internals() -> list[str]:
     recv_src = inspect.getsource(RTCRtpReceiver.receive)
     if "self.__decoder_queue" not in recv_src:
         problems.append(f"RTCRtpReceiver.receive no longer hands {_RX_QUEUE} to the decoder thread")
+    if "self.__jitter_buffer = JitterBuffer(capacity=512, is_video=True)" not in init_src:
+        problems.append(f"RTCRtpReceiver.__init__ no longer builds {_RX_JITTER} as JitterBuffer(512, video)")
     if not callable(getattr(RTCRtpReceiver, _RX_SEND_PLI, None)):
         problems.append(f"RTCRtpReceiver.{_RX_SEND_PLI}(media_ssrc) is gone")
     if not callable(getattr(RTCRtpSender, _TX_KEYFRAME, None)):
@@ -105,6 +109,8 @@ def check_internals() -> list[str]:
         inspect.getsource(aioice.ice.Connection.gather_candidates)
     ):
         problems.append("aioice.ice.Connection.gather_candidates no longer calls get_host_addresses()")
+    if "self._protocols" not in inspect.getsource(aioice.ice.Connection.__init__):
+        problems.append("aioice.ice.Connection._protocols (gathered UDP sockets) is gone")
     if not {"data", "timestamp"} <= set(inspect.signature(JitterFrame.__init__).parameters):
         problems.append("aiortc.jitterbuffer.JitterFrame no longer has data/timestamp")
     return problems
@@ -159,14 +165,23 @@ class FrameTap:
 
 
 def tap_encoded_frames(
-    receiver: RTCRtpReceiver, on_frame: OnFrame, on_end: Callable[[], None] | None = None
+    receiver: RTCRtpReceiver,
+    on_frame: OnFrame,
+    on_end: Callable[[], None] | None = None,
+    video_jitter_packets: int | None = None,
 ) -> FrameTap:
     """Make ``receiver`` hand out encoded frames to ``on_frame`` instead of decoding them.
 
     Call before ``receive()`` runs, i.e. in the peer connection's ``track`` handler
-    (aiortc starts receivers only once DTLS connects).
+    (aiortc starts receivers only once DTLS connects). ``video_jitter_packets``
+    (a power of two) shrinks aiortc's 512-packet video jitter buffer: a packet
+    that NACK never recovers stalls every frame behind it until the buffer
+    overflows, ~4 s of 1 Mbps video at 512, ~1 s at 128; then aiortc sends PLI.
     """
     _require(receiver, _RX_QUEUE)
+    if video_jitter_packets is not None and receiver.track is not None and receiver.track.kind == "video":
+        _require(receiver, _RX_JITTER)
+        setattr(receiver, _RX_JITTER, JitterBuffer(capacity=video_jitter_packets, is_video=True))
     if _require(receiver, _RX_STARTED):
         raise AiortcHookError(
             f"RTCRtpReceiver already started: {_RX_QUEUE} must be replaced before receive(); "
@@ -217,6 +232,27 @@ def restrict_host_addresses(addresses: list[str]) -> None:
     _require(aioice.ice, "get_host_addresses")
     chosen = list(addresses)
     aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: list(chosen)
+
+
+def enlarge_receive_buffers(pc: Any, size: int) -> int:
+    """Set SO_RCVBUF on every UDP socket ICE gathered for ``pc``; returns how many were set.
+
+    A media worker that stalls for a few hundred ms (GC, a busy core) must not
+    lose a publisher's burst in a 208 KiB default buffer: every lost packet that
+    NACK does not recover freezes that video in aiortc's jitter buffer. Linux caps
+    the value at net.core.rmem_max. Call after setLocalDescription (gathering done).
+    """
+    done = 0
+    for transceiver in pc.getTransceivers():
+        ice = transceiver.receiver.transport.transport
+        connection = _require(ice, "_connection")
+        for protocol in list(_require(connection, "_protocols")):
+            transport = getattr(protocol, "transport", None)
+            sock = transport.get_extra_info("socket") if transport is not None else None
+            if sock is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+                done += 1
+    return done
 
 
 def is_keyframe(codec: RTCRtpCodecParameters, data: bytes) -> bool:

@@ -105,6 +105,8 @@ class MediaConfig:
     ice_servers: list[IceServer] = field(default_factory=list)
     pli_interval: float = 0.5  # at most one PLI per published track per interval
     max_queue: int = 64  # frames a slow subscriber may lag before it skips to a keyframe
+    video_jitter_packets: int = 128  # a lost, unrecovered packet stalls a published video ~1 s, not ~4 s
+    udp_receive_buffer: int = 2 * 2**20  # SO_RCVBUF per ICE socket (capped by net.core.rmem_max)
     consent_interval: float = 2.0  # ICE consent checks (RFC 7675); aioice default is 5 s
     consent_failures: int = 6  # missed checks before a peer counts as gone (~15 s)
     host_addresses: list[str] | None = None  # ICE host candidates only from these (multi-homed hosts, tests)

@@ -155,6 +155,7 @@ class PublishedTrack:
         receiver: RTCRtpReceiver,
         pli_interval: float,
         on_end: Callable[[PublishedTrack], None],
+        video_jitter_packets: int | None = None,
     ) -> None:
         self.publisher_id = publisher_id
         self.mid = mid
@@ -173,7 +174,9 @@ class PublishedTrack:
         self._last_pli = -math.inf
         self._pli_timer: asyncio.TimerHandle | None = None
         self._on_end = on_end
-        self.tap = aiortc_hooks.tap_encoded_frames(receiver, self._on_frame, lambda: on_end(self))
+        self.tap = aiortc_hooks.tap_encoded_frames(
+            receiver, self._on_frame, lambda: on_end(self), video_jitter_packets
+        )
 
     def describe(self) -> dict[str, Any]:
         return {"track_id": self.track_id, "source": self.source.value, "kind": self.kind}
@@ -391,6 +394,7 @@ class Room:
             raise
         except Exception as exc:
             raise RoomMediaError(f"the SDP offer was refused: {exc}", "bad_sdp") from exc
+        aiortc_hooks.enlarge_receive_buffers(pc, self.config.udp_receive_buffer)
         answer = pc.localDescription.sdp
         codecs = {m.rtp.muxId: m.rtp.codecs for m in aiortc_sdp.SessionDescription.parse(answer).media}
         for track in offered:
@@ -419,6 +423,7 @@ class Room:
             transceiver.receiver,
             self.config.pli_interval,
             self._on_track_end,
+            self.config.video_jitter_packets,
         )
         published.active = False  # becomes active once the answer is made (emits track-added)
         participant.published[offered.mid] = published

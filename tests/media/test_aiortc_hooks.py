@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import fractions
+import socket
 from typing import Any
 
 import aioice.ice
@@ -217,3 +218,43 @@ def test_consent_timing_hook_sets_aioice_globals() -> None:
         assert (aioice.ice.CONSENT_INTERVAL, aioice.ice.CONSENT_FAILURES) == (1.5, 3)
     finally:
         aioice.ice.CONSENT_INTERVAL, aioice.ice.CONSENT_FAILURES = interval, failures
+
+
+@pytest.mark.usefixtures("loopback_ice")
+async def test_tap_can_shrink_the_video_jitter_buffer() -> None:
+    publisher, server = RTCPeerConnection(NO_ICE_SERVERS), RTCPeerConnection(NO_ICE_SERVERS)
+    publisher.addTransceiver(SmallVideoTrack(), direction="sendonly")
+    frames: list[Any] = []
+    receivers: list[Any] = []
+
+    @server.on("track")
+    def on_track(track: Any) -> None:
+        receiver = next(t.receiver for t in server.getTransceivers() if t.receiver.track is track)
+        receivers.append(receiver)
+        aiortc_hooks.tap_encoded_frames(receiver, lambda c, f: frames.append(f), video_jitter_packets=128)
+
+    try:
+        await publisher.setLocalDescription(await publisher.createOffer())
+        await server.setRemoteDescription(publisher.localDescription)
+        await server.setLocalDescription(await server.createAnswer())
+        await publisher.setRemoteDescription(server.localDescription)
+        buffer = getattr(receivers[0], aiortc_hooks._RX_JITTER)
+        assert buffer.capacity == 128, f"{aiortc_hooks._RX_JITTER} was not replaced"
+        await until(lambda: len(frames) >= 10, "frames through the smaller jitter buffer")
+    finally:
+        await publisher.close()
+        await server.close()
+
+
+@pytest.mark.usefixtures("loopback_ice")
+async def test_receive_buffers_of_gathered_sockets_can_be_enlarged() -> None:
+    pc = RTCPeerConnection(NO_ICE_SERVERS)
+    pc.addTransceiver("video", direction="recvonly")
+    try:
+        await pc.setLocalDescription(await pc.createOffer())
+        assert aiortc_hooks.enlarge_receive_buffers(pc, 1 << 20) >= 1, "aioice Connection._protocols moved"
+        connection = pc.getTransceivers()[0].receiver.transport.transport._connection
+        sock = connection._protocols[0].transport.get_extra_info("socket")
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) >= 1 << 20  # Linux doubles it
+    finally:
+        await pc.close()
