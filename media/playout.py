@@ -337,16 +337,27 @@ def splice_piece(state: _SpliceState, clip: TsClip, window: int, following: TsCl
     has_pcr[kept_pcr[pid[kept_pcr] != NULL_PID]] = True
 
     # bridge gaps (padding, blanked tails) in place of null packets: PCR-only packets, and PSI repeats
+    def next_first(p: int) -> int:
+        """Where the following clip's first packet of PID ``p`` (or first PCR, p = -1) will land."""
+        if following is None:
+            return -1
+        if p == -1:
+            return int(following.pcr_rows[0]) if following.pcr_rows.size else -1
+        head = np.nonzero(following.pid[:20000] == p)[0]
+        return int(head[0]) if head.size else -1
+
     def bridge(mask: np.ndarray, last: int | None, limit: int, make: np.ndarray, on_pid: int, carries: bool) -> int:
         prev = [last - state.position] if last is not None else []
-        anchors = np.concatenate([np.array(prev, dtype=np.int64), np.nonzero(mask)[0], [window + limit - 1]])
+        ahead = next_first(-1 if on_pid == state.pcr_pid and not carries else on_pid)
+        end = window + (ahead if 0 <= ahead < limit else limit - 1)  # the next clip's own copy, if soon
+        anchors = np.concatenate([np.array(prev, dtype=np.int64), np.nonzero(mask)[0], [end]])
         added = 0
         for k in np.nonzero(np.diff(anchors) > limit)[0].tolist():  # only the gaps, not every packet
             a, b = int(anchors[k]), int(anchors[k + 1])
-            need = -(-(b - a) // limit) - 1  # insertions that bring every gap under the limit
             cur = a
-            for j in range(1, need + 1):
-                target = a + (j * (b - a)) // (need + 1)  # evenly spaced: no two copies crowd together
+            while b - cur > limit:
+                parts = -(-(b - cur) // limit)  # sub-gaps still needed; aim for equal ones
+                target = cur + -(-(b - cur) // parts)
                 lo, hi = max(cur + 1, 0), min(cur + limit, window - 1)
                 nulls = np.nonzero(pid[lo: hi + 1] == NULL_PID)[0] + lo
                 if nulls.size == 0:
@@ -367,8 +378,9 @@ def splice_piece(state: _SpliceState, clip: TsClip, window: int, following: TsCl
         last = state.last_psi.get(p)
         if last is None:
             continue
-        for at in np.nonzero(pid[: state.packets_in(MIN_SECTION_GAP) + 1] == p)[0].tolist():
-            if state.position + at - last >= state.packets_in(MIN_SECTION_GAP):
+        gap = math.ceil(MIN_SECTION_GAP * state.mux_rate / (TS * 8))
+        for at in np.nonzero(pid[: gap + 1] == p)[0].tolist():
+            if state.position + at - last >= gap:
                 break
             rows[at] = NULL_ROW
             pid[at] = NULL_PID
