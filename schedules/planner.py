@@ -332,6 +332,7 @@ class Planner:
         for oid in sorted(dirty):
             if oid in e.offerings:
                 self._index(e.offerings[oid], add=False)
+                e.stale.add(oid)
                 for req in e.reqs_by_off[oid]:
                     release(req)
                     e.failed.pop(req.key, None)
@@ -376,11 +377,7 @@ class Planner:
         for req in retry:
             del e.failed[req.key]
         pending = {id(r): r for r in fresh + scoped + retry}
-        position = {}
-        for oid in {r.spec.offering.id for r in pending.values()}:
-            for n, r in enumerate(e.reqs_by_off[oid]):
-                position[r.key] = (oid, n)
-        todo = sorted(pending.values(), key=lambda r: position[r.key])
+        todo = sorted(pending.values(), key=lambda r: (r.spec.offering.id, r.pos))
         e.place(todo, prev_by_key, allow_cursor=False)
         changed = e.refresh_sittings([r for r in todo if r.spec.kind is SessionKind.DEFENSE], old_runs)
         e.emit(todo + [e.by_key[k] for k in changed if k in e.by_key])
@@ -530,12 +527,13 @@ class _Spec:
 class _Req:
     """One session to place: its stable key, what it shares with its siblings, and who takes part."""
 
-    __slots__ = ("key", "spec", "who")
+    __slots__ = ("key", "spec", "who", "pos")
 
-    def __init__(self, key: str, spec: _Spec, who: _Who) -> None:
+    def __init__(self, key: str, spec: _Spec, who: _Who, pos: int) -> None:
         self.key = key
         self.spec = spec
         self.who = who
+        self.pos = pos  # place among its offering's requirements: the order of a full plan
 
 
 class _Engine:
@@ -949,7 +947,7 @@ class _Engine:
                 spec = self.consultation_spec(o, week)
                 prefix = f"{o.id}/consultation/w{week.number:02d}/"
                 for i in range(1, o.consultation.per_week + 1):
-                    reqs.append(_Req(prefix + str(i), spec, who))
+                    reqs.append(_Req(prefix + str(i), spec, who, len(reqs)))
         for act in o.controls:
             if not act.minutes:
                 continue  # off-line work: counts for §29, needs no session
@@ -958,7 +956,7 @@ class _Engine:
             if isinstance(spec, str):
                 unplaced.append(Unplaced(key, o.id, SessionKind.CONTROL, spec))
                 continue
-            reqs.append(_Req(key, spec, who))
+            reqs.append(_Req(key, spec, who, len(reqs)))
         ineligible: list[Ineligible] = []
         d = o.defense
         if d is not None:
@@ -973,7 +971,7 @@ class _Engine:
                 self.add_person(student, sid, "student")
                 both = committee.joined(student)
                 both.student_ids, both.committee_ids = (sid,), committee_ids
-                reqs.append(_Req(f"{o.id}/defense/{sid}", spec, both))
+                reqs.append(_Req(f"{o.id}/defense/{sid}", spec, both, len(reqs)))
         return reqs, unplaced, ineligible
 
     # -- placing
@@ -1182,20 +1180,23 @@ class _Engine:
 
     def emit(self, reqs: Iterable[_Req]) -> None:
         """Make the PlannedSession of each placed req; a kept one that did not change is the previous object."""
-        stale = self.stale
+        stale, out = self.stale, self.out
         for req in reqs:
             key = req.key
             spec = req.spec
-            stale.add(spec.offering.id)
             u = self.placed.get(key)
             if u is None:
-                self.out.pop(key, None)
+                if out.pop(key, None) is not None:
+                    stale.add(spec.offering.id)
                 continue
             sitting = self.sitting_of.get(key) if spec.kind is SessionKind.DEFENSE else None
             prev = self.kept.get(key)  # same time, participants and length: checked in keep()
             if prev is not None and prev.title == spec.title and prev.sitting_id == sitting:
-                self.out[key] = prev
+                if out.get(key) is not prev:
+                    out[key] = prev
+                    stale.add(spec.offering.id)
                 continue
+            stale.add(spec.offering.id)
             who = req.who
             span = self._spans.get((u, spec.minutes))
             if span is None:
