@@ -564,7 +564,7 @@ def day_from_dict(data: Any, source: str = "<day>") -> Day:
             what = "gap" if item.offset_ms > cursor else "overlap"
             raise TvScheduleError(
                 f"{source}: item {i} starts {row.get('start')} but the previous item ends "
-                f"{_iso(start.astimezone(UTC) + timedelta(milliseconds=cursor))} ({what})"
+                f"{_iso((start.astimezone(UTC) + timedelta(milliseconds=cursor)).astimezone(start.tzinfo))} ({what})"
             )
         cursor = item.end_ms
         items.append(item)
