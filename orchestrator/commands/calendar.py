@@ -10,8 +10,9 @@ import argparse
 from pathlib import Path
 
 from orchestrator.errors import UserError
-from schedules.calendar import describe, load_calendar
+from schedules.calendar import describe, load_calendar, with_entries
 from schedules.errors import CalendarError
+from schedules.icsimport import read_ics
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -30,16 +31,26 @@ def add_check(calendar_sub: argparse._SubParsersAction) -> argparse.ArgumentPars
         "weeks, holidays, blocked periods and windows it defines. Nothing is written.",
     )
     parser.add_argument("file", metavar="FILE", help="calendar YAML file")
+    parser.add_argument("--ics", action="append", default=[], metavar="ICS",
+                        help="also add the holidays and blocked periods of this .ics file (repeatable)")
     parser.set_defaults(func=run_check)
     return parser
 
 
 def run_check(args: argparse.Namespace) -> int:
+    skipped: list[str] = []
     try:
         cal = load_calendar(args.file)
+        for path in args.ics:
+            entries = read_ics(path, calendar=cal)
+            cal = with_entries(cal, entries.holidays, entries.blocked)
+            skipped += [f"{path}: {s}" for s in entries.skipped]
     except CalendarError as exc:
         raise UserError(str(exc), code="calendar_invalid") from None
     print(describe(cal))
+    if skipped:
+        print(f"Skipped, outside the academic year ({len(skipped)}):")
+        print("\n".join(f"  {s}" for s in skipped))
     return 0
 
 

@@ -83,47 +83,95 @@ def test_times_are_read_from_their_text() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        (HEAD + "periods: [\n", "calendar.yaml:5: malformed YAML: expected the node content, but found '<stream end>'"),
+        (
+            HEAD + "periods: [\n",
+            "calendar.yaml:5: malformed YAML: expected the node content, but found '<stream end>'",
+        ),
         ("name: a\n  b: c\n", "calendar.yaml:2: malformed YAML: mapping values are not allowed here"),
         ("", "calendar.yaml:1: the file is empty (expected a calendar mapping)"),
-        (HEAD + PERIODS + "colour: red\n", "calendar.yaml:7: colour: unknown key (expected one of: name, timezone, year, "
-         "periods, teaching_days, day_hours, slot_minutes, holidays, blocked, windows)"),  # fmt: skip
-        (HEAD + "periods:\n  - {id: a, start: 2026-09-01, end: 2026-12-31, weeks: 15}\n",
-         "calendar.yaml:5: periods[0].weeks: unknown key (expected one of: id, start, end, name)"),  # fmt: skip
-        (HEAD + "periods:\n  - {id: a, start: 2026-09-01, end: 2026-13-01}\n",
-         "calendar.yaml:5: periods[0].end: 2026-13-01 is not a date (expected YYYY-MM-DD)"),  # fmt: skip
-        (HEAD + "periods:\n  - id: a\n    start: 2026-12-01\n    end: 2026-09-01\n",
-         "calendar.yaml:7: periods[0].end: 2026-09-01 is before start 2026-12-01"),  # fmt: skip
-        (HEAD + "periods:\n  - {id: a, start: 2026-09-01, end: 2026-12-31}\n  - {id: b, start: 2026-12-01, end: 2027-05-31}\n",
-         "calendar.yaml:6: periods[1]: period 'b' 2026-12-01 – 2027-05-31 overlaps periods[0] 'a' 2026-09-01 – 2026-12-31"),  # fmt: skip
-        (HEAD + PERIODS + "holidays:\n  - {date: 2027-09-05, name: Late}\n",
-         "calendar.yaml:8: holidays[0].date: holiday 2027-09-05 is outside the academic year 2026-09-01 – 2027-08-31"),  # fmt: skip
-        ("name: x\ntimezone: Asia/Almaty2\nyear: {start: 2026-09-01, end: 2027-08-31}\n" + PERIODS,
-         "calendar.yaml:2: timezone: Asia/Almaty2 is not a known IANA time zone (e.g. Asia/Almaty)"),  # fmt: skip
+        (
+            HEAD + PERIODS + "colour: red\n",
+            "calendar.yaml:7: colour: unknown key (expected one of: name, timezone, year, "
+            "periods, teaching_days, day_hours, slot_minutes, holidays, blocked, windows)",
+        ),  # fmt: skip
+        (
+            HEAD + "periods:\n  - {id: a, start: 2026-09-01, end: 2026-12-31, weeks: 15}\n",
+            "calendar.yaml:5: periods[0].weeks: unknown key (expected one of: id, start, end, name)",
+        ),  # fmt: skip
+        (
+            HEAD + "periods:\n  - {id: a, start: 2026-09-01, end: 2026-13-01}\n",
+            "calendar.yaml:5: periods[0].end: 2026-13-01 is not a date (expected YYYY-MM-DD)",
+        ),  # fmt: skip
+        (
+            HEAD + "periods:\n  - id: a\n    start: 2026-12-01\n    end: 2026-09-01\n",
+            "calendar.yaml:7: periods[0].end: 2026-09-01 is before start 2026-12-01",
+        ),  # fmt: skip
+        (
+            HEAD
+            + "periods:\n  - {id: a, start: 2026-09-01, end: 2026-12-31}\n  - {id: b, start: 2026-12-01, end: 2027-05-31}\n",
+            "calendar.yaml:6: periods[1]: period 'b' 2026-12-01 – 2027-05-31 overlaps periods[0] 'a' 2026-09-01 – 2026-12-31",
+        ),  # fmt: skip
+        (
+            HEAD + PERIODS + "holidays:\n  - {date: 2027-09-05, name: Late}\n",
+            "calendar.yaml:8: holidays[0].date: holiday 2027-09-05 is outside the academic year 2026-09-01 – 2027-08-31",
+        ),  # fmt: skip
+        (
+            "name: x\ntimezone: Asia/Almaty2\nyear: {start: 2026-09-01, end: 2027-08-31}\n" + PERIODS,
+            "calendar.yaml:2: timezone: Asia/Almaty2 is not a known IANA time zone (e.g. Asia/Almaty)",
+        ),  # fmt: skip
         ("name: x\nname: y\n", "calendar.yaml:2: name: duplicate key (first given on line 1)"),
-        ("name: x\ntimezone: UTC\nyear: {start: 2026-09-01, end: 2027-08-31}\n",
-         "calendar.yaml:1: periods: missing key"),  # fmt: skip
-        (HEAD + "periods:\n  - {id: a, start: 2026-09-01}\n", "calendar.yaml:5: periods[0]: missing key 'end'"),
-        (HEAD + PERIODS + "teaching_days: [mon, fun]\n",
-         "calendar.yaml:7: teaching_days[1]: fun is not a weekday (mon, tue, ..., sun)"),  # fmt: skip
-        (HEAD + PERIODS + "day_hours: {start: '9', end: '18:00'}\n",
-         "calendar.yaml:7: day_hours.start: 9 is not a time of day (expected HH:MM)"),  # fmt: skip
-        (HEAD + PERIODS + "day_hours: {start: '09:07', end: '18:00'}\n",
-         "calendar.yaml:7: day_hours.start: 09:07 is not on a 5-minute boundary"),  # fmt: skip
-        (HEAD + PERIODS + "day_hours: {start: '18:00', end: '09:00'}\n",
-         "calendar.yaml:7: day_hours.end: 09:00 is not after start 18:00"),  # fmt: skip
-        (HEAD + PERIODS + "slot_minutes: 7\n",
-         "calendar.yaml:7: slot_minutes: 7 must be a multiple of 5 that divides 60 (5, 10, 15, 20, 30, 60)"),  # fmt: skip
-        (HEAD + PERIODS + "blocked:\n  - {kind: party, name: P, start: 2026-10-01, end: 2026-10-02}\n",
-         "calendar.yaml:8: blocked[0].kind: party is not one of: exam_session, practice, other"),  # fmt: skip
-        (HEAD + PERIODS + "windows:\n  - {id: w, kind: defense, start: 2026-12-01, end: 2026-12-05, period: winter}\n",
-         "calendar.yaml:8: windows[0].period: unknown period 'winter' (known: autumn, spring)"),  # fmt: skip
-        (HEAD + PERIODS + "windows:\n  - {id: w, kind: defense, start: 2027-01-10, end: 2027-01-15, period: autumn}\n",
-         "calendar.yaml:8: windows[0].period: 2027-01-10 – 2027-01-15 is not inside period 'autumn' 2026-09-01 – 2026-12-31"),  # fmt: skip
+        (
+            "name: x\ntimezone: UTC\nyear: {start: 2026-09-01, end: 2027-08-31}\n",
+            "calendar.yaml:1: periods: missing key",
+        ),  # fmt: skip
+        (
+            HEAD + "periods:\n  - {id: a, start: 2026-09-01}\n",
+            "calendar.yaml:5: periods[0]: missing key 'end'",
+        ),
+        (
+            HEAD + PERIODS + "teaching_days: [mon, fun]\n",
+            "calendar.yaml:7: teaching_days[1]: fun is not a weekday (mon, tue, ..., sun)",
+        ),  # fmt: skip
+        (
+            HEAD + PERIODS + "day_hours: {start: '9', end: '18:00'}\n",
+            "calendar.yaml:7: day_hours.start: 9 is not a time of day (expected HH:MM)",
+        ),  # fmt: skip
+        (
+            HEAD + PERIODS + "day_hours: {start: '09:07', end: '18:00'}\n",
+            "calendar.yaml:7: day_hours.start: 09:07 is not on a 5-minute boundary",
+        ),  # fmt: skip
+        (
+            HEAD + PERIODS + "day_hours: {start: '18:00', end: '09:00'}\n",
+            "calendar.yaml:7: day_hours.end: 09:00 is not after start 18:00",
+        ),  # fmt: skip
+        (
+            HEAD + PERIODS + "slot_minutes: 7\n",
+            "calendar.yaml:7: slot_minutes: 7 must be a multiple of 5 that divides 60 (5, 10, 15, 20, 30, 60)",
+        ),  # fmt: skip
+        (
+            HEAD + PERIODS + "blocked:\n  - {kind: party, name: P, start: 2026-10-01, end: 2026-10-02}\n",
+            "calendar.yaml:8: blocked[0].kind: party is not one of: exam_session, practice, other",
+        ),  # fmt: skip
+        (
+            HEAD
+            + PERIODS
+            + "windows:\n  - {id: w, kind: defense, start: 2026-12-01, end: 2026-12-05, period: winter}\n",
+            "calendar.yaml:8: windows[0].period: unknown period 'winter' (known: autumn, spring)",
+        ),  # fmt: skip
+        (
+            HEAD
+            + PERIODS
+            + "windows:\n  - {id: w, kind: defense, start: 2027-01-10, end: 2027-01-15, period: autumn}\n",
+            "calendar.yaml:8: windows[0].period: 2027-01-10 – 2027-01-15 is not inside period 'autumn' 2026-09-01 – 2026-12-31",
+        ),  # fmt: skip
         (HEAD + "periods: {id: a}\n", "calendar.yaml:4: periods: expected a list, found a mapping"),
         (HEAD + "periods: []\n", "calendar.yaml:4: periods: at least one academic period is needed"),
-        (HEAD + PERIODS + "holidays:\n  - {date: 2026-10-25, start: 2026-10-25, end: 2026-10-26, name: X}\n",
-         "calendar.yaml:8: holidays[0]: give either 'date' or 'start' and 'end', not both"),  # fmt: skip
+        (
+            HEAD
+            + PERIODS
+            + "holidays:\n  - {date: 2026-10-25, start: 2026-10-25, end: 2026-10-26, name: X}\n",
+            "calendar.yaml:8: holidays[0]: give either 'date' or 'start' and 'end', not both",
+        ),  # fmt: skip
     ],
 )
 def test_bad_calendar_names_file_line_and_key(text: str, expected: str) -> None:
@@ -140,15 +188,53 @@ def test_missing_file_and_bad_encoding(tmp_path: Path) -> None:
 
 
 def test_cli_check_prints_what_it_understood() -> None:
-    run = subprocess.run([str(AULACAST), "calendar", "check", str(EXAMPLE)], capture_output=True, text=True, timeout=60)
+    run = subprocess.run(
+        [str(AULACAST), "calendar", "check", str(EXAMPLE)], capture_output=True, text=True, timeout=60
+    )
     assert run.returncode == 0, run.stderr
     assert "15 teaching weeks" in run.stdout and "Nauryz" in run.stdout and "spring-coursework" in run.stdout
 
 
 def test_cli_check_reports_one_line_and_fails(tmp_path: Path) -> None:
     bad = tmp_path / "calendar.yaml"
-    bad.write_text(HEAD + "periods:\n  - {id: a, start: 2026-09-01, end: 2026-12-31}\n  - {id: b, start: 2027-02-01, end: 2027-13-01}\n")
-    run = subprocess.run([str(AULACAST), "calendar", "check", str(bad)], capture_output=True, text=True, timeout=60)
+    bad.write_text(
+        HEAD
+        + "periods:\n  - {id: a, start: 2026-09-01, end: 2026-12-31}\n  - {id: b, start: 2027-02-01, end: 2027-13-01}\n"
+    )
+    run = subprocess.run(
+        [str(AULACAST), "calendar", "check", str(bad)], capture_output=True, text=True, timeout=60
+    )
     assert run.returncode != 0
     assert run.stdout == ""
-    assert run.stderr == f"aulacast: error: {bad}:6: periods[1].end: 2027-13-01 is not a date (expected YYYY-MM-DD)\n"
+    assert (
+        run.stderr
+        == f"aulacast: error: {bad}:6: periods[1].end: 2027-13-01 is not a date (expected YYYY-MM-DD)\n"
+    )
+
+
+def test_cli_check_with_an_ics_file(tmp_path: Path) -> None:
+    ics = tmp_path / "extra.ics"
+    ics.write_text(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\n"
+        "BEGIN:VEVENT\r\nUID:1\r\nSUMMARY:Rector's day off\r\nDTSTART;VALUE=DATE:20261106\r\nEND:VEVENT\r\n"
+        "BEGIN:VEVENT\r\nUID:2\r\nSUMMARY:Long ago\r\nDTSTART;VALUE=DATE:20200101\r\nEND:VEVENT\r\n"
+        "END:VCALENDAR\r\n"
+    )
+    run = subprocess.run(
+        [str(AULACAST), "calendar", "check", str(EXAMPLE), "--ics", str(ics)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "Holidays (17):" in run.stdout and "2026-11-06  Rector's day off" in run.stdout
+    assert f"{ics}: Long ago (2020-01-01)" in run.stdout
+    ics.write_text(ics.read_text().replace("20261106", "20261306"))
+    run = subprocess.run(
+        [str(AULACAST), "calendar", "check", str(EXAMPLE), "--ics", str(ics)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode != 0
+    assert run.stderr.startswith(f"aulacast: error: {ics}:7: VEVENT[0].DTSTART: cannot read the value")
