@@ -187,14 +187,6 @@ def test_missing_file_and_bad_encoding(tmp_path: Path) -> None:
         load_calendar(bad)
 
 
-def test_cli_check_prints_what_it_understood() -> None:
-    run = subprocess.run(
-        [str(AULACAST), "calendar", "check", str(EXAMPLE)], capture_output=True, text=True, timeout=60
-    )
-    assert run.returncode == 0, run.stderr
-    assert "15 teaching weeks" in run.stdout and "Nauryz" in run.stdout and "spring-coursework" in run.stdout
-
-
 def test_cli_check_reports_one_line_and_fails(tmp_path: Path) -> None:
     bad = tmp_path / "calendar.yaml"
     bad.write_text(
@@ -202,7 +194,7 @@ def test_cli_check_reports_one_line_and_fails(tmp_path: Path) -> None:
         + "periods:\n  - {id: a, start: 2026-09-01, end: 2026-12-31}\n  - {id: b, start: 2027-02-01, end: 2027-13-01}\n"
     )
     run = subprocess.run(
-        [str(AULACAST), "calendar", "check", str(bad)], capture_output=True, text=True, timeout=60
+        [str(AULACAST), "calendar", "check", str(bad)], capture_output=True, text=True, timeout=120
     )
     assert run.returncode != 0
     assert run.stdout == ""
@@ -212,7 +204,7 @@ def test_cli_check_reports_one_line_and_fails(tmp_path: Path) -> None:
     )
 
 
-def test_cli_check_with_an_ics_file(tmp_path: Path) -> None:
+def test_cli_check_prints_what_it_understood_with_an_ics_file(tmp_path: Path) -> None:
     ics = tmp_path / "extra.ics"
     ics.write_text(
         "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\n"
@@ -224,9 +216,10 @@ def test_cli_check_with_an_ics_file(tmp_path: Path) -> None:
         [str(AULACAST), "calendar", "check", str(EXAMPLE), "--ics", str(ics)],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=120,
     )
     assert run.returncode == 0, run.stderr
+    assert "15 teaching weeks" in run.stdout and "Nauryz" in run.stdout and "spring-coursework" in run.stdout
     assert "Holidays (17):" in run.stdout and "2026-11-06  Rector's day off" in run.stdout
     assert f"{ics}: Long ago (2020-01-01)" in run.stdout
     ics.write_text(ics.read_text().replace("20261106", "20261306"))
@@ -234,7 +227,7 @@ def test_cli_check_with_an_ics_file(tmp_path: Path) -> None:
         [str(AULACAST), "calendar", "check", str(EXAMPLE), "--ics", str(ics)],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=120,
     )
     assert run.returncode != 0
     assert run.stderr.startswith(f"aulacast: error: {ics}:7: VEVENT[0].DTSTART: cannot read the value")
