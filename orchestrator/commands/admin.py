@@ -6,11 +6,7 @@ import argparse
 import getpass
 import os
 
-from orchestrator import audit
-from orchestrator.auth import create_person
-from orchestrator.config import load_settings
 from orchestrator.errors import UserError
-from orchestrator.store.db import Database
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,6 +24,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def create(args: argparse.Namespace) -> int:
+    from orchestrator import audit
+    from orchestrator.auth import create_person
+    from orchestrator.config import load_settings
+    from orchestrator.store.db import Database
+
     settings = load_settings(args.config)
     db = Database.from_url(settings.effective_database_url)
     db.check_revision()

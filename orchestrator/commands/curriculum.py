@@ -5,12 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from orchestrator import audit
-from orchestrator.config import load_settings
-from orchestrator.curriculum import Curriculum, apply_curriculum
 from orchestrator.errors import UserError
-from orchestrator.store.db import Database
-from orchestrator.yamlfile import load_yaml_model
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,6 +19,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_import(args: argparse.Namespace) -> int:
+    from orchestrator import audit
+    from orchestrator.config import load_settings
+    from orchestrator.curriculum import Curriculum, apply_curriculum
+    from orchestrator.store.db import Database
+    from orchestrator.yamlfile import load_yaml_model
+
     try:
         text = args.file.read_text(encoding="utf-8")
     except (FileNotFoundError, UnicodeDecodeError) as exc:

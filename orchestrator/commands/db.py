@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from orchestrator.config import load_settings
-from orchestrator.store.db import Database
+if TYPE_CHECKING:  # imported when a command runs: alembic is slow to import
+    from orchestrator.store.db import Database
+
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -17,6 +19,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _db(args: argparse.Namespace) -> Database:
+    from orchestrator.config import load_settings
+    from orchestrator.store.db import Database
+
     return Database.from_url(load_settings(args.config).effective_database_url)
 
 

@@ -4,11 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from orchestrator import audit
-from orchestrator.config import load_settings
-from orchestrator.planning import apply, compute, describe_diff, load_inputs
-from orchestrator.store.db import Database
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("plan", help="place sessions from the calendar and offerings")
@@ -18,6 +13,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from orchestrator import audit
+    from orchestrator.config import load_settings
+    from orchestrator.planning import apply, compute, describe_diff, load_inputs
+    from orchestrator.store.db import Database
+
     settings = load_settings(args.config)
     db = Database.from_url(settings.effective_database_url)
     db.check_revision()

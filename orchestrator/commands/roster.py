@@ -6,11 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from orchestrator import audit
-from orchestrator.config import load_settings
 from orchestrator.errors import UserError
-from orchestrator.roster import apply_roster, parse_roster
-from orchestrator.store.db import Database
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,6 +20,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_import(args: argparse.Namespace) -> int:
+    from orchestrator import audit
+    from orchestrator.config import load_settings
+    from orchestrator.roster import apply_roster, parse_roster
+    from orchestrator.store.db import Database
+
     settings = load_settings(args.config)
     try:
         text = args.file.read_text(encoding="utf-8")

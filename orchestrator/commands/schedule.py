@@ -6,13 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
-from sqlalchemy import select
-
-from orchestrator.config import load_settings
 from orchestrator.errors import NotFound, UserError
-from orchestrator.schedule_views import group_feed, person_feed
-from orchestrator.store.db import Database
-from orchestrator.store.models import Group, Person
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,6 +22,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def export(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from orchestrator.config import load_settings
+    from orchestrator.schedule_views import group_feed, person_feed
+    from orchestrator.store.db import Database
+    from orchestrator.store.models import Group, Person
+
     settings = load_settings(args.config)
     db = Database.from_url(settings.effective_database_url)
     db.check_revision()

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from typing import TYPE_CHECKING
 
-from aiohttp import web
-
-from orchestrator.config import load_settings
-from orchestrator.logs import setup_logging
+if TYPE_CHECKING:
+    from aiohttp import web
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,6 +19,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from orchestrator.config import load_settings
+    from orchestrator.logs import setup_logging
+
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     settings = load_settings(args.config, **overrides)
     setup_logging(settings.log_level)
@@ -40,6 +42,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _serve(app: web.Application, host: str, port: int, logins: list[tuple[str, str, str]]) -> int:
+    from aiohttp import web
+
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
