@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import queue
 import socket
 import subprocess
 import threading
@@ -38,6 +39,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import urlparse
 
 import numpy as np
@@ -597,7 +599,7 @@ def assemble_day(
     splice_seconds = inject_seconds = 0.0
     report_inject = None
     try:
-        with spliced.open("wb") as fh:
+        with spliced.open("wb") as fh, _Writer(fh) as writer:
             for n, (key, window) in enumerate(pieces):
                 t0 = time.monotonic()
                 following = clips[pieces[n + 1][0]] if n + 1 < len(pieces) else None
@@ -605,18 +607,15 @@ def assemble_day(
                 splice_seconds += time.monotonic() - t0
                 if injector is not None:
                     t0 = time.monotonic()
-                    data: bytes | memoryview = injector.feed(chunk.tobytes())
+                    writer.put(injector.feed_parts(chunk.tobytes()))
                     inject_seconds += time.monotonic() - t0
                 else:
-                    data = memoryview(chunk)
-                t0 = time.monotonic()
-                fh.write(data)
-                splice_seconds += time.monotonic() - t0
+                    writer.put([memoryview(chunk)])
                 if progress:
                     progress("splice", n + 1, len(pieces))
             if injector is not None:
                 t0 = time.monotonic()
-                fh.write(injector.flush())
+                writer.put(injector.flush_parts())
                 report_inject = injector.finish()
                 warnings.extend(report_inject.violations)
                 inject_seconds += time.monotonic() - t0
@@ -631,6 +630,42 @@ def assemble_day(
         normalise_seconds=normalise_seconds, splice_seconds=splice_seconds, inject_seconds=inject_seconds,
         inject=report_inject, warnings=warnings,
     )
+
+
+class _Writer:
+    """Writes pieces on a thread of its own, so the disk works while the next piece is spliced.
+
+    At most ``depth`` pieces wait; a write error is raised in the caller at the next ``put`` or at exit.
+    """
+
+    def __init__(self, fh: BinaryIO, depth: int = 3) -> None:
+        self.fh = fh
+        self.queue: queue.Queue[list[bytes | memoryview] | None] = queue.Queue(maxsize=depth)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="playout-writer", daemon=True)
+
+    def _run(self) -> None:
+        while (parts := self.queue.get()) is not None:
+            if self.error is None:
+                try:
+                    self.fh.writelines(parts)
+                except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                    self.error = exc
+
+    def put(self, parts: list[bytes | memoryview]) -> None:
+        if self.error is not None:
+            raise self.error
+        self.queue.put(parts)
+
+    def __enter__(self) -> _Writer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, et: object, ev: object, tb: object) -> None:
+        self.queue.put(None)
+        self.thread.join()
+        if self.error is not None and ev is None:
+            raise self.error
 
 
 def _check_profile(clip: TsClip, profile: Profile) -> None:

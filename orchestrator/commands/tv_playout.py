@@ -21,6 +21,7 @@ from pathlib import Path
 
 from media.eit import CONTENT_EDUCATION, EitEvent, EventText, event_id_for
 from media.errors import MediaError
+from media.ffmpeg import FFmpeg
 from media.inject import SiConfig
 from media.playout import PlayoutItem, PlayoutReport, assemble_day, hls_from_ts, send_realtime
 from media.profiles import Profile, load_profile
@@ -107,9 +108,22 @@ def si_config(day: Day, profile: Profile) -> SiConfig:
     )
 
 
-def run(args: argparse.Namespace) -> int:
-    from orchestrator.commands.tv_package import _ffmpeg
+def _ffmpeg(args: argparse.Namespace) -> FFmpeg:
+    """The binary from settings (``ffmpeg_path``), else PATH, else the imageio-ffmpeg wheel."""
+    configured = None
+    try:
+        from orchestrator.config import load_settings
 
+        configured = load_settings(getattr(args, "config", None)).ffmpeg_path
+    except ImportError:  # pragma: no cover
+        pass
+    try:
+        return FFmpeg.locate(configured)
+    except MediaError as exc:
+        raise UserError(str(exc)) from exc
+
+
+def run(args: argparse.Namespace) -> int:
     try:
         day = load_day(args.day)
     except ScheduleError as exc:
