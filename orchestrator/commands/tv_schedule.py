@@ -17,7 +17,7 @@ import yaml
 from orchestrator.errors import UserError
 from schedules.errors import ScheduleError
 from schedules.playlist import read_as_run, write_as_run_csv, write_csv, write_ffplayout
-from schedules.tv import Day, build_day, channel_config, load_day, save_day
+from schedules.tv import ChannelConfig, Day, build_day, channel_config, load_day, save_day
 from schedules.xmltv import write_xmltv
 
 
@@ -48,7 +48,7 @@ def register(tv_sub: argparse._SubParsersAction) -> None:
     a.set_defaults(func=_as_run)
 
 
-def read_channel_file(path: Path):  # type: ignore[no-untyped-def]
+def read_channel_file(path: Path) -> ChannelConfig:
     """Parse a channel file into a ``ChannelConfig``; YAML errors name the line."""
     try:
         text = path.read_text(encoding="utf-8")
