@@ -6,6 +6,7 @@ import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -119,21 +120,27 @@ class ApiClient:
         return await self.client.request(method, path, headers=headers, **kw)
 
 
-@pytest.fixture
-async def api(tmp_path: Path) -> AsyncIterator[ApiClient]:
+@asynccontextmanager
+async def serve_api(tmp_path: Path, **over: Any) -> AsyncIterator[ApiClient]:
     """The real application on a free loopback port, SQLite store, one person per role."""
     from aiohttp.test_utils import TestClient, TestServer
 
     from orchestrator.app import create_app
     from orchestrator.store.db import Database
 
-    settings = make_settings(tmp_path)
+    settings = make_settings(tmp_path, **over)
     db = Database.from_url(settings.effective_database_url)
     db.upgrade()
     ids = seed_people(db)
     app = create_app(settings)
     async with TestClient(TestServer(app, host="127.0.0.1", port=free_port())) as client:
         yield ApiClient(client, ids)
+
+
+@pytest.fixture
+async def api(tmp_path: Path) -> AsyncIterator[ApiClient]:
+    async with serve_api(tmp_path) as client:
+        yield client
 
 
 class DemoClient:

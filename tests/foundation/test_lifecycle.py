@@ -58,8 +58,6 @@ async def test_in_process_transitions_and_reminder_once(tmp_path: Path) -> None:
     )
     svc = Services.build(settings)
     svc.db.upgrade()
-    now = datetime.now(UTC)
-    add_session(svc.db, now + timedelta(seconds=2.5), now + timedelta(seconds=4))
     seen: list[str] = []
 
     async def collect(event: Event) -> None:
@@ -69,6 +67,12 @@ async def test_in_process_transitions_and_reminder_once(tmp_path: Path) -> None:
     lc = Lifecycle(svc)
     await lc.start()
     try:
+        # planned after start-up, as the API does: every step lies in the future however slow the start was
+        now = datetime.now(UTC)
+        sid = add_session(svc.db, now + timedelta(seconds=2.5), now + timedelta(seconds=4))
+        with svc.db.session() as s:
+            row = s.get(SessionRecord, sid)
+        assert lc.schedule(row) == 4
         for _ in range(100):
             if "session.closed" in seen:
                 break
