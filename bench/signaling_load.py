@@ -85,7 +85,23 @@ async def worker(spec: dict[str, Any]) -> dict[str, Any]:
         return c
 
     t0 = time.monotonic()
-    results = await asyncio.gather(*(connect(u, t) for u, t in spec["clients"]))
+    done = 0
+
+    async def counted(u: str, t: str) -> Any:
+        nonlocal done
+        c = await connect(u, t)
+        done += 1
+        return c
+
+    async def progress() -> None:
+        while True:
+            await asyncio.sleep(10)
+            print(f"  worker {os.getpid()}: {done}/{len(spec['clients'])} connected, {failures} failed, "
+                  f"{time.monotonic() - t0:.0f} s", file=sys.stderr, flush=True)
+
+    reporter = asyncio.create_task(progress())
+    results = await asyncio.gather(*(counted(u, t) for u, t in spec["clients"]))
+    reporter.cancel()
     clients = [c for c in results if c is not None]
     connect_s = time.monotonic() - t0
     print(json.dumps({"ready": len(clients), "failures": failures, "connect_s": connect_s}), flush=True)
@@ -115,6 +131,9 @@ async def worker(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def worker_main() -> None:
+    import logging
+
+    logging.getLogger("engineio.client").setLevel(logging.CRITICAL)  # "packet queue is empty" per lost client
     spec = json.loads(sys.stdin.readline())
     result = asyncio.run(worker(spec))
     print(json.dumps(result), flush=True)

@@ -49,6 +49,7 @@ log = logging.getLogger("aulacast.rooms")
 SIGNALING = web.AppKey("signaling", SignalingServer)
 HEARTBEAT_SECONDS = 3.0
 RPC_TIMEOUT = 15.0
+SESSION_CACHE_SECONDS = 5.0  # session rows change rarely; ended rooms are also flagged in room state
 HOST_ADDRESSES_ENV = "AULACAST_MEDIA_HOST_ADDRESSES"  # comma list: ICE host candidates only from these
 
 
@@ -290,21 +291,29 @@ def make_backend(svc: Services, rooms: RoomStore, bridge: MediaBridge | None) ->
     chat_cfg = svc.settings.chat
     chat = Chat(store, svc.limiter.allow, ChatPolicy(chat_cfg.max_length, chat_cfg.rate_per_second, chat_cfg.burst))
 
+    sessions: dict[int, tuple[float, SessionInfo | None]] = {}
+
+    def lookup(s: Session, session_id: int) -> SessionInfo | None:
+        row = s.get(SessionRecord, session_id)
+        info = None if row is None else SessionInfo(row.id, row.title, row.kind, row.status, row.start_at, row.end_at)
+        sessions[session_id] = (time.monotonic(), info)
+        return info
+
     async def verify_token(token: str) -> JoinClaims:
+        # one transaction: the revocation check (always fresh) and the session row (cached briefly)
         def run(s: Session) -> JoinClaims:
-            return verify(token, key, session_id=None, now=time.time(),
-                          is_revoked=lambda jti: s.get(RevokedGrant, jti) is not None)  # fmt: skip
+            claims = verify(token, key, session_id=None, now=time.time(),
+                            is_revoked=lambda jti: s.get(RevokedGrant, jti) is not None)  # fmt: skip
+            lookup(s, claims.session_id)
+            return claims
 
         return await svc.db_call(run)
 
     async def session_info(session_id: int) -> SessionInfo | None:
-        def run(s: Session) -> SessionInfo | None:
-            row = s.get(SessionRecord, session_id)
-            if row is None:
-                return None
-            return SessionInfo(row.id, row.title, row.kind, row.status, row.start_at, row.end_at)
-
-        return await svc.db_call(run)
+        cached = sessions.get(session_id)
+        if cached is not None and time.monotonic() - cached[0] < SESSION_CACHE_SECONDS:
+            return cached[1]
+        return await svc.db_call(lambda s: lookup(s, session_id))
 
     async def control(payload: dict[str, Any]) -> None:
         await svc.bus.publish("room.control", payload)
