@@ -1,0 +1,363 @@
+"""Browser end-to-end run of a consultation; runs INSIDE a network namespace of its own.
+
+    unshare --net --pid --fork --kill-child python room_driver.py --workdir W --out result.json [--img-dir D]
+
+ICE skips 127.0.0.1 (Chromium and aioice both drop loopback when gathering), so this script
+brings ``lo`` up and adds a veth pair whose one end carries 127.0.0.2/32: the only address
+either side can gather. The namespace has no other interface, so no packet can leave the
+machine. It then starts the real ``aulacast serve --demo`` (media ICE limited to 127.0.0.2),
+drives three Chromium contexts (tutor aigerim, students dana and timur) through the room
+page, and writes what it observed as JSON for the pytest process to judge.
+The PID namespace (``--pid --kill-child``) takes the server and Chromium down with us.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from http.cookiejar import CookieJar
+from pathlib import Path
+from typing import Any
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ICE_ADDRESS = "127.0.0.2"
+PORT = 8080
+VIEWPORT = {"width": 1280, "height": 860}
+T0 = time.monotonic()
+
+
+def setup_network() -> None:
+    """lo up, IPv6 off, a veth pair with 127.0.0.2/32 on one end: every ICE candidate is loopback-range."""
+    links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True, check=True).stdout
+    names = [line.split(":")[1].strip() for line in links.splitlines()]
+    if names != ["lo"]:
+        raise SystemExit(f"refusing to run outside a fresh network namespace (interfaces {names}); use unshare --net")
+    steps = [
+        ["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"],
+        ["ip", "link", "set", "lo", "up"],
+        ["ip", "link", "add", "ice0", "type", "veth", "peer", "name", "ice1"],
+        ["ip", "link", "set", "ice0", "up"],
+        ["ip", "link", "set", "ice1", "up"],
+        ["ip", "addr", "add", f"{ICE_ADDRESS}/32", "dev", "ice0"],
+    ]
+    for step in steps:
+        subprocess.run(step, check=True)
+    routes = subprocess.run(["ip", "-4", "route", "show", "table", "main"], capture_output=True, text=True).stdout
+    if routes.strip():
+        raise SystemExit(f"the namespace has routes it should not have: {routes!r}")
+
+
+def start_server(workdir: Path, log: Path) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "AULACAST_MEDIA_HOST_ADDRESSES": ICE_ADDRESS,
+        "AULACAST_MEDIA_WORKERS": "1",
+        "AULACAST_LOG_LEVEL": os.environ.get("AULACAST_E2E_LOG_LEVEL", "WARNING"),
+    }
+    exe = Path(sys.executable).with_name("aulacast")
+    return subprocess.Popen(
+        [str(exe), "serve", "--demo", "--host", "127.0.0.1", "--port", str(PORT)],
+        cwd=workdir, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+    )  # fmt: skip
+
+
+def wait_ready(base: str, server: subprocess.Popen[bytes], log: Path, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"the server exited ({server.returncode}):\n{log.read_text()[-3000:]}")
+        if "aulacast is serving" in log.read_text(errors="replace"):
+            try:
+                urllib.request.urlopen(base + "/login", timeout=2).read()
+                return
+            except OSError:
+                pass
+        time.sleep(0.2)
+    raise RuntimeError(f"the server did not start in {timeout} s:\n{log.read_text()[-3000:]}")
+
+
+def find_session(base: str, username: str, password: str) -> int:
+    """The demo's on-request consultation, as the tutor's own schedule lists it."""
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
+    headers = {"Content-Type": "application/json", "X-Requested-With": "aulacast"}
+    body = json.dumps({"username": username, "password": password}).encode()
+    opener.open(urllib.request.Request(base + "/api/auth/login", body, headers)).read()
+    now = time.time()
+    frm = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 86400))
+    to = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + 86400))
+    req = urllib.request.Request(f"{base}/api/me/schedule?from={frm}&to={to}", headers=headers)
+    sessions = json.loads(opener.open(req).read())["sessions"]
+    for s in sessions:
+        if s["title"].startswith("Databases: open consultation"):
+            return int(s["id"])
+    raise RuntimeError(f"no demo consultation in {username}'s schedule: {[s['title'] for s in sessions]}")
+
+
+class Person:
+    """One browser context: a signed-in person on the room page."""
+
+    def __init__(self, name: str, context: Any, page: Any) -> None:
+        self.name, self.context, self.page = name, context, page
+        self.console: list[str] = []
+        page.on("console", lambda m: self.log(f"{m.type}: {m.text}"))
+        page.on("pageerror", lambda e: self.log(f"pageerror: {e}"))
+
+    def log(self, line: str) -> None:
+        self.console.append(f"{time.monotonic() - T0:6.1f} {line}")
+
+    async def snap(self) -> dict[str, Any]:
+        return await self.page.evaluate("() => window.aulacastRoom ? window.aulacastRoom.snapshot() : null")
+
+
+async def sign_in(browser: Any, base: str, username: str, password: str, session_id: int) -> Person:
+    context = await browser.new_context(viewport=VIEWPORT, base_url=base)
+    await context.grant_permissions(["camera", "microphone"], origin=base)
+    page = await context.new_page()
+    person = Person(username, context, page)
+    await page.goto("/login?next=/schedule")
+    await page.fill("input[name=username]", username)
+    await page.fill("input[name=password]", password)
+    await page.click("button[type=submit]")
+    await page.wait_for_url("**/schedule")
+    # one click from "My schedule" to the room
+    link = page.locator(f'a[href="/join/{session_id}"]')
+    await link.wait_for(timeout=15000)
+    await link.click()
+    await page.wait_for_url(f"**/join/{session_id}")
+    await page.wait_for_selector("#check:not([hidden])", timeout=20000)
+    return person
+
+
+async def until(what: str, check: Any, within: float = 30, interval: float = 0.4) -> Any:
+    """Poll an async predicate; returns its last truthy value or raises naming what never happened."""
+    deadline = time.monotonic() + within
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = await check()
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise TimeoutError(f"timed out waiting for: {what}")
+
+
+async def media_flowing(p: Person, others: dict[int, str]) -> dict[str, Any] | None:
+    """Two snapshots apart: every other person's video tile decodes new frames, their audio is live and growing."""
+    a = await p.snap()
+    await asyncio.sleep(1.2)
+    b = await p.snap()
+    if not a or not b or b["phase"] != "room":
+        return None
+    frames_a = {t["person_id"]: t["frames"] for t in a["tiles"] if t["key"].endswith(":camera")}
+    out: dict[str, Any] = {"video": {}, "audio": {}}
+    for t in b["tiles"]:
+        if t["key"].endswith(":camera") and t["person_id"] in others:
+            out["video"][others[t["person_id"]]] = {
+                "frames_before": frames_a.get(t["person_id"], 0), "frames_after": t["frames"], "width": t["width"]}  # fmt: skip
+    packets_a = {r["mid"]: r.get("packets", 0) for r in a["remote"]}
+    for r in b["remote"]:
+        if r["kind"] == "audio" and r["person_id"] in others:
+            out["audio"][others[r["person_id"]]] = {
+                "ready": r["ready"], "muted": r["muted"], "packets_before": packets_a.get(r["mid"], 0),
+                "packets_after": r.get("packets", 0), "samples": r.get("samples")}  # fmt: skip
+    video_ok = all(
+        v["frames_after"] > v["frames_before"] > 0 for v in out["video"].values()
+    ) and set(out["video"]) == set(others.values())
+    audio_ok = all(
+        v["ready"] == "live" and not v["muted"] and v["packets_after"] > v["packets_before"] for v in out["audio"].values()
+    ) and set(out["audio"]) == set(others.values())
+    return out if video_ok and audio_ok else None
+
+
+async def scenario(base: str, logins: dict[str, str], session_id: int, shots: Path, result: dict[str, Any]) -> None:
+    """The steps, in the order people do them; ``result`` fills up as they pass (kept when one fails)."""
+    from playwright.async_api import async_playwright
+
+    result.update(session_id=session_id, steps=[])
+
+    def step(name: str, **data: Any) -> None:
+        result["steps"].append({"step": name, "t": round(time.monotonic() - T0, 2), **data})
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        people: dict[str, Person] = {}
+        try:
+            tutor = people["aigerim"] = await sign_in(browser, base, "aigerim", logins["aigerim"], session_id)
+            step("tutor on device check")
+            await tutor.page.click("#enter")
+            await tutor.page.wait_for_selector("#room:not([hidden])", timeout=20000)
+            step("tutor in the room")
+            for name in ("dana", "timur"):
+                people[name] = await sign_in(browser, base, name, logins[name], session_id)
+            dana, timur = people["dana"], people["timur"]
+            await until("dana's camera preview plays", lambda: dana.page.evaluate(
+                "() => document.getElementById('preview').videoWidth > 0"), 20)  # fmt: skip
+            await dana.page.screenshot(path=str(shots / "device-check.png"))
+            result["device_check"] = await dana.page.evaluate("""() => ({
+              cameras: [...document.querySelectorAll('#camera-select option')].map(o => o.textContent),
+              mics: [...document.querySelectorAll('#mic-select option')].map(o => o.textContent)})""")
+            step("students on device check")
+            for p in (dana, timur):
+                await p.page.click("#enter")
+                await p.page.wait_for_selector("#lobby:not([hidden])", timeout=20000)
+            step("students in the lobby")
+            await dana.page.screenshot(path=str(shots / "lobby.png"))
+            waiting = await until("both students in the tutor's waiting room", _waiting(tutor, 2), 20)
+            result["waiting_seen_by_tutor"] = waiting
+            await tutor.page.screenshot(path=str(shots / "tutor-waiting-room.png"))
+            for w in waiting:
+                await tutor.page.get_by_role("button", name=f"Let {w['name']} in", exact=True).click()
+            for p in (dana, timur):
+                await p.page.wait_for_selector("#room:not([hidden])", timeout=20000)
+            step("students admitted")
+            snaps = {n: await p.snap() for n, p in people.items()}
+            ids = {s["you"]["person_id"]: n for n, s in snaps.items()}
+            result["person_ids"] = {n: pid for pid, n in ids.items()}
+            media: dict[str, Any] = {}
+            for n, p in people.items():
+                others = {pid: other for pid, other in ids.items() if other != n}
+                media[n] = await until(f"{n} sees and hears the other two", lambda p=p, o=others: media_flowing(p, o), 45)
+            result["media"] = media
+            step("everyone sees and hears everyone")
+
+            # chat: dana writes, aigerim and timur read
+            text = "Hello from Dana: is chapter 3 in the test?"
+            await dana.page.fill("#chat-input", text)
+            await dana.page.press("#chat-input", "Enter")
+            for p in (tutor, timur):
+                await until(f"{p.name} reads dana's message", _has_chat(p, text), 15)
+            result["chat"] = {n: [m["body"] for m in (await p.snap())["chat"]] for n, p in people.items()}
+            step("chat crossed")
+
+            # hand raise: timur raises, the host's participant list shows it
+            await timur.page.get_by_role("button", name="Raise hand").click()
+            timur_id = result["person_ids"]["timur"]
+            await tutor.page.wait_for_selector(f'#people li[data-person="{timur_id}"] .hand-flag', timeout=15000)
+            result["hand_seen_by_host"] = await tutor.page.locator(f'#people li[data-person="{timur_id}"]').inner_text()
+            step("hand reached the host")
+
+            # screen share: the tutor shares, the students receive frames of it
+            await tutor.page.get_by_role("button", name="Share screen").click()
+            tutor_id = result["person_ids"]["aigerim"]
+            result["screen"] = {}
+            for p in (dana, timur):
+                result["screen"][p.name] = await until(f"{p.name} sees the tutor's screen", _screen_frames(p, tutor_id), 30)
+            step("screen share reached the students")
+            await asyncio.sleep(0.8)
+            await tutor.page.screenshot(path=str(shots / "tutor-room.png"))
+            await dana.page.screenshot(path=str(shots / "student-room.png"))
+
+            # keyboard: the controls are reachable by Tab and labelled
+            result["a11y"] = await dana.page.evaluate("""() => [...document.querySelectorAll('#controls button:not([hidden])')]
+              .map(b => ({text: b.textContent, label: b.getAttribute('aria-label'), tab: b.tabIndex}))""")
+            unlabelled = await dana.page.evaluate("""() => [...document.querySelectorAll('button, select, textarea, input')]
+              .filter(e => e.offsetParent !== null)
+              .filter(e => !(e.getAttribute('aria-label') || e.textContent.trim() || (e.labels && e.labels.length)))
+              .map(e => e.outerHTML.slice(0, 80))""")  # fmt: skip
+            result["unlabelled_controls"] = unlabelled
+
+            # the host ends the session for all: everyone sees why
+            await tutor.page.get_by_role("button", name="End session for all").click()
+            await tutor.page.get_by_role("button", name="Yes, end it").click()
+            for p in (dana, timur):
+                await p.page.wait_for_selector("#notice:not([hidden])", timeout=15000)
+            result["ended_notice"] = await dana.page.locator("#notice-text").inner_text()
+            step("session ended for all")
+        except Exception:
+            for n, p in people.items():  # what each person saw when it went wrong
+                await p.page.screenshot(path=str(shots / f"failed-{n}.png"))
+                result.setdefault("failed_snapshots", {})[n] = await p.snap()
+            raise
+        finally:
+            result["console"] = {n: p.console[-40:] for n, p in people.items()}
+            result["media_restarts"] = {n: [x for x in p.console if "restarting media" in x] for n, p in people.items()}
+            await browser.close()
+    result["seconds"] = round(time.monotonic() - T0, 1)
+
+
+def _waiting(tutor: Person, n: int) -> Any:
+    async def check() -> list[dict[str, Any]] | None:
+        snap = await tutor.snap()
+        return snap["waiting"] if snap and len(snap["waiting"]) >= n else None
+
+    return check
+
+
+def _has_chat(p: Person, text: str) -> Any:
+    async def check() -> bool:
+        snap = await p.snap()
+        return bool(snap) and any(m["body"] == text for m in snap["chat"])
+
+    return check
+
+
+def _screen_frames(p: Person, publisher: int) -> Any:
+    async def check() -> dict[str, Any] | None:
+        a = await p.snap()
+        await asyncio.sleep(1.0)
+        b = await p.snap()
+        key = f"{publisher}:screen"
+        before = next((t for t in a["tiles"] if t["key"] == key), None)
+        after = next((t for t in b["tiles"] if t["key"] == key), None)
+        if before and after and after["frames"] > before["frames"] > 0:
+            return {"frames_before": before["frames"], "frames_after": after["frames"], "width": after["width"]}
+        return None
+
+    return check
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--workdir", type=Path, required=True)
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--img-dir", type=Path, required=True)
+    args = ap.parse_args()
+    args.img_dir.mkdir(parents=True, exist_ok=True)
+    result: dict[str, Any] = {"ok": False}
+    server = None
+    log = args.workdir / "server.log"
+    try:
+        setup_network()
+        result["addresses"] = subprocess.run(["ip", "-br", "addr"], capture_output=True, text=True).stdout
+        base = f"http://127.0.0.1:{PORT}"
+        t = time.monotonic()
+        server = start_server(args.workdir, log)
+        wait_ready(base, server, log)
+        result["server_start_seconds"] = round(time.monotonic() - t, 1)
+        logins = json.loads((args.workdir / "var" / "demo-logins.json").read_text())
+        session_id = find_session(base, "aigerim", logins["aigerim"])
+        asyncio.run(scenario(base, logins, session_id, args.img_dir, result))
+        result["ok"] = True
+    except Exception as exc:  # the pytest side reports it with the server log
+        result["error"] = f"{type(exc).__name__}: {exc}"
+    finally:
+        if server is not None:
+            server.terminate()
+            try:
+                server.wait(10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+        result["server_log_tail"] = log.read_text(errors="replace")[-4000:] if log.exists() else ""
+        tmp = args.out.with_suffix(".tmp")
+        tmp.write_text(json.dumps(result, indent=1))
+        tmp.replace(args.out)
+    return 0 if result["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""A consultation in Chromium: tutor aigerim and students dana and timur, from "My schedule" to the end.
+
+Everything a person would check is asserted on what the pages themselves show: decoded frames
+in remote <video> elements, live and unmuted remote audio whose packets keep arriving, chat,
+the raised hand in the host's list, the shared screen, and the end-of-session notice.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(360)]
+
+
+def test_everyone_sees_and_hears_everyone(browser_run: dict[str, Any]) -> None:
+    media = browser_run["media"]
+    for viewer, seen in media.items():
+        others = {"aigerim", "dana", "timur"} - {viewer}
+        assert set(seen["video"]) == others, f"{viewer} has video tiles for {set(seen['video'])}"
+        for who, v in seen["video"].items():
+            assert v["frames_after"] > v["frames_before"] > 0, f"{viewer} decodes no new frames of {who}: {v}"
+            assert v["width"] > 0
+        assert set(seen["audio"]) == others
+        for who, a in seen["audio"].items():
+            assert a["ready"] == "live" and not a["muted"], f"{viewer} hears {who}? {a}"
+            assert a["packets_after"] > a["packets_before"], f"{viewer} gets no new audio from {who}: {a}"
+
+
+def test_the_device_check_lists_the_fake_devices(browser_run: dict[str, Any]) -> None:
+    assert browser_run["device_check"]["cameras"] and browser_run["device_check"]["mics"]
+
+
+def test_students_wait_in_the_lobby_until_admitted(browser_run: dict[str, Any]) -> None:
+    names = sorted(w["name"].split()[0] for w in browser_run["waiting_seen_by_tutor"])
+    assert names == ["Dana", "Timur"]
+
+
+def test_chat_from_dana_reaches_the_others(browser_run: dict[str, Any]) -> None:
+    text = "Hello from Dana: is chapter 3 in the test?"
+    for person in ("aigerim", "timur", "dana"):
+        assert text in browser_run["chat"][person]
+
+
+def test_hand_raise_reaches_the_host(browser_run: dict[str, Any]) -> None:
+    assert "hand raised" in browser_run["hand_seen_by_host"]
+    assert "Timur" in browser_run["hand_seen_by_host"]
+
+
+def test_screen_share_reaches_the_students(browser_run: dict[str, Any]) -> None:
+    for student in ("dana", "timur"):
+        s = browser_run["screen"][student]
+        assert s["frames_after"] > s["frames_before"] > 0 and s["width"] > 0
+
+
+def test_controls_are_labelled_and_the_end_is_explained(browser_run: dict[str, Any]) -> None:
+    assert browser_run["unlabelled_controls"] == []
+    assert all(c["tab"] >= 0 for c in browser_run["a11y"])
+    assert "ended" in browser_run["ended_notice"]
+
+
+def test_screenshots_for_the_user_pages(browser_run: dict[str, Any]) -> None:
+    shots = Path(browser_run["screenshots"])
+    for name in ("device-check.png", "lobby.png", "tutor-waiting-room.png", "tutor-room.png", "student-room.png"):
+        data = (shots / name).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000, name
+
+
+@pytest.mark.xfail(reason="media plane: aiortc drops consent checks against Chromium after ~15 s "
+                   "(peer-left 'failed' for everyone; the page reconnects its media). See the report.", strict=False)
+def test_media_needed_no_restart(browser_run: dict[str, Any]) -> None:
+    assert browser_run["media_restarts"] == {"aigerim": [], "dana": [], "timur": []}

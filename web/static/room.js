@@ -1,0 +1,703 @@
+// The room page: join token -> device check -> lobby or room (video grid, chat, hands, host controls).
+//
+// Protocol: docs/signaling-protocol.md. Every control is a labelled button (keyboard first, §10);
+// what happens is announced in the #status live region; chat is a role="log" region.
+import { api, el, announce } from "/static/common.js";
+import { io } from "/static/vendor/socket.io.esm.min.js";
+import { ChatView } from "/static/room-chat.js";
+import { MediaLink, deviceErrorText, levelMeter, listDevices, openLocal } from "/static/room-media.js";
+
+const $ = (id) => document.getElementById(id);
+const sessionId = Number(location.pathname.split("/").filter(Boolean).pop());
+
+const CONNECT_TEXT = {
+  missing_token: "The join link is incomplete. Open the session again from My schedule.",
+  forged: "This join link is not valid. Open the session again from My schedule.",
+  expired: "This join link has expired: the session is over.",
+  not_yet_valid: "The room is not open yet.",
+  revoked: "Your join link was withdrawn by the host or staff.",
+  not_found: "This session no longer exists.",
+  session_ended: "This session has ended; the room is closed.",
+  unavailable: "The service cannot check your link right now. Retrying…",
+};
+
+const state = {
+  join: null, // POST /join answer
+  you: null,
+  grant: null,
+  socket: null,
+  link: null, // MediaLink of the current connection
+  local: null, // local MediaStream
+  screen: null, // MediaStream of our screen share (kept across media restarts)
+  members: new Map(),
+  waiting: new Map(),
+  presenter: null,
+  tiles: new Map(), // key -> {node, video, label}
+  audio: new Map(), // mid:trackId -> <audio>
+  remote: [],
+  speaking: null,
+  phase: "starting", // starting | check | connecting | lobby | room | ended | left | refused
+  handRaised: false,
+  camOn: true,
+  micOn: true,
+  final: false, // no reconnect after this (ended, removed, denied, left)
+};
+
+let chat = null;
+let stopMeter = () => {};
+let localLevel = 0;
+
+// --- messages to the person ---------------------------------------------------------------------
+
+function setConn(stateName, text) {
+  const c = $("conn");
+  c.dataset.state = stateName;
+  c.textContent = text;
+}
+
+function notice(text, actions = []) {
+  const box = $("notice");
+  $("notice-text").textContent = text;
+  $("notice-actions").replaceChildren(...actions);
+  box.hidden = !text;
+}
+
+function scheduleLink() {
+  return el("a", { href: "/schedule" }, "Back to My schedule");
+}
+
+function retryButton(label = "Try again") {
+  return el("button", { type: "button", onclick: () => location.reload() }, label);
+}
+
+function show(phase) {
+  state.phase = phase;
+  $("check").hidden = phase !== "check";
+  $("lobby").hidden = phase !== "lobby";
+  $("room").hidden = phase !== "room";
+  document.body.dataset.phase = phase;
+}
+
+function finish(phase, text) {
+  state.final = true;
+  show(phase);
+  notice(text, [scheduleLink(), " ", retryButton(phase === "left" ? "Rejoin" : "Try again")]);
+  setConn(phase === "left" ? "idle" : "ended", phase === "left" ? "Left" : "Closed");
+  state.link?.close();
+  state.link = null;
+  state.socket?.disconnect();
+  state.local?.getTracks().forEach((t) => t.stop());
+  state.screen?.getTracks().forEach((t) => t.stop());
+  state.screen = null;
+  stopMeter();
+  renderTiles();
+  announce(text);
+}
+
+// --- 1. join token ------------------------------------------------------------------------------
+
+async function fetchToken() {
+  try {
+    return await api("POST", `/api/sessions/${sessionId}/join`);
+  } catch (e) {
+    const text = {
+      not_participant: "You are not a participant of this session. If you think you should be, ask your tutor or the registrar.",
+      session_ended: "This session has ended; its join link no longer works.",
+      not_found: "There is no such session. Check the link, or open the session from My schedule.",
+    }[e.code] || (e.code === "config" ? "The room service is misconfigured; staff have been told." : `The room could not be opened: ${e.message}`);
+    state.phase = "refused";
+    document.body.dataset.phase = "refused";
+    notice(text, [scheduleLink(), " ", retryButton()]);
+    $("title").textContent = "Cannot join";
+    return null;
+  }
+}
+
+// --- 2. device check ----------------------------------------------------------------------------
+
+function publishes(source) {
+  return (state.grant?.publish || []).includes(source);
+}
+
+async function openDevices() {
+  const cameraId = $("camera-select").value || undefined;
+  const micId = $("mic-select").value || undefined;
+  state.local?.getTracks().forEach((t) => t.stop());
+  stopMeter();
+  $("check-error").textContent = "";
+  const stream = await openLocal({ cameraId, micId, video: publishes("camera"), audio: publishes("microphone") });
+  state.local = stream;
+  if (stream.errors?.length) $("check-error").textContent = deviceErrorText(stream.errors[stream.errors.length - 1]);
+  $("preview").srcObject = stream.getVideoTracks().length ? stream : null;
+  stopMeter = levelMeter(stream.getAudioTracks()[0], (level) => {
+    localLevel = level;
+    $("meter-bar").style.width = `${Math.round(level * 100)}%`;
+    $("meter-text").textContent = `Microphone level: ${level > 0.05 ? "sound detected" : "quiet"}`;
+  });
+  await fillDeviceLists(stream);
+}
+
+async function fillDeviceLists(stream) {
+  const { cameras, mics } = await listDevices();
+  const fill = (select, devices, current, none) => {
+    const options = devices.map((d, i) => el("option", { value: d.deviceId }, d.label || `${none} ${i + 1}`));
+    select.replaceChildren(...(options.length ? options : [el("option", { value: "" }, `No ${none.toLowerCase()} found`)]));
+    if (current) select.value = current;
+  };
+  fill($("camera-select"), cameras, stream.getVideoTracks()[0]?.getSettings().deviceId, "Camera");
+  fill($("mic-select"), mics, stream.getAudioTracks()[0]?.getSettings().deviceId, "Microphone");
+}
+
+async function deviceCheck() {
+  show("check");
+  const who = state.join.grant;
+  const can = [publishes("camera") && "camera", publishes("microphone") && "microphone", publishes("screen") && "screen"].filter(Boolean);
+  $("check-who").textContent = can.length
+    ? `You join as ${who.role}: you may share your ${can.join(", ")}${who.chat ? " and chat" : ""}.`
+    : `You join as ${who.role}: you will watch and listen${who.chat ? ", and you may chat" : ""}.`;
+  for (const id of ["camera-select", "mic-select", "start-camera", "start-mic"]) {
+    $(id).closest("label").hidden = !publishes(id.includes("cam") ? "camera" : "microphone");
+  }
+  $("preview").closest(".preview").hidden = !can.includes("camera") && !can.includes("microphone");
+  $("camera-select").addEventListener("change", () => openDevices());
+  $("mic-select").addEventListener("change", () => openDevices());
+  $("enter").addEventListener("click", () => {
+    state.camOn = $("start-camera").checked;
+    state.micOn = $("start-mic").checked;
+    $("enter").disabled = true;
+    connect();
+  });
+  $("enter").disabled = true; // until the devices are open (or known to be missing)
+  if (can.includes("camera") || can.includes("microphone")) {
+    try {
+      await openDevices();
+    } catch (e) {
+      $("check-error").textContent = deviceErrorText(e);
+    }
+  }
+  $("enter").disabled = false;
+  $("enter").focus();
+}
+
+// --- 3. signaling -------------------------------------------------------------------------------
+
+function emit(event, payload = {}) {
+  return state.socket.timeout(20000).emitWithAck(event, payload).catch((e) => ({
+    ok: false, error: { code: "timeout", message: `no answer from the server (${e.message})`, event },
+  }));
+}
+
+function connect() {
+  show("connecting");
+  setConn("connecting", "Connecting…");
+  const socket = io({
+    path: state.join.socket_path || "/socket.io/",
+    auth: { token: state.join.token },
+    transports: ["websocket"],
+    reconnectionDelay: 1000,
+    reconnectionDelayMax: 5000,
+  });
+  state.socket = socket;
+
+  socket.on("connect", () => {
+    setConn("connecting", "Connected, entering…");
+    notice("");
+  });
+  socket.on("connect_error", (err) => {
+    const code = err?.data?.code;
+    if (!code) {
+      // transport failure: Socket.IO retries on its own
+      setConn("reconnecting", "No connection — retrying…");
+      notice("The connection to the room was lost. Reconnecting automatically…");
+      return;
+    }
+    const text = CONNECT_TEXT[code] || err.data.message || err.message;
+    if (code === "unavailable") {
+      setConn("reconnecting", "Retrying…");
+      notice(text);
+      setTimeout(() => socket.connect(), 3000);
+    } else if (code === "not_yet_valid") {
+      const at = new Date(state.join.not_before);
+      notice(`${text} It opens at ${at.toLocaleTimeString()}; this page will enter by itself.`);
+      setConn("connecting", "Waiting for the room to open");
+      setTimeout(() => socket.connect(), Math.max(2000, at - Date.now() + 1000));
+    } else {
+      finish("refused", `${text} ${err.data.message && text !== err.data.message ? `(${err.data.message})` : ""}`.trim());
+    }
+  });
+  socket.on("disconnect", (reason) => {
+    dropMedia();
+    if (state.final) return;
+    if (reason === "io server disconnect") {
+      finish("ended", "The server closed your connection to the room.");
+      return;
+    }
+    setConn("reconnecting", "Connection lost — reconnecting…");
+    notice("The connection to the room was lost. Reconnecting automatically; you will be put back where you were.");
+    announce("Connection lost, reconnecting");
+  });
+
+  socket.on("lobby", (m) => {
+    show("lobby");
+    setConn("lobby", "In the waiting room");
+    $("lobby-text").textContent = `${m.session.title}: ${m.message}. Keep this page open.`;
+    $("lobby-preview").srcObject = state.local?.getVideoTracks().length ? state.local : null;
+    announce("You are in the waiting room. The host will let you in.");
+  });
+  socket.on("welcome", (w) => enterRoom(w));
+  socket.on("denied", (m) => finish("ended", `The host did not let you in${m.reason ? `: ${m.reason}` : "."}`));
+  socket.on("removed", (m) => finish("ended", `You were removed from the room${m.reason ? `: ${m.reason}` : "."}`));
+  socket.on("session-ended", (m) => finish("ended", `The session has ended${m.reason ? `: ${m.reason}` : "."}`));
+
+  socket.on("member-joined", (m) => {
+    state.members.set(m.person_id, m);
+    renderPeople();
+    if (m.person_id !== state.you?.person_id) announce(`${m.name} joined`);
+  });
+  socket.on("member-left", ({ person_id }) => {
+    const m = state.members.get(person_id);
+    if (m) { m.online = false; announce(`${m.name} left`); }
+    renderPeople();
+  });
+  socket.on("waiting", (w) => {
+    state.waiting.set(w.person_id, w);
+    renderWaiting();
+    announce(`${w.name} is waiting to be let in`);
+  });
+  socket.on("waiting-left", ({ person_id }) => {
+    state.waiting.delete(person_id);
+    renderWaiting();
+  });
+  socket.on("hand", ({ person_id, raised }) => {
+    const m = state.members.get(person_id);
+    if (m) m.hand_raised = raised;
+    if (person_id === state.you?.person_id) setHand(raised);
+    else if (m) announce(`${m.name} ${raised ? "raised a hand" : "lowered their hand"}`);
+    renderPeople();
+  });
+  socket.on("mute-requested", ({ source, muted }) => {
+    const name = source === "microphone" ? "microphone" : source;
+    if (muted) {
+      if (source === "microphone") setMic(false);
+      else if (source === "camera") setCam(false);
+      else if (source === "screen") stopScreen();
+      notice(`The host asked you to turn off your ${name}; it is off now. You can turn it on again when asked.`);
+    } else {
+      notice(`The host asks you to turn on your ${name}. Use the ${name} button when you are ready.`);
+    }
+  });
+  socket.on("presenter", ({ person_id }) => {
+    state.presenter = person_id;
+    const m = state.members.get(person_id);
+    announce(m ? `${m.name} is now the presenter` : "Nobody is presenting now");
+    renderPeople();
+    renderTiles();
+  });
+  socket.on("lobby-policy", ({ auto_admit }) => { $("auto-admit").checked = auto_admit; });
+  socket.on("chat", (m) => {
+    chat.add(m);
+    if (m.sender_id !== state.you?.person_id) announce(`${m.sender_name} wrote in the chat`);
+  });
+  socket.on("chat-deleted", (d) => chat.deleted(d));
+  socket.on("media-offer", (m) => {
+    state.link?.offered(m).catch((e) => console.warn("subscribe offer failed", e));
+  });
+  socket.on("peer-left", ({ person_id, reason }) => {
+    console.info(`peer-left ${person_id} ${reason}`);
+    const m = state.members.get(person_id);
+    if (m && reason === "failed") announce(`${m.name}'s connection dropped`);
+  });
+  socket.on("media-lost", () => {
+    announce("The media server restarted; reconnecting audio and video");
+    restartMedia("media-lost");
+  });
+  socket.on("error", (e) => {
+    if (e?.event === "chat") return; // shown next to the chat box from the ack
+    $("status").textContent = e?.message || "The server refused that.";
+  });
+}
+
+// --- 4. the room --------------------------------------------------------------------------------
+
+function enterRoom(w) {
+  const first = state.phase !== "room";
+  state.you = w.you;
+  state.grant = w.you.grant;
+  state.presenter = w.room.presenter;
+  state.members = new Map(w.members.map((m) => [m.person_id, m]));
+  state.waiting = new Map(w.waiting.map((m) => [m.person_id, m]));
+  const me = state.members.get(w.you.person_id);
+  setHand(Boolean(me?.hand_raised));
+  $("title").textContent = w.session.title;
+  document.title = `${w.session.title} — aulacast`;
+  $("auto-admit").checked = w.room.auto_admit;
+  $("waiting-box").hidden = !state.grant.moderate;
+  $("end").hidden = !state.grant.moderate;
+  $("screen").hidden = !publishes("screen");
+  $("mic").hidden = !state.local?.getAudioTracks().length;
+  $("cam").hidden = !state.local?.getVideoTracks().length;
+  $("chat-form").hidden = !state.grant.chat;
+  chat.reset(w.history);
+  show("room");
+  setConn("connected", "Connected");
+  notice("");
+  renderPeople();
+  renderWaiting();
+  if (!state.link) startMedia();
+  if (first) {
+    announce(w.resumed ? "You are back in the room" : "You are in the room");
+    $("controls").focus();
+  }
+}
+
+function startMedia() {
+  const link = new MediaLink({
+    iceServers: state.join.ice_servers,
+    emit,
+    onTracks: (list) => { if (state.link === link) { state.remote = list; renderTiles(); } },
+    onState: (which, s) => {
+      if (state.link !== link) return;
+      console.info(`${which} connection ${s}`);
+      if (s === "connected" && $("status").dataset.media) { $("status").textContent = ""; delete $("status").dataset.media; }
+      if (s === "failed") {
+        $("status").textContent = `The ${which} media connection failed; reconnecting it…`;
+        $("status").dataset.media = "1";
+        restartMedia(`${which} connection failed`);
+      }
+    },
+  });
+  state.link = link;
+  const stream = new MediaStream((state.local?.getTracks() || []).filter((t) => t.readyState === "live"));
+  stream.getAudioTracks().forEach((t) => { t.enabled = state.micOn; });
+  stream.getVideoTracks().forEach((t) => { t.enabled = state.camOn; });
+  setMic(state.micOn);
+  setCam(state.camOn);
+  setScreen(Boolean(state.screen));
+  renderTiles();
+  const screen = state.screen?.getVideoTracks()[0];
+  link.publish(stream, screen?.readyState === "live" ? screen : null).catch((e) => {
+    if (state.link !== link) return;
+    $("status").textContent = `Audio/video could not start: ${e.message}. Chat still works; the page will retry.`;
+    setTimeout(() => { if (state.link === link) restartMedia(`publish failed: ${e.message}`); }, 5000);
+  });
+}
+
+function dropMedia() {
+  state.link?.close();
+  state.link = null;
+  state.remote = [];
+  renderTiles();
+}
+
+function restartMedia(why) {
+  if (state.phase !== "room" || !state.socket?.connected) return;
+  console.info(`restarting media: ${why}`);
+  dropMedia();
+  startMedia();
+}
+
+// --- tiles and audio ----------------------------------------------------------------------------
+
+function nameOf(personId) {
+  return state.members.get(personId)?.name || `Person ${personId}`;
+}
+
+function tile(key, label, { mirror = false } = {}) {
+  let t = state.tiles.get(key);
+  if (!t) {
+    const video = el("video", { autoplay: "", playsinline: "", class: mirror ? "mirror" : "" });
+    video.muted = true; // sound plays through the <audio> elements
+    const caption = el("span", { class: "caption" });
+    const node = el("figure", { class: "tile", "data-key": key }, video, el("figcaption", {}, caption));
+    t = { node, video, caption, track: null };
+    state.tiles.set(key, t);
+    $("grid").append(node);
+  }
+  t.caption.textContent = label;
+  t.video.setAttribute("aria-label", label);
+  return t;
+}
+
+function setVideo(t, track) {
+  if (t.track === track) return;
+  t.track = track;
+  t.video.srcObject = track ? new MediaStream([track]) : null;
+  t.node.classList.toggle("novideo", !track);
+}
+
+function renderTiles() {
+  const want = new Set();
+  const inRoom = state.phase === "room";
+  if (inRoom && state.local && (state.local.getTracks().length)) {
+    const t = tile("local", `${state.you?.name || "You"} (you)`, { mirror: true });
+    setVideo(t, state.camOn ? state.local.getVideoTracks()[0] || null : null);
+    t.node.dataset.person = String(state.you?.person_id);
+    want.add("local");
+  }
+  const screen = state.screen?.getVideoTracks()[0];
+  if (inRoom && screen) {
+    const t = tile("local:screen", "Your shared screen");
+    setVideo(t, screen);
+    t.node.dataset.person = String(state.you?.person_id);
+    want.add("local:screen");
+  }
+  const remote = inRoom ? state.remote : [];
+  const people = new Map(); // person -> camera track (null: sound only)
+  for (const r of remote) {
+    if (r.source === "camera") people.set(r.person_id, r.track);
+    else if (r.source === "microphone" && !people.has(r.person_id)) people.set(r.person_id, null);
+    else if (r.source === "screen") {
+      const key = `${r.person_id}:screen`;
+      const t = tile(key, `Screen of ${nameOf(r.person_id)}`);
+      setVideo(t, r.track);
+      t.node.dataset.person = String(r.person_id);
+      t.node.classList.add("screen");
+      want.add(key);
+    }
+  }
+  for (const [pid, track] of people) {
+    const key = `${pid}:camera`;
+    const t = tile(key, nameOf(pid));
+    setVideo(t, track);
+    t.node.dataset.person = String(pid);
+    want.add(key);
+  }
+  for (const [key, t] of state.tiles) {
+    if (!want.has(key)) { t.video.srcObject = null; t.node.remove(); state.tiles.delete(key); continue; }
+    const pid = Number(t.node.dataset.person);
+    t.node.classList.toggle("presenter", pid === state.presenter && !key.endsWith("screen"));
+    t.node.classList.toggle("speaking", pid === state.speaking && !key.endsWith("screen"));
+  }
+  $("grid").dataset.count = String(state.tiles.size);
+  // sound: one <audio> per remote audio track
+  const audioWant = new Set();
+  for (const r of remote) {
+    if (r.kind !== "audio") continue;
+    const key = `${r.mid}:${r.track.id}`;
+    audioWant.add(key);
+    if (!state.audio.has(key)) {
+      const a = el("audio", { autoplay: "" });
+      a.srcObject = new MediaStream([r.track]);
+      a.dataset.person = String(r.person_id);
+      $("audio").append(a);
+      a.play().catch(() => {});
+      state.audio.set(key, a);
+    }
+  }
+  for (const [key, a] of state.audio) {
+    if (!audioWant.has(key)) { a.srcObject = null; a.remove(); state.audio.delete(key); }
+  }
+}
+
+// Active speaker: the loudest person above a threshold, held for a moment so the highlight does not flicker.
+let speakerSince = 0;
+setInterval(() => {
+  if (state.phase !== "room" || !state.link) return;
+  const levels = state.link.audioLevels();
+  if (state.micOn && state.you) levels.set(state.you.person_id, localLevel * 0.5);
+  let best = null;
+  let bestLevel = 0.03;
+  for (const [pid, level] of levels) if (level > bestLevel) { best = pid; bestLevel = level; }
+  const now = Date.now();
+  if (best !== null && best !== state.speaking && now - speakerSince > 1200) {
+    state.speaking = best;
+    speakerSince = now;
+    renderTiles();
+    renderPeople();
+  }
+}, 400);
+
+// --- participants, waiting room, host controls -------------------------------------------------
+
+function hostButton(label, aria, onclick) {
+  return el("button", { type: "button", class: "small", "aria-label": aria, onclick }, label);
+}
+
+async function act(event, payload, done) {
+  const ack = await emit(event, payload);
+  $("status").textContent = ack.ok ? done : ack.error.message;
+}
+
+function renderPeople() {
+  const list = $("people");
+  const mod = state.grant?.moderate;
+  const people = [...state.members.values()].sort((a, b) =>
+    (b.online - a.online) || (b.moderator - a.moderator) || a.name.localeCompare(b.name));
+  list.replaceChildren(...people.map((m) => {
+    const me = m.person_id === state.you?.person_id;
+    const bits = [m.role, m.moderator && m.role !== "host" ? "moderator" : null, m.online ? null : "left", m.person_id === state.presenter ? "presenter" : null,
+      m.person_id === state.speaking ? "speaking" : null].filter(Boolean);
+    const li = el("li", { class: "person" + (m.online ? "" : " offline") + (m.hand_raised ? " hand" : ""), "data-person": String(m.person_id) },
+      el("span", { class: "name" }, `${m.name}${me ? " (you)" : ""}`),
+      el("span", { class: "when" }, ` ${bits.join(" · ")}`));
+    if (m.hand_raised) li.append(" ", el("span", { class: "hand-flag" }, "hand raised"));
+    if (mod && !me && m.online) {
+      const tools = el("span", { class: "tools" });
+      if (m.hand_raised) tools.append(hostButton("Lower hand", `Lower ${m.name}'s hand`, () => act("hand", { raised: false, person_id: m.person_id }, `${m.name}'s hand lowered`)));
+      tools.append(
+        hostButton("Ask to mute", `Ask ${m.name} to mute the microphone`, () => act("mute-request", { person_id: m.person_id, source: "microphone", muted: true }, `Asked ${m.name} to mute`)),
+        hostButton("Ask camera off", `Ask ${m.name} to turn off the camera`, () => act("mute-request", { person_id: m.person_id, source: "camera", muted: true }, `Asked ${m.name} to turn off the camera`)),
+        m.person_id === state.presenter
+          ? hostButton("Stop presenting", `Stop ${m.name} presenting`, () => act("presenter", { person_id: null }, "Presenter cleared"))
+          : hostButton("Make presenter", `Make ${m.name} the presenter`, () => act("presenter", { person_id: m.person_id }, `${m.name} is the presenter`)),
+        hostButton("Remove", `Remove ${m.name} from the room`, () => act("remove", { person_id: m.person_id, reason: "removed by the host" }, `${m.name} was removed`)),
+      );
+      li.append(tools);
+    }
+    return li;
+  }));
+  $("people-count").textContent = `(${people.filter((m) => m.online).length} here)`;
+}
+
+function renderWaiting() {
+  const list = $("waiting");
+  const items = [...state.waiting.values()].map((w) => el("li", { class: "person", "data-person": String(w.person_id) },
+    el("span", { class: "name" }, w.name), el("span", { class: "when" }, ` ${w.role}${w.removed_before ? " · removed earlier" : ""}`),
+    el("span", { class: "tools" },
+      hostButton("Admit", `Let ${w.name} in`, () => act("admit", { person_id: w.person_id }, `${w.name} was let in`)),
+      hostButton("Deny", `Turn ${w.name} away`, () => act("deny", { person_id: w.person_id, reason: "not admitted by the host" }, `${w.name} was turned away`)))));
+  list.replaceChildren(...(items.length ? items : [el("li", { class: "when" }, "Nobody is waiting.")]));
+  $("waiting-title").textContent = `Waiting room${state.waiting.size ? ` (${state.waiting.size})` : ""}`;
+}
+
+// --- own controls -------------------------------------------------------------------------------
+
+function toggle(button, on, onText, offText) {
+  button.setAttribute("aria-pressed", String(on));
+  button.textContent = on ? onText : offText;
+  button.classList.toggle("off", !on);
+}
+
+function setMic(on) {
+  state.micOn = on;
+  state.link?.setEnabled("microphone", on);
+  state.local?.getAudioTracks().forEach((t) => { t.enabled = on; });
+  toggle($("mic"), on, "Microphone on", "Microphone off");
+  $("mic").setAttribute("aria-label", on ? "Microphone is on; press to mute" : "Microphone is muted; press to unmute");
+}
+
+function setCam(on) {
+  state.camOn = on;
+  state.link?.setEnabled("camera", on);
+  state.local?.getVideoTracks().forEach((t) => { t.enabled = on; });
+  toggle($("cam"), on, "Camera on", "Camera off");
+  $("cam").setAttribute("aria-label", on ? "Camera is on; press to turn it off" : "Camera is off; press to turn it on");
+  renderTiles();
+}
+
+function setHand(raised) {
+  state.handRaised = raised;
+  toggle($("hand"), raised, "Lower hand", "Raise hand");
+}
+
+function setScreen(on) {
+  toggle($("screen"), on, "Stop sharing", "Share screen");
+}
+
+async function stopScreen() {
+  const stream = state.screen;
+  if (!stream) return;
+  state.screen = null;
+  stream.getTracks().forEach((t) => t.stop());
+  setScreen(false);
+  renderTiles();
+  announce("Screen sharing stopped");
+  try {
+    await state.link?.unshareScreen();
+  } catch (e) {
+    $("status").textContent = `Stopping the share failed: ${e.message}`;
+  }
+}
+
+async function startScreen() {
+  let stream;
+  try {
+    stream = await navigator.mediaDevices.getDisplayMedia({ video: { frameRate: { ideal: 15, max: 30 } }, audio: false });
+  } catch (e) {
+    $("status").textContent = e.name === "NotAllowedError" ? "Screen sharing was cancelled." : `Screen sharing failed: ${e.message}`;
+    return;
+  }
+  const track = stream.getVideoTracks()[0];
+  track.addEventListener("ended", () => stopScreen()); // the browser's own "Stop sharing" button
+  state.screen = stream;
+  setScreen(true);
+  renderTiles();
+  try {
+    await state.link?.shareScreen(track);
+    announce("You are sharing your screen");
+  } catch (e) {
+    $("status").textContent = `Screen sharing failed: ${e.message}`;
+    stopScreen();
+  }
+}
+
+$("mic").addEventListener("click", () => { setMic(!state.micOn); announce(state.micOn ? "Microphone on" : "Microphone muted"); });
+$("cam").addEventListener("click", () => { setCam(!state.camOn); announce(state.camOn ? "Camera on" : "Camera off"); });
+$("hand").addEventListener("click", async () => {
+  const ack = await emit("hand", { raised: !state.handRaised });
+  if (ack.ok) { setHand(ack.raised); announce(ack.raised ? "Your hand is raised" : "Your hand is lowered"); }
+  else $("status").textContent = ack.error.message;
+});
+$("screen").addEventListener("click", () => (state.screen ? stopScreen() : startScreen()));
+$("leave").addEventListener("click", () => finish("left", "You left the room. Your chat stays in the session's history."));
+$("end").addEventListener("click", () => { $("end").hidden = true; $("end-confirm").hidden = false; $("end-no").focus(); });
+$("end-no").addEventListener("click", () => { $("end-confirm").hidden = true; $("end").hidden = false; $("end").focus(); });
+$("end-yes").addEventListener("click", async () => {
+  $("end-confirm").hidden = true;
+  const ack = await emit("end", { reason: "ended by the host" });
+  if (!ack.ok) { $("status").textContent = ack.error.message; $("end").hidden = false; }
+});
+$("auto-admit").addEventListener("change", (ev) => act("lobby-policy", { auto_admit: ev.target.checked },
+  ev.target.checked ? "Everyone is let in automatically now" : "People wait until you let them in"));
+
+// --- the page's test hook: what the E2E test asserts on ------------------------------------------
+
+window.aulacastRoom = {
+  get phase() { return state.phase; },
+  async snapshot() {
+    const inbound = state.link ? await state.link.inboundStats() : {};
+    const ice = state.link ? await state.link.iceStats() : {};
+    return {
+      phase: state.phase,
+      conn: $("conn").dataset.state,
+      you: state.you,
+      members: [...state.members.values()],
+      waiting: [...state.waiting.values()],
+      chat: chat ? chat.snapshot() : [],
+      speaking: state.speaking,
+      ice,
+      tiles: [...state.tiles.entries()].map(([key, t]) => ({
+        key, person_id: Number(t.node.dataset.person), has_video: Boolean(t.track),
+        frames: t.video.getVideoPlaybackQuality?.().totalVideoFrames ?? 0, width: t.video.videoWidth,
+      })),
+      remote: state.remote.map((r) => ({
+        mid: r.mid, person_id: r.person_id, source: r.source, kind: r.kind, ready: r.track.readyState,
+        muted: r.track.muted, ...(inbound[r.mid] || {}),
+      })),
+    };
+  },
+};
+
+// --- start --------------------------------------------------------------------------------------
+
+(async () => {
+  chat = new ChatView({
+    list: $("chat-log"), form: $("chat-form"), input: $("chat-input"), error: $("chat-error"),
+    send: (body, clientId) => emit("chat", { body, client_id: clientId }),
+    remove: (messageId, reason) => emit("chat-delete", { message_id: messageId, reason }),
+    canModerate: () => Boolean(state.grant?.moderate),
+  });
+  if (!Number.isInteger(sessionId) || sessionId <= 0) {
+    notice("This is not a room link. Open the session from My schedule.", [scheduleLink()]);
+    return;
+  }
+  setConn("connecting", "Getting your join link…");
+  const join = await fetchToken();
+  if (!join) { setConn("ended", "Not joined"); return; }
+  state.join = join;
+  state.grant = join.grant;
+  $("title").textContent = join.session.title;
+  document.title = `${join.session.title} — aulacast`;
+  setConn("idle", "Not connected yet");
+  await deviceCheck();
+})().catch((e) => notice(`The room page failed to start: ${e.message}`, [retryButton()]));
