@@ -565,7 +565,7 @@ function renderWaiting() {
 function toggle(button, on, onText, offText) {
   button.setAttribute("aria-pressed", String(on));
   button.textContent = on ? onText : offText;
-  button.classList.toggle("off", !on);
+  if (button.id === "mic" || button.id === "cam") button.classList.toggle("off", !on); // muted looks muted
 }
 
 function setMic(on) {
