@@ -198,7 +198,7 @@ class SignalingServer:
             member = member or Member(c.person_id, c.name, c.grant.role)
             member.name, member.role, member.moderator = c.name, c.grant.role, c.grant.moderate
             await self.b.rooms.add_socket(sid, conn.socket_id, c.person_id, self.b.node)
-            if conn.state == "gone":  # disconnected while we were arriving
+            if conn.socket_id not in self.conns:  # disconnected while we were arriving
                 await self.b.rooms.remove_socket(sid, conn.socket_id, c.person_id)
                 return
             if admission(meta, member, moderator=c.grant.moderate) == "room":
@@ -220,6 +220,8 @@ class SignalingServer:
             await self.sio.disconnect(conn.socket_id)
         finally:
             conn.arrived.set()
+            if conn.socket_id not in self.conns and conn.state in ("room", "lobby"):
+                await self._depart(conn, conn.state)  # the socket went away while it was arriving
 
     async def _enter(self, conn: Conn, member: Member, resumed: bool) -> None:
         sid = conn.session_id
@@ -267,9 +269,14 @@ class SignalingServer:
         if conn is None:
             return
         prior = conn.state.removeprefix("leaving:")
-        conn.state = "gone"
         if prior == "arriving":
-            return  # _arrive cleans up
+            return  # _arrive sees the socket gone and cleans up
+        conn.state = "gone"
+        await self._depart(conn, prior)
+
+    async def _depart(self, conn: Conn, prior: str) -> None:
+        conn.state = "gone"
+        sid = conn.socket_id
         session_id, person_id = conn.session_id, conn.person_id
         try:
             if conn.media and self.b.media is not None and not self._local_media(session_id, person_id):
