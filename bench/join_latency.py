@@ -41,6 +41,7 @@ async def run(joins: int) -> dict[str, Any]:
     from media.workers import WorkerPool
 
     aiortc_hooks.restrict_host_addresses(["127.0.0.1"])
+    aiortc_hooks.set_consent_timing(5.0, 10_000)  # a starved harness must not drop its own peers
     config = RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
 
     class Camera(VideoStreamTrack):

@@ -135,9 +135,9 @@ class MediaEvent:
 EVENT_TYPES = (
     "subscribe-offer",  # data: {sdp, tracks: [{mid, track_id, publisher_id, source, kind}]} -> to peer_id
     "track-added",  # data: {track_id, source, kind}; peer_id = publisher
-    "track-removed",  # data: {track_id, source, kind, reason}; peer_id = publisher
-    "peer-left",  # data: {reason: "left" | "failed" | "closed"}
-    "room-lost",  # data: {reason, peers: [...]}: worker died, these clients must rejoin
+    "track-removed",  # data: {track_id, source, kind, reason: "unpublished" | "ended" | <peer-left reason>}
+    "peer-left",  # data: {reason: "left" | "failed" (ICE/DTLS gone) | "closed" | "rejoined"}
+    "room-lost",  # peer_id "", data: {reason: "worker_restarted", worker, peers: [...]}: they must rejoin
 )
 
 EventCallback = Callable[[MediaEvent], Awaitable[None] | None]

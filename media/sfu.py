@@ -143,6 +143,9 @@ def _capabilities_for(codec: RTCRtpCodecParameters) -> list[RTCRtpCodecCapabilit
     return same + rtx
 
 
+FrameListener = Callable[["PublishedTrack", RTCRtpCodecParameters, JitterFrame, bool], None]
+
+
 class PublishedTrack:
     """One track a participant publishes, tapped for encoded frames and fanned out to subscribers."""
 
@@ -166,6 +169,7 @@ class PublishedTrack:
         self.codec: RTCRtpCodecParameters | None = None
         self.active = True
         self.subscribers: dict[str, aiortc_hooks.EncodedTrack] = {}
+        self.listeners: list[FrameListener] = []  # e.g. a recorder writing packets as received
         self.frames = 0
         self.keyframes = 0
         self.pli_requests = 0
@@ -188,6 +192,8 @@ class PublishedTrack:
         key = aiortc_hooks.is_keyframe(codec, frame.data)
         if key and self.kind == "video":
             self.keyframes += 1
+        for listener in self.listeners:
+            listener(self, codec, frame, key)
         if not self.subscribers or not self.active:
             return
         packet = aiortc_hooks.to_packet(codec, frame)
@@ -264,6 +270,18 @@ class Room:
         self._emit = emit
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._listeners: list[FrameListener] = []
+
+    def add_frame_listener(self, listener: FrameListener) -> None:
+        """Also hand every encoded frame of every published track (now and later) to ``listener``.
+
+        Called on the event loop for each frame, with (track, codec, frame, is_keyframe): the seam
+        for a recorder that writes packets as received. It must not block.
+        """
+        self._listeners.append(listener)
+        for participant in self.participants.values():
+            for published in participant.published.values():
+                published.listeners.append(listener)
 
     # --- signaling-facing operations -------------------------------------------------------
 
@@ -426,6 +444,7 @@ class Room:
             self.config.video_jitter_packets,
         )
         published.active = False  # becomes active once the answer is made (emits track-added)
+        published.listeners.extend(self._listeners)
         participant.published[offered.mid] = published
 
     def _on_track_end(self, published: PublishedTrack) -> None:
