@@ -220,6 +220,7 @@ async def test_pli_is_throttled_per_track_and_subscriber_pli_reaches_the_publish
         await media.close()
 
 
+@pytest.mark.slow
 async def test_a_vanished_peer_leaves_and_the_others_are_told() -> None:
     media = await _room(consent_interval=1.0, consent_failures=5)
     tutor = Client(media, "s1", "tutor", TUTOR)
@@ -262,6 +263,7 @@ async def test_a_vanished_peer_leaves_and_the_others_are_told() -> None:
         await media.close()
 
 
+@pytest.mark.slow
 async def test_defense_audience_of_ten_receives_presenter_screen_and_speaker_only() -> None:
     media = await _room(RoomKind.DEFENSE)
     presenter = Client(media, "s1", "presenter", PRESENTER, publish=("camera", "microphone", "screen"))
@@ -301,6 +303,7 @@ async def test_defense_audience_of_ten_receives_presenter_screen_and_speaker_onl
         await media.close()
 
 
+@pytest.mark.slow
 async def test_worker_pool_places_rooms_and_restarts_a_dead_worker_with_a_rejoin_report() -> None:
     config = MediaConfig(host_addresses=["127.0.0.1"])
     pool = WorkerPool(config, workers=2)
