@@ -49,9 +49,18 @@ def test_hand_raise_reaches_the_host(browser_run: dict[str, Any]) -> None:
     assert "Timur" in browser_run["hand_seen_by_host"]
 
 
+def test_a_dropped_connection_comes_back_by_itself(browser_run: dict[str, Any]) -> None:
+    r = browser_run["reconnect"]
+    assert "reconnecting" in r["states"], f"the page never showed the lost connection: {r['states']}"
+    assert r["hand_kept"], "the raised hand did not survive the reconnect"
+    assert "error" not in r["media"], f"{r['media'].get('error')}: {r['media'].get('snapshot', {}).get('remote')}"
+    assert set(r["media"]["video"]) == {"aigerim", "dana"} and set(r["media"]["audio"]) == {"aigerim", "dana"}
+
+
 def test_screen_share_reaches_the_students(browser_run: dict[str, Any]) -> None:
     for student in ("dana", "timur"):
         s = browser_run["screen"][student]
+        assert "error" not in s, f"{student}: {s.get('error')}; tiles {s.get('snapshot', {}).get('tiles')}"
         assert s["frames_after"] > s["frames_before"] > 0 and s["width"] > 0
 
 

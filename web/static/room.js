@@ -654,6 +654,8 @@ $("auto-admit").addEventListener("change", (ev) => act("lobby-policy", { auto_ad
 
 window.aulacastRoom = {
   get phase() { return state.phase; },
+  /** Cut the transport as a network drop would (Socket.IO then reconnects by itself). */
+  simulateNetworkDrop() { state.socket?.io.engine?.close(); },
   async snapshot() {
     const inbound = state.link ? await state.link.inboundStats() : {};
     const ice = state.link ? await state.link.iceStats() : {};
