@@ -14,6 +14,7 @@ TV_MODULES = (
     "orchestrator.commands.tv_check",
     "orchestrator.commands.tv_schedule",
     "orchestrator.commands.tv_playout",
+    "orchestrator.commands.tv_series",
 )
 
 

@@ -247,3 +247,23 @@ def test_ics_holidays_merge_and_cancelled_sessions(institution: Path) -> None:
     bad.write_text("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART;VALUE=DATE:2026XX01\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
     msg = one_line_error(cli(tmp, "calendar", "import", str(CALENDAR), "--ics", str(bad)))
     assert str(bad) in msg
+
+
+def test_tv_series_from_the_calendars_tv_offerings(institution: Path) -> None:
+    tmp = institution
+    lectures = tmp / "lectures.yaml"
+    lectures.write_text("HIST100-EC22-TV:\n"
+                        "  - {number: 1, date: 2026-09-05, title: {ru: Введение}, media: m/h1.ts, duration: 2700}\n"
+                        "  - {number: 2, date: 2026-09-12, title: {ru: Степь}}\n")
+    out = tmp / "series.yaml"
+    res = cli(tmp, "tv", "series", "-o", str(out), "--lectures", str(lectures))
+    assert res.returncode == 0, res.stderr
+    assert "lecture 2 (2026-09-12) has no packaged media yet" in res.stderr
+    import yaml
+
+    doc = yaml.safe_load(out.read_text())
+    assert [s["offering"] for s in doc["series"]] == ["HIST100-EC22-TV"]
+    series = doc["series"][0]
+    assert series["title"]["kk"].startswith("Қазақстан") and len(series["episodes"]) == 1
+    lectures.write_text("HIST100-EC22-TV:\n  - {number: 1, date: 2027-09-05, media: m/h1.ts, duration: 2700}\n")
+    assert "outside the period" in one_line_error(cli(tmp, "tv", "series", "-o", str(out), "--lectures", str(lectures)))

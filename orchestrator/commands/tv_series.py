@@ -1,0 +1,101 @@
+"""``aulacast tv series -o series.yaml``: the channel's series from the calendar's TV offerings (§2).
+
+Every offering whose technology is ``tv`` becomes a series titled after its
+discipline (in each language the discipline has). Lectures, with their packaged
+media, come from a lectures file until the recordings archive provides them:
+
+    # lectures.yaml
+    HIST100-EC22-TV:
+      - {number: 1, date: 2026-09-05, title: {ru: "Введение"}, media: media/hist-01.ts, duration: 2700}
+
+The output is the ``series:`` section of a channel file (docs/broadcast-engineer.md),
+ready to paste or to keep beside it; lectures without media yet are listed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from orchestrator.errors import UserError
+
+
+def register(tv_sub: argparse._SubParsersAction) -> None:
+    p = tv_sub.add_parser("series", help="series for the channel file from the calendar's TV offerings")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="SERIES.yaml")
+    p.add_argument("--lectures", type=Path, metavar="LECTURES.yaml",
+                   help="recorded lectures per offering code (number, date, title, media, duration)")
+    p.set_defaults(func=run)
+
+
+def _load_lectures(path: Path | None) -> dict[str, list[dict[str, Any]]]:
+    if path is None:
+        return {}
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such file") from None
+    except yaml.YAMLError as exc:
+        raise UserError(f"{path}: malformed YAML: {exc}".splitlines()[0]) from None
+    if not isinstance(data, dict) or not all(isinstance(v, list) for v in data.values()):
+        raise UserError(f"{path}: expected a mapping of offering code to a list of lectures")
+    return {str(k): v for k, v in data.items()}
+
+
+def series_records(s: Any, lectures: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """TV offerings of the store as the plain records ``schedules.tvcalendar`` takes."""
+    from sqlalchemy import select
+
+    from orchestrator.planning import active_calendar
+    from orchestrator.store.models import Discipline, Offering
+
+    cal = active_calendar(s)
+    periods = {p.id: p for p in cal.periods}
+    out = []
+    for o in s.scalars(select(Offering).where(Offering.technology == "tv").order_by(Offering.code)):
+        d = s.get(Discipline, o.discipline_id)
+        period = periods.get(o.period)
+        if d is None or period is None:
+            raise UserError(f"offering {o.code}: its discipline or period {o.period!r} is not in the calendar")
+        out.append({"offering_id": o.code, "titles": dict(d.titles or {}) or {"en": d.title},
+                    "period_start": period.start, "period_end": period.end, "lectures": lectures.get(o.code, [])})
+    unknown = set(lectures) - {r["offering_id"] for r in out}
+    if unknown:
+        raise UserError(f"lectures given for offerings that are not TV offerings: {', '.join(sorted(unknown))}")
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    import yaml
+
+    from orchestrator.config import load_settings
+    from orchestrator.store.db import Database
+    from schedules.errors import ScheduleError
+    from schedules.tv import write_text_atomic
+    from schedules.tvcalendar import series_from_offerings
+
+    lectures = _load_lectures(args.lectures)
+    db = Database.from_url(load_settings(args.config).effective_database_url)
+    db.check_revision()
+    with db.session() as s:
+        records = series_records(s, lectures)
+    skipped: list[str] = []
+    try:
+        series = series_from_offerings(records, skipped)
+    except ScheduleError as exc:
+        raise UserError(str(exc)) from None
+    doc = {"series": [
+        {"id": se.id, "offering": se.offering_id, "title": se.title, "category": se.category, "season": se.season,
+         "episodes": [{"number": e.number, "title": e.title, "media": e.media, "duration": e.duration,
+                       "date": e.date.isoformat() if e.date else None} for e in se.episodes]}
+        for se in series
+    ]}
+    write_text_atomic(args.output, yaml.safe_dump(doc, allow_unicode=True, sort_keys=False))
+    for line in skipped:
+        print(f"not yet on air: {line}", file=sys.stderr)
+    print(f"wrote {args.output}: {len(series)} series, {sum(len(se.episodes) for se in series)} episode(s)")
+    return 0
