@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
@@ -107,6 +108,119 @@ def find_session(base: str, username: str, password: str) -> int:
         if s["title"].startswith("Databases: open consultation"):
             return int(s["id"])
     raise RuntimeError(f"no demo consultation in {username}'s schedule: {[s['title'] for s in sessions]}")
+
+
+AUDIENCE = 10
+
+
+def seed_defense(workdir: Path, presenter: str, chair: str) -> tuple[int, dict[str, str]]:
+    """A defense open now (§31): ``presenter`` defends, ``chair`` chairs, AUDIENCE new students of the
+    presenter's group watch. Written straight into the demo database; returns its id and the
+    audience's API tokens (no passwords: argon2 is slow on busy cores)."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import select
+
+    from orchestrator.auth import create_person, issue_token
+    from orchestrator.store.db import Database
+    from orchestrator.store.models import GroupMember, Person, SessionParticipant, SessionRecord
+
+    db = Database.from_url(f"sqlite:///{workdir / 'var' / 'aulacast.db'}")
+    now = datetime.now(UTC)
+    tokens: dict[str, str] = {}
+    with db.session() as s:
+        ids = {p.username: p.id for p in s.scalars(select(Person))}
+        group = s.scalar(select(GroupMember.group_id).where(GroupMember.person_id == ids[presenter]))
+        row = SessionRecord(key="e2e/defense", kind="defense", title="Course work defense (E2E)", status="open",
+                            start_at=now - timedelta(minutes=1), end_at=now + timedelta(hours=1),
+                            tutor_id=ids[chair], group_id=group)  # fmt: skip
+        s.add(row)
+        s.flush()
+        s.add_all([SessionParticipant(session_id=row.id, person_id=ids[chair], role="chair"),
+                   SessionParticipant(session_id=row.id, person_id=ids[presenter], role="presenter")])  # fmt: skip
+        for i in range(1, AUDIENCE + 1):
+            p = create_person(s, username=f"aud{i:02d}", display_name=f"Listener {i:02d}", roles=["student"])
+            s.add(GroupMember(group_id=group, person_id=p.id))
+            tokens[p.username] = issue_token(s, p, kind="api", lifetime=timedelta(hours=2))
+        session_id = row.id
+    db.engine.dispose()
+    return session_id, tokens
+
+
+class AudiencePeer:
+    """An aiortc viewer that joins as the browser does (token, Socket.IO, receive-only media-join) and
+    counts RTP packets per incoming track (no decoding: ten decoders would swamp two busy cores)."""
+
+    def __init__(self, name: str) -> None:
+        import socketio
+
+        self.name = name
+        self.sio = socketio.AsyncClient(reconnection=False)
+        self.pc: Any = None
+        self.tracks: dict[str, dict[str, Any]] = {}  # mid -> {person_id, source, kind}
+        self.welcome: dict[str, Any] | None = None
+        self.errors: list[Any] = []
+        self._lock = asyncio.Lock()
+        self.sio.on("welcome", self._on_welcome)
+        self.sio.on("media-offer", self._on_offer)
+        self.sio.on("error", lambda data: self.errors.append(data))
+
+    async def _on_welcome(self, data: dict[str, Any]) -> None:
+        self.welcome = data
+
+    async def join(self, base: str, api_token: str, session_id: int) -> None:
+        import aiohttp
+
+        async with aiohttp.ClientSession() as http:
+            r = await http.post(f"{base}/api/sessions/{session_id}/join", headers={"Authorization": f"Bearer {api_token}"})
+            body = await r.json()
+            if r.status != 200:
+                raise RuntimeError(f"{self.name}: join refused {r.status} {body}")
+        self.grant = body["grant"]
+        await self.sio.connect(base, socketio_path="socket.io", auth={"token": body["token"]}, transports=["websocket"])
+        for _ in range(100):
+            if self.welcome:
+                break
+            await asyncio.sleep(0.1)
+        ack = await self.sio.call("media-join", {"sdp": None, "sources": {}}, timeout=20)
+        if not ack.get("ok"):
+            raise RuntimeError(f"{self.name}: media-join refused: {ack}")
+
+    async def _on_offer(self, data: dict[str, Any]) -> None:
+        from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+
+        async with self._lock:
+            try:
+                if self.pc is None:
+                    self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
+                self.tracks = {t["mid"]: t for t in data["tracks"]}
+                await self.pc.setRemoteDescription(RTCSessionDescription(data["sdp"], "offer"))
+                await self.pc.setLocalDescription(await self.pc.createAnswer())
+                ack = await self.sio.call("media-answer", {"sdp": self.pc.localDescription.sdp}, timeout=20)
+                if not ack.get("ok"):
+                    self.errors.append(ack)
+            except Exception as exc:
+                self.errors.append(repr(exc))
+
+    async def packets(self) -> dict[str, int]:
+        """RTP packets received so far per source label ("<person>:<source>")."""
+        out: dict[str, int] = {}
+        if self.pc is None:
+            return out
+        for t in self.pc.getTransceivers():
+            info = self.tracks.get(t.mid)
+            if info is None or t.currentDirection in ("inactive", None):
+                continue
+            stats = await t.receiver.getStats()
+            got = sum(getattr(v, "packetsReceived", 0) for v in stats.values() if v.type == "inbound-rtp")
+            key = f"{info['person_id']}:{info['source']}"
+            out[key] = out.get(key, 0) + got
+        return out
+
+    async def close(self) -> None:
+        await self.sio.disconnect()
+        if self.pc is not None:
+            await self.pc.close()
 
 
 class Person:
@@ -310,6 +424,54 @@ async def scenario(base: str, logins: dict[str, str], session_id: int, shots: Pa
     result["seconds"] = round(time.monotonic() - T0, 1)
 
 
+async def defense(base: str, logins: dict[str, str], workdir: Path, shots: Path, result: dict[str, Any]) -> None:
+    """Dana defends in Chromium (camera, microphone, slides as a screen share); AUDIENCE aiortc viewers
+    must each receive her camera, sound and screen (the defense fan-out), and nothing they may not."""
+    import aioice.ice
+    from playwright.async_api import async_playwright
+
+    # the viewers run in this process: their ICE may gather only the namespace's 127.0.0.2
+    aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: [ICE_ADDRESS]
+    session_id, tokens = seed_defense(workdir, presenter="dana", chair="aigerim")
+    out: dict[str, Any] = {"session_id": session_id}
+    result["defense"] = out
+    viewers = [AudiencePeer(name) for name in tokens]
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        dana: Person | None = None
+        try:
+            dana = await sign_in(browser, base, "dana", logins["dana"], session_id)
+            await dana.page.click("#enter")
+            await dana.page.wait_for_selector("#room:not([hidden])", timeout=20000)
+            await dana.page.get_by_role("button", name="Share screen").click()
+            await asyncio.gather(*(v.join(base, tokens[v.name], session_id) for v in viewers))
+            out["audience_grants"] = sorted({v.grant["role"] for v in viewers})
+            out["audience_publish"] = sorted({s for v in viewers for s in v.grant["publish"]})
+            dana_id = (await dana.snap())["you"]["person_id"]
+            want = {f"{dana_id}:camera", f"{dana_id}:microphone", f"{dana_id}:screen"}
+
+            async def all_receiving() -> dict[str, Any] | None:
+                before = [await v.packets() for v in viewers]
+                await asyncio.sleep(1.5)
+                after = [await v.packets() for v in viewers]
+                ok = all(set(a) == want and all(a[k] > b.get(k, 0) > 0 for k in want) for a, b in zip(after, before, strict=True))
+                return {"per_viewer": {v.name: a for v, a in zip(viewers, after, strict=True)}} if ok else None
+
+            try:
+                out["receiving"] = await until(f"{AUDIENCE} viewers receive camera, sound and screen", all_receiving, 60)
+            except TimeoutError as exc:
+                out["receiving"] = {"error": str(exc), "per_viewer": {v.name: await v.packets() for v in viewers}}
+            out["viewer_errors"] = [e for v in viewers for e in v.errors]
+            out["presenter_members"] = len((await dana.snap())["members"])
+            await dana.page.screenshot(path=str(shots / "defense-presenter.png"))
+        finally:
+            out["console"] = dana.console[-20:] if dana else []
+            for v in viewers:
+                with contextlib.suppress(Exception):
+                    await v.close()
+            await browser.close()
+
+
 def _waiting(tutor: Person, n: int) -> Any:
     async def check() -> list[dict[str, Any]] | None:
         snap = await tutor.snap()
@@ -373,6 +535,7 @@ def main() -> int:
         logins = json.loads((args.workdir / "var" / "demo-logins.json").read_text())
         session_id = find_session(base, "aigerim", logins["aigerim"])
         asyncio.run(scenario(base, logins, session_id, args.img_dir, result))
+        asyncio.run(defense(base, logins, args.workdir, args.img_dir, result))
         result["ok"] = True
     except Exception as exc:  # the pytest side reports it with the server log
         result["error"] = f"{type(exc).__name__}: {exc}"

@@ -72,7 +72,7 @@ def test_controls_are_labelled_and_the_end_is_explained(browser_run: dict[str, A
 
 def test_screenshots_for_the_user_pages(browser_run: dict[str, Any]) -> None:
     shots = Path(browser_run["screenshots"])
-    for name in ("device-check.png", "lobby.png", "tutor-waiting-room.png", "tutor-room.png", "student-room.png"):
+    for name in ("device-check.png", "lobby.png", "tutor-waiting-room.png", "tutor-room.png", "student-room.png", "defense-presenter.png"):
         data = (shots / name).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000, name
 
@@ -81,3 +81,19 @@ def test_screenshots_for_the_user_pages(browser_run: dict[str, Any]) -> None:
                    "(peer-left 'failed' for everyone; the page reconnects its media). See the report.", strict=False)
 def test_media_needed_no_restart(browser_run: dict[str, Any]) -> None:
     assert browser_run["media_restarts"] == {"aigerim": [], "dana": [], "timur": []}
+
+
+def test_defense_audience_receives_the_presenter(browser_run: dict[str, Any]) -> None:
+    """§31: Dana defends from Chromium; ten aiortc viewers with the audience grant each receive her
+    camera, sound and slides (screen share) and publish nothing."""
+    d = browser_run["defense"]
+    assert d["audience_grants"] == ["audience"] and d["audience_publish"] == []
+    assert "error" not in d["receiving"], f"{d['receiving'].get('error')}: {d['receiving'].get('per_viewer')}"
+    viewers = d["receiving"]["per_viewer"]
+    assert len(viewers) == 10
+    presenter = browser_run["person_ids"]["dana"]
+    for name, got in viewers.items():
+        assert set(got) == {f"{presenter}:camera", f"{presenter}:microphone", f"{presenter}:screen"}, name
+        assert all(n > 0 for n in got.values()), (name, got)
+    assert d["viewer_errors"] == []
+    assert d["presenter_members"] == 11  # the presenter sees the ten listeners in the list
