@@ -142,7 +142,7 @@ def worker_main() -> None:
 # --- orchestration -----------------------------------------------------------------------------------
 
 
-def seed(data_dir: Path, clients: int) -> list[tuple[int, str]]:
+def seed(db_url: str, clients: int) -> list[tuple[int, str]]:
     """People, one defense session per 30 clients; returns (session id, join token) per client."""
     from datetime import UTC, datetime, timedelta
 
@@ -150,7 +150,7 @@ def seed(data_dir: Path, clients: int) -> list[tuple[int, str]]:
     from orchestrator.store.models import Person, SessionRecord
     from signaling.grants import JoinClaims, grant_for, issue
 
-    db = Database.from_url(f"sqlite:///{data_dir / 'aulacast.db'}")
+    db = Database.from_url(db_url)
     db.upgrade()
     now = datetime.now(UTC)
     grant = grant_for("defense", "audience")
@@ -172,9 +172,10 @@ def seed(data_dir: Path, clients: int) -> list[tuple[int, str]]:
     return out
 
 
-def start_node(tmp: Path, port: int, redis_url: str | None, log: Path) -> subprocess.Popen[bytes]:
+def start_node(tmp: Path, port: int, redis_url: str | None, log: Path, db_url: str) -> subprocess.Popen[bytes]:
     cfg = tmp / f"node{port}.toml"
-    lines = [f'data_dir = "{tmp}"', f"port = {port}", f'secret_key = "{SECRET}"', "scheduler_enabled = false",
+    lines = [f'data_dir = "{tmp}"', f'database_url = "{db_url}"', f"port = {port}", f'secret_key = "{SECRET}"',
+             "scheduler_enabled = false",
              'log_level = "WARNING"', "[chat]", "rate_per_second = 2.0", "burst = 10"]  # fmt: skip
     if redis_url:
         lines.insert(0, f'redis_url = "{redis_url}"')
@@ -232,9 +233,20 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict[str, Any]:
                                        "--appendonly", "no", "--dir", str(tmp)], stdout=subprocess.DEVNULL)  # fmt: skip
         redis_url = f"redis://127.0.0.1:{rport}/0"
         time.sleep(0.5)
-    tokens = seed(tmp, args.clients)
+    db_url = f"sqlite:///{tmp / 'aulacast.db'}"
+    if args.pg:
+        from sqlalchemy import create_engine, text
+
+        schema = f"sigload_{os.getpid()}_{mode}"
+        admin = create_engine(args.pg, isolation_level="AUTOCOMMIT")
+        with admin.connect() as c:
+            c.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+            c.execute(text(f'CREATE SCHEMA "{schema}"'))
+        admin.dispose()
+        db_url = f"{args.pg}?options=-csearch_path%3D{schema}"
+    tokens = seed(db_url, args.clients)
     ports = [free_port() for _ in range(2 if mode == "two" else 1)]
-    nodes = [start_node(tmp, p, redis_url, tmp / f"node{p}.log") for p in ports]
+    nodes = [start_node(tmp, p, redis_url, tmp / f"node{p}.log", db_url) for p in ports]
     workers: list[subprocess.Popen[str]] = []
     try:
         for p in ports:
@@ -319,8 +331,11 @@ def main() -> None:
     ap.add_argument("--interval", type=float, default=10.0, help="seconds between one client's messages")
     ap.add_argument("--procs", type=int, default=4, help="client processes")
     ap.add_argument("--modes", default="one,two", help="one = single node; two = two nodes through Redis")
+    ap.add_argument("--pg", default="", help="PostgreSQL URL (a fresh schema per mode) instead of SQLite, e.g. "
+                    "postgresql+psycopg://postgres@127.0.0.1:5432/test")  # fmt: skip
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))
+    print(f"database: {'PostgreSQL' if args.pg else 'SQLite'}")
     print(f"signaling load: {args.clients} clients, rooms of {ROOM_SIZE}, 1 msg/{args.interval:g}s each, "
           f"{args.seconds:g}s window, {args.procs} client processes, {os.cpu_count()} cores, "
           f"load {os.getloadavg()[0]:.1f}")  # fmt: skip
