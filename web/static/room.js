@@ -294,10 +294,7 @@ function connect() {
     renderTiles();
   });
   socket.on("lobby-policy", ({ auto_admit }) => { $("auto-admit").checked = auto_admit; });
-  socket.on("chat", (m) => {
-    chat.add(m);
-    if (m.sender_id !== state.you?.person_id) announce(`${m.sender_name} wrote in the chat`);
-  });
+  socket.on("chat", (m) => chat.add(m)); // the chat list is a live log region: no second announcement
   socket.on("chat-deleted", (d) => chat.deleted(d));
   socket.on("media-offer", (m) => {
     state.link?.offered(m).catch((e) => console.warn("subscribe offer failed", e));
