@@ -39,10 +39,21 @@ SPEECH = (
 )
 
 
-def make_source(path: Path, seconds: int, ff: FFmpeg) -> None:
-    """A lecture-like 720p25 H.264/AAC MP4: moving test picture, speech-like level changes over pink noise."""
+# "slides": a still slide with a small moving inset where the speaker's camera would be.
+SLIDES = (
+    "color=c=0xf4f4f4:s=1280x720:r=25:d={seconds},"
+    "drawbox=x=80:y=70:w=900:h=60:color=0x203060:t=fill,"
+    "drawbox=x=80:y=180:w=700:h=24:color=0x404040:t=fill,drawbox=x=80:y=230:w=640:h=24:color=0x404040:t=fill,"
+    "drawbox=x=80:y=280:w=720:h=24:color=0x404040:t=fill[slide];"
+    "testsrc2=s=320x180:r=25:d={seconds}[head];[slide][head]overlay=x=920:y=500"
+)
+
+
+def make_source(path: Path, seconds: int, ff: FFmpeg, picture: str = "testsrc2") -> None:
+    """A lecture-like 720p25 H.264/AAC MP4: a test picture (or slides), speech-like levels over pink noise."""
+    video = f"testsrc2=s=1280x720:r=25:d={seconds}" if picture == "testsrc2" else SLIDES.format(seconds=seconds)
     ff.run([
-        "-f", "lavfi", "-i", f"testsrc2=s=1280x720:r=25:d={seconds}",
+        "-f", "lavfi", "-i", video,
         "-f", "lavfi", "-i", SPEECH.format(seconds=seconds),
         "-f", "lavfi", "-i", f"anoisesrc=c=pink:a=0.004:r=48000:d={seconds}",
         "-filter_complex", "[1:a][2:a]amix=inputs=2:normalize=0,pan=stereo|c0=c0|c1=c0[a]",
@@ -91,6 +102,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0, help="source length (default 10)")
     parser.add_argument("--profile", default="hd-720p25")
+    parser.add_argument("--picture", choices=("testsrc2", "slides"), default="testsrc2",
+                        help="source picture: full-frame test pattern (hard) or a still slide with a small inset")
     parser.add_argument("--preset", default="veryfast")
     parser.add_argument("--no-epg", action="store_true", help="skip EIT/TDT injection")
     parser.add_argument("--workdir", type=Path, help="keep the source and outputs here (default: a temp dir)")
@@ -104,10 +117,10 @@ def main() -> int:
     seconds = int(args.minutes * 60)
     work = args.workdir or Path(tempfile.mkdtemp(prefix="aulacast-bench-"))
     work.mkdir(parents=True, exist_ok=True)
-    source = work / f"lecture-{seconds}s.mp4"
+    source = work / f"lecture-{args.picture}-{seconds}s.mp4"
     if not source.exists():
         print(f"making a {seconds} s 720p source in {work} ...", file=sys.stderr)
-        make_source(source, seconds, ff)
+        make_source(source, seconds, ff, args.picture)
     info = probe(source)
     epg = None if args.no_epg else epg_for(seconds)
 
@@ -158,7 +171,7 @@ def main() -> int:
         f"- ffmpeg: {ff.version()}",
         f"- load average (1/5/15 min) before the runs: {load_before}; after each run ({order}): {' | '.join(loads)}",
         f"- source: {info.duration:.0f} s, {info.size[0]}x{info.size[1]} @ {info.frame_rate:g} fps"  # type: ignore[index]
-        f" H.264 + AAC (testsrc2 + speech-like tone bursts over pink noise)",
+        f" H.264 + AAC ({args.picture} picture, speech-like tone bursts over pink noise)",
         "",
         f"| variant (mean of {len(bare_runs)} / {len(reports)} runs, order {order}) | wall s | CPU s | "
         f"realtime (wall) | realtime if {cores} cores were free (duration / (CPU / {cores})) |",
