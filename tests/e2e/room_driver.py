@@ -405,13 +405,49 @@ async def scenario(base: str, logins: dict[str, str], session_id: int, shots: Pa
               .map(e => e.outerHTML.slice(0, 80))""")  # fmt: skip
             result["unlabelled_controls"] = unlabelled
 
+            # host controls: ask dana to mute, make timur presenter, remove timur
+            dana_name = (await dana.snap())["you"]["name"]
+            timur_name = (await timur.snap())["you"]["name"]
+            await tutor.page.get_by_role("button", name=f"Ask {dana_name} to mute the microphone").click()
+            await dana.page.wait_for_selector('#mic[aria-pressed="false"]', timeout=15000)
+            result["mute_request"] = {"notice": await dana.page.locator("#notice-text").inner_text(),
+                                      "mic_button": await dana.page.locator("#mic").inner_text()}  # fmt: skip
+            await tutor.page.get_by_role("button", name=f"Make {timur_name} the presenter").click()
+            await dana.page.wait_for_selector(f'#grid .tile.presenter[data-person="{timur_id}"]', timeout=15000)
+            result["presenter_seen_by_dana"] = True
+            await tutor.page.get_by_role("button", name=f"Remove {timur_name} from the room").click()
+            await timur.page.wait_for_selector("#notice:not([hidden])", timeout=15000)
+            result["removed_notice"] = await timur.page.locator("#notice-text").inner_text()
+            await until("timur leaves dana's list", _offline(dana, timur_id), 15)
+            step("host controls")
+
             # the host ends the session for all: everyone sees why
             await tutor.page.get_by_role("button", name="End session for all").click()
             await tutor.page.get_by_role("button", name="Yes, end it").click()
-            for p in (dana, timur):
-                await p.page.wait_for_selector("#notice:not([hidden])", timeout=15000)
+            await dana.page.wait_for_selector("#notice-text:has-text('ended')", timeout=15000)
             result["ended_notice"] = await dana.page.locator("#notice-text").inner_text()
             step("session ended for all")
+
+            # the link afterwards: dana tries again and is told the session is over
+            await dana.page.reload()
+            await dana.page.wait_for_selector("#check:not([hidden]), #notice:not([hidden])", timeout=20000)
+            if await dana.page.locator("#check:not([hidden])").count():
+                await dana.page.click("#enter")
+            await dana.page.wait_for_selector("#notice:not([hidden])", timeout=20000)
+            result["after_end_notice"] = await dana.page.locator("#notice-text").inner_text()
+
+            # a student of another group (madina, EC-22) opening the link is refused with a clear message
+            ctx = await browser.new_context(viewport=VIEWPORT, base_url=base)
+            page = await ctx.new_page()
+            await page.goto(f"/login?next=/join/{session_id}")
+            await page.fill("input[name=username]", "madina")
+            await page.fill("input[name=password]", logins["madina"])
+            await page.click("button[type=submit]")
+            await page.wait_for_url(f"**/join/{session_id}")
+            await page.wait_for_selector("#notice:not([hidden])", timeout=20000)
+            result["outsider_notice"] = await page.locator("#notice-text").inner_text()
+            await ctx.close()
+            step("refusals explained")
         except Exception:
             for n, p in people.items():  # what each person saw when it went wrong
                 await p.page.screenshot(path=str(shots / f"failed-{n}.png"))
@@ -487,6 +523,14 @@ def _back_in_room(p: Person) -> Any:
             return None
         me = next((m for m in snap["members"] if m["person_id"] == snap["you"]["person_id"]), None)
         return {"hand_kept": bool(me and me["hand_raised"])}
+
+    return check
+
+
+def _offline(p: Person, person_id: int) -> Any:
+    async def check() -> bool:
+        snap = await p.snap()
+        return any(m["person_id"] == person_id and not m["online"] for m in snap["members"])
 
     return check
 

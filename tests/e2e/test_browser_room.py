@@ -70,6 +70,18 @@ def test_controls_are_labelled_and_the_end_is_explained(browser_run: dict[str, A
     assert "ended" in browser_run["ended_notice"]
 
 
+def test_host_controls_mute_request_presenter_remove(browser_run: dict[str, Any]) -> None:
+    assert "asked you to turn off your microphone" in browser_run["mute_request"]["notice"]
+    assert browser_run["mute_request"]["mic_button"] == "Microphone off"
+    assert browser_run["presenter_seen_by_dana"]
+    assert "removed" in browser_run["removed_notice"]
+
+
+def test_refused_and_ended_links_are_explained(browser_run: dict[str, Any]) -> None:
+    assert "not a participant" in browser_run["outsider_notice"]
+    assert "ended" in browser_run["after_end_notice"]
+
+
 def test_screenshots_for_the_user_pages(browser_run: dict[str, Any]) -> None:
     shots = Path(browser_run["screenshots"])
     for name in ("device-check.png", "lobby.png", "tutor-waiting-room.png", "tutor-room.png", "student-room.png", "defense-presenter.png"):
