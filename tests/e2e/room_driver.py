@@ -404,6 +404,15 @@ async def scenario(base: str, logins: dict[str, str], session_id: int, shots: Pa
               .filter(e => !(e.getAttribute('aria-label') || e.textContent.trim() || (e.labels && e.labels.length)))
               .map(e => e.outerHTML.slice(0, 80))""")  # fmt: skip
             result["unlabelled_controls"] = unlabelled
+            # walk the page with Tab alone, as a keyboard user does, and note what receives focus
+            await dana.page.evaluate("() => document.activeElement && document.activeElement.blur()")
+            focused: list[str] = []
+            for _ in range(20):
+                await dana.page.keyboard.press("Tab")
+                focused.append(await dana.page.evaluate("""() => { const e = document.activeElement;
+                  return e && e !== document.body ? (e.getAttribute('aria-label') || (e.labels && e.labels[0] && e.labels[0].textContent)
+                              || e.textContent || e.id).trim() : ''; }"""))  # fmt: skip
+            result["tab_order"] = focused
 
             # host controls: ask dana to mute, make timur presenter, remove timur
             dana_name = (await dana.snap())["you"]["name"]

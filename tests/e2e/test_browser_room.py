@@ -68,6 +68,9 @@ def test_controls_are_labelled_and_the_end_is_explained(browser_run: dict[str, A
     assert browser_run["unlabelled_controls"] == []
     assert all(c["tab"] >= 0 for c in browser_run["a11y"])
     assert "ended" in browser_run["ended_notice"]
+    order = browser_run["tab_order"]
+    for wanted in ("Skip to room controls", "Microphone is on; press to mute", "Raise hand", "Leave", "Message", "Send"):
+        assert wanted in order, f"{wanted!r} is not reachable with Tab: {order}"
 
 
 def test_host_controls_mute_request_presenter_remove(browser_run: dict[str, Any]) -> None:
