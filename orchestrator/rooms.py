@@ -27,7 +27,7 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 import socketio
@@ -82,10 +82,13 @@ def make_media_server(svc: Services) -> Any:
 class MediaBridge:
     """``signaling.server.MediaPlane`` over this node's media server, forwarding to the owning node."""
 
-    def __init__(self, svc: Services, rooms: RoomStore, media: Any) -> None:
+    def __init__(self, svc: Services, rooms: RoomStore, factory: Callable[[], Any],
+                 on_event: Callable[[Any], Any]) -> None:  # fmt: skip
         self.svc = svc
         self.rooms = rooms
-        self.media = media
+        self._factory = factory  # built on first use: importing aiortc costs seconds of start-up
+        self._on_event = on_event
+        self._media: Any = None
         self.node = svc.node
         self.open: dict[int, str] = {}  # session id -> kind, rooms whose media is on THIS node
         self._started = False
@@ -95,6 +98,13 @@ class MediaBridge:
         self._handlers: set[asyncio.Task[None]] = set()
 
     # --- placement ----------------------------------------------------------------------------
+
+    @property
+    def media(self) -> Any:
+        if self._media is None:
+            self._media = self._factory()
+            self._media.on_event(self._on_event)
+        return self._media
 
     async def _ensure_started(self) -> None:
         async with self._start_lock:
@@ -275,7 +285,7 @@ class MediaBridge:
     async def close(self) -> None:
         for task in list(self._handlers):
             task.cancel()
-        close = getattr(self.media, "close", None)
+        close = getattr(self._media, "close", None)
         if close is not None and self._started:
             with contextlib.suppress(Exception):
                 await close()
@@ -342,20 +352,20 @@ def attach(app: web.Application, svc: Services) -> None:
     )
     sio.attach(app, socketio_path="socket.io")
     rooms = make_room_store(svc.redis)
-    bridge = MediaBridge(svc, rooms, make_media_server(svc))
-    server = SignalingServer(sio, make_backend(svc, rooms, bridge))
-    app[SIGNALING] = server
-    svc.extras["signaling"] = server
-    svc.extras["media_bridge"] = bridge
+    server: SignalingServer | None = None
 
     def on_media_event(event: Any) -> Any:
         session_id = session_of_room(event.room_id)
-        if session_id is None:
+        if session_id is None or server is None:
             return None
         peer = int(event.peer_id) if str(event.peer_id).isdigit() else None
         return server.on_media_event(event.type, session_id, peer, dict(event.data))
 
-    bridge.media.on_event(on_media_event)
+    bridge = MediaBridge(svc, rooms, lambda: make_media_server(svc), on_media_event)
+    server = SignalingServer(sio, make_backend(svc, rooms, bridge))
+    app[SIGNALING] = server
+    svc.extras["signaling"] = server
+    svc.extras["media_bridge"] = bridge
 
     async def opened(event: Event) -> None:
         sid, kind = int(event.payload["session_id"]), str(event.payload.get("kind", "consultation"))
