@@ -396,6 +396,21 @@ async def scenario(base: str, logins: dict[str, str], session_id: int, shots: Pa
                 result["reconnect"]["media"] = {"error": str(exc), "snapshot": await timur.snap()}
             step("timur reconnected")
 
+            if os.environ.get("AULACAST_E2E_TWO_REJOIN"):
+                # two publishers drop and rejoin at once while timur stays: his long-lived subscribe
+                # connection is re-offered (m-lines reused) and must carry both again
+                for p in (tutor, dana):
+                    await p.page.evaluate("() => window.aulacastRoom.simulateNetworkDrop()")
+                await asyncio.sleep(1)
+                for p in (tutor, dana):
+                    await until(f"{p.name} back in the room", _back_in_room(p), 30)
+                others = {pid: n for pid, n in ids.items() if n != "timur"}
+                try:
+                    result["two_rejoin"] = await until("timur sees the two who rejoined", lambda: media_flowing(timur, others), 30)
+                except TimeoutError as exc:
+                    result["two_rejoin"] = {"error": str(exc), "snapshot": await timur.snap()}
+                step("two rejoined")
+
             # keyboard: the controls are reachable by Tab and labelled
             result["a11y"] = await dana.page.evaluate("""() => [...document.querySelectorAll('#controls button:not([hidden])')]
               .map(b => ({text: b.textContent, label: b.getAttribute('aria-label'), tab: b.tabIndex}))""")
