@@ -117,7 +117,7 @@ def test_defense_audience_receives_the_presenter(browser_run: dict[str, Any]) ->
 
 
 @pytest.mark.xfail(reason="media plane: when two publishers rejoin at once, a subscriber that stayed gets their "
-                   "audio but their video stalls after a few packets (reused m-lines); seen 1 of 1 runs", strict=False)
+                   "audio but their video stalls after a few packets (reused m-lines); seen in both runs that did it", strict=False)
 def test_a_staying_subscriber_sees_two_who_rejoined(browser_run: dict[str, Any]) -> None:
     """Opt-in (AULACAST_E2E_TWO_REJOIN=1): aigerim and dana drop and come back together; timur stays."""
     if "two_rejoin" not in browser_run:
