@@ -2,6 +2,7 @@
 
     aulacast case export --title "Linear Algebra" --video l01.mkv::"Lecture 1: vectors" --video l02.mkv \\
         --material syllabus.pdf --ics my-schedule.ics -o algebra.zip
+    aulacast case export DB201-IS21-A --video l01.mkv --material syllabus.pdf -o db201.zip   # title + .ics from the store
 
 A video's title follows ``::`` after its path; without one the file name is used.
 """
@@ -26,7 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     case_sub = parser.add_subparsers(dest="case_command", metavar="CASE_COMMAND")
     case_sub.required = True
     e = case_sub.add_parser("export", help="write a course package (videos, materials, schedule) to DIR or FILE.zip")
-    e.add_argument("--title", required=True, help="the course or offering title shown on the package's page")
+    e.add_argument("offering", nargs="?", metavar="OFFERING",
+                   help="an offering code: the title and the group's schedule (.ics) come from the store")
+    e.add_argument("--title", help="the course title shown on the package's page (default: the offering's)")
     e.add_argument("--video", action="append", default=[], metavar="FILE[::TITLE]",
                    help="a lecture video, optionally with its title; repeatable, in order")
     e.add_argument("--material", action="append", default=[], type=Path, metavar="FILE",
@@ -47,9 +50,39 @@ def _title_from_name(path: Path) -> str:
     return path.stem.replace("_", " ").replace("-", " ").strip() or path.name
 
 
+def offering_title_and_ics(args: argparse.Namespace) -> tuple[str, bytes]:
+    """The offering's discipline title (with the group) and its group's schedule from the store."""
+    from sqlalchemy import select
+
+    from orchestrator.config import load_settings
+    from orchestrator.schedule_views import group_feed
+    from orchestrator.store.db import Database
+    from orchestrator.store.models import Discipline, Group, Offering
+
+    settings = load_settings(args.config)
+    db = Database.from_url(settings.effective_database_url)
+    db.check_revision()
+    with db.session() as s:
+        off = s.scalar(select(Offering).where(Offering.code == args.offering))
+        if off is None:
+            raise UserError(f"no offering {args.offering!r}")
+        discipline = s.get(Discipline, off.discipline_id)
+        group = s.get(Group, off.group_id)
+        assert discipline is not None and group is not None
+        ics = group_feed(s, group, tz=settings.timezone, public_url=settings.effective_public_url,
+                         domain=settings.institution_domain)
+        return f"{discipline.title} — {group.name}", ics
+
+
 def run_export(args: argparse.Namespace) -> int:
     videos = [parse_video(v) for v in args.video]
     ics = None
+    title = args.title
+    if args.offering:
+        store_title, ics = offering_title_and_ics(args)
+        title = title or store_title
+    if not title:
+        raise UserError("give an OFFERING code or --title")
     if args.ics is not None:
         try:
             ics = args.ics.read_bytes()
@@ -58,7 +91,7 @@ def run_export(args: argparse.Namespace) -> int:
     bar = ProgressBar(sys.stderr) if sys.stderr.isatty() else None
     try:
         ffmpeg = _ffmpeg(args) if videos else None
-        report = export_case(args.title, videos=videos, materials=args.material, ics=ics, output=args.output,
+        report = export_case(title, videos=videos, materials=args.material, ics=ics, output=args.output,
                              ffmpeg=ffmpeg, progress=bar.update if bar else None)
     except MediaError as exc:
         raise UserError(str(exc)) from exc

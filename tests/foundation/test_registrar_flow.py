@@ -267,3 +267,23 @@ def test_tv_series_from_the_calendars_tv_offerings(institution: Path) -> None:
     assert series["title"]["kk"].startswith("Қазақстан") and len(series["episodes"]) == 1
     lectures.write_text("HIST100-EC22-TV:\n  - {number: 1, date: 2027-09-05, media: m/h1.ts, duration: 2700}\n")
     assert "outside the period" in one_line_error(cli(tmp, "tv", "series", "-o", str(out), "--lectures", str(lectures)))
+
+
+def test_case_export_of_an_offering_takes_title_and_schedule_from_the_store(institution: Path) -> None:
+    tmp = institution
+    ok(cli(tmp, "plan"))
+    syllabus = tmp / "syllabus.txt"
+    syllabus.write_text("Week 1: relational model\n")
+    out = tmp / "db201.zip"
+    ok(cli(tmp, "case", "export", "DB201-IS21-A", "--material", str(syllabus), "-o", str(out)))
+    import json
+    import zipfile
+
+    with zipfile.ZipFile(out) as z:
+        names = z.namelist()
+        manifest = json.loads(z.read(next(n for n in names if n.endswith("manifest.json"))))
+        ics = z.read(next(n for n in names if n.endswith(".ics")))
+    assert "Databases" in json.dumps(manifest, ensure_ascii=False)
+    assert b"DB201-IS21-A/consultation" in ics
+    assert "no offering 'NOPE'" in one_line_error(cli(tmp, "case", "export", "NOPE", "-o", str(tmp / "x.zip")))
+    assert not (tmp / "x.zip").exists()
