@@ -37,6 +37,7 @@ TOPICS = (
     "asset.archived",
     "asset.packaged",
     "chat.message",
+    "room.control",
 )
 
 

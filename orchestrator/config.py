@@ -45,6 +45,9 @@ class IceSettings(BaseModel):
     turn_urls: list[str] = Field(default_factory=list)
     turn_secret: SecretStr | None = None
     turn_ttl_seconds: int = Field(3600, ge=60)
+    host_addresses: list[str] = Field(
+        default_factory=list, description="media server ICE host candidates only from these (multi-homed hosts)"
+    )
 
 
 class ChatSettings(BaseModel):

@@ -24,7 +24,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -50,7 +49,6 @@ SIGNALING = web.AppKey("signaling", SignalingServer)
 HEARTBEAT_SECONDS = 3.0
 RPC_TIMEOUT = 15.0
 SESSION_CACHE_SECONDS = 5.0  # session rows change rarely; ended rooms are also flagged in room state
-HOST_ADDRESSES_ENV = "AULACAST_MEDIA_HOST_ADDRESSES"  # comma list: ICE host candidates only from these
 
 
 def media_room_id(session_id: int) -> str:
@@ -71,10 +69,9 @@ def make_media_server(svc: Services) -> Any:
     from media.workers import WorkerPool
 
     ice = svc.settings.ice
-    hosts = [h.strip() for h in os.environ.get(HOST_ADDRESSES_ENV, "").split(",") if h.strip()]
     config = MediaConfig(
         ice_servers=[IceServer(urls=list(ice.stun_urls))] if ice.stun_urls else [],
-        host_addresses=hosts or None,
+        host_addresses=list(ice.host_addresses) or None,
     )
     return WorkerPool(config, workers=svc.settings.media_workers)
 

@@ -67,7 +67,7 @@ def setup_network() -> None:
 def start_server(workdir: Path, log: Path) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
-        "AULACAST_MEDIA_HOST_ADDRESSES": ICE_ADDRESS,
+        "AULACAST_ICE__HOST_ADDRESSES": json.dumps([ICE_ADDRESS]),
         "AULACAST_MEDIA_WORKERS": "1",
         "AULACAST_LOG_LEVEL": os.environ.get("AULACAST_E2E_LOG_LEVEL", "WARNING"),
     }

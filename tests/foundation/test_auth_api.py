@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import PASSWORD, ApiClient, serve_api
+from support import PASSWORD, ApiClient, serve_api
 
 
 async def test_cookie_session_is_httponly_samesite_and_logout_revokes(api: ApiClient) -> None:

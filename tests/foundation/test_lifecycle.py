@@ -12,7 +12,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from conftest import free_port, make_settings
+from support import free_port, make_settings
 
 from orchestrator.bus import Event
 from orchestrator.lifecycle import Lifecycle

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import free_port
 from icalendar import Calendar
+from support import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 CALENDAR = REPO / "examples" / "calendar-kz-2026-2027.yaml"

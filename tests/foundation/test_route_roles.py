@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import ROLE_PEOPLE, ApiClient
+from support import ROLE_PEOPLE, ApiClient
 
 from orchestrator.api import api as route_table
 from orchestrator.http import AUTHENTICATED, route_params

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from conftest import DemoClient
 from icalendar import Calendar
 from openapi_spec_validator import validate
+from support import DemoClient
 
 
 async def json_of(r) -> dict:  # type: ignore[no-untyped-def]

@@ -7,12 +7,7 @@ from pathlib import Path
 
 import aioice.ice
 import pytest
-from room_fixtures import World, root, start_world
-
-# Other test modules do ``from conftest import ...`` and get whichever conftest module was loaded
-# last; when this one is, hand them the root conftest's helpers instead of an ImportError.
-globals().update({k: v for k, v in vars(root).items() if not k.startswith("_") and k not in globals()
-                  and not hasattr(v, "_pytestfixturefunction") and not hasattr(v, "_fixture_function_marker")})
+from room_fixtures import World, start_world
 
 
 @pytest.fixture

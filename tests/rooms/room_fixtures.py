@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import socket
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
@@ -20,12 +19,7 @@ from typing import Any
 
 import aiohttp
 import socketio
-
-ROOT_CONFTEST = Path(__file__).resolve().parent.parent / "conftest.py"
-_spec = importlib.util.spec_from_file_location("aulacast_root_conftest", ROOT_CONFTEST)
-assert _spec is not None and _spec.loader is not None
-root = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(root)
+import support as root
 
 PASSWORD = root.PASSWORD
 make_settings = root.make_settings
