@@ -43,11 +43,7 @@ Hook = Callable[[web.Application, Services], None]
 
 def load_api_modules() -> None:
     for name in API_MODULES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
+        importlib.import_module(name)
 
 
 def create_app(settings: Settings, *, services: Services | None = None, hooks: tuple[Hook, ...] = ()) -> web.Application:
@@ -59,13 +55,7 @@ def create_app(settings: Settings, *, services: Services | None = None, hooks: t
     if (WEB_ROOT / "static").is_dir():
         app.router.add_static("/static/", WEB_ROOT / "static", append_version=True)
     for name in EXTENSIONS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        module.attach(app, svc)
+        importlib.import_module(name).attach(app, svc)
     for hook in hooks:
         hook(app, svc)
     app.cleanup_ctx.append(_lifespan)

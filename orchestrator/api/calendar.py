@@ -119,6 +119,10 @@ async def post_plan(request: web.Request) -> dict[str, Any]:
     if lifecycle is not None and touched:
         rows = await svc.db_call(lambda s: [s.get(SessionRecord, i) for i in touched])
         for r in rows:
-            if r is not None:
-                lifecycle.schedule(r) if r.status != "cancelled" else lifecycle.unschedule(r.id)
+            if r is None:
+                continue
+            if r.status == "cancelled":
+                lifecycle.unschedule(r.id)
+            else:
+                lifecycle.schedule(r)
     return out

@@ -23,10 +23,4 @@ def register(sub: argparse._SubParsersAction) -> None:
     tv_sub = parser.add_subparsers(dest="tv_command", metavar="TV_COMMAND")
     tv_sub.required = True
     for name in TV_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue
-            raise
-        module.register(tv_sub)
+        importlib.import_module(name).register(tv_sub)
