@@ -75,7 +75,7 @@ def load_demo(settings: Settings, db: Database) -> list[tuple[str, str, str]]:
         apply(s, inputs, result, changes, actor="demo")
     with db.session() as s:
         _demo_now_session(s)
-        roles = {p.username: sorted(p.role_names)[0] for p in s.scalars(select(Person))}
+        roles = {p.username: "+".join(sorted(p.role_names)) for p in s.scalars(select(Person))}
     return [(u, logins[u], roles.get(u, "?")) for u in SHOWN]
 
 
