@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 from typing import Any
 
 from aiohttp import web
@@ -15,17 +14,13 @@ from orchestrator.http import PUBLIC, openapi_document
 
 
 def find_ffmpeg(configured: str | None) -> str | None:
-    """Configured path, then PATH, then the imageio-ffmpeg wheel's binary."""
-    if configured:
-        return configured if shutil.which(configured) else None
-    found = shutil.which("ffmpeg")
-    if found:
-        return found
-    try:
-        import imageio_ffmpeg
+    """The binary ``media.ffmpeg.FFmpeg.locate`` would use, or None."""
+    from media.errors import MediaError
+    from media.ffmpeg import FFmpeg
 
-        return imageio_ffmpeg.get_ffmpeg_exe()
-    except Exception:
+    try:
+        return FFmpeg.locate(configured).binary
+    except MediaError:
         return None
 
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 from media.case import CaseVideo, export_case
 from media.errors import MediaError
-from media.ffmpeg import FFmpeg
 from orchestrator.commands.tv_package import ProgressBar
 from orchestrator.errors import UserError
+from orchestrator.ffmpeg_binary import ffmpeg_from_settings
 
 TITLE_SEPARATOR = "::"
 
@@ -90,7 +90,7 @@ def run_export(args: argparse.Namespace) -> int:
             raise UserError(f"{args.ics}: cannot read schedule ({exc.strerror})") from exc
     bar = ProgressBar(sys.stderr) if sys.stderr.isatty() else None
     try:
-        ffmpeg = _ffmpeg(args) if videos else None
+        ffmpeg = ffmpeg_from_settings(getattr(args, "config", None)) if videos else None
         report = export_case(title, videos=videos, materials=args.material, ics=ics, output=args.output,
                              ffmpeg=ffmpeg, progress=bar.update if bar else None)
     except MediaError as exc:
@@ -105,14 +105,3 @@ def run_export(args: argparse.Namespace) -> int:
           f"material(s){', schedule' if 'schedule' in counts else ''}; {report.total_bytes / 1e6:.1f} MB; "
           f"open index.html to play, manifest.json lists SHA-256 sums")
     return 0
-
-
-def _ffmpeg(args: argparse.Namespace) -> FFmpeg:
-    configured = None
-    try:
-        from orchestrator.config import load_settings
-
-        configured = load_settings(getattr(args, "config", None)).ffmpeg_path
-    except ImportError:  # pragma: no cover
-        pass
-    return FFmpeg.locate(configured)

@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import TextIO
 
 from media.errors import MediaError
-from media.ffmpeg import FFmpeg, Progress
+from media.ffmpeg import Progress
 from media.loudness import Loudness, LoudnessReport
 from media.package import PackageReport, package
 from media.profiles import available_profiles, load_profile
 from orchestrator.errors import UserError
+from orchestrator.ffmpeg_binary import ffmpeg_from_settings
 
 STAGES = {"measure": "measuring loudness", "encode": "encoding", "inject": "injecting EPG",
           "verify": "measuring result", "hls": "cutting HLS"}
@@ -44,7 +45,7 @@ def register(tv_sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    ffmpeg = _ffmpeg(args)
+    ffmpeg = ffmpeg_from_settings(getattr(args, "config", None))
     try:
         profile = load_profile(args.profile, extra_dirs=args.profiles_dir)
         bar = ProgressBar(sys.stderr) if sys.stderr.isatty() and not args.json else None
@@ -63,21 +64,6 @@ def run(args: argparse.Namespace) -> int:
     for flag in report.loudness.flags:
         print(f"aulacast: warning: loudness: {FLAG_TEXT.get(flag, flag)}", file=sys.stderr)
     return 0
-
-
-def _ffmpeg(args: argparse.Namespace) -> FFmpeg:
-    """The binary from settings (``ffmpeg_path``), else PATH, else the imageio-ffmpeg wheel."""
-    configured = None
-    try:
-        from orchestrator.config import load_settings
-
-        configured = load_settings(getattr(args, "config", None)).ffmpeg_path
-    except ImportError:  # pragma: no cover - config lands with the foundation
-        pass
-    try:
-        return FFmpeg.locate(configured)
-    except MediaError as exc:
-        raise UserError(str(exc)) from exc
 
 
 FLAG_TEXT = {

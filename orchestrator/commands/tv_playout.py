@@ -21,11 +21,11 @@ from pathlib import Path
 
 from media.eit import CONTENT_EDUCATION, EitEvent, EventText, event_id_for
 from media.errors import MediaError
-from media.ffmpeg import FFmpeg
 from media.inject import SiConfig
 from media.playout import PlayoutItem, PlayoutReport, assemble_day, hls_from_ts, send_realtime
 from media.profiles import Profile, load_profile
 from orchestrator.errors import UserError
+from orchestrator.ffmpeg_binary import ffmpeg_from_settings
 from schedules.errors import ScheduleError
 from schedules.playlist import AsRunLog, AsRunRecord
 from schedules.tv import ISO639_2, Day, Item, load_day, programme_window
@@ -108,27 +108,12 @@ def si_config(day: Day, profile: Profile) -> SiConfig:
     )
 
 
-def _ffmpeg(args: argparse.Namespace) -> FFmpeg:
-    """The binary from settings (``ffmpeg_path``), else PATH, else the imageio-ffmpeg wheel."""
-    configured = None
-    try:
-        from orchestrator.config import load_settings
-
-        configured = load_settings(getattr(args, "config", None)).ffmpeg_path
-    except ImportError:  # pragma: no cover
-        pass
-    try:
-        return FFmpeg.locate(configured)
-    except MediaError as exc:
-        raise UserError(str(exc)) from exc
-
-
 def run(args: argparse.Namespace) -> int:
     try:
         day = load_day(args.day)
     except ScheduleError as exc:
         raise UserError(str(exc)) from exc
-    ff = _ffmpeg(args)
+    ff = ffmpeg_from_settings(getattr(args, "config", None))
     tty = sys.stderr.isatty() and not args.json
 
     def progress(stage: str, done: int, total: int) -> None:
@@ -212,4 +197,3 @@ def _send(args: argparse.Namespace, day: Day, report: PlayoutReport) -> None:
             log.close()
     print(f"sent {sent.packets} packets in {sent.datagrams} datagrams to {args.udp}: "
           f"{sent.stream_seconds:.1f} s of stream in {sent.seconds:.1f} s")
-
