@@ -7,9 +7,11 @@ to whichever was loaded last.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -136,3 +138,23 @@ class DemoClient:
 
     async def call(self, method: str, path: str, username: str | None = None, **kw: Any) -> Any:
         return await self.client.request(method, path, headers={**(await self.headers(username)), **kw.pop("headers", {})}, **kw)
+
+
+def wait_for(pred: Callable[[], bool], limit: float) -> bool:
+    """Poll ``pred`` until true or ``limit`` seconds pass; its last answer (a hang guard, never a timing claim)."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.1)
+    return pred()
+
+
+async def until(predicate: Callable[[], bool], what: str, limit: float = 60.0) -> None:
+    """Wait for a condition; the limit only turns a hang into a failure (never a timing claim)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"gave up waiting for: {what}")
+        await asyncio.sleep(0.05)

@@ -12,7 +12,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from support import free_port, make_settings
+from support import free_port, make_settings, wait_for
 
 from orchestrator.bus import Event
 from orchestrator.lifecycle import Lifecycle
@@ -106,15 +106,6 @@ def start_node(cfg: Path, log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "orchestrator.cli", "serve"], env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT
     )
-
-
-def wait_for(pred, timeout: float) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.1)
-    return pred()
 
 
 def test_restart_between_transitions_loses_none_repeats_none(tmp_path: Path) -> None:

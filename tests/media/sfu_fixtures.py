@@ -17,6 +17,7 @@ import numpy
 import pytest
 from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, VideoStreamTrack
+from support import until  # noqa: F401  (re-exported: tests import it from here)
 
 from media import aiortc_hooks
 from media.rooms import LocalMediaServer, MediaEvent, MediaGrant
@@ -178,16 +179,6 @@ def wire(media: LocalMediaServer, clients: list[Client]) -> list[MediaEvent]:
 
     media.on_event(dispatch)
     return events
-
-
-async def until(predicate: Callable[[], bool], what: str, limit: float = 60.0) -> None:
-    """Wait for a condition; the timeout only turns a hang into a failure (never a timing claim)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + limit
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError(f"gave up waiting for: {what}")
-        await asyncio.sleep(0.05)
 
 
 def vanish(client: Client) -> None:

@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +16,7 @@ import numpy
 from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, VideoStreamTrack
 from room_fixtures import RoomClient
+from support import until  # noqa: F401  (re-exported: tests import it from here)
 
 NO_ICE_SERVERS = RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
 
@@ -143,11 +143,3 @@ class MediaPeer:
                 await pc.close()
 
 
-async def until(predicate: Callable[[], bool], what: str, limit: float = 60.0) -> None:
-    """Wait for a condition; the limit only turns a hang into a failure (never a timing claim)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + limit
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError(f"gave up waiting for: {what}")
-        await asyncio.sleep(0.05)

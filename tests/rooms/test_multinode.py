@@ -23,17 +23,9 @@ import pytest
 import redis
 from media_peer import MediaPeer, until
 from room_fixtures import RoomClient, World, free_port, seed
+from support import wait_for
 
 from orchestrator.store.db import Database
-
-
-def wait_for(pred, limit: float) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.1)
-    return pred()
 
 
 def _ping(port: int) -> bool:
