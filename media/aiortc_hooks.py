@@ -2,13 +2,16 @@
 
 Usage::
 
-    tap = tap_encoded_frames(receiver, on_frame)     # in the pc's "track" handler
-    track = EncodedTrack("video"); pc.addTrack(track) # then track.push(packet)
-    observe_keyframe_requests(sender, on_pli)         # subscriber asked for a keyframe
-    request_keyframe(receiver)                        # send PLI to the publisher
+    tap = tap_encoded_frames(receiver, on_frame)       # in the pc's "track" handler
+    pc.addTransceiver(ParkedTrack("video"), "sendonly") # aiortc's sender loop parks on it
+    on_sender_start(sender, lambda params: ...)         # DTLS up: RtpOutlet(sender) can write
+    observe_keyframe_requests(sender, on_pli)           # subscriber asked for a keyframe
+    on_nack(sender, resend)                             # subscriber lost a packet
+    request_keyframe(receiver)                          # send PLI to the publisher
 
 aiortc decodes every received frame on a thread and encodes every sent frame;
-an SFU must do neither. aiortc 1.16.0 gives us two seams:
+an SFU must do neither, and it must not run aiortc's per-frame send loop once
+per subscriber either. aiortc 1.16.0 gives us these seams:
 
 * receive side: ``RTCRtpReceiver._handle_rtp_packet`` depacketizes RTP into a
   ``JitterFrame`` (the whole encoded frame) and puts ``(codec, frame)`` on the
@@ -16,14 +19,19 @@ an SFU must do neither. aiortc 1.16.0 gives us two seams:
   started by ``receive()`` reads. We swap that queue for a :class:`FrameTap`
   before ``receive()`` runs: frames go to our callback on the event loop and the
   decoder thread idles until the receiver stops, so nothing is decoded.
-* send side: ``RTCRtpSender._next_encoded_frame`` calls ``encoder.pack(packet)``
-  instead of ``encoder.encode(frame)`` when the track yields an ``av.Packet``;
-  the codec's ``pack`` only re-packetizes (VP8 descriptor, H.264 FU-A/STAP-A,
-  Opus as is). :class:`EncodedTrack` yields such packets.
+* packetizing: a codec's ``pack(av.Packet)`` (``packer_for``) turns an encoded
+  frame into RTP payloads (VP8 descriptor with its own picture id, H.264
+  FU-A/STAP-A, Opus as is). The SFU calls it once per frame per published track.
+* send side: each subscriber's ``RTCRtpSender`` is started by aiortc as usual
+  (SDP, SSRC, RTCP sender reports, PLI/FIR/NACK routing) but its track is a
+  :class:`ParkedTrack`, so its RTP loop waits forever; :class:`RtpOutlet` writes
+  the SFU's packets into that sender's SRTP session and ICE socket
+  synchronously and keeps the counters RTCP SR and ``getStats()`` read.
 
 Keyframe requests: PLI/FIR from a subscriber end in ``RTCRtpSender._send_keyframe()``
 which we replace per sender instance; PLI to a publisher goes out through
-``RTCRtpReceiver._send_rtcp_pli(media_ssrc)``.
+``RTCRtpReceiver._send_rtcp_pli(media_ssrc)``. NACKs end in
+``RTCRtpSender._retransmit(seq)``, also replaced per instance.
 
 aiortc is pinned to ``==1.16.0``. :func:`check_internals` lists whatever moved;
 tests/media/test_aiortc_hooks.py calls it and drives each hook on real peers.
@@ -37,18 +45,20 @@ import inspect
 import logging
 import socket
 import threading
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 import aioice.ice
 import aiortc
 import av
-from aiortc import RTCRtpReceiver, RTCRtpSender
-from aiortc.codecs import h264, opus, vpx
+from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
+from aiortc.codecs import get_encoder, h264, opus, vpx
 from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
-from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+from aiortc.rtcdtlstransport import RTCDtlsTransport
+from aiortc.rtcdtlstransport import State as _DtlsState
+from aiortc.rtcicetransport import RTCIceTransport
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters, RTCRtpSendParameters
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +69,11 @@ _RX_STARTED = "_RTCRtpReceiver__started"
 _RX_RTCP_SSRC = "_RTCRtpReceiver__rtcp_ssrc"
 _RX_JITTER = "_RTCRtpReceiver__jitter_buffer"
 _RX_SEND_PLI = "_send_rtcp_pli"
+_RX_HANDLE_RTP = "_handle_rtp_packet"
 _TX_KEYFRAME = "_send_keyframe"
+_TX_RETRANSMIT = "_retransmit"
+_TX_STARTED = "_RTCRtpSender__started"
+_TX_COUNTERS = ("packet_count", "octet_count", "rtp_timestamp", "ntp_timestamp")
 
 OnFrame = Callable[[RTCRtpCodecParameters, JitterFrame], None]
 
@@ -83,6 +97,10 @@ def check_internals() -> list[str]:
         problems.append(
             f"RTCRtpReceiver._handle_rtp_packet no longer puts (codec, encoded_frame) on {_RX_QUEUE}"
         )
+    if "await receiver._handle_rtp_packet(packet, arrival_time_ms=arrival_time_ms)" not in inspect.getsource(
+        RTCDtlsTransport._handle_rtp_data
+    ):
+        problems.append(f"RTCDtlsTransport._handle_rtp_data no longer calls receiver.{_RX_HANDLE_RTP}")
     recv_src = inspect.getsource(RTCRtpReceiver.receive)
     if "self.__decoder_queue" not in recv_src:
         problems.append(f"RTCRtpReceiver.receive no longer hands {_RX_QUEUE} to the decoder thread")
@@ -96,12 +114,12 @@ def check_internals() -> list[str]:
         rtcp_src = inspect.getsource(RTCRtpSender._handle_rtcp_packet)
         if "self._send_keyframe()" not in rtcp_src or "RTCP_PSFB_FIR" not in rtcp_src:
             problems.append(f"RTCRtpSender._handle_rtcp_packet no longer calls {_TX_KEYFRAME}() on PLI/FIR")
-    tx_src = inspect.getsource(RTCRtpSender._next_encoded_frame)
-    if ".pack(data)" not in tx_src or "isinstance(data, Frame)" not in tx_src:
-        problems.append("RTCRtpSender._next_encoded_frame no longer calls encoder.pack(packet) for non-Frames")
+    problems += _check_send_path()
     for cls in (vpx.Vp8Encoder, h264.H264Encoder, opus.OpusEncoder):
         if "pack" not in cls.__dict__:
             problems.append(f"aiortc.codecs {cls.__name__}.pack(packet) is gone")
+    if "self.picture_id" not in inspect.getsource(vpx.Vp8Encoder.pack):
+        problems.append("aiortc.codecs Vp8Encoder.pack no longer numbers frames with self.picture_id")
     for name in ("CONSENT_INTERVAL", "CONSENT_FAILURES"):
         if not isinstance(getattr(aioice.ice, name, None), int | float):
             problems.append(f"aioice.ice.{name} is gone (ICE consent timing)")
@@ -113,6 +131,46 @@ def check_internals() -> list[str]:
         problems.append("aioice.ice.Connection._protocols (gathered UDP sockets) is gone")
     if not {"data", "timestamp"} <= set(inspect.signature(JitterFrame.__init__).parameters):
         problems.append("aiortc.jitterbuffer.JitterFrame no longer has data/timestamp")
+    return problems
+
+
+def _check_send_path() -> list[str]:
+    """The sender/transport internals ParkedTrack, on_sender_start, on_nack and RtpOutlet rely on."""
+    problems: list[str] = []
+    connect_src = inspect.getsource(RTCPeerConnection._RTCPeerConnection__connect)
+    if "await transceiver.sender.send(self.__localRtp(transceiver))" not in connect_src:
+        problems.append("RTCPeerConnection.__connect no longer starts senders with sender.send(parameters)")
+    tx_init = inspect.getsource(RTCRtpSender.__init__)
+    for name in ("started", *_TX_COUNTERS):
+        if f"self.__{name} = " not in tx_init:
+            problems.append(f"RTCRtpSender.__init__ no longer sets _RTCRtpSender__{name}")
+    rtcp_src = inspect.getsource(RTCRtpSender._run_rtcp)
+    for name in _TX_COUNTERS[:3]:
+        if f"{name}=self.__{name}" not in rtcp_src:
+            problems.append(f"RTCRtpSender._run_rtcp no longer reports _RTCRtpSender__{name} in its SR")
+    if "ntp_timestamp=self.__ntp_timestamp" not in rtcp_src:
+        problems.append("RTCRtpSender._run_rtcp no longer reports _RTCRtpSender__ntp_timestamp in its SR")
+    if "await self._retransmit(seq)" not in inspect.getsource(RTCRtpSender._handle_rtcp_packet):
+        problems.append(f"RTCRtpSender._handle_rtcp_packet no longer calls {_TX_RETRANSMIT}(seq) on NACK")
+    if "await self.__track.recv()" not in inspect.getsource(RTCRtpSender._next_encoded_frame):
+        problems.append("RTCRtpSender._next_encoded_frame no longer awaits track.recv() (ParkedTrack)")
+    send_src = inspect.getsource(RTCDtlsTransport._send_rtp)
+    if "self._tx_srtp.protect(data)" not in send_src or "await self.transport._send(data)" not in send_src:
+        problems.append("RTCDtlsTransport._send_rtp no longer protects with _tx_srtp and sends on transport._send")
+    if "self._state != State.CONNECTED" not in send_src:
+        problems.append("RTCDtlsTransport._send_rtp no longer checks State.CONNECTED")
+    dtls_init = inspect.getsource(RTCDtlsTransport.__init__)
+    if "self.__tx_bytes = 0" not in dtls_init or "self.__tx_packets = 0" not in dtls_init:
+        problems.append("RTCDtlsTransport.__init__ no longer counts __tx_bytes/__tx_packets")
+    if "self._send = self._connection.send" not in inspect.getsource(RTCIceTransport.__init__):
+        problems.append("RTCIceTransport._send is no longer aioice Connection.send")
+    sendto_src = inspect.getsource(aioice.ice.Connection.sendto)
+    if "self._nominated.get(component)" not in sendto_src or (
+        "active_pair.protocol.send_data(data, active_pair.remote_addr)" not in sendto_src
+    ):
+        problems.append("aioice Connection.sendto no longer sends on _nominated[component].protocol")
+    if "self.transport.sendto(data, addr)" not in inspect.getsource(aioice.ice.StunProtocol.send_data):
+        problems.append("aioice StunProtocol.send_data no longer calls transport.sendto(data, addr)")
     return problems
 
 
@@ -278,79 +336,155 @@ def _h264_has_idr(data: bytes) -> bool:
 
 
 def to_packet(codec: RTCRtpCodecParameters, frame: JitterFrame) -> av.Packet:
-    """Wrap an encoded frame as the ``av.Packet`` the sender's ``pack`` path expects.
-
-    One packet is shared by every subscriber: ``pack`` only reads it.
-    """
+    """Wrap an encoded frame as the ``av.Packet`` a codec's ``pack`` expects (pts in the codec's clock)."""
     packet = av.Packet(frame.data)
     packet.pts = frame.timestamp
     packet.time_base = fractions.Fraction(1, codec.clockRate)
     return packet
 
 
-class EncodedTrack(MediaStreamTrack):
-    """A track whose ``recv`` yields encoded ``av.Packet``s, which aiortc's sender packs, never encodes.
+def packer_for(codec: RTCRtpCodecParameters) -> Any:
+    """aiortc's encoder for ``codec``, used only for its ``pack(packet)`` (RTP payloads; VP8: ``picture_id``).
 
-    Bounded: a subscriber that falls ``max_queue`` frames behind loses the backlog
-    and (video) waits for the next keyframe, so one slow viewer never grows memory.
+    Building it opens no codec context for VP8/H.264 (that happens on the first
+    ``encode``); Opus opens a small libopus encoder once, never used.
+    """
+    return get_encoder(codec)
+
+
+class ParkedTrack(MediaStreamTrack):
+    """A track that never yields a frame: it parks aiortc's sender loop while the SFU writes RTP itself.
+
+    ``RTCRtpSender._run_rtp`` awaits ``track.recv()`` once and stays there (no polling,
+    no per-frame task wakeup). ``track_id`` becomes the m-line's ``a=msid`` track id.
     """
 
-    def __init__(self, kind: str, max_queue: int = 64, track_id: str | None = None) -> None:
+    def __init__(self, kind: str, track_id: str | None = None) -> None:
         super().__init__()
         self.kind = kind
         if track_id is not None:
             self._id = track_id
-        self._queue: deque[av.Packet | None] = deque()
-        self._waiter: asyncio.Future[None] | None = None
-        self._max_queue = max_queue
-        self.needs_keyframe = kind == "video"
-        self.started = False  # set when the sender first asks for a frame (DTLS is up)
-        self.on_start: Callable[[], None] | None = None
-        self.forwarded = 0
-        self.dropped = 0
-
-    def push(self, packet: av.Packet, keyframe: bool) -> bool:
-        """Queue one encoded frame; returns False when it had to wait for a keyframe instead."""
-        if self.readyState != "live":
-            return True
-        if not self.started:
-            # Nobody is sending yet: queueing would only burst stale frames on connect.
-            return True
-        if self.needs_keyframe:
-            if not keyframe:
-                self.dropped += 1
-                return False
-            self.needs_keyframe = False
-        if len(self._queue) >= self._max_queue:
-            self.dropped += len(self._queue)
-            self._queue.clear()
-            if self.kind == "video" and not keyframe:
-                self.needs_keyframe = True
-                self.dropped += 1
-                return False
-        self._queue.append(packet)
-        self.forwarded += 1
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
-        return True
+        self._ended: asyncio.Future[None] | None = None
 
     async def recv(self) -> av.Packet:
-        if not self.started:
-            self.started = True
-            if self.on_start is not None:
-                self.on_start()
-        while not self._queue:
-            if self.readyState != "live":
-                raise MediaStreamError
-            self._waiter = asyncio.get_running_loop().create_future()
-            await self._waiter
-        packet = self._queue.popleft()
-        if packet is None:
-            raise MediaStreamError
-        return packet
+        if self.readyState == "live":
+            self._ended = asyncio.get_running_loop().create_future()
+            await self._ended
+        raise MediaStreamError
 
     def stop(self) -> None:
         super().stop()
-        self._queue.append(None)
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
+        if self._ended is not None and not self._ended.done():
+            self._ended.set_result(None)
+
+
+def on_sender_start(sender: RTCRtpSender, callback: Callable[[RTCRtpSendParameters], None]) -> None:
+    """Call ``callback(parameters)`` once aiortc has started ``sender`` (DTLS is up, the answer applied).
+
+    ``RTCPeerConnection`` calls ``sender.send(parameters)`` from its connect task
+    with the negotiated codecs, header extension ids and mid; we wrap that
+    call on this one sender instance.
+    """
+    original = _require(sender, "send")
+
+    async def send(parameters: RTCRtpSendParameters) -> None:
+        started = bool(_require(sender, _TX_STARTED))
+        await original(parameters)
+        if not started:
+            callback(parameters)
+
+    sender.send = send
+
+
+def on_nack(sender: RTCRtpSender, callback: Callable[[int], None]) -> None:
+    """Call ``callback(sequence_number)`` for every packet the subscriber behind ``sender`` NACKs.
+
+    Replaces ``RTCRtpSender._retransmit``, whose history is empty when the
+    SFU writes RTP itself; the callback resends from the SFU's own history.
+    """
+    _require(sender, _TX_RETRANSMIT)
+
+    async def retransmit(sequence_number: int) -> None:
+        callback(sequence_number)
+
+    setattr(sender, _TX_RETRANSMIT, retransmit)
+
+
+def _send_via_coroutine(protocol: Any) -> Callable[[bytes, Any], None]:
+    # TURN relays may wait for a channel binding; order holds because tasks start FIFO.
+    def send(data: bytes, addr: Any) -> None:
+        asyncio.ensure_future(protocol.send_data(data, addr))
+
+    return send
+
+
+class RtpOutlet:
+    """Writes RTP packets straight into a started sender's DTLS transport: SRTP protect, then UDP send.
+
+    Usage::
+
+        outlet = RtpOutlet(sender)            # after on_sender_start fired
+        if outlet.connected:
+            outlet.sendto(outlet.protect(rtp_bytes), outlet.addr)   # no task, no await
+        outlet.account(packets=4, octets=4800, rtp_timestamp=ts, ntp_timestamp=ntp)
+
+    This is ``RTCDtlsTransport._send_rtp`` without its three nested coroutines
+    (ICE transport -> aioice Connection.sendto -> StunProtocol.send_data), which never
+    suspend for a host or server-reflexive pair: the protected packet goes to the
+    nominated pair's datagram transport directly. ``account`` keeps the counters
+    aiortc's RTCP sender reports and ``getStats()`` read.
+    """
+
+    __slots__ = ("sender", "protect", "sendto", "addr", "_dtls", "_connected_state")
+
+    def __init__(self, sender: RTCRtpSender) -> None:
+        dtls = sender.transport
+        srtp = _require(dtls, "_tx_srtp")
+        if srtp is None:
+            raise AiortcHookError("RtpOutlet opened before DTLS-SRTP keys exist (open it once the sender started)")
+        self.sender = sender
+        self._dtls = dtls
+        self._connected_state = _DtlsState.CONNECTED
+        self.protect: Callable[[bytes], bytes] = srtp.protect
+        connection = _require(dtls.transport, "_connection")
+        pair = _require(connection, "_nominated").get(1)
+        if pair is None:
+            raise AiortcHookError("RtpOutlet: the ICE connection has no nominated pair")
+        protocol = pair.protocol
+        self.addr = pair.remote_addr
+        transport = getattr(protocol, "transport", None)
+        if isinstance(protocol, aioice.ice.StunProtocol) and transport is not None:
+            self.sendto: Callable[[bytes, Any], None] = transport.sendto
+        else:
+            self.sendto = _send_via_coroutine(protocol)
+
+    @property
+    def connected(self) -> bool:
+        """False once DTLS closed or failed (aiortc's own path raises ConnectionError then)."""
+        return self._dtls._state is self._connected_state
+
+    def account(self, packets: int, octets: int, rtp_timestamp: int, ntp_timestamp: int) -> None:
+        """Count sent packets where aiortc's RTCP SR and getStats() look (payload octets, like aiortc)."""
+        sender = self.sender
+        sender._RTCRtpSender__packet_count += packets  # type: ignore[attr-defined]
+        sender._RTCRtpSender__octet_count += octets  # type: ignore[attr-defined]
+        sender._RTCRtpSender__rtp_timestamp = rtp_timestamp  # type: ignore[attr-defined]
+        sender._RTCRtpSender__ntp_timestamp = ntp_timestamp  # type: ignore[attr-defined]
+        dtls = self._dtls
+        dtls._RTCDtlsTransport__tx_packets += packets  # type: ignore[attr-defined]
+        dtls._RTCDtlsTransport__tx_bytes += octets  # type: ignore[attr-defined]
+
+
+def count_rtp(receiver: RTCRtpReceiver, on_packet: Callable[[Any], None]) -> None:
+    """Hand every RTP packet routed to ``receiver`` to ``on_packet`` instead of its jitter buffer.
+
+    For load generators that play hundreds of viewers on a few cores: SRTP and
+    RTCP still run as usual, but no frame assembly, NACK, bitrate estimation or
+    decoding. The packet is aiortc's parsed ``RtpPacket``.
+    """
+    _require(receiver, _RX_HANDLE_RTP)
+
+    async def handle(packet: Any, arrival_time_ms: int) -> None:
+        on_packet(packet)
+
+    setattr(receiver, _RX_HANDLE_RTP, handle)

@@ -104,7 +104,10 @@ class MediaConfig:
 
     ice_servers: list[IceServer] = field(default_factory=list)
     pli_interval: float = 0.5  # at most one PLI per published track per interval
-    max_queue: int = 64  # frames a slow subscriber may lag before it skips to a keyframe
+    fanout_slice_packets: int = 256  # packets sent per event-loop turn: a keyframe to 200 viewers never
+    # holds the loop for long (media.rtpforward.FanoutPump)
+    fanout_backlog_packets: int = 20_000  # beyond this many queued packets new frames are dropped (keyframe
+    # requested): delay and memory stay bounded when the worker is short of CPU
     video_jitter_packets: int = 128  # a lost, unrecovered packet stalls a published video ~1 s, not ~4 s
     udp_receive_buffer: int = 2 * 2**20  # SO_RCVBUF per ICE socket (capped by net.core.rmem_max)
     consent_interval: float = 2.0  # ICE consent checks (RFC 7675); aioice default is 5 s
@@ -193,10 +196,13 @@ class LocalMediaServer:
 
     def __init__(self, config: MediaConfig | None = None) -> None:
         from media import aiortc_hooks
+        from media.rtpforward import FanoutPump
         from media.sfu import Room
 
         self.config = config or MediaConfig()
         self._room_cls = Room
+        # One pump per process: rooms share the event loop, so they share its slices fairly.
+        self.pump = FanoutPump(self.config.fanout_slice_packets, self.config.fanout_backlog_packets)
         self._rooms: dict[str, Room] = {}
         self._events = EventHub()
         aiortc_hooks.set_consent_timing(self.config.consent_interval, self.config.consent_failures)
@@ -219,7 +225,7 @@ class LocalMediaServer:
     async def open_room(self, room_id: str, kind: RoomKind) -> None:
         """Open a room; opening it again is a no-op (the same room)."""
         if room_id not in self._rooms:
-            self._rooms[room_id] = self._room_cls(room_id, RoomKind(kind), self.config, self._events.emit)
+            self._rooms[room_id] = self._room_cls(room_id, RoomKind(kind), self.config, self._events.emit, self.pump)
 
     async def join(
         self,

@@ -7,15 +7,25 @@ Usage (through :class:`media.rooms.LocalMediaServer`, which signaling calls)::
     await room.subscribe_answer("alice", answer_to_the_subscribe_offer_event)
 
 Nothing on the live path is decoded or encoded: each published track's receiver
-is tapped (``media.aiortc_hooks``) and each encoded frame is queued, as one
-shared ``av.Packet``, on the :class:`EncodedTrack` of every subscriber the
-fan-out policy allows; each subscriber's sender re-packetizes it.
+is tapped (``media.aiortc_hooks``); each encoded frame is packetized once
+(``media.rtpforward.Packetizer``) and the same RTP payloads go to every
+subscriber the fan-out policy allows, behind that subscriber's own RTP header,
+written synchronously into its sender's SRTP session and socket
+(``ForwardedStream``, spread over event-loop turns by the ``FanoutPump``).
+aiortc still negotiates and starts each subscriber's ``RTCRtpSender`` (SSRC,
+RTCP sender reports, PLI/FIR/NACK routing), but its RTP loop stays parked.
+
+An m-line of a subscriber's connection, once made, is reused for later
+subscriptions of the same codec (a speaker change, a publisher who rejoins);
+its stream stays continuous (one SSRC, sequence numbers, timestamps, VP8
+picture ids) and restarts at a keyframe.
 
 Keyframes: a video subscriber receives nothing until a keyframe, so whenever a
-subscriber starts (its sender asks for the first frame), falls behind, or sends
-PLI/FIR, the room asks the publisher for a keyframe with a PLI, at most one per
-``pli_interval`` per published track (later requests inside the window are
-coalesced into one PLI at its end, so none is lost).
+subscription starts (its sender is up and the subscriber applied the offer),
+falls behind, or sends PLI/FIR, the room asks the publisher for a keyframe
+with a PLI, at most one per ``pli_interval`` per published track (later
+requests inside the window are coalesced into one PLI at its end, so none is
+lost).
 """
 
 from __future__ import annotations
@@ -36,6 +46,7 @@ from aiortc.rtcrtpparameters import RTCRtpCodecCapability, RTCRtpCodecParameters
 from media import aiortc_hooks
 from media.fanout import Publication, RoomKind, TrackSource, Viewer, select_tracks
 from media.rooms import MediaConfig, MediaEvent, MediaGrant, RoomMediaError
+from media.rtpforward import FanoutPump, ForwardedStream, Packetizer
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +170,7 @@ class PublishedTrack:
         pli_interval: float,
         on_end: Callable[[PublishedTrack], None],
         video_jitter_packets: int | None = None,
+        pump: FanoutPump | None = None,
     ) -> None:
         self.publisher_id = publisher_id
         self.mid = mid
@@ -168,7 +180,10 @@ class PublishedTrack:
         self.receiver = receiver
         self.codec: RTCRtpCodecParameters | None = None
         self.active = True
-        self.subscribers: dict[str, aiortc_hooks.EncodedTrack] = {}
+        self.subscribers: dict[str, ForwardedStream] = {}
+        self._streams: tuple[ForwardedStream, ...] = ()
+        self._packetizer: Packetizer | None = None
+        self._pump = pump or FanoutPump()
         self.listeners: list[FrameListener] = []  # e.g. a recorder writing packets as received
         self.frames = 0
         self.keyframes = 0
@@ -194,15 +209,19 @@ class PublishedTrack:
             self.keyframes += 1
         for listener in self.listeners:
             listener(self, codec, frame, key)
-        if not self.subscribers or not self.active:
+        if not self._streams or not self.active:
             return
-        packet = aiortc_hooks.to_packet(codec, frame)
-        starving = False
-        for track in self.subscribers.values():
-            if not track.push(packet, key):
-                starving = True
-        if starving:
-            self.request_keyframe()
+        if self._packetizer is None or self._packetizer.codec is not codec:
+            self._packetizer = Packetizer(codec)
+        self._pump.submit(self._packetizer.pack(frame, key), self, self._streams, self.request_keyframe)
+
+    def add_subscriber(self, peer_id: str, stream: ForwardedStream) -> None:
+        self.subscribers[peer_id] = stream
+        self._streams = tuple(self.subscribers.values())
+
+    def remove_subscriber(self, peer_id: str) -> None:
+        if self.subscribers.pop(peer_id, None) is not None:
+            self._streams = tuple(self.subscribers.values())
 
     def request_keyframe(self) -> None:
         """Ask the publisher for a keyframe (PLI), throttled per track; extra requests coalesce."""
@@ -227,9 +246,20 @@ class PublishedTrack:
         if self._pli_timer is not None:
             self._pli_timer.cancel()
             self._pli_timer = None
-        for track in self.subscribers.values():
-            track.stop()
+        for stream in self.subscribers.values():
+            if stream.source is self:
+                stream.detach()
         self.subscribers.clear()
+        self._streams = ()
+
+
+@dataclass(eq=False)
+class Slot:
+    """One sendonly m-line of a subscriber's connection and the RTP stream it carries, reused across sources."""
+
+    transceiver: RTCRtpTransceiver
+    stream: ForwardedStream
+    key: str  # the codec capabilities it was negotiated for; reused only for the same
 
 
 @dataclass
@@ -237,8 +267,15 @@ class Outgoing:
     """A published track as one subscriber receives it."""
 
     published: PublishedTrack
-    transceiver: RTCRtpTransceiver
-    track: aiortc_hooks.EncodedTrack
+    slot: Slot
+
+    @property
+    def transceiver(self) -> RTCRtpTransceiver:
+        return self.slot.transceiver
+
+    @property
+    def stream(self) -> ForwardedStream:
+        return self.slot.stream
 
 
 @dataclass
@@ -250,7 +287,7 @@ class Participant:
     published: dict[str, PublishedTrack] = field(default_factory=dict)  # by mid
     outgoing: dict[str, Outgoing] = field(default_factory=dict)  # by track id
     pending_sources: dict[str, OfferedTrack] = field(default_factory=dict)
-    idle: list[tuple[RTCRtpTransceiver, str]] = field(default_factory=list)  # inactive m-lines, codec key
+    idle: list[Slot] = field(default_factory=list)  # inactive m-lines, reused by codec key
     awaiting_answer: bool = False
     dirty: bool = False
     gone: bool = False
@@ -260,7 +297,12 @@ class Room:
     """Publishers and subscribers of one session on this media worker."""
 
     def __init__(
-        self, room_id: str, kind: RoomKind, config: MediaConfig, emit: Callable[[MediaEvent], None]
+        self,
+        room_id: str,
+        kind: RoomKind,
+        config: MediaConfig,
+        emit: Callable[[MediaEvent], None],
+        pump: FanoutPump | None = None,
     ) -> None:
         self.room_id = room_id
         self.kind = kind
@@ -271,6 +313,7 @@ class Room:
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
         self._listeners: list[FrameListener] = []
+        self.pump = pump or FanoutPump(config.fanout_slice_packets, config.fanout_backlog_packets)
 
     def add_frame_listener(self, listener: FrameListener) -> None:
         """Also hand every encoded frame of every published track (now and later) to ``listener``.
@@ -330,6 +373,9 @@ class Room:
             except Exception as exc:
                 raise RoomMediaError(f"the SDP answer was refused: {exc}", "bad_sdp") from exc
             participant.awaiting_answer = False
+            # Reused m-lines are already started: they carry their new source from now on.
+            for out in participant.outgoing.values():
+                self._arm(out.slot.stream)
             if participant.dirty:
                 await self._sync(participant)
 
@@ -380,9 +426,13 @@ class Room:
             "tracks": tracks,
             "subscriptions": {p.peer_id: sorted(p.outgoing) for p in self.participants.values()},
             "forwarding": {
-                p.peer_id: {tid: [o.track.forwarded, o.track.dropped] for tid, o in p.outgoing.items()}
+                p.peer_id: {tid: [o.stream.frames, o.stream.dropped] for tid, o in p.outgoing.items()}
                 for p in self.participants.values()
             },
+            "fanout": self.pump.stats(),
+            "packets_sent": sum(
+                o.stream.packets + o.stream.retransmitted for p in self.participants.values() for o in p.outgoing.values()
+            ),
         }
 
     # --- publish side ------------------------------------------------------------------------
@@ -442,6 +492,7 @@ class Room:
             self.config.pli_interval,
             self._on_track_end,
             self.config.video_jitter_packets,
+            self.pump,
         )
         published.active = False  # becomes active once the answer is made (emits track-added)
         published.listeners.extend(self._listeners)
@@ -503,12 +554,13 @@ class Room:
         if pc.signalingState == "closed":
             return
         for tid in remove:
+            # The m-line goes idle; its sender keeps running (stopping its track would end aiortc's
+            # sender for good, and a later subscription reusing the m-line would stay silent).
             out = participant.outgoing.pop(tid)
-            out.published.subscribers.pop(participant.peer_id, None)
-            out.track.stop()
-            out.transceiver.sender.replaceTrack(None)
+            out.published.remove_subscriber(participant.peer_id)
+            out.stream.detach()
             out.transceiver.direction = "inactive"
-            participant.idle.append((out.transceiver, repr(_capabilities_for(out.published.codec))))
+            participant.idle.append(out.slot)
         for tid in sorted(add):
             self._add_outgoing(participant, pc, available[tid])
         participant.dirty = False
@@ -529,23 +581,47 @@ class Room:
 
     def _add_outgoing(self, participant: Participant, pc: RTCPeerConnection, published: PublishedTrack) -> None:
         assert published.codec is not None
-        track = aiortc_hooks.EncodedTrack(published.kind, self.config.max_queue, track_id=published.track_id)
-        track.on_start = published.request_keyframe
         caps = _capabilities_for(published.codec)
         key = repr(caps)
+        parked = aiortc_hooks.ParkedTrack(published.kind, track_id=published.track_id)
         # An m-line freed by an earlier unsubscription is reused if it carries the same codec,
         # so a long session's SDP does not grow by one m-line per speaker change.
-        transceiver = next((t for t, k in participant.idle if k == key), None)
-        if transceiver is None:
-            transceiver = pc.addTransceiver(track, direction="sendonly")
+        slot = next((s for s in participant.idle if s.key == key), None)
+        if slot is None:
+            transceiver = pc.addTransceiver(parked, direction="sendonly")
             transceiver.setCodecPreferences(caps)
+            slot = Slot(transceiver, ForwardedStream(published.kind), key)
+            self._wire(participant, slot)
         else:
-            participant.idle.remove((transceiver, key))
-            transceiver.sender.replaceTrack(track)
-            transceiver.direction = "sendonly"
-        aiortc_hooks.observe_keyframe_requests(transceiver.sender, published.request_keyframe)
-        published.subscribers[participant.peer_id] = track
-        participant.outgoing[published.track_id] = Outgoing(published, transceiver, track)
+            participant.idle.remove(slot)
+            slot.transceiver.sender.replaceTrack(parked)  # a=msid names the new source; the loop stays parked
+            slot.transceiver.direction = "sendonly"
+        slot.stream.attach(published, published.request_keyframe)
+        published.add_subscriber(participant.peer_id, slot.stream)
+        participant.outgoing[published.track_id] = Outgoing(published, slot)
+
+    def _wire(self, participant: Participant, slot: Slot) -> None:
+        """Hook a new m-line's sender: RTP written by its stream, PLI/FIR and NACK handled by it."""
+        sender = slot.transceiver.sender
+        stream = slot.stream
+
+        def started(parameters: Any) -> None:
+            try:
+                stream.open(aiortc_hooks.RtpOutlet(sender), parameters)
+            except aiortc_hooks.AiortcHookError:
+                log.exception("room %s: cannot send to %s", self.room_id, participant.peer_id)
+                return
+            self._arm(stream)
+
+        aiortc_hooks.on_sender_start(sender, started)
+        aiortc_hooks.observe_keyframe_requests(sender, stream.request_keyframe)
+        aiortc_hooks.on_nack(sender, stream.retransmit)
+
+    @staticmethod
+    def _arm(stream: ForwardedStream) -> None:
+        """Start sending on a stream whose subscriber can now receive it; video asks for a keyframe."""
+        if stream.arm() and stream.video:
+            stream.request_keyframe()
 
     def _featured(self, peer_id: str) -> bool:
         participant = self.participants.get(peer_id)
@@ -568,8 +644,8 @@ class Room:
         """Stop forwarding to and from a participant (synchronously, so no frame reaches it after)."""
         participant.gone = True
         for out in participant.outgoing.values():
-            out.published.subscribers.pop(participant.peer_id, None)
-            out.track.stop()
+            out.published.remove_subscriber(participant.peer_id)
+            out.stream.detach()
         participant.outgoing.clear()
         for published in participant.published.values():
             published.close()

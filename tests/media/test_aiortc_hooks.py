@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import fractions
 import socket
+import time
 from typing import Any
 
 import aioice.ice
@@ -15,10 +16,11 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.codecs import depayload, h264, vpx
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamError
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
-from aiortc.rtp import RTCP_PSFB_FIR, RTCP_PSFB_PLI, RtcpPsfbPacket
+from aiortc.rtp import RTCP_PSFB_FIR, RTCP_PSFB_PLI, RTCP_RTPFB_NACK, RtcpPsfbPacket, RtcpRtpfbPacket
 from sfu_fixtures import NO_ICE_SERVERS, SmallVideoTrack, loopback_ice, until
 
 from media import aiortc_hooks
+from media.rtpforward import ForwardedStream, Packetizer
 
 __all__ = ["loopback_ice"]
 
@@ -104,31 +106,30 @@ async def test_tap_refuses_a_started_receiver_loudly() -> None:
 
 
 @pytest.mark.usefixtures("loopback_ice")
-async def test_encoded_track_is_packed_by_the_sender_and_decodes_at_the_far_end(
+async def test_parked_sender_and_rtp_outlet_deliver_frames_the_far_end_decodes(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """publisher -> tap -> EncodedTrack -> aiortc sender (pack) -> viewer that really decodes."""
+    """publisher -> tap -> Packetizer (pack once) -> ForwardedStream -> RtpOutlet -> viewer that decodes."""
     packed: list[str] = []
     for cls in (vpx.Vp8Encoder, aiortc_hooks.opus.OpusEncoder):
         original = cls.pack
         monkeypatch.setattr(cls, "pack", lambda self, p, o=original, n=cls.__name__: packed.append(n) or o(self, p))
-    out = {"video": aiortc_hooks.EncodedTrack("video"), "audio": aiortc_hooks.EncodedTrack("audio")}
-    keyframe_requests: list[str] = []
-    out["video"].on_start = lambda: keyframe_requests.append("start")
+    streams = {"video": ForwardedStream("video"), "audio": ForwardedStream("audio")}
+    packers: dict[str, Packetizer] = {}
+    source = object()
 
     def forward(kind: str, codec: Any, frame: Any) -> None:
-        out[kind].push(aiortc_hooks.to_packet(codec, frame), aiortc_hooks.is_keyframe(codec, frame.data))
+        packer = packers.setdefault(kind, Packetizer(codec))
+        streams[kind].send(packer.pack(frame, aiortc_hooks.is_keyframe(codec, frame.data)), time.time(), b"\0\0\0")
 
     publisher, server = RTCPeerConnection(NO_ICE_SERVERS), RTCPeerConnection(NO_ICE_SERVERS)
     relay, viewer = RTCPeerConnection(NO_ICE_SERVERS), RTCPeerConnection(NO_ICE_SERVERS)
     publisher.addTransceiver(SmallVideoTrack(), direction="sendonly")
     publisher.addTransceiver(AudioStreamTrack(), direction="sendonly")
-    receivers: dict[str, Any] = {}
 
     @server.on("track")
     def on_track(track: Any) -> None:
         receiver = next(t.receiver for t in server.getTransceivers() if t.receiver.track is track)
-        receivers[track.kind] = receiver
         aiortc_hooks.tap_encoded_frames(receiver, lambda c, f, k=track.kind: forward(k, c, f))
 
     decoded: dict[str, list[Any]] = {"video": [], "audio": []}
@@ -144,8 +145,20 @@ async def test_encoded_track_is_packed_by_the_sender_and_decodes_at_the_far_end(
 
         asyncio.ensure_future(read())
 
-    senders = {k: relay.addTransceiver(t, direction="sendonly").sender for k, t in out.items()}
+    parked = {k: aiortc_hooks.ParkedTrack(k, track_id=f"pub:{k}") for k in streams}
+    senders = {k: relay.addTransceiver(t, direction="sendonly").sender for k, t in parked.items()}
+    started: list[str] = []
     requests: list[str] = []
+    for kind, sender in senders.items():
+
+        def on_start(parameters: Any, kind: str = kind, sender: Any = sender) -> None:
+            started.append(kind)
+            streams[kind].open(aiortc_hooks.RtpOutlet(sender), parameters)
+            streams[kind].attach(source, None)
+            streams[kind].arm()
+
+        aiortc_hooks.on_sender_start(sender, on_start)
+        aiortc_hooks.on_nack(sender, streams[kind].retransmit)
     aiortc_hooks.observe_keyframe_requests(senders["video"], lambda: requests.append("pli/fir"))
     try:
         for offerer, answerer in ((publisher, server), (relay, viewer)):
@@ -155,14 +168,30 @@ async def test_encoded_track_is_packed_by_the_sender_and_decodes_at_the_far_end(
             await offerer.setRemoteDescription(
                 RTCSessionDescription(answerer.localDescription.sdp, answerer.localDescription.type)
             )
+        assert "pub:video" in relay.localDescription.sdp  # a=msid carries the parked track's id
+        await until(lambda: sorted(started) == ["audio", "video"], "aiortc starts both senders (on_sender_start)")
+        # The viewer needs a keyframe: the publisher's first one may pass before the sender started.
+        receivers = {t.kind: t.receiver for t in server.getTransceivers()}
+        await until(lambda: aiortc_hooks.request_keyframe(receivers["video"]), "PLI to the publisher")
         await until(lambda: len(decoded["video"]) >= 10 and len(decoded["audio"]) >= 10, "viewer decodes")
         assert (decoded["video"][0].width, decoded["video"][0].height) == (160, 120)
         assert {"Vp8Encoder", "OpusEncoder"} <= set(packed)
-        assert keyframe_requests == ["start"]  # the sender asked for its first frame once
+        assert started.count("video") == 1
 
-        # PLI and FIR from the viewer land in the hook, not in the (absent) encoder.
-        receiver = next(t.receiver for t in viewer.getTransceivers() if t.kind == "video")
-        assert aiortc_hooks.request_keyframe(receiver)
+        # RTCP: the counters RtpOutlet keeps are the ones aiortc's sender reports (getStats, SR).
+        stats = [s for s in (await senders["video"].getStats()).values() if s.type == "outbound-rtp"]
+        assert stats[0].packetsSent >= streams["video"].packets > 0
+        viewer_rx = next(t.receiver for t in viewer.getTransceivers() if t.kind == "video")
+        for _ in range(100):
+            report = await viewer_rx.getStats()
+            if any(s.type == "remote-outbound-rtp" and s.packetsSent > 0 for s in report.values()):
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("no RTCP sender report with packets reached the viewer")
+
+        # PLI and FIR from the viewer land in the hook; NACK resends from the stream's history.
+        assert aiortc_hooks.request_keyframe(viewer_rx)
         await until(lambda: requests, f"PLI reaches RTCRtpSender.{aiortc_hooks._TX_KEYFRAME}")
         fir = RtcpPsfbPacket(fmt=RTCP_PSFB_FIR, ssrc=1, media_ssrc=senders["video"]._ssrc)
         pli = RtcpPsfbPacket(fmt=RTCP_PSFB_PLI, ssrc=1, media_ssrc=senders["video"]._ssrc)
@@ -170,22 +199,27 @@ async def test_encoded_track_is_packed_by_the_sender_and_decodes_at_the_far_end(
         await senders["video"]._handle_rtcp_packet(fir)
         await senders["video"]._handle_rtcp_packet(pli)
         assert len(requests) == before + 2
+        nack = RtcpRtpfbPacket(fmt=RTCP_RTPFB_NACK, ssrc=1, media_ssrc=senders["video"]._ssrc)
+        nack.lost.append((streams["video"].seq - 1) & 0xFFFF)
+        resent = streams["video"].retransmitted
+        await senders["video"]._handle_rtcp_packet(nack)
+        assert streams["video"].retransmitted == resent + 1, f"NACK no longer reaches {aiortc_hooks._TX_RETRANSMIT}"
+        assert parked["video"].readyState == "live"  # aiortc's sender loop is still parked on it
     finally:
         for pc in (publisher, server, relay, viewer):
             await pc.close()
+    assert parked["video"].readyState == "ended"  # closing the sender ended its parked loop
 
 
-def test_encoded_track_waits_for_a_keyframe_and_bounds_its_queue() -> None:
-    track = aiortc_hooks.EncodedTrack("video", max_queue=4)
-    packet = av.Packet(b"\x01")
-    assert track.push(packet, keyframe=False)  # not started: dropped silently, nothing queued
-    track.started = True
-    assert not track.push(packet, keyframe=False)  # waits for a keyframe
-    assert track.push(packet, keyframe=True)
-    for _ in range(3):
-        assert track.push(packet, keyframe=False)
-    assert not track.push(packet, keyframe=False)  # overflow: backlog dropped, back to waiting
-    assert track.needs_keyframe and track.dropped >= 5
+async def test_parked_track_never_yields_until_stopped() -> None:
+    track = aiortc_hooks.ParkedTrack("video", track_id="x:camera")
+    assert track.id == "x:camera"
+    waiting = asyncio.ensure_future(track.recv())
+    await asyncio.sleep(0.05)
+    assert not waiting.done()
+    track.stop()
+    with pytest.raises(MediaStreamError):
+        await waiting
 
 
 def test_keyframe_detection_and_h264_pack_path() -> None:
