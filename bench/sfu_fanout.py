@@ -165,8 +165,88 @@ async def spawn(*args: str) -> JsonPipe:
 # --- subscriber processes --------------------------------------------------------------------
 
 
-async def subscriber_main() -> None:
-    """Many subscribers in one process: answer server offers, count encoded frames (no decoding)."""
+def vp8_starts_keyframe(payload: bytes) -> bool:
+    """True if an RTP payload starts a VP8 key frame (RFC 7741 descriptor, then the P bit)."""
+    if not payload or not payload[0] & 0x10 or payload[0] & 0x07:
+        return False
+    pos = 1
+    if payload[0] & 0x80:
+        ext = payload[1]
+        pos = 2
+        if ext & 0x80:
+            pos += 2 if payload[pos] & 0x80 else 1
+        if ext & 0x40:
+            pos += 1
+        if ext & 0x30:
+            pos += 1
+    return len(payload) > pos and not payload[pos] & 0x01
+
+
+class RtpCount:
+    """What one viewer got on one m-line, counted per RTP packet (light mode)."""
+
+    __slots__ = ("frames", "packets", "lost", "last_seq", "first_keyframe")
+
+    def __init__(self) -> None:
+        self.frames = self.packets = self.lost = 0
+        self.last_seq: int | None = None
+        self.first_keyframe: bool | None = None
+
+    def add(self, packet: Any, video: bool) -> None:
+        self.add_raw(packet.sequence_number, packet.marker, video)
+        if video and self.first_keyframe is None:
+            self.first_keyframe = vp8_starts_keyframe(packet.payload)
+
+    def add_raw(self, seq: int, marker: int, video: bool) -> None:
+        self.packets += 1
+        if self.last_seq is not None:
+            gap = (seq - self.last_seq - 1) & 0xFFFF
+            if gap < 1000:
+                self.lost += gap
+        self.last_seq = seq
+        self.frames += marker if video else 1
+
+
+def count_at_socket(pc: Any, counts: dict[str, RtpCount]) -> None:
+    """Count a viewer's RTP at its socket (wire mode), video/audio told apart by payload type."""
+    from aiortc import sdp as aiortc_sdp
+    from aiortc.rtp import RtpPacket
+
+    from media import aiortc_hooks
+
+    kinds: dict[int, str] = {}
+    for media in aiortc_sdp.SessionDescription.parse(pc.localDescription.sdp).media:
+        for codec in media.rtp.codecs:
+            if not codec.mimeType.lower().endswith("/rtx"):
+                kinds[codec.payloadType] = media.kind
+    video, audio = counts["video"], counts["audio"]
+
+    def on_rtp(data: bytes, unprotect: Any) -> None:
+        kind = kinds.get(data[1] & 0x7F)
+        if kind == "video":
+            if video.first_keyframe is None:
+                try:
+                    video.first_keyframe = vp8_starts_keyframe(RtpPacket.parse(unprotect(data)).payload)
+                except Exception:  # keys not there yet: unknown, counted as not a keyframe
+                    video.first_keyframe = False
+            video.add_raw((data[2] << 8) | data[3], data[1] >> 7, True)
+        elif kind == "audio":
+            audio.add_raw((data[2] << 8) | data[3], 1, False)
+
+    aiortc_hooks.count_rtp_datagrams(pc, on_rtp)
+
+
+async def subscriber_main(mode: str) -> None:
+    """Many subscribers in one process: answer server offers, count what arrives (no decoding).
+
+    ``tap``: aiortc's receiver assembles frames (jitter buffer, NACK, REMB) and the
+    tap counts them. ``light``: every SRTP packet is decrypted and parsed by aiortc
+    as usual, then counted (frames by RTP marker bit, losses by sequence gaps)
+    without aiortc's per-packet receiver work. ``wire``: RTP is counted at the
+    socket from its clear header (the first video packet is decrypted to check
+    it starts a keyframe); ICE, DTLS and RTCP still run in aiortc. Only ``wire``
+    lets 200 viewers run on 2 cores beside the SFU they measure.
+    """
     from aiortc import RTCPeerConnection, RTCSessionDescription
 
     from media import aiortc_hooks
@@ -174,30 +254,49 @@ async def subscriber_main() -> None:
     loopback_only()
     pcs: dict[str, Any] = {}
     counts: dict[str, dict[str, int]] = {}
+    rtp: dict[str, dict[str, RtpCount]] = {}
 
     async def offer(peer: str, sdp: str) -> str:
         pc = pcs.get(peer)
         if pc is None:
             pc = pcs[peer] = RTCPeerConnection(rtc_config())
             counts[peer] = {"video": 0, "audio": 0}
+            rtp[peer] = {"video": RtpCount(), "audio": RtpCount()}
 
             @pc.on("track")
             def on_track(track: Any, pc: Any = pc, peer: str = peer) -> None:
                 receiver = next(t.receiver for t in pc.getTransceivers() if t.receiver.track is track)
+                kind = track.kind
+                if mode == "light":
+                    got, video = rtp[peer][kind], kind == "video"
+                    aiortc_hooks.count_rtp(receiver, lambda packet: got.add(packet, video))
+                    return
 
-                def on_frame(codec: Any, frame: Any, kind: str = track.kind) -> None:
+                def on_frame(codec: Any, frame: Any) -> None:
                     counts[peer][kind] += 1
 
                 # Like a browser, don't freeze seconds on one lost packet (see aiortc_hooks).
                 aiortc_hooks.tap_encoded_frames(receiver, on_frame, video_jitter_packets=128)
 
+        first = pc.localDescription is None
         await pc.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
         await pc.setLocalDescription(await pc.createAnswer())
         aiortc_hooks.enlarge_receive_buffers(pc, 1 << 20)
+        if mode == "wire" and first:
+            count_at_socket(pc, rtp[peer])
         return pc.localDescription.sdp
 
     async def get_counts() -> dict[str, dict[str, int]]:
-        return counts
+        if mode == "tap":
+            return counts
+        return {
+            peer: {
+                "video": c["video"].frames, "audio": c["audio"].frames,
+                "packets": c["video"].packets + c["audio"].packets, "lost": c["video"].lost + c["audio"].lost,
+                "keyframe_first": int(bool(c["video"].first_keyframe)),
+            }
+            for peer, c in rtp.items()
+        }  # fmt: skip
 
     async def close_all() -> None:
         for pc in pcs.values():
@@ -250,17 +349,49 @@ async def relay_main() -> None:
 # --- the measured servers, as seen by the bench -----------------------------------------------
 
 
+def worker_pool_from(tree: str | None, profile: str | None = None) -> Any:
+    """A one-worker pool running this checkout's media worker, or the one in ``tree`` (an older commit).
+
+    ``tree`` is a plain copy of another commit (``git archive <rev> | tar -x -C DIR``): its
+    worker runs with ``cwd=DIR`` so ``python -m media.workers`` imports that code.
+    ``profile``: run the worker under cProfile, stats written to that file when it exits.
+    """
+    from media.rooms import MediaConfig
+    from media.workers import WorkerPool
+
+    settings = {"host_addresses": ["127.0.0.1"], "consent_failures": 60}
+    if tree is None and profile is None:
+        return WorkerPool(MediaConfig(**settings), workers=1)  # type: ignore[arg-type]
+    cwd = tree or str(Path(__file__).resolve().parents[1])
+    prefix = ["-m", "cProfile", "-o", profile] if profile else []
+
+    class TreePool(WorkerPool):
+        async def _spawn(self, slot: Any) -> None:
+            slot.process = await asyncio.create_subprocess_exec(
+                self._python, *prefix, "-m", "media.workers", "--config", json.dumps(settings), cwd=cwd,
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=1 << 22,
+            )  # fmt: skip
+            slot.reader = asyncio.ensure_future(self._read(slot, slot.process))
+
+    return TreePool(MediaConfig(), workers=1)
+
+
 class SfuServer:
     """The production path: a media worker process running the passthrough SFU."""
 
     name = "passthrough SFU"
 
+    profile: str | None = None  # set by --profile: cProfile the worker (its figures are then inflated)
+
+    def __init__(self, tree: str | None = None, name: str | None = None) -> None:
+        self.tree = tree
+        if name is not None:
+            self.name = name
+
     async def start(self) -> None:
         from media.fanout import RoomKind
-        from media.rooms import MediaConfig
-        from media.workers import WorkerPool
 
-        self.pool = WorkerPool(MediaConfig(host_addresses=["127.0.0.1"], consent_failures=60), workers=1)
+        self.pool = worker_pool_from(self.tree, self.profile)
         await self.pool.start()
         self.offers: dict[str, asyncio.Future[str]] = {}
         self.pool.on_event(self._on_event)
@@ -289,21 +420,23 @@ class SfuServer:
     async def answer(self, peer: str, sdp: str) -> None:
         await self.pool.answer("bench", peer, sdp)
 
-    async def forwarded(self) -> dict[str, dict[str, int]] | None:
-        """Frames the SFU handed to each viewer's sender (its own output, whatever the viewer manages)."""
-        room = (await self.pool.stats(0))["rooms"]["bench"]["forwarding"]
-        return {
+    async def forwarded(self) -> tuple[dict[str, dict[str, int]], int] | None:
+        """Frames the SFU sent each viewer (its own output, whatever the viewer manages), and RTP packets sent."""
+        room = (await self.pool.stats(0))["rooms"]["bench"]
+        frames = {
             peer: {kind: sum(v[0] for tid, v in subs.items() if tid.endswith(src)) for kind, src in
                    (("video", ":camera"), ("audio", ":microphone"))}
-            for peer, subs in room.items()
+            for peer, subs in room["forwarding"].items()
         }  # fmt: skip
+        return frames, room.get("packets_sent", -1)  # older workers do not count packets
 
     async def lag(self, reset: bool) -> dict[str, float]:
         stats = await self.pool.stats(0, reset_lag=reset)
         if os.environ.get("BENCH_DEBUG"):
             room = stats["rooms"]["bench"]
             fwd = [v for subs in room["forwarding"].values() for v in subs.values()]
-            print("  debug: tracks", room["tracks"], "forwarded/dropped", fwd[:6], file=sys.stderr)
+            print("  debug: tracks", room["tracks"], "forwarded/dropped", fwd[:6], "fanout", room["fanout"],
+                  file=sys.stderr)
         return stats["loop_lag"]
 
     async def stop(self) -> None:
@@ -326,7 +459,7 @@ class RelayServer:
     async def answer(self, peer: str, sdp: str) -> None:
         await self.pipe.call("answer", peer=peer, sdp=sdp)
 
-    async def forwarded(self) -> dict[str, dict[str, int]] | None:
+    async def forwarded(self) -> tuple[dict[str, dict[str, int]], int] | None:
         return None  # encoders run per viewer at the source rate; only viewer counts exist
 
     async def lag(self, reset: bool) -> dict[str, float]:
@@ -345,13 +478,16 @@ class Phase:
     k: int
     cpu_pct: float
     cpu_pct_idle: float
-    cpu_pct_per_viewer: float
-    sent_fps_mean: float  # video frames/s the SFU handed each viewer's sender (relay: = viewer fps)
+    cpu_pct_per_viewer: float  # (cpu - idle) / K over the window
+    sent_fps_mean: float  # video frames/s the SFU sent each viewer (relay: = viewer fps)
     us_per_frame: float  # server CPU per frame sent to one viewer (video and audio), above idle
-    cpu_pct_per_viewer_full: float  # us_per_frame x (30 video + 50 audio frames/s): unstarved viewer
+    us_per_packet: float  # server CPU per RTP packet sent, above idle (sendto included)
+    cpu_pct_per_viewer_full: float  # us_per_packet x 170 packets/s (120 video + 50 audio): an unstarved viewer
     rss_mb_per_viewer: float
-    fps_mean: float
+    fps_mean: float  # video frames/s counted at the viewers
     fps_min: float
+    lost_pct: float  # RTP packets missing at the viewers (sequence gaps), light mode
+    keyframe_first: int  # viewers whose first video packet started a keyframe, light mode
     lag_p99_ms: float
     lag_max_ms: float
     connected: int
@@ -378,7 +514,9 @@ async def _sent(pc: Any) -> int:
     return sum(s.packetsSent for s in stats.values() if getattr(s, "type", "") == "outbound-rtp")
 
 
-async def run_phase(server: Any, k: int, per_proc: int, window: float, idle: float, nice: int) -> Phase:
+async def run_phase(
+    server: Any, k: int, per_proc: int, window: float, idle: float, nice: int, viewer: str
+) -> Phase:
     await server.start()
     if nice:
         # Media is realtime work; on a machine shared with batch jobs the worker runs at a higher
@@ -396,7 +534,7 @@ async def run_phase(server: Any, k: int, per_proc: int, window: float, idle: flo
         c1, rss_idle = proc_sample(server.pid)
         cpu_idle = 100 * (c1 - c0) / idle
 
-        procs = [await spawn("--role", "subscriber") for _ in range(math.ceil(k / per_proc))]
+        procs = [await spawn("--role", "subscriber", "--viewer", viewer) for _ in range(math.ceil(k / per_proc))]
         peers = [f"v{i}" for i in range(k)]
         owner = {p: procs[i // per_proc] for i, p in enumerate(peers)}
 
@@ -436,17 +574,25 @@ async def run_phase(server: Any, k: int, per_proc: int, window: float, idle: flo
             sent1 = await _sent(pub_pc)
             print(f"  debug: publisher sent packets/s {(sent1 - sent0) / window:.0f}", file=sys.stderr)
 
-        fps = [(after[p]["video"] - before.get(p, {"video": 0})["video"]) / window for p in peers]
+        def delta(peer: str, key: str) -> int:
+            return after.get(peer, {}).get(key, 0) - before.get(peer, {}).get(key, 0)
+
+        fps = [delta(p, "video") / window for p in peers]
+        received = sum(delta(p, "packets") for p in peers)
+        lost = sum(delta(p, "lost") for p in peers)
         if fwd0 is not None and fwd1 is not None:  # the SFU's own output
-            out_fps = [(fwd1[p]["video"] - fwd0.get(p, {"video": 0})["video"]) / window for p in peers if p in fwd1]
-            delivered = sum(fwd1[p][k] - fwd0.get(p, {k: 0})[k] for p in fwd1 for k in ("video", "audio"))
+            (f0, p0), (f1, p1) = fwd0, fwd1
+            out_fps = [(f1[p]["video"] - f0.get(p, {"video": 0})["video"]) / window for p in peers if p in f1]
+            delivered = sum(f1[p][k] - f0.get(p, {k: 0})[k] for p in f1 for k in ("video", "audio"))
+            packets = p1 - p0 if p0 >= 0 else received
         else:
             out_fps = fps
-            delivered = sum(
-                after[p][k] - before.get(p, {k: 0})[k] for p in peers if p in after for k in ("video", "audio")
-            )
+            delivered = sum(delta(p, "video") + delta(p, "audio") for p in peers)
+            packets = received
         cpu = 100 * (s1 - s0) / window
-        us_per_frame = max(0.0, (s1 - s0) - cpu_idle / 100 * window) / max(delivered, 1) * 1e6
+        above_idle = max(0.0, (s1 - s0) - cpu_idle / 100 * window)
+        us_per_frame = above_idle / max(delivered, 1) * 1e6
+        us_per_packet = above_idle / max(packets, 1) * 1e6
         return Phase(
             server=server.name,
             k=k,
@@ -455,10 +601,13 @@ async def run_phase(server: Any, k: int, per_proc: int, window: float, idle: flo
             cpu_pct_per_viewer=round((cpu - cpu_idle) / k, 3),
             sent_fps_mean=round(sum(out_fps) / max(len(out_fps), 1), 1),
             us_per_frame=round(us_per_frame, 1),
-            cpu_pct_per_viewer_full=round(us_per_frame * 80 / 1e4, 3),
+            us_per_packet=round(us_per_packet, 1),
+            cpu_pct_per_viewer_full=round(us_per_packet * 170 / 1e4, 3),
             rss_mb_per_viewer=round((rss - rss_idle) / k / 2**20, 3),
             fps_mean=round(sum(fps) / len(fps), 1),
             fps_min=round(min(fps), 1),
+            lost_pct=round(100 * lost / max(received + lost, 1), 2),
+            keyframe_first=sum(c.get("keyframe_first", 0) for c in after.values()),
             lag_p99_ms=lag["p99_ms"],
             lag_max_ms=lag["max_ms"],
             connected=sum(1 for c in after.values() if c["video"] > 0),
@@ -483,18 +632,28 @@ async def bench(args: argparse.Namespace) -> None:
     print(f"# sfu_fanout  {time.strftime('%Y-%m-%d %H:%M:%S %Z')}  {platform.node()}  "
           f"{os.cpu_count()} cpus  load {os.getloadavg()[0]:.2f}  per-proc {args.per_proc}  window {args.window}s  "
           f"server nice {args.nice}")  # fmt: skip
-    header = ("server", "K", "cpu%", "idle%", "cpu%/viewer", "sent fps", "us/frame", "cpu%/viewer full",
-              "MB/viewer", "fps mean", "fps min", "lag p99 ms",
-              "lag max ms", "connected", "load")  # fmt: skip
+    header = ("server", "K", "cpu%", "idle%", "cpu%/viewer", "sent fps", "us/frame", "us/packet",
+              "cpu%/viewer full", "MB/viewer", "fps mean", "fps min", "lost%", "keyframe first",
+              "lag p99 ms", "lag max ms", "connected", "load")  # fmt: skip
     print(" | ".join(header))
     results = []
-    plan = [(SfuServer, k) for k in ks] + [(RelayServer, k) for k in relay_ks]
-    for cls, k in plan:
-        phase = await run_phase(cls(), k, args.per_proc, args.window, args.idle, args.nice)
+    before_ks = [int(x) for x in args.before_ks.split(",") if x] if args.before_tree else []
+    SfuServer.profile = args.profile
+    plan: list[tuple[Callable[[], Any], int]] = [(SfuServer, k) for k in ks]
+    before_name = f"passthrough SFU before ({Path(args.before_tree).name})" if args.before_tree else ""
+    plan += [(lambda: SfuServer(args.before_tree, before_name), k) for k in before_ks]
+    plan += [(RelayServer, k) for k in relay_ks]
+    if args.interleave:  # same K back to back, so both variants see the same machine load
+        plan.sort(key=lambda item: item[1])
+    for make, k in plan:
+        phase = await run_phase(make(), k, args.per_proc, args.window, args.idle, args.nice, args.viewer)
         results.append(phase)
         print(" | ".join(str(v) for v in phase.__dict__.values()), flush=True)
     sfu = {p.k: p for p in results if p.server == SfuServer.name}
     for p in results:
+        if p.server == before_name and p.k in sfu and sfu[p.k].us_per_packet > 0:
+            print(f"K={p.k}: before/after CPU per viewer = {p.cpu_pct_per_viewer / max(sfu[p.k].cpu_pct_per_viewer, 1e-6):.1f}x,"
+                  f" per packet = {p.us_per_packet / sfu[p.k].us_per_packet:.1f}x")  # fmt: skip
         if p.server == RelayServer.name and p.k in sfu and sfu[p.k].cpu_pct_per_viewer > 0:
             ratio = p.cpu_pct_per_viewer / sfu[p.k].cpu_pct_per_viewer
             ratio30 = p.us_per_frame / max(sfu[p.k].us_per_frame, 1e-6)
@@ -510,14 +669,20 @@ def main() -> None:
     parser.add_argument("--ks", default="1,10,50,100,200")
     parser.add_argument("--relay-ks", default="1,5,10")
     parser.add_argument("--per-proc", type=int, default=25, help="subscribers per subscriber process")
+    parser.add_argument("--viewer", choices=["wire", "light", "tap"], default="wire",
+                        help="wire: count RTP at the socket (cheapest); light: after SRTP; tap: aiortc assembles frames")
     parser.add_argument("--window", type=float, default=10.0, help="measured seconds per K")
     parser.add_argument("--idle", type=float, default=4.0, help="seconds measuring the publisher-only baseline")
     parser.add_argument("--clip-seconds", type=int, default=150)
     parser.add_argument("--nice", type=int, default=-10, help="niceness of the measured server (0: leave)")
     parser.add_argument("--json", help="also write the figures here")
+    parser.add_argument("--before-tree", help="also measure the SFU of this copy of an older commit (git archive)")
+    parser.add_argument("--before-ks", default="1,10,50", help="K values for --before-tree")
+    parser.add_argument("--interleave", action="store_true", help="run all servers at one K before the next K")
+    parser.add_argument("--profile", help="cProfile the SFU worker into this file (one K; figures inflated)")
     args = parser.parse_args()
     if args.role == "subscriber":
-        asyncio.run(subscriber_main())
+        asyncio.run(subscriber_main(args.viewer))
     elif args.role == "relay":
         asyncio.run(relay_main())
     else:

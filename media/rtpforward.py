@@ -234,16 +234,23 @@ class ForwardedStream:
         ssrc = self.ssrc
         seq = self.seq
         protect = outlet.protect
-        sendto = outlet.sendto
-        addr = outlet.addr
         history = self.history
         last = len(payloads) - 1
-        for index, payload in enumerate(payloads):
-            data = _HEADER(b0, pt | 0x80 if index == last else pt, seq, timestamp, ssrc) + ext + payload
+        if last == 0:  # audio, small video frames: one packet, one sendto
+            data = _HEADER(b0, pt | 0x80, seq, timestamp, ssrc) + ext + payloads[0]
             if history is not None:
                 history[seq % HISTORY] = data
-            sendto(protect(data), addr)
+            outlet.sendto(protect(data), outlet.addr)
             seq = (seq + 1) & 0xFFFF
+        else:  # a frame's packets leave in one syscall where the kernel can segment them (GSO)
+            protected = []
+            for index, payload in enumerate(payloads):
+                data = _HEADER(b0, pt | 0x80 if index == last else pt, seq, timestamp, ssrc) + ext + payload
+                if history is not None:
+                    history[seq % HISTORY] = data
+                protected.append(protect(data))
+                seq = (seq + 1) & 0xFFFF
+            outlet.send_many(protected)
         self.seq = seq
         self.packets += last + 1
         self.frames += 1

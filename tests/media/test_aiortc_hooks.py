@@ -17,6 +17,7 @@ from aiortc.codecs import depayload, h264, vpx
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamError
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtp import RTCP_PSFB_FIR, RTCP_PSFB_PLI, RTCP_RTPFB_NACK, RtcpPsfbPacket, RtcpRtpfbPacket
+from pylibsrtp import Policy, Session
 from sfu_fixtures import NO_ICE_SERVERS, SmallVideoTrack, loopback_ice, until
 
 from media import aiortc_hooks
@@ -177,6 +178,8 @@ async def test_parked_sender_and_rtp_outlet_deliver_frames_the_far_end_decodes(
         assert (decoded["video"][0].width, decoded["video"][0].height) == (160, 120)
         assert {"Vp8Encoder", "OpusEncoder"} <= set(packed)
         assert started.count("video") == 1
+        outlet = streams["video"].outlet
+        assert outlet is not None and outlet.gso, "UDP GSO send was refused (RtpOutlet.send_many fell back)"
 
         # RTCP: the counters RtpOutlet keeps are the ones aiortc's sender reports (getStats, SR).
         stats = [s for s in (await senders["video"].getStats()).values() if s.type == "outbound-rtp"]
@@ -209,6 +212,22 @@ async def test_parked_sender_and_rtp_outlet_deliver_frames_the_far_end_decodes(
         for pc in (publisher, server, relay, viewer):
             await pc.close()
     assert parked["video"].readyState == "ended"  # closing the sender ended its parked loop
+
+
+def test_srtp_protector_matches_pylibsrtp() -> None:
+    key = bytes(range(30))
+
+    def session() -> Session:
+        policy = Policy(key=key, ssrc_type=Policy.SSRC_ANY_OUTBOUND, srtp_profile=Policy.SRTP_PROFILE_AES128_CM_SHA1_80)
+        return Session(policy)
+
+    reference, ours = session(), session()
+    protect = aiortc_hooks.srtp_protector(ours)
+    for seq in range(3):
+        packet = bytes([0x80, 97, 0, seq]) + b"\x00\x00\x10\x00" + b"\x12\x34\x56\x78" + bytes(range(200))
+        assert protect(packet) == reference.protect(packet)
+    with pytest.raises(ValueError, match="too long"):
+        protect(b"\x80" * 1400)
 
 
 async def test_parked_track_never_yields_until_stopped() -> None:

@@ -67,6 +67,10 @@ class LoopbackOutlet:
     def sendto(self, data: bytes, addr: Any) -> None:
         self.tx.sendto(data, addr)
 
+    def send_many(self, packets: list[bytes]) -> None:
+        for packet in packets:
+            self.tx.sendto(packet, self.addr)
+
     def account(self, packets: int, octets: int, rtp_timestamp: int, ntp_timestamp: int) -> None:
         self.accounted.append((packets, octets, rtp_timestamp, ntp_timestamp))
 
