@@ -1,17 +1,20 @@
-"""Package a lecture for TV: one encode pass to a constant-bitrate DVB MPEG-TS, loudness to EBU R128.
+"""Package a lecture for TV: a constant-bitrate DVB MPEG-TS with its sound at EBU R128.
 
     report = package(Path("lecture.mp4"), Path("lecture.ts"), load_profile("hd-720p25"))
     report.loudness.before, report.loudness.after, report.loudness.flags
 
-Steps: measure the programme's loudness (ebur128, audio only), encode picture
-and sound in ONE ffmpeg pass (the loudness gain applied as loudnorm's linear
-second pass) into a TS at the profile's mux rate with null-packet stuffing,
-explicit DVB ids/PIDs, SDT names and NIT; optionally put EIT/TDT into the null
-packets while, side by side, the encoded audio is measured again (injection
-leaves audio packets untouched); optionally cut HLS for the web from the
-finished TS with ``-c copy``. Everything is written under temporary
-names beside the outputs and moved into place only when all steps succeed, so
-an interrupted or failed run leaves nothing that looks finished.
+Steps: the picture is encoded to the profile at once, and beside it the sound
+is measured (ebur128), normalised in loudnorm's linear second pass with that
+measurement, encoded, and measured again from the encoded frames; a copy pass
+then puts both into a TS at the profile's mux rate with null-packet stuffing,
+explicit DVB ids/PIDs, SDT names and NIT (the frames are carried bit for bit,
+so the second measurement is the delivered sound's); optionally EIT/TDT/TOT go
+into the null packets; optionally HLS for the web is cut from the finished TS
+with ``-c copy``. Running the two branches side by side keeps the measurement
+passes off the critical path: the encoder never waits for them. Everything is
+written under temporary names beside the outputs and moved into place only
+when all steps succeed, so an interrupted or failed run leaves nothing that
+looks finished.
 """
 
 from __future__ import annotations
@@ -22,11 +25,12 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 from media.eit import EitEvent
 from media.errors import MediaError
@@ -34,6 +38,7 @@ from media.ffmpeg import FFmpeg, FFmpegCancelled, Progress, ProgressCallback, Ru
 from media.inject import InjectReport, SiConfig, inject_si
 from media.loudness import (
     SILENCE,
+    Loudness,
     LoudnessPlan,
     LoudnessReport,
     assess,
@@ -98,7 +103,8 @@ class PackageReport:
     epg_injected: bool
     epg_report: dict[str, object] | None
     measure_seconds: float
-    encode_seconds: float
+    encode_seconds: float  # the picture pass, which the sound branch runs beside
+    mux_seconds: float
     inject_seconds: float
     verify_seconds: float
     hls_seconds: float
@@ -131,6 +137,7 @@ class PackageReport:
             "seconds": {
                 "measure": round(self.measure_seconds, 3),
                 "encode": round(self.encode_seconds, 3),
+                "mux": round(self.mux_seconds, 3),
                 "inject": round(self.inject_seconds, 3),
                 "verify": round(self.verify_seconds, 3),
                 "hls": round(self.hls_seconds, 3),
@@ -226,20 +233,15 @@ def encode_args(profile: Profile, info: MediaInfo, plan: LoudnessPlan, *, preset
     """The whole single-pass ffmpeg argument list (without the output path) for ``info`` in ``profile``.
 
     ``start``/``length`` cut the programme out of the source (seconds) in the same pass.
+    ``package`` runs picture and sound as separate passes instead (see ``video_args``);
+    this one pass is what a bare encode of the same programme costs.
     """
-    a = profile.audio
     duration = programme_length(info, start, length)
     seek = ["-ss", f"{start:.3f}"] if start > 0 else []
-    if info.has_audio:
-        inputs = [*seek, "-i", str(info.path)]
-        audio_chain = f"[0:a:0]{conform_filter(a.channels, a.sample_rate)},{plan.audio_filter},apad[aout]"
-    else:
-        inputs = [*seek, "-i", str(info.path), "-f", "lavfi", "-t", f"{duration:.3f}",
-                  "-i", f"anullsrc=r={a.sample_rate}:cl={channel_layout(a.channels)}"]
-        audio_chain = f"[1:a:0]{plan.audio_filter},apad[aout]"
+    inputs, audio_chain = _audio_input(profile, info, plan, duration)
     graph = f"[0:v:0]{video_filter(profile, info)}[vout];{audio_chain}"
     return [
-        *inputs,
+        *seek, "-i", str(info.path), *inputs,
         "-filter_complex", graph,
         "-map", "[vout]", "-map", "[aout]",
         "-t", f"{duration:.3f}",
@@ -248,6 +250,46 @@ def encode_args(profile: Profile, info: MediaInfo, plan: LoudnessPlan, *, preset
         "-map_metadata", "-1",
         *mux_args(profile),
     ]
+
+
+def _audio_input(profile: Profile, info: MediaInfo, plan: LoudnessPlan, duration: float) -> tuple[list[str], str]:
+    """Inputs after the source (generated silence for a clip without sound) and the chain ending in ``[aout]``."""
+    a = profile.audio
+    if info.has_audio:
+        return [], f"[0:a:0]{conform_filter(a.channels, a.sample_rate)},{plan.audio_filter},apad[aout]"
+    silence = ["-f", "lavfi", "-t", f"{duration:.3f}", "-i",
+               f"anullsrc=r={a.sample_rate}:cl={channel_layout(a.channels)}"]
+    return silence, f"[1:a:0]{plan.audio_filter},apad[aout]"
+
+
+# Intermediate elementary passes keep their encoders' own timestamps (negative DTS of B-frames and
+# AAC priming included), so the copy pass lines picture and sound up exactly as one pass would.
+_PART = ["-map_metadata", "-1", "-avoid_negative_ts", "disabled", "-f", "mpegts"]
+
+
+def video_args(profile: Profile, info: MediaInfo, *, preset: str = "veryfast", start: float = 0.0,
+               length: float | None = None) -> list[str]:
+    """The picture alone, encoded to the profile (the long pass; sound runs beside it)."""
+    duration = programme_length(info, start, length)
+    seek = ["-ss", f"{start:.3f}"] if start > 0 else []
+    return [*seek, "-i", str(info.path), "-filter_complex", f"[0:v:0]{video_filter(profile, info)}[vout]",
+            "-map", "[vout]", "-t", f"{duration:.3f}", *video_codec_args(profile, preset=preset), *_PART]
+
+
+def audio_args(profile: Profile, info: MediaInfo, plan: LoudnessPlan, *, start: float = 0.0,
+               length: float | None = None) -> list[str]:
+    """The sound alone: conformed, normalised by ``plan``, padded to the programme and encoded."""
+    duration = programme_length(info, start, length)
+    seek = ["-ss", f"{start:.3f}"] if start > 0 else []
+    inputs, chain = _audio_input(profile, info, plan, duration)
+    return [*seek, "-i", str(info.path), *inputs, "-filter_complex", chain, "-map", "[aout]",
+            "-t", f"{duration:.3f}", *audio_codec_args(profile), *_PART]
+
+
+def mux_copy_args(video: Path, audio: Path, profile: Profile) -> list[str]:
+    """Both encoded parts into the CBR DVB transport stream, without re-encoding."""
+    return ["-copyts", "-i", str(video), "-copyts", "-i", str(audio), "-map", "0:v:0", "-map", "1:a:0",
+            "-c", "copy", *mux_args(profile)]
 
 
 def programme_length(info: MediaInfo, start: float = 0.0, length: float | None = None) -> float:
@@ -294,67 +336,65 @@ def package(
     if not output.parent.is_dir():
         raise PackageError(f"{output.parent} does not exist")
 
+    stop = threading.Event()  # set when any branch fails or the caller cancels: every ffmpeg stops
+    report_lock = threading.Lock()
+
     def staged(stage: str) -> ProgressCallback | None:
         if progress is None:
             return None
-        return lambda p: progress(replace(p, stage=stage, duration=duration))
 
-    a = profile.audio
-    cpu_seconds = 0.0
-    t0 = time.monotonic()
-    if info.has_audio:
-        before, cost = measure_run(source, ffmpeg=ff, pre_filter=conform_filter(a.channels, a.sample_rate),
-                                   progress=staged("measure"), cancel=cancel, start=start, length=length)
-        cpu_seconds += cost.cpu_seconds
-    else:
-        before = SILENCE
-    plan = plan_normalisation(before, profile.loudness, sample_rate=a.sample_rate)
-    measure_seconds = time.monotonic() - t0
+        def forward(p: Progress) -> None:
+            with report_lock:  # the sound branch reports beside the picture branch
+                progress(replace(p, stage=stage, duration=duration))
+        return forward
 
     token = uuid.uuid4().hex[:8]
+    video_part = output.with_name(f".{output.stem}.video-{token}.ts")
+    audio_part = output.with_name(f".{output.stem}.audio-{token}.ts")
     encoded = output.with_name(f".{output.stem}.encoded-{token}.ts")
     injected = output.with_name(f".{output.stem}.epg-{token}.ts")
     hls_temp: Path | None = None
     try:
-        t0 = time.monotonic()
-        run = ff.run(encode_args(profile, info, plan, preset=preset, start=start, length=length), output=encoded,
-                     subject=source, duration=duration, progress=staged("encode"), cancel=cancel)
-        encode_seconds = time.monotonic() - t0
-        cpu_seconds += run.cpu_seconds
+        # Picture and sound are separate passes run side by side: the picture (the long one) starts at
+        # once, while the sound is measured, normalised with that measurement, encoded and measured
+        # again. The copy pass then puts both into the CBR transport stream, bit for bit.
+        with ThreadPoolExecutor(2, thread_name_prefix="package") as pool:
+            picture = pool.submit(_timed, ff.run, video_args(profile, info, preset=preset, start=start, length=length),
+                                  output=video_part, subject=source, duration=duration, progress=staged("encode"),
+                                  cancel=stop)
+            sound = pool.submit(_sound, ff, source, info, profile, audio_part, start=start, length=length,
+                                staged=staged, cancel=stop)
+            _supervise([picture, sound], stop, cancel, source)
+            run, encode_seconds = picture.result()
+            heard = sound.result()
+        cpu_seconds = run.cpu_seconds + heard.cpu_seconds
 
-        # The verifying measurement reads the encoded stream's audio, which EPG injection leaves
-        # untouched (it only overwrites null packets), so the two run side by side.
-        stop = threading.Event()
+        t0 = time.monotonic()
+        muxed = ff.run(mux_copy_args(video_part, audio_part, profile), output=encoded, subject=source,
+                       duration=duration, progress=staged("mux"), cancel=cancel)
+        mux_seconds = time.monotonic() - t0
+        cpu_seconds += muxed.cpu_seconds
+        video_part.unlink(missing_ok=True)
+        audio_part.unlink(missing_ok=True)
+
         inject_seconds = 0.0
         epg_report: dict[str, object] | None = None
         delivered = encoded
-        t_verify = time.monotonic()
-        with ThreadPoolExecutor(1, thread_name_prefix="verify") as pool:
-            verifying = pool.submit(measure_run, encoded, ffmpeg=ff, progress=staged("verify"), cancel=stop)
-            try:
-                if epg is not None:
-                    t0 = time.monotonic()
-                    cpu0 = time.thread_time()
-                    if progress is not None:
-                        progress(Progress(0.0, duration, stage="inject"))
-                    result = epg(encoded, injected, profile)
-                    cpu_seconds += time.thread_time() - cpu0
-                    inject_seconds = time.monotonic() - t0
-                    if not injected.exists():
-                        raise PackageError(f"{source}: the EPG injector wrote no output")
-                    if hasattr(result, "as_dict"):
-                        epg_report = result.as_dict()
-                    delivered = injected
-                while not wait([verifying], timeout=0.05).done:
-                    _check_cancel(cancel, source)
-                after, cost = verifying.result()
-            except BaseException:
-                stop.set()
-                raise
-        verify_seconds = time.monotonic() - t_verify
-        cpu_seconds += cost.cpu_seconds
+        if epg is not None:
+            t0 = time.monotonic()
+            cpu0 = time.thread_time()
+            if progress is not None:
+                progress(Progress(0.0, duration, stage="inject"))
+            result = epg(encoded, injected, profile)
+            cpu_seconds += time.thread_time() - cpu0
+            inject_seconds = time.monotonic() - t0
+            if not injected.exists():
+                raise PackageError(f"{source}: the EPG injector wrote no output")
+            if hasattr(result, "as_dict"):
+                epg_report = result.as_dict()
+            delivered = injected
         _check_cancel(cancel, source)
-        loudness = assess(plan, after, summary=parse_loudnorm_summary(run.stderr),
+        loudness = assess(heard.plan, heard.after, summary=parse_loudnorm_summary(heard.encode.stderr),
                           generated_silence=not info.has_audio)
 
         hls_seconds = 0.0
@@ -370,7 +410,7 @@ def package(
             _move_dir_into_place(hls_temp, Path(hls_dir))  # type: ignore[arg-type]
             hls_temp = None
     finally:
-        for leftover in (encoded, injected, injected.with_name(injected.name + ".part")):
+        for leftover in (video_part, audio_part, encoded, injected, injected.with_name(injected.name + ".part")):
             leftover.unlink(missing_ok=True)
         if hls_temp is not None:
             shutil.rmtree(hls_temp, ignore_errors=True)
@@ -386,16 +426,79 @@ def package(
         hls_dir=Path(hls_dir) if hls_dir is not None else None,
         epg_injected=epg is not None,
         epg_report=epg_report,
-        measure_seconds=measure_seconds,
+        measure_seconds=heard.measure_seconds,
         encode_seconds=encode_seconds,
+        mux_seconds=mux_seconds,
         inject_seconds=inject_seconds,
-        verify_seconds=verify_seconds,
+        verify_seconds=heard.verify_seconds,
         hls_seconds=hls_seconds,
         total_seconds=time.monotonic() - started,
-        encode_cpu_seconds=run.cpu_seconds,
+        encode_cpu_seconds=run.cpu_seconds + heard.encode.cpu_seconds,
         cpu_seconds=cpu_seconds,
         ffmpeg=ff.version(),
     )
+
+
+@dataclass(frozen=True)
+class _Heard:
+    """What the sound branch measured, planned and encoded."""
+
+    plan: LoudnessPlan
+    after: Loudness
+    encode: RunResult
+    measure_seconds: float
+    verify_seconds: float
+    cpu_seconds: float
+
+
+def _sound(ff: FFmpeg, source: Path, info: MediaInfo, profile: Profile, part: Path, *, start: float,
+           length: float | None, staged: Callable[[str], ProgressCallback | None],
+           cancel: threading.Event) -> _Heard:
+    """Measure, normalise in the second pass, encode, and measure the encoded sound again.
+
+    The second measurement reads the encoded part, whose AAC/MP2/AC-3 frames the copy pass
+    carries into the transport stream unchanged.
+    """
+    a = profile.audio
+    cpu = 0.0
+    t0 = time.monotonic()
+    if info.has_audio:
+        before, cost = measure_run(source, ffmpeg=ff, pre_filter=conform_filter(a.channels, a.sample_rate),
+                                   progress=staged("measure"), cancel=cancel, start=start, length=length)
+        cpu += cost.cpu_seconds
+    else:
+        before = SILENCE
+    plan = plan_normalisation(before, profile.loudness, sample_rate=a.sample_rate)
+    measure_seconds = time.monotonic() - t0
+    encoded = ff.run(audio_args(profile, info, plan, start=start, length=length), output=part, subject=source,
+                     cancel=cancel)
+    t0 = time.monotonic()
+    after, cost = measure_run(part, ffmpeg=ff, progress=staged("verify"), cancel=cancel)
+    return _Heard(plan, after, encoded, measure_seconds, time.monotonic() - t0,
+                  cpu + encoded.cpu_seconds + cost.cpu_seconds)
+
+
+def _timed(fn: Callable[..., RunResult], *args: object, **kwargs: object) -> tuple[RunResult, float]:
+    t0 = time.monotonic()
+    return fn(*args, **kwargs), time.monotonic() - t0
+
+
+def _supervise(futures: list[Future[Any]], stop: threading.Event, cancel: threading.Event | None,
+               source: Path) -> None:
+    """Wait for every branch; the first failure (or the caller's cancel) stops the others, then is raised."""
+    try:
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, timeout=0.05, return_when=FIRST_EXCEPTION)
+            for f in done:
+                if f.exception() is not None:
+                    stop.set()
+                    wait(pending)
+                    raise f.exception()  # type: ignore[misc]
+            _check_cancel(cancel, source)
+    except BaseException:
+        stop.set()
+        raise
 
 
 def _check_cancel(cancel: threading.Event | None, source: Path) -> None:

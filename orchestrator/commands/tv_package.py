@@ -27,7 +27,7 @@ from orchestrator.errors import UserError
 from orchestrator.ffmpeg_binary import ffmpeg_from_settings
 
 STAGES = {"measure": "measuring loudness", "encode": "encoding", "inject": "injecting EPG",
-          "verify": "measuring result", "hls": "cutting HLS"}
+          "verify": "measuring result", "mux": "multiplexing", "hls": "cutting HLS"}
 
 
 def register(tv_sub: argparse._SubParsersAction) -> None:
@@ -117,8 +117,13 @@ class ProgressBar:
         self.lock = threading.Lock()
         self.last = 0.0
         self.drawn = False
+        self.encoding = False
 
     def update(self, p: Progress) -> None:
+        # The sound is measured beside the picture encode; once that runs, the bar follows it alone.
+        self.encoding = self.encoding or p.stage == "encode"
+        if self.encoding and p.stage in ("measure", "verify"):
+            return
         now = time.monotonic()
         fraction = p.fraction or 0.0
         if now - self.last < 0.1 and fraction < 1.0:
