@@ -11,8 +11,9 @@ in the same transaction, so a moderator's action is on the hash-chained record (
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from orchestrator import audit
@@ -20,6 +21,8 @@ from orchestrator.services import Services
 from orchestrator.store.models import ChatMessage
 from orchestrator.store.types import utcnow
 from signaling.chat import ChatRecord
+
+CHAT = ChatMessage.__table__
 
 
 def record_of(row: ChatMessage) -> ChatRecord:
@@ -43,18 +46,26 @@ class SqlChatStore:
     ``add`` commits in groups: while one transaction is in flight, new messages queue and the
     next transaction writes them all. A commit costs one fsync (≈ 3-10 ms on SQLite here), so one
     message per transaction would cap a node near 100 messages/s; grouped, the cap is the batch
-    size per commit, and a message still waits for at most one commit before its own.
+    size per commit, and a message still waits for at most one commit before its own. A group is
+    one Core ``INSERT ... RETURNING id`` over all its rows (no ORM unit of work: building,
+    flushing and reading back ORM objects cost more CPU than the fan-out of the message).
+
+    ``linger`` (seconds) holds the first message of a group that long before the transaction
+    starts, so that under steady chat the groups fill: a transaction (thread hop, pool checkout,
+    BEGIN, COMMIT) cost ≈ 1 ms of CPU here whether it writes one row or twenty, which at rooms of
+    30 was more than the fan-out of the message itself. It adds at most ``linger`` to delivery.
     """
 
-    def __init__(self, svc: Services, max_batch: int = 500) -> None:
+    def __init__(self, svc: Services, max_batch: int = 500, linger: float = 0.01) -> None:
         self.svc = svc
         self.max_batch = max_batch
-        self._queue: list[tuple[ChatMessage, asyncio.Future[ChatRecord]]] = []
+        self.linger = linger
+        self._queue: list[tuple[dict[str, Any], asyncio.Future[ChatRecord]]] = []
         self._writer: asyncio.Task[None] | None = None
 
     async def add(self, session_id: int, sender_id: int, sender_name: str, body: str, offline: bool) -> ChatRecord:
-        row = ChatMessage(session_id=session_id, sender_id=sender_id, sender_name=sender_name, body=body,
-                          offline=offline, sent_at=utcnow())  # fmt: skip
+        row = {"session_id": session_id, "sender_id": sender_id, "sender_name": sender_name, "body": body,
+               "offline": offline, "sent_at": utcnow()}  # fmt: skip
         future: asyncio.Future[ChatRecord] = asyncio.get_running_loop().create_future()
         self._queue.append((row, future))
         if self._writer is None or self._writer.done():
@@ -62,25 +73,26 @@ class SqlChatStore:
         return await future
 
     async def _drain(self) -> None:
+        if self.linger > 0:
+            await asyncio.sleep(self.linger)
         while self._queue:
             batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
+            rows = [row for row, _ in batch]
 
-            def run(s: Session, batch: list[tuple[ChatMessage, asyncio.Future[ChatRecord]]] = batch) -> list[ChatRecord]:
-                rows = [row for row, _ in batch]
-                s.add_all(rows)
-                s.flush()
-                return [record_of(row) for row in rows]
+            def run(s: Session, rows: list[dict[str, Any]] = rows) -> list[int]:
+                stmt = insert(CHAT).returning(CHAT.c.id, sort_by_parameter_order=True)
+                return list(s.scalars(stmt, rows))
 
             try:
-                records = await self.svc.db_call(run)
+                ids = await self.svc.db_call(run)
             except Exception as exc:  # the database is down: every waiting sender gets the error
                 for _, future in batch:
                     if not future.done():
                         future.set_exception(exc)
                 continue
-            for (_, future), record in zip(batch, records, strict=True):
+            for (row, future), id_ in zip(batch, ids, strict=True):
                 if not future.done():
-                    future.set_result(record)
+                    future.set_result(ChatRecord(id=id_, **row))
 
     async def history(self, session_id: int, limit: int | None = None) -> list[ChatRecord]:
         def run(s: Session) -> list[ChatRecord]:

@@ -38,6 +38,7 @@ from orchestrator.bus import Event
 from orchestrator.chatstore import SqlChatStore
 from orchestrator.services import Services
 from orchestrator.store.models import RevokedGrant, SessionRecord
+from signaling import fanout
 from signaling.chat import Chat, ChatPolicy
 from signaling.grants import JoinClaims, room_kind, verify
 from signaling.room import RoomStore, make_room_store
@@ -333,12 +334,11 @@ def make_backend(svc: Services, rooms: RoomStore, bridge: MediaBridge | None) ->
 
 def attach(app: web.Application, svc: Services) -> None:
     """Mount Socket.IO at /socket.io/, wire chat, rooms, media and bus events; clean up on shutdown."""
-    manager = None
-    if svc.settings.redis_url is not None:
-        manager = socketio.AsyncRedisManager(
-            svc.settings.redis_url.get_secret_value(), channel="aulacast:socketio",
-            redis_options={"socket_connect_timeout": 2, "health_check_interval": 5},
-        )  # fmt: skip
+    redis_url = svc.settings.redis_url
+    manager = fanout.make_manager(
+        None if redis_url is None else redis_url.get_secret_value(), channel="aulacast:socketio",
+        redis_options={"socket_connect_timeout": 2, "health_check_interval": 5},
+    )  # fmt: skip
     sio = socketio.AsyncServer(
         async_mode="aiohttp",
         client_manager=manager,
@@ -348,6 +348,8 @@ def attach(app: web.Application, svc: Services) -> None:
         engineio_logger=False,
     )
     sio.attach(app, socketio_path="socket.io")
+    if not fanout.stock() and not fanout.install(sio):
+        log.warning("python-engineio's websocket wiring moved; chat fan-out runs without the direct path")
     rooms = make_room_store(svc.redis)
     server: SignalingServer | None = None
 
