@@ -26,6 +26,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from media.errors import MediaError
 
@@ -151,6 +152,7 @@ class FFmpeg:
         duration: float | None = None,
         progress: ProgressCallback | None = None,
         cancel: threading.Event | None = None,
+        feed: Callable[[BinaryIO], None] | None = None,
     ) -> RunResult:
         """Run ``ffmpeg <args> [output]``; raise ``FFmpegError`` naming ``subject`` on failure.
 
@@ -158,7 +160,9 @@ class FFmpeg:
         name and renamed only when ffmpeg succeeds. ``subject`` names the input
         in error messages. ``progress`` is called from this thread with each of
         ffmpeg's ``-progress`` reports; setting ``cancel`` (from any thread)
-        stops ffmpeg and raises ``FFmpegCancelled``.
+        stops ffmpeg and raises ``FFmpegCancelled``. ``feed`` writes ffmpeg's
+        stdin (an input given as ``pipe:0``) from its own thread; the pipe is
+        closed when it returns, and an exception it raises fails the run.
         """
         output = Path(output) if output is not None else None
         if output is not None and not output.parent.is_dir():
@@ -170,9 +174,11 @@ class FFmpeg:
         what = str(subject) if subject is not None else (str(output) if output else "ffmpeg run")
         started = time.monotonic()
         try:
-            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            proc = subprocess.Popen(cmd, stdin=subprocess.PIPE if feed else subprocess.DEVNULL,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         except OSError as exc:
             raise FFmpegNotFound(f"cannot start ffmpeg {self.binary}: {exc.strerror}") from exc
+        feeder = _Feeder(feed, proc) if feed is not None else None
 
         stderr_lines: deque[str] = deque(maxlen=STDERR_LINES)
         stderr_reader = threading.Thread(target=_drain, args=(proc.stderr, stderr_lines), daemon=True)
@@ -186,6 +192,8 @@ class FFmpeg:
         try:
             _read_progress(proc, duration, progress)
             returncode, cpu_seconds = _reap(proc)
+            if feeder is not None:
+                feeder.join()
         except BaseException:
             # KeyboardInterrupt or a progress callback that raised: stop ffmpeg, leave nothing behind.
             _stop(proc)
@@ -201,6 +209,9 @@ class FFmpeg:
         if cancelled.is_set():
             _remove(temp)
             raise FFmpegCancelled(f"{what}: stopped on request, no output written")
+        if feeder is not None and feeder.error is not None:
+            _remove(temp)
+            raise feeder.error
         if returncode != 0:
             _remove(temp)
             detail = last_error_line(stderr)
@@ -246,6 +257,32 @@ def _drain(stream, sink: deque[str]) -> None:  # type: ignore[no-untyped-def]
     for raw in iter(stream.readline, b""):
         sink.append(raw.decode("utf-8", "replace").rstrip("\r\n"))
     stream.close()
+
+
+class _Feeder(threading.Thread):
+    """Writes ffmpeg's stdin; a feed that fails stops ffmpeg so the run ends with the feed's error."""
+
+    def __init__(self, feed: Callable[[BinaryIO], None], proc: subprocess.Popen[bytes]) -> None:
+        super().__init__(name="ffmpeg-feed", daemon=True)
+        self.feed, self.proc = feed, proc
+        self.error: BaseException | None = None
+        self.start()
+
+    def run(self) -> None:
+        stdin = self.proc.stdin
+        assert stdin is not None
+        try:
+            self.feed(stdin)  # type: ignore[arg-type]
+        except BrokenPipeError:
+            pass  # ffmpeg stopped reading: its own exit status tells why
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            self.error = exc
+            _stop(self.proc)
+        finally:
+            try:
+                stdin.close()
+            except BrokenPipeError:
+                pass
 
 
 def _watch(proc: subprocess.Popen[bytes], cancel: threading.Event, finished: threading.Event, cancelled: threading.Event) -> None:

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from media.eit import EitEvent
 from media.errors import MediaError
@@ -286,9 +286,10 @@ def audio_args(profile: Profile, info: MediaInfo, plan: LoudnessPlan, *, start: 
             "-t", f"{duration:.3f}", *audio_codec_args(profile), *_PART]
 
 
-def mux_copy_args(video: Path, audio: Path, profile: Profile) -> list[str]:
-    """Both encoded parts into the CBR DVB transport stream, without re-encoding."""
-    return ["-copyts", "-i", str(video), "-copyts", "-i", str(audio), "-map", "0:v:0", "-map", "1:a:0",
+def mux_copy_args(video: Path | None, audio: Path, profile: Profile) -> list[str]:
+    """Both encoded parts into the CBR DVB transport stream, without re-encoding (``None``: picture on stdin)."""
+    picture = ["-f", "mpegts", "-i", "pipe:0"] if video is None else ["-i", str(video)]
+    return ["-copyts", *picture, "-copyts", "-i", str(audio), "-map", "0:v:0", "-map", "1:a:0",
             "-c", "copy", *mux_args(profile)]
 
 
@@ -357,23 +358,33 @@ def package(
     try:
         # Picture and sound are separate passes run side by side: the picture (the long one) starts at
         # once, while the sound is measured, normalised with that measurement, encoded and measured
-        # again. The copy pass then puts both into the CBR transport stream, bit for bit.
-        with ThreadPoolExecutor(2, thread_name_prefix="package") as pool:
-            picture = pool.submit(_timed, ff.run, video_args(profile, info, preset=preset, start=start, length=length),
-                                  output=video_part, subject=source, duration=duration, progress=staged("encode"),
-                                  cancel=stop)
+        # again. As soon as the sound is ready, the copy pass starts putting both into the CBR transport
+        # stream, reading the picture as it is written, so it ends right after the encoder does.
+        picture_done = threading.Event()
+        ended: dict[str, float] = {}
+        with ThreadPoolExecutor(3, thread_name_prefix="package") as pool:
+            picture = pool.submit(_timed, ff.run,
+                                  [*video_args(profile, info, preset=preset, start=start, length=length),
+                                   str(video_part)],
+                                  subject=source, duration=duration, progress=staged("encode"), cancel=stop)
+            picture.add_done_callback(lambda _: (ended.__setitem__("picture", time.monotonic()), picture_done.set()))
             sound = pool.submit(_sound, ff, source, info, profile, audio_part, start=start, length=length,
                                 staged=staged, cancel=stop)
-            _supervise([picture, sound], stop, cancel, source)
+
+            def mux() -> tuple[RunResult, float]:
+                sound.result()  # raises when the sound failed; the supervisor reports that error instead
+                return _timed(ff.run, mux_copy_args(None, audio_part, profile), output=encoded, subject=source,
+                              duration=duration, progress=staged("mux"), cancel=stop,
+                              feed=_follow(video_part, picture_done, stop))
+
+            muxing = pool.submit(mux)
+            muxing.add_done_callback(lambda _: ended.__setitem__("mux", time.monotonic()))
+            _supervise([picture, sound, muxing], stop, cancel, source)
             run, encode_seconds = picture.result()
             heard = sound.result()
-        cpu_seconds = run.cpu_seconds + heard.cpu_seconds
-
-        t0 = time.monotonic()
-        muxed = ff.run(mux_copy_args(video_part, audio_part, profile), output=encoded, subject=source,
-                       duration=duration, progress=staged("mux"), cancel=cancel)
-        mux_seconds = time.monotonic() - t0
-        cpu_seconds += muxed.cpu_seconds
+            muxed, _ = muxing.result()
+        mux_seconds = max(0.0, ended["mux"] - ended["picture"])  # what the copy pass adds after the encoder
+        cpu_seconds = run.cpu_seconds + heard.cpu_seconds + muxed.cpu_seconds
         video_part.unlink(missing_ok=True)
         audio_part.unlink(missing_ok=True)
 
@@ -478,6 +489,34 @@ def _sound(ff: FFmpeg, source: Path, info: MediaInfo, profile: Profile, part: Pa
                   cpu + encoded.cpu_seconds + cost.cpu_seconds)
 
 
+def _follow(path: Path, finished: threading.Event, stop: threading.Event,
+            chunk: int = 1 << 20) -> Callable[[BinaryIO], None]:
+    """A feed that copies ``path`` to a pipe while another process is still writing it, to its end."""
+
+    def feed(pipe: BinaryIO) -> None:
+        while not path.exists():
+            if stop.is_set() or finished.is_set():
+                raise FFmpegCancelled(f"{path.name} was never written")
+            time.sleep(0.02)
+        with path.open("rb") as f:
+            while True:
+                data = f.read(chunk)
+                if data:
+                    pipe.write(data)
+                    continue
+                if stop.is_set():
+                    raise FFmpegCancelled(f"{path.name}: stopped")
+                if finished.is_set():
+                    rest = f.read()  # whatever the writer added between the last read and its exit
+                    if not rest:
+                        return
+                    pipe.write(rest)
+                    continue
+                time.sleep(0.02)
+
+    return feed
+
+
 def _timed(fn: Callable[..., RunResult], *args: object, **kwargs: object) -> tuple[RunResult, float]:
     t0 = time.monotonic()
     return fn(*args, **kwargs), time.monotonic() - t0
@@ -485,16 +524,19 @@ def _timed(fn: Callable[..., RunResult], *args: object, **kwargs: object) -> tup
 
 def _supervise(futures: list[Future[Any]], stop: threading.Event, cancel: threading.Event | None,
                source: Path) -> None:
-    """Wait for every branch; the first failure (or the caller's cancel) stops the others, then is raised."""
+    """Wait for every branch; a failure (or the caller's cancel) stops the others and the cause is raised.
+
+    The cause is the first failure that is not merely another branch being stopped.
+    """
     try:
         pending = set(futures)
         while pending:
             done, pending = wait(pending, timeout=0.05, return_when=FIRST_EXCEPTION)
-            for f in done:
-                if f.exception() is not None:
-                    stop.set()
-                    wait(pending)
-                    raise f.exception()  # type: ignore[misc]
+            if any(f.exception() is not None for f in done):
+                stop.set()
+                wait(pending)
+                errors = [e for f in futures if (e := f.exception()) is not None]
+                raise next((e for e in errors if not isinstance(e, FFmpegCancelled)), errors[0])
             _check_cancel(cancel, source)
     except BaseException:
         stop.set()

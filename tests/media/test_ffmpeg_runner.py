@@ -173,3 +173,29 @@ def test_temp_path_is_hidden_beside_output_with_same_suffix(tmp_path: Path) -> N
 def test_missing_output_directory_is_said_plainly(tmp_path: Path) -> None:
     with pytest.raises(FFmpegError, match=r"directory .*nope does not exist"):
         FFmpeg.locate().run(["-f", "lavfi", "-i", "sine=d=0.1"], output=tmp_path / "nope" / "a.wav")
+
+
+def test_feed_writes_stdin_from_its_own_thread(tmp_path: Path) -> None:
+    """An input on ``pipe:0`` is fed by a function; ffmpeg reads it to the end."""
+    source = tmp_path / "src.nut"
+    FFmpeg.locate().run(["-f", "lavfi", "-i", "testsrc2=s=160x120:r=25:d=2", "-c:v", "ffv1"], output=source)
+    data = source.read_bytes()
+
+    def feed(pipe) -> None:  # type: ignore[no-untyped-def]
+        for i in range(0, len(data), 4096):  # in small writes, as a follower of a growing file does
+            pipe.write(data[i:i + 4096])
+
+    out = tmp_path / "copy.nut"
+    FFmpeg.locate().run(["-f", "nut", "-i", "pipe:0", "-c", "copy"], output=out, feed=feed)
+    assert out.stat().st_size > 0
+
+
+def test_a_failing_feed_fails_the_run_and_leaves_nothing(tmp_path: Path) -> None:
+    def feed(pipe) -> None:  # type: ignore[no-untyped-def]
+        pipe.write(b"\x47" * 188)
+        raise FFmpegCancelled("the writer went away")
+
+    out = tmp_path / "out.ts"
+    with pytest.raises(FFmpegCancelled, match="the writer went away"):
+        FFmpeg.locate().run(["-f", "mpegts", "-i", "pipe:0", "-c", "copy"], output=out, feed=feed)
+    assert files(tmp_path) == []
