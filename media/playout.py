@@ -37,6 +37,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
 from typing import BinaryIO
@@ -699,6 +700,8 @@ class SendReport:
     seconds: float
     stream_seconds: float
     max_late_seconds: float
+    joined_seconds: float = 0.0  # stream position the sending began at (a late start joins the day in progress)
+    waited_seconds: float = 0.0  # time spent waiting for the start to come round
 
 
 def mux_rate_of(ts: Path) -> int:
@@ -721,15 +724,21 @@ def send_realtime(
     stop: threading.Event | None = None,
     ffmpeg: FFmpeg | None = None,
     on_datagram: Callable[[int, float], None] | None = None,
+    at: datetime | None = None,
 ) -> SendReport:
     """Send ``ts`` to ``url`` in real time: ``udp://host:port`` (7×188-byte datagrams, paced by the
     mux rate), or ``srt://...`` through ffmpeg when its build lists the srt protocol.
 
+    ``at`` is the wall-clock moment the stream's first packet is due on air (the day's start, which
+    its TDT/EIT also say): sending waits for it, and a start after it joins the day where the clock
+    says it is, so programmes go out when the EPG announces them. Without ``at`` sending starts now.
     ``stop`` ends the sending early; ``on_datagram(index, stream_seconds)`` is called per datagram.
     """
     ts = Path(ts)
     u = urlparse(url)
     if u.scheme == "srt":
+        if at is not None:
+            raise PlayoutError("sending on schedule needs udp://; srt:// sends from the start, now")
         return _send_srt(ts, url, ffmpeg or FFmpeg.locate())
     if u.scheme != "udp" or not u.hostname or not u.port:
         raise PlayoutError(f"{url}: give udp://HOST:PORT (or srt://HOST:PORT when ffmpeg has srt)")
@@ -742,10 +751,26 @@ def send_realtime(
     family = socket.AF_INET6 if ":" in u.hostname else socket.AF_INET
     sent = 0
     late = 0.0
+    waited = 0.0
+    first = 0  # index of the first datagram to send
+    if at is not None:
+        ahead = (at - datetime.now(UTC)).total_seconds()
+        if ahead > 0:
+            waited = ahead
+            if stop is not None and stop.wait(ahead):
+                return SendReport(url=url, packets=0, datagrams=0, seconds=0.0, stream_seconds=0.0,
+                                  max_late_seconds=0.0, waited_seconds=waited)
+            time.sleep(max(0.0, (at - datetime.now(UTC)).total_seconds()))
+        first = max(0, int((datetime.now(UTC) - at).total_seconds() / interval))
+        if first * per >= size:
+            raise PlayoutError(f"{ts}: the day was due on air at {at.isoformat(timespec='seconds')} and has "
+                               f"already ended ({size * 8 / rate:.0f} s long); nothing left to send")
     with socket.socket(family, socket.SOCK_DGRAM) as sock, ts.open("rb") as fh:
         sock.connect((u.hostname, u.port))
-        t0 = time.monotonic()
-        n = 0
+        fh.seek(first * per)
+        # Due times run on the day's clock: datagram n is due at at + n * interval.
+        t0 = time.monotonic() - (first * interval if at is None else (datetime.now(UTC) - at).total_seconds())
+        n = first
         while True:
             if stop is not None and stop.is_set():
                 break
@@ -763,9 +788,10 @@ def send_realtime(
             if on_datagram:
                 on_datagram(n, n * interval)
             n += 1
-        elapsed = time.monotonic() - t0
-    return SendReport(url=url, packets=sent // TS, datagrams=n, seconds=elapsed, stream_seconds=sent * 8 / rate,
-                      max_late_seconds=late)
+        elapsed = time.monotonic() - t0 - first * interval
+    return SendReport(url=url, packets=sent // TS, datagrams=n - first, seconds=elapsed,
+                      stream_seconds=sent * 8 / rate, max_late_seconds=late, joined_seconds=first * interval,
+                      waited_seconds=waited)
 
 
 def has_srt(ffmpeg: FFmpeg) -> bool:

@@ -18,6 +18,7 @@ import sys
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from media.eit import CONTENT_EDUCATION, EitEvent, EventText, event_id_for
 from media.errors import MediaError
@@ -46,6 +47,10 @@ def register(tv_sub: argparse._SubParsersAction) -> None:
                    help="where normalised clips are kept (default: .playout-cache beside the output)")
     p.add_argument("--no-epg", action="store_true", help="leave out EIT/TDT/TOT")
     p.add_argument("--udp", metavar="URL", help="then send in real time: udp://HOST:PORT (or srt://... if ffmpeg has srt)")
+    p.add_argument("--now", action="store_true",
+                   help="send from the day's first item at once (a rehearsal: TDT/EIT still carry the "
+                        "schedule's times); by default sending waits for the day's start, or joins the day "
+                        "where the clock says it is")
     p.add_argument("--hls", type=Path, metavar="DIR", help="also cut the day into HLS (no re-encode) in DIR")
     p.add_argument("--as-run", type=Path, metavar="LOG", help="append what aired (JSON lines) to LOG")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -165,23 +170,43 @@ def summary(report: PlayoutReport, day: Day) -> str:
 
 def _send(args: argparse.Namespace, day: Day, report: PlayoutReport) -> None:
     """Send in real time; as each item leaves the air, append it to the as-run log with wall-clock times."""
-    bounds = report.boundaries + [report.duration]
+    bounds = [*report.boundaries, report.duration]  # item i airs from bounds[i] to bounds[i + 1]
     log = AsRunLog(args.as_run) if args.as_run else None
-    state = {"index": 0, "started": datetime.now(UTC)}
+    state: dict[str, Any] = {"index": 0, "started": datetime.now(UTC), "joined": None, "partial": False}
     stop = threading.Event()
+    at = None if args.now or args.udp.startswith("srt:") else day.start.astimezone(UTC)
+    if at is not None and at > datetime.now(UTC):
+        print(f"waiting for the day's start, {day.start.isoformat(timespec='seconds')} "
+              f"({(at - datetime.now(UTC)).total_seconds():.0f} s); --now sends at once", file=sys.stderr)
+
+    def aired(i: int, end: datetime, status: str) -> None:
+        if log is not None:
+            if state["partial"] and status == "played":
+                status = "joined"  # went to air part-way through: sending started after its start
+            log.append(AsRunRecord.of(day, day.items[i], state["started"], end, status=status, note=args.udp))
+        state["partial"] = False
 
     def on_datagram(_: int, stream_s: float) -> None:
         i = state["index"]
+        if state["joined"] is None:  # first datagram: items the day had already passed did not air
+            state["joined"] = stream_s
+            while i < len(day.items) and stream_s >= bounds[i + 1]:
+                if log is not None:
+                    log.append(AsRunRecord.of(day, day.items[i], day.at(day.items[i]),
+                                              day.local(day.items[i].end_ms), status="missed", note=args.udp))
+                i += 1
+            state["partial"] = i < len(day.items) and stream_s > bounds[i] + 0.5
+            state["started"] = datetime.now(UTC)
         while i < len(day.items) and stream_s >= bounds[i + 1]:
             now = datetime.now(UTC)
-            if log is not None:
-                log.append(AsRunRecord.of(day, day.items[i], state["started"], now, note=args.udp))
+            aired(i, now, "played")
             state["started"] = now
             i += 1
         state["index"] = i
 
     try:
-        sent = send_realtime(args.output, args.udp, mux_rate=report.mux_rate, stop=stop, on_datagram=on_datagram)
+        sent = send_realtime(args.output, args.udp, mux_rate=report.mux_rate, stop=stop, on_datagram=on_datagram,
+                             at=at)
     except KeyboardInterrupt:
         stop.set()
         raise
@@ -190,10 +215,8 @@ def _send(args: argparse.Namespace, day: Day, report: PlayoutReport) -> None:
     finally:
         if log is not None:
             i = state["index"]
-            if i < len(day.items):
-                log.append(AsRunRecord.of(day, day.items[i], state["started"], datetime.now(UTC),
-                                          status="played" if i == len(day.items) - 1 else "interrupted",
-                                          note=args.udp))
+            if i < len(day.items) and state["joined"] is not None:
+                aired(i, datetime.now(UTC), "played" if i == len(day.items) - 1 else "interrupted")
             log.close()
     print(f"sent {sent.packets} packets in {sent.datagrams} datagrams to {args.udp}: "
           f"{sent.stream_seconds:.1f} s of stream in {sent.seconds:.1f} s")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -107,6 +109,35 @@ def test_stop_ends_sending_early_and_bad_urls_are_refused(short_ts: Path) -> Non
             send_realtime(short_ts, url)
 
 
+def test_sending_on_schedule_waits_for_the_start(short_ts: Path) -> None:
+    rx = Receiver()
+    at = datetime.now(UTC) + timedelta(seconds=0.6)
+    try:
+        report = send_realtime(short_ts, f"udp://127.0.0.1:{rx.port}", at=at)
+        first_arrival = datetime.now(UTC) - timedelta(seconds=time.monotonic() - rx.times[0])
+    finally:
+        rx.close()
+    assert report.joined_seconds == 0 and report.waited_seconds > 0
+    assert b"".join(rx.datagrams) == short_ts.read_bytes()
+    assert first_arrival >= at - timedelta(milliseconds=20)  # nothing went to air before its time
+
+
+def test_a_late_start_joins_the_day_where_the_clock_is(short_ts: Path) -> None:
+    data = short_ts.read_bytes()
+    rate = mux_rate_of(short_ts)
+    rx = Receiver()
+    try:
+        report = send_realtime(short_ts, f"udp://127.0.0.1:{rx.port}", at=datetime.now(UTC) - timedelta(seconds=1))
+    finally:
+        rx.close()
+    assert report.joined_seconds >= 1.0
+    skipped = round(report.joined_seconds * rate / 8)
+    assert skipped % (7 * 188) == 0
+    assert b"".join(rx.datagrams) == data[skipped:]  # the rest of the day, from the clock's position on
+    with pytest.raises(PlayoutError, match="has already ended"):
+        send_realtime(short_ts, f"udp://127.0.0.1:{rx.port}", at=datetime.now(UTC) - timedelta(hours=1))
+
+
 def test_cli_playout_sends_and_logs_what_aired(tmp_path: Path) -> None:
     (tmp_path / "profiles").mkdir()
     (tmp_path / "profiles" / "tiny-180p25.toml").write_text(TINY_PROFILE)
@@ -120,7 +151,7 @@ def test_cli_playout_sends_and_logs_what_aired(tmp_path: Path) -> None:
     try:
         assert main(["tv", "playout", str(tmp_path / "day.json"), "-o", str(tmp_path / "day.ts"),
                      "--profile", "tiny-180p25", "--profiles-dir", str(tmp_path / "profiles"),
-                     "--udp", f"udp://127.0.0.1:{rx.port}", "--as-run", str(tmp_path / "asrun.jsonl")]) == 0
+                     "--udp", f"udp://127.0.0.1:{rx.port}", "--now", "--as-run", str(tmp_path / "asrun.jsonl")]) == 0
     finally:
         rx.close()
     assert b"".join(rx.datagrams) == (tmp_path / "day.ts").read_bytes()
@@ -129,6 +160,45 @@ def test_cli_playout_sends_and_logs_what_aired(tmp_path: Path) -> None:
     assert [r.kind for r in recs] == [i.kind for i in day.items] == ["ident", "clock"]
     assert all(r.status == "played" for r in recs)
     assert recs[0].end <= recs[1].start or recs[0].end == recs[1].start
+
+
+def test_cli_playout_joins_a_day_in_progress_and_logs_what_was_missed(tmp_path: Path) -> None:
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "tiny-180p25.toml").write_text(TINY_PROFILE)
+    make_clip(tmp_path / "id.mp4", seconds=1)
+    now = datetime.now(UTC)
+    if now.hour == 23 and now.minute == 59 and now.second > 40:  # the day must not change under the test
+        time.sleep(21)
+    channel = {"channel": {"id": "t.kz", "name": "T", "tz": "UTC", "slots": []},
+               "fillers": {"idents": [{"source": "id.mp4", "duration": 1}], "clock": {"min": 1, "max": 60}}}
+    (tmp_path / "ch.yaml").write_text(yaml.safe_dump(channel))
+    # Assemble first (that takes a while), then move the day's start to 1.6 s ago and send on schedule.
+    assert main(["tv", "schedule", "build", "--channel", str(tmp_path / "ch.yaml"), "--date",
+                 datetime.now(UTC).date().isoformat(), "--length", "4", "-o", str(tmp_path / "day.json")]) == 0
+    args = ["tv", "playout", str(tmp_path / "day.json"), "-o", str(tmp_path / "day.ts"), "--profile", "tiny-180p25",
+            "--profiles-dir", str(tmp_path / "profiles")]
+    assert main(args) == 0
+    day_file = tmp_path / "day.json"
+    doc = json.loads(day_file.read_text())
+    shift = datetime.now(UTC) - timedelta(seconds=1.6) - datetime.fromisoformat(doc["start"])
+
+    def moved(stamp: str) -> str:
+        return (datetime.fromisoformat(stamp) + shift).isoformat(timespec="milliseconds")
+
+    doc["start"], doc["end"] = moved(doc["start"]), moved(doc["end"])
+    for item in doc["items"]:
+        item["start"] = moved(item["start"])
+    day_file.write_text(json.dumps(doc))
+    rx = Receiver()
+    try:
+        assert main([*args, "--udp", f"udp://127.0.0.1:{rx.port}", "--as-run", str(tmp_path / "asrun.jsonl")]) == 0
+    finally:
+        rx.close()
+    recs = read_as_run(tmp_path / "asrun.jsonl")
+    assert [(r.kind, r.status) for r in recs] == [("ident", "missed"), ("clock", "joined")]
+    data = (tmp_path / "day.ts").read_bytes()
+    got = b"".join(rx.datagrams)
+    assert 0 < len(got) < len(data) and data.endswith(got)
 
 
 @pytest.mark.skipif(not has_srt(FFmpeg.locate()), reason="this ffmpeg build has no srt protocol")
