@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import threading
@@ -438,5 +439,39 @@ async def test_h264_is_forwarded_when_the_publisher_offers_only_h264() -> None:
         assert track.tap.decoder_tasks == 0
     finally:
         for client in clients:
+            await client.close()
+        await media.close()
+
+
+async def test_two_publishers_rejoining_at_once_reach_a_subscriber_who_stayed() -> None:
+    """The E2E two-rejoin bug: the stayer's m-lines are reused for the rejoined tracks and must carry them."""
+    media = await _room()
+    tutor = Client(media, "s1", "tutor", TUTOR)
+    bob = Client(media, "s1", "bob", STUDENT)
+    alice = Client(media, "s1", "alice", STUDENT, publish=())
+    clients = [tutor, bob, alice]
+    wire(media, clients)
+    tracks = ("tutor:camera", "tutor:microphone", "bob:camera", "bob:microphone")
+    rejoined: list[Client] = []
+    try:
+        for client in clients:
+            await client.join()
+        await until(lambda: all(alice.frames(t) >= 10 for t in tracks), "alice receives both publishers")
+        assert alice.subscribe_pc is not None
+        mlines = len(alice.subscribe_pc.getTransceivers())
+        # Both drop and come back at the same moment (a page reload each): new connections, same peers.
+        for old in (tutor, bob):
+            clients.remove(old)
+        rejoined = [Client(media, "s1", "tutor", TUTOR), Client(media, "s1", "bob", STUDENT)]
+        clients.extend(rejoined)
+        await asyncio.gather(*(c.join() for c in rejoined), tutor.close(), bob.close())
+        before = {t: alice.frames(t) for t in tracks}
+        await until(lambda: all(alice.frames(t) >= before[t] + 30 for t in tracks), "alice receives both again")
+        assert len(alice.subscribe_pc.getTransceivers()) == mlines  # the freed m-lines were reused
+        assert not alice.errors
+        room = media.room("s1")
+        assert room.stats()["subscriptions"]["alice"] == sorted(tracks)
+    finally:
+        for client in (tutor, bob, alice, *rejoined):
             await client.close()
         await media.close()
