@@ -1,7 +1,7 @@
 """Plan from the store and write the plan back: calendar + offerings → sessions.
 
     inputs = load_inputs(s)                       # planner dataclasses from SQL
-    result, changes = compute(inputs)             # pure planning + diff against stored sessions
+    result, changes = compute(inputs, cache)      # planning (incremental with a PlanCache) + diff
     apply(s, inputs, result, changes)             # atomic: added / moved / updated / cancelled
 
 Session ids never change for a key; a moved or changed session gets its
@@ -11,6 +11,8 @@ with status ``cancelled`` so feeds can tell calendar clients to remove it.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import time
 from typing import Any
@@ -148,11 +150,48 @@ def load_inputs(s: Session) -> PlanInputs:
     )
 
 
-def compute(inputs: PlanInputs) -> tuple[PlanResult, PlanDiff]:
+class PlanCache:
+    """The service's last ``Planner``, so a re-plan after a small change re-places only what it touches.
+
+    It is used only while the stored sessions are exactly the planner's last
+    result (the plan it made was applied and nothing else wrote sessions since:
+    a dry run, a CLI run or another node make it start afresh from the store),
+    so the answer always equals the stateless ``plan(previous=stored)``.
+    """
+
+    def __init__(self) -> None:
+        self._planner: planner.Planner | None = None
+        self._lock = threading.Lock()
+        self.reused = 0  # how many plans were incremental (for tests and logs)
+
+    def plan(self, inputs: PlanInputs) -> PlanResult:
+        with self._lock:
+            kept = self._planner
+            self._planner = None  # a failure below leaves no half-updated planner behind
+            if kept is not None and _same_sessions(kept.result.sessions, inputs.previous):
+                result = kept.update(calendar=inputs.calendar, offerings=inputs.offerings, people=inputs.people,
+                                     groups=inputs.groups, results=inputs.results)
+                self.reused += 1
+            else:
+                kept = planner.Planner(inputs.calendar, inputs.offerings, inputs.people, inputs.groups,
+                                       inputs.results, previous=inputs.previous)
+                result = kept.result
+            self._planner = kept
+            return result
+
+
+def _same_sessions(planned: Iterable[PlannedSession], stored: list[PlannedSession]) -> bool:
+    mine = {p.key: p for p in planned}
+    return len(mine) == len(stored) and all(mine.get(p.key) == p for p in stored)
+
+
+def compute(inputs: PlanInputs, cache: PlanCache | None = None) -> tuple[PlanResult, PlanDiff]:
     try:
-        result = planner.plan(
-            inputs.calendar, inputs.offerings, inputs.people, inputs.groups, inputs.results, previous=inputs.previous
-        )
+        if cache is not None:
+            result = cache.plan(inputs)
+        else:
+            result = planner.plan(inputs.calendar, inputs.offerings, inputs.people, inputs.groups, inputs.results,
+                                  previous=inputs.previous)
     except ScheduleError as exc:
         raise UserError(str(exc), code="plan_error") from None
     changes = planner.diff(inputs.previous, result)

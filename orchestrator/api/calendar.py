@@ -12,7 +12,7 @@ from orchestrator.api import STAFF, api, services
 from orchestrator.curriculum import Curriculum, apply_curriculum
 from orchestrator.errors import NotFound, UserError
 from orchestrator.http import AUTHENTICATED, identity
-from orchestrator.planning import apply, compute, describe_diff, load_inputs
+from orchestrator.planning import PlanCache, apply, compute, describe_diff, load_inputs
 from orchestrator.store.models import SessionRecord
 from orchestrator.store.ops import CalendarInput, current_calendar_row, import_calendar, validate_calendar
 from orchestrator.yamlfile import load_yaml_model
@@ -95,7 +95,7 @@ async def post_plan(request: web.Request) -> dict[str, Any]:
 
     def run(s: Session) -> tuple[dict[str, Any], list[int]]:
         inputs = load_inputs(s)
-        result, changes = compute(inputs)
+        result, changes = compute(inputs, svc.extras.setdefault("plan_cache", PlanCache()))
         out: dict[str, Any] = {
             "dry_run": dry,
             "added": [p.key for p in changes.added],
