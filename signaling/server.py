@@ -54,6 +54,7 @@ from signaling.room import Member, RoomMeta, RoomStore, admission, default_auto_
 log = logging.getLogger("aulacast.signaling")
 
 KICK_DELAY = 0.3  # seconds between a removal notice and the disconnect
+FULL_REFILL_BEATS = 20  # every 20th refill re-asserts everything even if the store kept its mark
 ENDED_STATES = frozenset({"closed", "recorded", "composed", "archived", "packaged", "cancelled"})
 
 
@@ -159,6 +160,7 @@ class SignalingServer:
         self._members: dict[tuple[int, int], Member] = {}  # cache of local people, for Redis refills
         self._metas: dict[int, RoomMeta] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._beats = 0
         sio.on("connect", self._connect)
         sio.on("disconnect", self._disconnect)
         sio.on("*", self._dispatch)
@@ -566,8 +568,16 @@ class SignalingServer:
         """Create the room (idempotent) when the session opens; a reopened session is not ended."""
         return await self.b.rooms.ensure_room(session_id, RoomMeta(kind=kind, auto_admit=default_auto_admit(kind)))
 
-    async def refill(self) -> None:
-        """Re-assert this node's sockets, people and rooms in the shared store (after a Redis restart)."""
+    async def refill(self, force: bool = False) -> None:
+        """Re-assert this node's sockets, people and rooms in the shared store (after a Redis restart).
+
+        Called every heartbeat; writes only when the store says its state was lost, and in full
+        every ``FULL_REFILL_BEATS`` calls all the same (a Redis restored from an older snapshot
+        keeps the mark but not the recent sockets).
+        """
+        self._beats += 1
+        if not force and self._beats % FULL_REFILL_BEATS and not await self.b.rooms.state_lost(self.b.node):
+            return
         sockets: dict[int, dict[str, int]] = {}
         for c in self.conns.values():
             if c.state in ("room", "lobby"):
@@ -575,7 +585,14 @@ class SignalingServer:
         members: dict[int, list[Member]] = {}
         for (session_id, _), m in self._members.items():
             members.setdefault(session_id, []).append(m)
-        await self.b.rooms.reassert(self.b.node, sockets, members, dict(self._metas))
+        try:
+            await self.b.rooms.reassert(self.b.node, sockets, members, dict(self._metas))
+        except Exception:
+            forget = getattr(self.b.rooms, "forget_mark", None)
+            if forget is not None:  # half-written: make the next beat try again in full
+                with contextlib.suppress(Exception):
+                    await forget(self.b.node)
+            raise
 
     async def _kick(self, conn: Conn, event: str, data: dict[str, Any]) -> None:
         """Tell a socket why it goes, then disconnect it a moment later (so acks in flight still arrive)."""
