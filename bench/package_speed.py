@@ -178,14 +178,14 @@ def main() -> int:
         "|---|---:|---:|---:|---:|",
         f"| bare ffmpeg encode (same args, no R128/EPG) | {bare_wall:.1f} | {bare_cpu:.1f} | {bare_rt:.1f}x | "
         f"{info.duration / (bare_cpu / cores):.1f}x |",
-        f"| `package()` total (picture ‖ sound: measure, encode, verify; then copy mux + EPG) | {pkg_wall:.1f} | {pkg_cpu:.1f} | {rt:.1f}x | "
+        f"| `package()` total (picture ‖ sound: measure, encode, verify ‖ copy mux ‖ EPG) | {pkg_wall:.1f} | {pkg_cpu:.1f} | {rt:.1f}x | "
         f"{info.duration / (pkg_cpu / cores):.1f}x |",
         "",
         f"- **total / bare: wall {ratio:.3f}, CPU {cpu_ratio:.3f}** (goal <= 1.10); "
         f"package speed **{rt:.1f}x realtime** by wall clock (goal >= 6x)",
         f"- package stages, s: picture encode {report.encode_seconds:.1f} with, beside it, sound measure "
-        f"{report.measure_seconds:.1f} + encode + verify {report.verify_seconds:.1f}; then copy mux "
-        f"{report.mux_seconds:.1f}, EPG inject {report.inject_seconds:.1f}",
+        f"{report.measure_seconds:.1f} + encode + verify {report.verify_seconds:.1f}; copy mux and EPG injection "
+        f"follow the encoder and end {report.mux_seconds:.2f} s and {report.inject_seconds:.2f} s after it",
         f"- picture pass alone / bare = {report.encode_seconds / bare_wall:.3f}",
         f"- loudness before {report.loudness.before.integrated:.1f} LUFS / TP {report.loudness.before.true_peak:.1f}; "
         f"after {report.loudness.after.integrated:.1f} LUFS / TP {report.loudness.after.true_peak:.1f} "

@@ -51,9 +51,10 @@ from media.loudness import (
 from media.probe import MediaInfo, probe
 from media.profiles import Profile
 
-# Called with (encoded TS, destination, profile): writes the destination with
-# EIT/TDT/TOT put into null packets, keeping every other packet where it is.
-EpgInjector = Callable[[Path, Path, Profile], object]
+# Called with (encoded TS as a readable binary stream, destination, profile): writes the destination
+# with EIT/TDT/TOT put into null packets, keeping every other packet where it is. The stream is read
+# while the transport stream is still being written; a read returns b"" only at its real end.
+EpgInjector = Callable[[BinaryIO, Path, Profile], object]
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ class Epg:
     country_code: str = "KAZ"
     strict: bool = True
 
-    def __call__(self, src: Path, dst: Path, profile: Profile) -> InjectReport:
+    def __call__(self, src: Path | BinaryIO, dst: Path, profile: Profile) -> InjectReport:
         t = profile.transport
         config = SiConfig(
             start_utc=self.start_utc,
@@ -360,30 +361,49 @@ def package(
         # once, while the sound is measured, normalised with that measurement, encoded and measured
         # again. As soon as the sound is ready, the copy pass starts putting both into the CBR transport
         # stream, reading the picture as it is written, so it ends right after the encoder does.
-        picture_done = threading.Event()
+        picture_done, mux_done = threading.Event(), threading.Event()
         ended: dict[str, float] = {}
-        with ThreadPoolExecutor(3, thread_name_prefix="package") as pool:
+
+        def finish(name: str, flag: threading.Event) -> Callable[[Future[Any]], None]:
+            return lambda _: (ended.__setitem__(name, time.monotonic()), flag.set())
+
+        with ThreadPoolExecutor(4, thread_name_prefix="package") as pool:
             picture = pool.submit(_timed, ff.run,
                                   [*video_args(profile, info, preset=preset, start=start, length=length),
                                    str(video_part)],
                                   subject=source, duration=duration, progress=staged("encode"), cancel=stop)
-            picture.add_done_callback(lambda _: (ended.__setitem__("picture", time.monotonic()), picture_done.set()))
+            picture.add_done_callback(finish("picture", picture_done))
             sound = pool.submit(_sound, ff, source, info, profile, audio_part, start=start, length=length,
                                 staged=staged, cancel=stop)
 
-            def mux() -> tuple[RunResult, float]:
+            def mux() -> RunResult:
                 sound.result()  # raises when the sound failed; the supervisor reports that error instead
-                return _timed(ff.run, mux_copy_args(None, audio_part, profile), output=encoded, subject=source,
+                return ff.run([*mux_copy_args(None, audio_part, profile), str(encoded)], subject=source,
                               duration=duration, progress=staged("mux"), cancel=stop,
                               feed=_follow(video_part, picture_done, stop))
 
             muxing = pool.submit(mux)
-            muxing.add_done_callback(lambda _: ended.__setitem__("mux", time.monotonic()))
-            _supervise([picture, sound, muxing], stop, cancel, source)
+            muxing.add_done_callback(finish("mux", mux_done))
+            branches = [picture, sound, muxing]
+            if epg is not None:
+                # EIT/TDT/TOT go into the null packets as the copy pass writes them (it only reads, in order).
+                def inject() -> tuple[object, float]:
+                    cpu0 = time.thread_time()
+                    if progress is not None:
+                        staged("inject")(Progress(0.0, duration))  # type: ignore[misc]
+                    with _Following(encoded, mux_done, stop) as stream:
+                        result = epg(stream, injected, profile)
+                    return result, time.thread_time() - cpu0
+
+                injecting = pool.submit(inject)
+                injecting.add_done_callback(finish("inject", threading.Event()))
+                branches.append(injecting)
+            _supervise(branches, stop, cancel, source)
             run, encode_seconds = picture.result()
             heard = sound.result()
-            muxed, _ = muxing.result()
-        mux_seconds = max(0.0, ended["mux"] - ended["picture"])  # what the copy pass adds after the encoder
+            muxed = muxing.result()
+        # what the copy pass and the injection add after the encoder
+        mux_seconds = max(0.0, ended["mux"] - ended["picture"])
         cpu_seconds = run.cpu_seconds + heard.cpu_seconds + muxed.cpu_seconds
         video_part.unlink(missing_ok=True)
         audio_part.unlink(missing_ok=True)
@@ -392,13 +412,9 @@ def package(
         epg_report: dict[str, object] | None = None
         delivered = encoded
         if epg is not None:
-            t0 = time.monotonic()
-            cpu0 = time.thread_time()
-            if progress is not None:
-                progress(Progress(0.0, duration, stage="inject"))
-            result = epg(encoded, injected, profile)
-            cpu_seconds += time.thread_time() - cpu0
-            inject_seconds = time.monotonic() - t0
+            result, inject_cpu = injecting.result()
+            cpu_seconds += inject_cpu
+            inject_seconds = max(0.0, ended["inject"] - ended["mux"])
             if not injected.exists():
                 raise PackageError(f"{source}: the EPG injector wrote no output")
             if hasattr(result, "as_dict"):
@@ -515,6 +531,38 @@ def _follow(path: Path, finished: threading.Event, stop: threading.Event,
                 time.sleep(0.02)
 
     return feed
+
+
+class _Following:
+    """A read-only stream of a file another process is still writing: reads wait for more until it is done."""
+
+    def __init__(self, path: Path, finished: threading.Event, stop: threading.Event) -> None:
+        self.path, self.finished, self.stop = path, finished, stop
+        self._file: BinaryIO | None = None
+
+    def __enter__(self) -> _Following:
+        while not self.path.exists():
+            if self.stop.is_set() or self.finished.is_set():
+                raise FFmpegCancelled(f"{self.path.name} was never written")
+            time.sleep(0.02)
+        self._file = self.path.open("rb")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._file is not None:
+            self._file.close()
+
+    def read(self, size: int = -1) -> bytes:
+        assert self._file is not None
+        want = size if size > 0 else 1 << 20
+        while True:
+            if self.stop.is_set():
+                raise FFmpegCancelled(f"{self.path.name}: stopped")
+            done = self.finished.is_set()  # asked before reading, so nothing written after it is missed
+            data = self._file.read(want)
+            if data or done:
+                return data
+            time.sleep(0.02)
 
 
 def _timed(fn: Callable[..., RunResult], *args: object, **kwargs: object) -> tuple[RunResult, float]:

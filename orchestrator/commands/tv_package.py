@@ -120,9 +120,9 @@ class ProgressBar:
         self.encoding = False
 
     def update(self, p: Progress) -> None:
-        # The sound is measured beside the picture encode; once that runs, the bar follows it alone.
+        # Sound, copy mux and EPG run beside the picture encode; once that runs, the bar follows it alone.
         self.encoding = self.encoding or p.stage == "encode"
-        if self.encoding and p.stage in ("measure", "verify"):
+        if self.encoding and p.stage in ("measure", "verify", "mux", "inject"):
             return
         now = time.monotonic()
         fraction = p.fraction or 0.0

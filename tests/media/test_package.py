@@ -8,6 +8,7 @@ import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 from media_fixtures import ebur128, ffprobe, make_clip, ts_timing
@@ -239,15 +240,19 @@ def test_epg_is_injected_into_null_packets(tmp_path: Path, lecture: Path) -> Non
     epg = Epg(start, events)
     encoded_sizes: list[int] = []
 
-    def injector(src: Path, dst: Path, p: Profile) -> object:
-        encoded_sizes.append(src.stat().st_size)
-        return epg(src, dst, p)
+    def injector(src: BinaryIO, dst: Path, p: Profile) -> object:
+        report = epg(src, dst, p)  # reads the stream while the copy pass is still writing it
+        encoded_sizes.append(report.packets * 188)
+        return report
 
     report = package(lecture, out, profile, epg=injector)
     assert report.epg_injected and report.epg_report is not None
     assert report.epg_report["violations"] == []
     assert report.epg_report["sections"]["eit_pf"] >= 2
     assert encoded_sizes == [out.stat().st_size]  # nulls replaced one for one
+    plain = tmp_path / "plain.ts"
+    package(lecture, plain, profile)
+    assert plain.stat().st_size == out.stat().st_size  # the whole stream went through, not a prefix
     timing = ts_timing(out, pcr_pid=profile.transport.video_pid, pmt_pid=profile.transport.pmt_pid)
     assert timing.pids.get(0x12, 0) > 0 and timing.pids.get(0x14, 0) > 0  # EIT and TDT/TOT
     assert_cbr_dvb(out, profile)
