@@ -624,6 +624,117 @@ async def run_phase(
         await server.stop()
 
 
+async def breakdown(packets: int = 40_000) -> None:
+    """Per-packet cost of the SFU's send path, stage by stage, in this process (CPU seconds, not wall).
+
+    A ForwardedStream writes through a real RtpOutlet (libsrtp session, loopback UDP socket,
+    GSO) whose aiortc sender is stood in for by the attributes the outlet updates. The
+    receiving socket is drained in the same process, so every figure includes the
+    loopback receive path the kernel charges to the sender (as in the fan-out run).
+    """
+    import resource
+    import socket
+    from types import SimpleNamespace
+
+    from aiortc.rtcdtlstransport import SRTP_PROFILES, State
+    from aiortc.rtcrtpparameters import (
+        RTCRtpCodecParameters,
+        RTCRtpHeaderExtensionParameters,
+        RTCRtpSendParameters,
+    )
+    from pylibsrtp import Policy, Session
+
+    from media import aiortc_hooks, rtpforward
+
+    def cpu() -> float:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
+    loop = asyncio.get_running_loop()
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind(("127.0.0.1", 0))
+    rx.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
+    rx.setblocking(False)
+    transport, _ = await loop.create_datagram_endpoint(asyncio.DatagramProtocol, local_addr=("127.0.0.1", 0))
+
+    def drain() -> None:
+        try:
+            while True:
+                rx.recv(65536)
+        except BlockingIOError:
+            pass
+
+    def outlet(gso: bool) -> Any:
+        out = object.__new__(aiortc_hooks.RtpOutlet)
+        profile = SRTP_PROFILES[0]  # what two aiortc peers negotiate (AES-256-GCM with this libsrtp)
+        key = os.urandom(profile.key_length + profile.salt_length)
+        policy = Policy(key=key, ssrc_type=Policy.SSRC_ANY_OUTBOUND, srtp_profile=profile.libsrtp_profile)
+        policy.allow_repeat_tx = True  # as aiortc sets it (the same packet is protected many times here)
+        session = Session(policy)
+        out.sender = SimpleNamespace(_ssrc=1, _rtx_ssrc=2, _RTCRtpSender__packet_count=0, _RTCRtpSender__octet_count=0)
+        out._dtls = SimpleNamespace(_state=State.CONNECTED, _RTCDtlsTransport__tx_packets=0, _RTCDtlsTransport__tx_bytes=0)
+        out._connected_state = State.CONNECTED
+        out.protect = aiortc_hooks.srtp_protector(session)
+        out.sendto, out.addr, out._transport = transport.sendto, rx.getsockname(), transport
+        out._sock = transport.get_extra_info("socket") and transport._sock  # type: ignore[attr-defined]
+        out.gso = gso
+        return out
+
+    video = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=97)
+    opus = RTCRtpCodecParameters(mimeType="audio/opus", clockRate=48000, channels=2, payloadType=111)
+    exts = [RTCRtpHeaderExtensionParameters(id=1, uri=rtpforward.MID_URI),
+            RTCRtpHeaderExtensionParameters(id=3, uri=rtpforward.ABS_SEND_TIME_URI)]  # fmt: skip
+    # 1 Mbps at 30 fps: ~4.2 kB a frame = three 1300-byte VP8 payloads and a short one; Opus ~120 B.
+    vframe = rtpforward.PacketizedFrame([b"\x90\x80\x80\x01" + bytes(1296)] * 3 + [b"\x80\x80\x80\x01" + bytes(300)],
+                                        0, True, 1, 4200)  # fmt: skip
+    aframe = rtpforward.PacketizedFrame([bytes(120)], 0, True, None, 120)
+
+    def stream(kind: str, gso: bool) -> rtpforward.ForwardedStream:
+        s = rtpforward.ForwardedStream(kind)
+        codec = video if kind == "video" else opus
+        s.open(outlet(gso), RTCRtpSendParameters(codecs=[codec], headerExtensions=exts[: 2 if kind == "video" else 1],
+                                                 muxId="1"))  # fmt: skip
+        s.attach(object(), None)
+        s.arm()
+        return s
+
+    def per_packet(label: str, fn: Any, per_call: int) -> float:
+        calls = packets // per_call
+        c0 = cpu()
+        for i in range(calls):
+            fn()
+            if i % 32 == 0:
+                drain()
+        used = cpu() - c0
+        drain()
+        us = used / (calls * per_call) * 1e6
+        print(f"  {label:<58} {us:6.2f} us/packet")
+        return us
+
+    hdr = rtpforward._HEADER
+    payload = vframe.payloads[0]
+    protect = outlet(False).protect
+    raw = transport._sock  # type: ignore[attr-defined]
+    addr = rx.getsockname()
+    plain = hdr(0x90, 97, 1, 1, 1) + b"\xbe\xde\x00\x02\x10\x31\x32\x01\x02\x03\x00\x00" + payload
+    sample = protect(plain)
+    print(f"# send path per packet, one process, CPU seconds, SRTP {SRTP_PROFILES[0].openssl_profile.decode()} (load "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())})")  # fmt: skip
+    per_packet("header + extensions + payload concatenation", lambda: hdr(0x90, 97, 1, 1, 1) + b"12345678" + payload, 1)
+    per_packet("libsrtp protect (1.3 kB), srtp_protector", lambda: protect(plain), 1)
+    per_packet("socket.sendto of one protected 1.3 kB packet (kernel)", lambda: raw.sendto(sample, addr), 1)
+    v1, v4, a1 = stream("video", False), stream("video", True), stream("audio", True)
+    now = time.time()
+    ntp = rtpforward.ntp_now(now)
+    per_packet("video frame of 4 packets, one sendto each (ForwardedStream.send)",
+               lambda: v1.send(vframe, now, b"\0\0\0", ntp), 4)  # fmt: skip
+    per_packet("video frame of 4 packets, one GSO sendmsg (ForwardedStream.send)",
+               lambda: v4.send(vframe, now, b"\0\0\0", ntp), 4)  # fmt: skip
+    per_packet("audio frame, 1 packet (ForwardedStream.send)", lambda: a1.send(aframe, now, b"\0\0\0", ntp), 1)
+    transport.close()
+    rx.close()
+
+
 async def bench(args: argparse.Namespace) -> None:
     loopback_only()
     make_clip(args.clip_seconds)
@@ -680,11 +791,14 @@ def main() -> None:
     parser.add_argument("--before-ks", default="1,10,50", help="K values for --before-tree")
     parser.add_argument("--interleave", action="store_true", help="run all servers at one K before the next K")
     parser.add_argument("--profile", help="cProfile the SFU worker into this file (one K; figures inflated)")
+    parser.add_argument("--breakdown", action="store_true", help="only print the send path's per-packet costs")
     args = parser.parse_args()
     if args.role == "subscriber":
         asyncio.run(subscriber_main(args.viewer))
     elif args.role == "relay":
         asyncio.run(relay_main())
+    elif args.breakdown:
+        asyncio.run(breakdown())
     else:
         asyncio.run(bench(args))
 

@@ -212,8 +212,12 @@ class ForwardedStream:
 
     # --- the hot path ----------------------------------------------------------------------
 
-    def send(self, frame: PacketizedFrame, now: float, abs_send_time: bytes) -> bool:
-        """Send one frame; False when this stream waits for a keyframe (the caller asks for one)."""
+    def send(self, frame: PacketizedFrame, now: float, abs_send_time: bytes, ntp: int = 0) -> bool:
+        """Send one frame; False when this stream waits for a keyframe (the caller asks for one).
+
+        ``now`` is ``time.time()``; ``ntp`` the same instant as 64-bit NTP (the pump computes both
+        once per slice; 0 means compute it here).
+        """
         outlet = self.outlet
         if not self.armed or outlet is None or not outlet.connected:
             return True
@@ -258,7 +262,7 @@ class ForwardedStream:
         self._last_sent_at = now
         if frame.picture_id is not None:
             self.last_picture_id = (frame.picture_id + self._pid_offset) & 0x7FFF
-        outlet.account(last + 1, frame.octets, timestamp, ntp_now(now))
+        outlet.account(last + 1, frame.octets, timestamp, ntp or ntp_now(now))
         return True
 
     def _rebase_on(self, frame: PacketizedFrame, now: float) -> None:
@@ -367,7 +371,8 @@ class FanoutPump:
         self.slices += 1
         budget = self.slice_packets
         now = time.time()
-        abs_send_time = ((ntp_now(now) >> 14) & 0xFFFFFF).to_bytes(3, "big")
+        ntp = ntp_now(now)
+        abs_send_time = ((ntp >> 14) & 0xFFFFFF).to_bytes(3, "big")
         jobs = self._jobs
         while jobs and budget > 0:
             job = jobs[0]
@@ -383,7 +388,7 @@ class FanoutPump:
                     continue
                 budget -= size
                 try:
-                    if not stream.send(frame, now, abs_send_time):
+                    if not stream.send(frame, now, abs_send_time, ntp):
                         job.starving = True
                 except Exception:  # one broken subscriber must not stop the others
                     log.exception("forwarding a %s frame to one subscriber failed", stream.kind)

@@ -559,6 +559,9 @@ class Room:
             out = participant.outgoing.pop(tid)
             out.published.remove_subscriber(participant.peer_id)
             out.stream.detach()
+            # A fresh a=msid track id: the source may come back on another m-line of this offer, and
+            # browsers refuse an offer whose m-lines repeat an msid ("Duplicate a=msid lines").
+            out.transceiver.sender.replaceTrack(aiortc_hooks.ParkedTrack(out.published.kind))
             out.transceiver.direction = "inactive"
             participant.idle.append(out.slot)
         for tid in sorted(add):

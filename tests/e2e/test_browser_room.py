@@ -123,4 +123,8 @@ def test_a_staying_subscriber_sees_two_who_rejoined(browser_run: dict[str, Any])
     if "two_rejoin" not in browser_run:
         pytest.skip("set AULACAST_E2E_TWO_REJOIN=1 to run this step")
     r = browser_run["two_rejoin"]
-    assert "error" not in r, f"{r.get('error')}: {r.get('snapshot', {}).get('remote')}"
+    snapshot = r.get("snapshot", {})
+    assert "error" not in r, (
+        f"{r.get('error')}: remote {snapshot.get('remote')}; tiles {snapshot.get('tiles')}; "
+        f"media restarts {browser_run.get('media_restarts')}; timur's console {browser_run.get('console', {}).get('timur')}"
+    )

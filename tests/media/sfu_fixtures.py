@@ -127,16 +127,23 @@ class Client:
 
     def _on_track(self, pc: RTCPeerConnection, track: Any) -> None:
         transceiver = next(t for t in pc.getTransceivers() if t.receiver.track is track)
-        track_id = self.mids.get(transceiver.mid, f"mid:{transceiver.mid}")
-        got = self.received.setdefault(track_id, Received(track.kind))
-        got.codec = next((c.mimeType for c in transceiver._codecs[:1]), None)
+        codec = next((c.mimeType for c in transceiver._codecs[:1]), None)
+
+        def got() -> Received:
+            # An m-line the server reuses carries another track later: count under the current one.
+            track_id = self.mids.get(transceiver.mid, f"mid:{transceiver.mid}")
+            received = self.received.setdefault(track_id, Received(track.kind))
+            received.codec = codec
+            return received
+
+        got()
         if self.decode:
             task = asyncio.ensure_future(self._read(track, got))
             self._tasks.add(task)
             return
 
         def on_frame(codec: Any, frame: Any) -> None:
-            self._count(got, aiortc_hooks.is_keyframe(codec, frame.data) and track.kind == "video")
+            self._count(got(), aiortc_hooks.is_keyframe(codec, frame.data) and track.kind == "video")
 
         aiortc_hooks.tap_encoded_frames(transceiver.receiver, on_frame)
 
@@ -148,13 +155,13 @@ class Client:
         got.frames += 1
         got.keyframes += int(keyframe)
 
-    async def _read(self, track: Any, got: Received) -> None:
+    async def _read(self, track: Any, got: Callable[[], Received]) -> None:
         while True:
             try:
                 frame = await track.recv()
             except MediaStreamError:
                 return
-            self._count(got, bool(getattr(frame, "key_frame", False)))
+            self._count(got(), bool(getattr(frame, "key_frame", False)))
 
     def frames(self, track_id: str) -> int:
         got = self.received.get(track_id)

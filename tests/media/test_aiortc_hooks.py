@@ -311,3 +311,43 @@ async def test_receive_buffers_of_gathered_sockets_can_be_enlarged() -> None:
         assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) >= 1 << 20  # Linux doubles it
     finally:
         await pc.close()
+
+
+@pytest.mark.usefixtures("loopback_ice")
+async def test_load_generator_counting_hooks_see_rtp() -> None:
+    """count_rtp (after SRTP, instead of the jitter buffer) and count_rtp_datagrams (at the socket)."""
+    parsed: list[Any] = []
+    raw: list[tuple[bytes, bytes]] = []
+    viewers: list[RTCPeerConnection] = []
+    publishers: list[RTCPeerConnection] = []
+    try:
+        for mode in ("parsed", "raw"):
+            publisher, viewer = RTCPeerConnection(NO_ICE_SERVERS), RTCPeerConnection(NO_ICE_SERVERS)
+            publishers.append(publisher)
+            viewers.append(viewer)
+            publisher.addTransceiver(SmallVideoTrack(), direction="sendonly")
+            if mode == "parsed":
+
+                @viewer.on("track")
+                def on_track(track: Any, viewer: RTCPeerConnection = viewer) -> None:
+                    receiver = next(t.receiver for t in viewer.getTransceivers() if t.receiver.track is track)
+                    aiortc_hooks.count_rtp(receiver, parsed.append)
+
+            await publisher.setLocalDescription(await publisher.createOffer())
+            await viewer.setRemoteDescription(publisher.localDescription)
+            await viewer.setLocalDescription(await viewer.createAnswer())
+            if mode == "raw":
+
+                def on_rtp(data: bytes, unprotect: Any) -> None:
+                    if len(raw) < 5:
+                        raw.append((data, unprotect(data)))
+
+                assert aiortc_hooks.count_rtp_datagrams(viewer, on_rtp) == 1
+            await publisher.setRemoteDescription(viewer.localDescription)
+        await until(lambda: len(parsed) >= 20 and len(raw) >= 5, "RTP counted by both hooks")
+        assert {p.payload_type for p in parsed} == {97}
+        data, clear = raw[0]
+        assert data[:12] == clear[:12] and len(clear) < len(data)  # the header travels in clear; tag removed
+    finally:
+        for pc in publishers + viewers:
+            await pc.close()

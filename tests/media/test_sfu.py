@@ -450,7 +450,7 @@ async def test_two_publishers_rejoining_at_once_reach_a_subscriber_who_stayed() 
     bob = Client(media, "s1", "bob", STUDENT)
     alice = Client(media, "s1", "alice", STUDENT, publish=())
     clients = [tutor, bob, alice]
-    wire(media, clients)
+    events = wire(media, clients)
     tracks = ("tutor:camera", "tutor:microphone", "bob:camera", "bob:microphone")
     rejoined: list[Client] = []
     try:
@@ -468,10 +468,58 @@ async def test_two_publishers_rejoining_at_once_reach_a_subscriber_who_stayed() 
         before = {t: alice.frames(t) for t in tracks}
         await until(lambda: all(alice.frames(t) >= before[t] + 30 for t in tracks), "alice receives both again")
         assert len(alice.subscribe_pc.getTransceivers()) == mlines  # the freed m-lines were reused
+        # Chromium refuses an offer that repeats an a=msid (aiortc accepts it): every offer's are unique.
+        for event in events:
+            if event.type == "subscribe-offer":
+                msids = [line for line in event.data["sdp"].splitlines() if line.startswith("a=msid:")]
+                assert len(msids) == len(set(msids)), msids
         assert not alice.errors
         room = media.room("s1")
         assert room.stats()["subscriptions"]["alice"] == sorted(tracks)
     finally:
         for client in (tutor, bob, alice, *rejoined):
             await client.close()
+        await media.close()
+
+
+async def test_a_source_back_on_another_m_line_never_repeats_an_msid() -> None:
+    """bob leaves, then the tutor; the tutor's return lands on bob's old m-line: its own old one must not
+    still name it (Chromium refuses such an offer: "Duplicate a=msid lines detected")."""
+    media = await _room()
+    tutor = Client(media, "s1", "tutor", TUTOR, publish=("camera",))
+    bob = Client(media, "s1", "bob", STUDENT, publish=("camera",))
+    alice = Client(media, "s1", "alice", STUDENT, publish=())
+    clients = [tutor, bob, alice]
+    events = wire(media, clients)
+    room = media.room("s1")
+    back: Client | None = None
+
+    def settled(expected: list[str]) -> bool:
+        return room.stats()["subscriptions"]["alice"] == expected and not room.participants["alice"].awaiting_answer
+
+    try:
+        for client in clients:
+            await client.join()
+        await until(lambda: alice.frames("tutor:camera") >= 5 and alice.frames("bob:camera") >= 5, "alice sees both")
+        for leaving, left in ((bob, ["tutor:camera"]), (tutor, [])):
+            clients.remove(leaving)
+            await media.leave("s1", leaving.peer_id)
+            await leaving.close()
+            await until(lambda left=left: settled(left), f"alice's subscriptions become {left}")
+        back = Client(media, "s1", "tutor", TUTOR, publish=("camera",))
+        clients.append(back)
+        await back.join()
+        before = alice.frames("tutor:camera")
+        await until(lambda: alice.frames("tutor:camera") >= before + 10, "alice sees the tutor again")
+        offers = [e.data for e in events if e.type == "subscribe-offer" and e.peer_id == "alice"]
+        bobs = next(t["mid"] for o in offers for t in o["tracks"] if t["track_id"] == "bob:camera")
+        assert [t["mid"] for t in offers[-1]["tracks"]] == [bobs], "the tutor should be back on bob's old m-line"
+        assert alice.received["tutor:camera"].keyframes >= 1
+        for offer in offers:
+            msids = [line for line in offer["sdp"].splitlines() if line.startswith("a=msid:")]
+            assert len(msids) == len(set(msids)), msids
+    finally:
+        for client in (tutor, bob, alice, back):
+            if client is not None:
+                await client.close()
         await media.close()
