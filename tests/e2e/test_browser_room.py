@@ -116,10 +116,14 @@ def test_defense_audience_receives_the_presenter(browser_run: dict[str, Any]) ->
     assert d["presenter_members"] == 11  # the presenter sees the ten listeners in the list
 
 
-@pytest.mark.xfail(reason="media plane: when two publishers rejoin at once, a subscriber that stayed gets their "
-                   "audio but their video stalls after a few packets (reused m-lines); seen in both runs that did it", strict=False)
 def test_a_staying_subscriber_sees_two_who_rejoined(browser_run: dict[str, Any]) -> None:
-    """Opt-in (AULACAST_E2E_TWO_REJOIN=1): aigerim and dana drop and come back together; timur stays."""
+    """Opt-in (AULACAST_E2E_TWO_REJOIN=1): aigerim and dana drop and come back together; timur stays.
+
+    His subscribe connection is re-offered with its freed m-lines reused for their new tracks. Two bugs
+    lived here: stopping a forwarded track ended aiortc's sender of that m-line for good (fixed by
+    writing RTP ourselves, the sender's loop stays parked), and an idle m-line kept its old a=msid, so
+    an offer could name a returning track twice and Chromium refused it ("Duplicate a=msid lines").
+    """
     if "two_rejoin" not in browser_run:
         pytest.skip("set AULACAST_E2E_TWO_REJOIN=1 to run this step")
     r = browser_run["two_rejoin"]
