@@ -36,7 +36,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
@@ -104,6 +104,7 @@ class PlayoutReport:
     padded_packets: int
     blanked_packets: int
     pcr_packets_added: int
+    tightened_packets: int = 0
     boundaries: list[float] = field(default_factory=list)
     normalise_seconds: float = 0.0
     splice_seconds: float = 0.0
@@ -117,7 +118,7 @@ class PlayoutReport:
             "mux_rate": self.mux_rate, "packets": self.packets, "distinct_clips": self.distinct_clips,
             "normalised": self.normalised, "cache_hits": self.cache_hits, "cut_items": self.cut_items,
             "padded_packets": self.padded_packets, "blanked_packets": self.blanked_packets,
-            "pcr_packets_added": self.pcr_packets_added,
+            "pcr_packets_added": self.pcr_packets_added, "tightened_packets": self.tightened_packets,
             "seconds": {"normalise": round(self.normalise_seconds, 3), "splice": round(self.splice_seconds, 3),
                         "inject": round(self.inject_seconds, 3)},
             "epg": self.inject.as_dict() if self.inject else None,
@@ -154,6 +155,24 @@ class TsClip:
     @property
     def packets(self) -> int:
         return len(self.rows)
+
+    def without(self, drop: np.ndarray) -> TsClip:
+        """The clip with the null packets at rows ``drop`` taken out (everything after moves up)."""
+        keep = np.ones(self.packets, dtype=bool)
+        keep[drop] = False
+        if not np.all(self.pid[drop] == NULL_PID):
+            raise ValueError("only null packets can be taken out of a clip")
+        moved = np.cumsum(keep) - 1  # new row of every kept row
+        return replace(
+            self, rows=self.rows[keep], pid=self.pid[keep], payload=self.payload[keep], pusi=self.pusi[keep],
+            pcr_rows=moved[self.pcr_rows], ts_rows=moved[self.ts_rows], pes_rows=moved[self.pes_rows],
+            _durations=dict(self._durations),
+        )
+
+    def first_pts(self, pid: int) -> int:
+        """Where ``pid``'s content starts (its earliest PTS); the clip's origin when it has none."""
+        pts = self.pes_pts[(self.pid[self.pes_rows] == pid) & (self.pes_pts >= 0)]
+        return int(pts.min()) if pts.size else self.origin_pts
 
     def pes_duration(self, pid: int) -> int:
         """How long one PES of ``pid`` is presented (90 kHz): the usual step between PTS values."""
@@ -272,6 +291,8 @@ class _SpliceState:
     cc: dict[int, int] = field(default_factory=dict)
     blanked: int = 0
     padded: int = 0
+    cut: int = 0  # clips longer than their slot even after tightening
+    tightened: int = 0  # null packets taken out of clips so that their last packets fit their slot
     bridged: int = 0
     bridged_psi: int = 0
     pmt_pid: int = 0x100
@@ -290,6 +311,34 @@ class _SpliceState:
         return (self.pcr_base + (n.astype(np.int64) * (TS * 8 * PCR_HZ)) // self.mux_rate) % PCR_WRAP
 
 
+TIGHTEN_MAX = 0.25  # s: the most a clip may overrun its slot and still keep all of its packets
+TIGHTEN_SPAN = 2.0  # s: the stretch before the slot's end whose null packets make the room
+
+
+def _tighten(state: _SpliceState, clip: TsClip, window: int) -> TsClip:
+    """Make a clip that is as long as its slot fit it whole.
+
+    ffmpeg's CBR muxer sends a clip's last pictures a few packets after its
+    nominal end (it sends each one ``max_delay`` before its decoding time), so a
+    clip of exactly its slot's length spills over by tens of milliseconds, and
+    cutting there would lose its last pictures in decoding order (a fifth of a
+    second with B-frames). Taking that many null packets out of the stretch
+    before the end, spread evenly, sends those packets slightly earlier instead,
+    well inside the decoder's buffer, and keeps every picture and sound frame.
+    """
+    over = clip.packets - window
+    if over <= 0 or over > state.packets_in(TIGHTEN_MAX):
+        return clip
+    lo = max(0, window - state.packets_in(TIGHTEN_SPAN))
+    nulls = np.nonzero(clip.pid[lo:window] == NULL_PID)[0] + lo
+    if nulls.size == 0:
+        return clip
+    k = min(over, int(nulls.size))
+    drop = nulls[np.unique(np.linspace(0, nulls.size - 1, k).round().astype(np.int64))]
+    state.tightened += int(drop.size)
+    return clip.without(drop)
+
+
 def splice_piece(state: _SpliceState, clip: TsClip, window: int, following: TsClip | None = None) -> np.ndarray:
     """The clip fitted into ``window`` packets at the current output position, rewritten for continuity.
 
@@ -298,16 +347,26 @@ def splice_piece(state: _SpliceState, clip: TsClip, window: int, following: TsCl
     """
     if clip.pcr_rows.size == 0:
         raise PlayoutError(f"{clip.path}: no PCR; was it normalised to the channel's profile?")
+    clip = _tighten(state, clip, window)
+    state.cut += clip.packets > window
     if state.pcr_base is None:
         state.pcr_base = (int(clip.pcr_values[0])
                           - (int(clip.pcr_rows[0]) * TS * 8 * PCR_HZ) // state.mux_rate) % PCR_WRAP
     delta27 = state.pcr_unwrapped(state.position + int(clip.pcr_rows[0])) - int(clip.pcr_values[0])
+    next_pcr = None
     if following is not None and following.pcr_rows.size:
         next_pcr = state.pcr_unwrapped(state.position + window + int(following.pcr_rows[0]))
-        next_start = (next_pcr - int(following.pcr_values[0])) // 300 + following.origin_pts
-        limit = next_start - delta27 // 300
-    else:
-        limit = clip.origin_pts + (window * TS * 8 * 90_000) // state.mux_rate
+
+    def limit_for(p: int) -> int:
+        """Where the next content of the same elementary stream starts, in this clip's PTS.
+
+        Each stream is held against its own successor: a clip's sound starts a little before
+        its picture (the audio encoder's priming), which must not cut the outgoing picture.
+        """
+        if next_pcr is not None and following is not None:
+            next_start = (next_pcr - int(following.pcr_values[0])) // 300 + following.first_pts(p)
+            return next_start - delta27 // 300
+        return clip.first_pts(p) + (window * TS * 8 * 90_000) // state.mux_rate
     take = min(clip.packets, window)
     rows = np.empty((window, TS), dtype=np.uint8)
     rows[:take] = clip.rows[:take]
@@ -320,10 +379,12 @@ def splice_piece(state: _SpliceState, clip: TsClip, window: int, following: TsCl
     # each elementary stream loses, in stream (decode) order, everything from the first PES whose
     # presentation would run past the next clip's start (so nothing overlaps it and what remains
     # decodes), and its last PES if a cut leaves it incomplete
+    # boundaries fall on whole packets, so the next start is known to within one packet's time
+    slack = 45 + (TS * 8 * 90_000) // state.mux_rate
     for p in clip.pes_pids:
         mine = clip.pid[clip.pes_rows] == p
         rows_p, pts_p = clip.pes_rows[mine], clip.pes_pts[mine]
-        late = np.nonzero((pts_p + clip.pes_duration(p) > limit + 45) & (rows_p < take))[0]
+        late = np.nonzero((pts_p + clip.pes_duration(p) > limit_for(p) + slack) & (rows_p < take))[0]
         first = int(rows_p[late[0]]) if late.size else take
         later = np.nonzero(clip.pid[take:] == p)[0]
         if later.size and not clip.pusi[take + later[0]]:
@@ -566,7 +627,6 @@ def assemble_day(
     snapped = [round(Fraction(int(ms), 1000) / frame) * frame for ms in offsets_ms]
     positions = np.array([round(t * rate / (TS * 8)) for t in snapped], dtype=np.int64)
     pieces: list[tuple[str, int]] = []  # (clip key, window in packets)
-    cut = 0
     boundaries: list[float] = []
     for i, item in enumerate(items):
         key = keys[i]
@@ -589,7 +649,6 @@ def assemble_day(
             warnings.append(f"item {i} ({item.title}): clip ends {short:.2f} s before its slot ends; black fills the rest")
             pieces += [(key, clip.packets), (bkey, window - clip.packets)]
         else:
-            cut += clip.packets > window
             pieces.append((key, window))
     normalise_seconds += time.monotonic() - t0
 
@@ -627,7 +686,8 @@ def assemble_day(
     return PlayoutReport(
         output=out, items=len(items), duration=int(positions[-1]) * TS * 8 / rate, mux_rate=rate,
         packets=int(positions[-1]), distinct_clips=len(jobs), normalised=normalised, cache_hits=hits,
-        cut_items=cut, padded_packets=state.padded, blanked_packets=state.blanked, pcr_packets_added=state.bridged, boundaries=boundaries,
+        cut_items=state.cut, padded_packets=state.padded, blanked_packets=state.blanked, pcr_packets_added=state.bridged,
+        tightened_packets=state.tightened, boundaries=boundaries,
         normalise_seconds=normalise_seconds, splice_seconds=splice_seconds, inject_seconds=inject_seconds,
         inject=report_inject, warnings=warnings,
     )

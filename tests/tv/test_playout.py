@@ -9,10 +9,12 @@ python3-gi) when it is installed.
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import subprocess
 import sys
+from contextlib import redirect_stdout
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -110,6 +112,10 @@ def played(channel_dir: Path) -> Path:
     assert main(["tv", "playout", str(d / "day.json"), "-o", str(d / "day.ts"), "--profile", "tiny-180p25",
                  "--profiles-dir", str(d / "profiles"), "--cache", str(d / "cache"), "--as-run", str(d / "asrun.jsonl"),
                  "--hls", str(d / "hls")]) == 0
+    with redirect_stdout(io.StringIO()) as out:  # the same day again, from the cache, for its JSON report
+        assert main(["tv", "playout", str(d / "day.json"), "-o", str(d / "again.ts"), "--profile", "tiny-180p25",
+                     "--profiles-dir", str(d / "profiles"), "--cache", str(d / "cache"), "--no-epg", "--json"]) == 0
+    (d / "report.json").write_text(out.getvalue())
     return d
 
 
@@ -150,6 +156,23 @@ def test_pcr_and_cc_continuous_across_every_boundary(played: Path) -> None:
         assert np.all((cc[1:] - cc[:-1]) % 16 == step), hex(pid)
     # each item starts on its packet: boundaries are where the day file says
     assert len(day.items) >= 8 and clip.packets == round(40 * rate / (TS * 8))
+
+
+def test_no_picture_is_lost_at_a_boundary(played: Path) -> None:
+    """Every picture of the day is on air, frame after frame across every boundary; sound loses at most
+    the one frame by which a clip's sound outlasts its picture, except where a clip longer than its
+    slot is cut."""
+    clip = TsClip.load(played / "day.ts")
+    video = np.sort(clip.pes_pts[(clip.pid[clip.pes_rows] == 0x0101) & (clip.pes_pts >= 0)])
+    # boundaries sit on whole packets (2.5 ms here), so a frame step there is 40 ms give or take a packet
+    assert video.size == 40 * 25 and np.abs(np.diff(video) - 3600).max() <= 225
+    audio = np.sort(clip.pes_pts[(clip.pid[clip.pes_rows] == 0x0102) & (clip.pes_pts >= 0)])
+    steps = np.diff(audio)
+    assert np.median(steps) == 2160  # one MP2 frame (1152 samples at 48 kHz) per PES
+    report = json.loads((played / "report.json").read_text())
+    assert report["tightened_packets"] > 0 and report["cut_items"] == 2  # the 6 s loop into 3 s and 4 s slots
+    gaps = (steps > 2 * 2160).sum()
+    assert gaps <= report["cut_items"], steps[steps > 2160].tolist()
 
 
 def test_epg_present_following_switches_and_equals_xmltv(played: Path) -> None:
