@@ -301,7 +301,7 @@ def seed(db_url: str, clients: int) -> list[tuple[int, str]]:
 
 
 def start_node(tmp: Path, port: int, redis_url: str | None, log: Path, db_url: str,
-               stock: bool = False) -> subprocess.Popen[bytes]:  # fmt: skip
+               variant: str = "fast", accel: str = "") -> subprocess.Popen[bytes]:  # fmt: skip
     cfg = tmp / f"node{port}.toml"
     lines = [f'data_dir = "{tmp}"', f'database_url = "{db_url}"', f"port = {port}", f'secret_key = "{SECRET}"',
              "scheduler_enabled = false",
@@ -311,8 +311,14 @@ def start_node(tmp: Path, port: int, redis_url: str | None, log: Path, db_url: s
     cfg.write_text("\n".join(lines) + "\n")
     env = {**os.environ, "AULACAST_CONFIG": str(cfg)}
     env.pop("AULACAST_SIGNALING_STOCK_FANOUT", None)
-    if stock:  # python-socketio's own manager: a task per recipient (the baseline)
+    if variant == "stock":  # python-socketio's own manager: a task per recipient (the baseline)
         env["AULACAST_SIGNALING_STOCK_FANOUT"] = "1"
+    if variant == "accel":  # the fast path on uvloop, redis-py with hiredis (both from --accel DIR)
+        site = tmp / "accel-site"
+        site.mkdir(exist_ok=True)
+        (site / "sitecustomize.py").write_text("import asyncio, uvloop\n"
+                                               "asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())\n")
+        env["PYTHONPATH"] = os.pathsep.join([str(site), accel, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     return subprocess.Popen([sys.executable, "-m", "orchestrator.cli", "serve"], env=env, cwd=ROOT,
                             stdout=log.open("ab"), stderr=subprocess.STDOUT)  # fmt: skip
 
@@ -379,7 +385,7 @@ def run_mode(mode: str, args: argparse.Namespace, fanout: str = "fast") -> dict[
     tokens = seed(db_url, args.clients)
     room_sizes = Counter(sid for sid, _ in tokens)
     ports = [free_port() for _ in range(2 if mode == "two" else 1)]
-    nodes = [start_node(tmp, p, redis_url, tmp / f"node{p}.log", db_url, fanout == "stock") for p in ports]
+    nodes = [start_node(tmp, p, redis_url, tmp / f"node{p}.log", db_url, fanout, args.accel) for p in ports]
     workers: list[subprocess.Popen[str]] = []
     try:
         for p in ports:
@@ -501,8 +507,11 @@ def main() -> None:
     ap.add_argument("--interval", type=float, default=10.0, help="seconds between one client's messages")
     ap.add_argument("--procs", type=int, default=2, help="client processes")
     ap.add_argument("--concurrency", type=int, default=40, help="connects in flight per client process")
-    ap.add_argument("--fanout", default="fast", help="fast (signaling.fanout), stock (python-socketio's "
-                    "manager), or both: each mode is run with each, side by side")  # fmt: skip
+    ap.add_argument("--fanout", default="fast", help="comma list of variants run side by side per mode: "
+                    "fast (signaling.fanout), stock (python-socketio's manager), accel (fast on uvloop + "
+                    "hiredis, needs --accel); 'both' = stock,fast")  # fmt: skip
+    ap.add_argument("--accel", default="", help="a directory holding uvloop and hiredis "
+                    "(pip install --target DIR uvloop hiredis), for the accel variant")  # fmt: skip
     ap.add_argument("--deflate", action="store_true", help="clients offer permessage-deflate (browsers do)")
     ap.add_argument("--markdown", default="", help="append the results as a Markdown table to this file")
     ap.add_argument("--modes", default="one,two", help="one = single node; two = two nodes through Redis")
@@ -518,7 +527,9 @@ def main() -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4 * args.clients + 1024)), hard))
     rows = []
-    fanouts = ["stock", "fast"] if args.fanout == "both" else [args.fanout]
+    fanouts = ["stock", "fast"] if args.fanout == "both" else args.fanout.split(",")
+    if "accel" in fanouts and not args.accel:
+        raise SystemExit("the accel variant needs --accel DIR (pip install --target DIR uvloop hiredis)")
     for mode in args.modes.split(","):
         for fanout in fanouts:
             r = run_mode(mode.strip(), args, fanout)

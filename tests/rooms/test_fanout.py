@@ -35,12 +35,18 @@ from signaling.fanout import (
 
 
 def test_versions_are_the_ones_read() -> None:
-    # a new version is not necessarily broken, but the internals must be read again before the pin moves
-    assert versions() == INTERNALS_CHECKED, (
-        f"python-socketio/engineio changed ({versions()} vs {INTERNALS_CHECKED}): re-read "
-        "socketio/async_manager.py, async_pubsub_manager.py and engineio/async_socket.py, then update "
-        "signaling/fanout.py's INTERNALS_CHECKED"
-    )
+    # the structural checks below are the real guard; a new minor release of python-socketio or
+    # python-engineio must still be read by a person before the pin moves (aiohttp: structure only)
+    def minor(v: str) -> tuple[str, ...]:
+        return tuple(v.split(".")[:2])
+
+    installed = versions()
+    for name in ("python-socketio", "python-engineio"):
+        assert minor(installed[name]) == minor(INTERNALS_CHECKED[name]), (
+            f"{name} {installed[name]} is installed, signaling/fanout.py was read against "
+            f"{INTERNALS_CHECKED[name]}: re-read socketio/async_manager.py, async_pubsub_manager.py and "
+            "engineio/async_socket.py, then update INTERNALS_CHECKED"
+        )
 
 
 def test_manager_emit_signature_and_method_order() -> None:
@@ -79,7 +85,8 @@ def test_engineio_socket_has_queue_closed_and_a_writer_that_drains_the_queue() -
 
 async def test_room_emit_takes_the_fast_path_end_to_end() -> None:
     manager = FanoutManager()
-    sio = socketio.AsyncServer(async_mode="aiohttp", client_manager=manager)
+    # short pings: a long-polling client's disconnect otherwise waits out a 25 s poll
+    sio = socketio.AsyncServer(async_mode="aiohttp", client_manager=manager, ping_interval=1, ping_timeout=2)
     app = web.Application()
     sio.attach(app)
     assert install(sio) and sio.eio._async["websocket"] is DirectWebSocket
