@@ -35,39 +35,7 @@ from media_fixtures import make_clip  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
-TINY_PROFILE = """\
-description = "TEST ONLY: 320x180p25 H.264 200 kbit/s, MP2 128 kbit/s, 600 kbit/s mux"
-[video]
-codec = "h264"
-profile = "main"
-width = 320
-height = 180
-frame_rate = 25
-scan = "progressive"
-aspect = "16:9"
-gop = 25
-bitrate = 200_000
-bufsize = 200_000
-[audio]
-codec = "mp2"
-bitrate = 128_000
-channels = 2
-sample_rate = 48000
-[transport]
-mux_rate = 600_000
-original_network_id = 0xFF10
-transport_stream_id = 1
-service_id = 103
-pmt_pid = 0x0100
-video_pid = 0x0101
-audio_pid = 0x0102
-service_name = "Aulacast Test"
-provider_name = "Aulacast"
-[loudness]
-integrated = -23.0
-true_peak = -1.0
-range = 20.0
-"""
+TINY_PROFILE = (Path(__file__).resolve().parent / "data" / "tiny-180p25.toml").read_text()  # test-only, 600 kbit/s
 
 DAY = date(2026, 11, 26)
 
