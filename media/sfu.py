@@ -609,12 +609,13 @@ class Room:
         stream = slot.stream
 
         def started(parameters: Any) -> None:
+            # Runs inside aiortc's connect task: an exception here would leave this connection's
+            # other m-lines unstarted, so it is logged, never raised.
             try:
                 stream.open(aiortc_hooks.RtpOutlet(sender), parameters)
-            except aiortc_hooks.AiortcHookError:
+                self._arm(stream)
+            except Exception:
                 log.exception("room %s: cannot send to %s", self.room_id, participant.peer_id)
-                return
-            self._arm(stream)
 
         aiortc_hooks.on_sender_start(sender, started)
         aiortc_hooks.observe_keyframe_requests(sender, stream.request_keyframe)
