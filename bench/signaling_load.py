@@ -311,8 +311,11 @@ def start_node(tmp: Path, port: int, redis_url: str | None, log: Path, db_url: s
     cfg.write_text("\n".join(lines) + "\n")
     env = {**os.environ, "AULACAST_CONFIG": str(cfg)}
     env.pop("AULACAST_SIGNALING_STOCK_FANOUT", None)
+    env.pop("AULACAST_SIGNALING_GC_FREEZE", None)
     if variant == "stock":  # python-socketio's own manager: a task per recipient (the baseline)
         env["AULACAST_SIGNALING_STOCK_FANOUT"] = "1"
+    if variant == "nofreeze":  # the fast path without signaling.gcpolicy (full GC pauses of ~1 s)
+        env["AULACAST_SIGNALING_GC_FREEZE"] = "0"
     if variant == "accel":  # the fast path on uvloop, redis-py with hiredis (both from --accel DIR)
         site = tmp / "accel-site"
         site.mkdir(exist_ok=True)
@@ -412,7 +415,8 @@ def run_mode(mode: str, args: argparse.Namespace, fanout: str = "fast") -> dict[
         connected = sum(r["ready"] for r in ready)
         connect_s = max(r["connect_s"] for r in ready)
         connect_cpu = sum(cpu_seconds(n.pid) for n in nodes) - cpu_c0
-        print(f"  {mode}: {connected} connected in {connect_s:.1f} s; measuring {args.seconds:g} s",
+        print(f"  {mode}: {connected} connected in {connect_s:.1f} s; measuring {args.seconds:g} s from "
+              f"{time.time() + 2:.1f} (epoch)",
               file=sys.stderr, flush=True)  # fmt: skip
         time.sleep(2)  # arrivals settle (welcome sent, presence written)
         cpu0, t0 = sum(cpu_seconds(n.pid) for n in nodes), time.monotonic()
@@ -508,8 +512,8 @@ def main() -> None:
     ap.add_argument("--procs", type=int, default=2, help="client processes")
     ap.add_argument("--concurrency", type=int, default=40, help="connects in flight per client process")
     ap.add_argument("--fanout", default="fast", help="comma list of variants run side by side per mode: "
-                    "fast (signaling.fanout), stock (python-socketio's manager), accel (fast on uvloop + "
-                    "hiredis, needs --accel); 'both' = stock,fast")  # fmt: skip
+                    "fast (signaling.fanout), stock (python-socketio's manager), nofreeze (fast without "
+                    "signaling.gcpolicy), accel (fast on uvloop + hiredis, needs --accel); 'both' = stock,fast")  # fmt: skip
     ap.add_argument("--accel", default="", help="a directory holding uvloop and hiredis "
                     "(pip install --target DIR uvloop hiredis), for the accel variant")  # fmt: skip
     ap.add_argument("--deflate", action="store_true", help="clients offer permessage-deflate (browsers do)")

@@ -38,7 +38,7 @@ from orchestrator.bus import Event
 from orchestrator.chatstore import SqlChatStore
 from orchestrator.services import Services
 from orchestrator.store.models import RevokedGrant, SessionRecord
-from signaling import fanout
+from signaling import fanout, gcpolicy
 from signaling.chat import Chat, ChatPolicy
 from signaling.grants import JoinClaims, room_kind, verify
 from signaling.room import RoomStore, make_room_store
@@ -395,6 +395,8 @@ def attach(app: web.Application, svc: Services) -> None:
 
     async def lifespan(_app: web.Application) -> AsyncIterator[None]:
         tasks = []
+        if gcpolicy.enabled():
+            tasks.append(asyncio.create_task(gcpolicy.keep_gc_pauses_short(), name="gc-freeze"))
         if svc.redis is not None:
             tasks.append(asyncio.create_task(bridge.listen(), name="media-forwarding"))
             tasks.append(asyncio.create_task(heartbeat(), name="room-heartbeat"))

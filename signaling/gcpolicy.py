@@ -1,0 +1,46 @@
+"""Short garbage-collector pauses on a node that holds thousands of sockets.
+
+    task = asyncio.create_task(keep_gc_pauses_short())    # orchestrator.rooms starts it with the app
+
+CPython's full (generation 2) collection walks every object the collector tracks. A node with
+5,000 sockets holds a great many objects that live as long as their connection, and a full
+collection then stopped its event loop for up to 1.1 s (bench/signaling_load.py, 5,000 clients,
+gc callbacks timing each collection): every chat message in flight waited, which alone puts
+the p99 far above 100 ms. Every ``freeze_every`` seconds this runs a young collection and moves
+what is alive into the permanent generation (``gc.freeze``), so the automatic full collections
+walk only what is newer; every ``full_every`` seconds it unfreezes, collects everything once
+(one long pause) and freezes again, so that cyclic garbage caught in a freeze is reclaimed.
+``AULACAST_SIGNALING_GC_FREEZE=0`` turns it off (the benchmark's comparison).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+
+FREEZE_SECONDS = 30.0
+FULL_SECONDS = 900.0
+ENV = "AULACAST_SIGNALING_GC_FREEZE"
+
+
+def enabled() -> bool:
+    return os.environ.get(ENV, "1") != "0"
+
+
+async def keep_gc_pauses_short(freeze_every: float = FREEZE_SECONDS, full_every: float = FULL_SECONDS) -> None:
+    """Freeze the long-lived heap periodically until cancelled; unfreezes on the way out."""
+    since_full = 0.0
+    try:
+        while True:
+            await asyncio.sleep(freeze_every)
+            since_full += freeze_every
+            if since_full >= full_every:
+                since_full = 0.0
+                gc.unfreeze()
+                gc.collect()
+            else:
+                gc.collect(1)  # young garbage is not frozen with the living
+            gc.freeze()
+    finally:
+        gc.unfreeze()
