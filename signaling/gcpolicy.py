@@ -17,7 +17,9 @@ the last one exceed a quarter of the long-lived heap, and a frozen heap counts a
 collections came every few seconds and still took 0.25-0.4 s (python-engineio replaces a waiter
 object per connection for every message and ping, so the newest generation is never small). So
 while the policy runs, automatic full collections are off (``AUTO_FULL_OFF``): the scheduled one
-every ``full_every`` seconds is the only full pass, and young collections run less often.
+every ``full_every`` seconds is the only full pass. Young collections keep CPython's default
+sizes: larger ones (10,000 allocations) were measured pausing up to 0.37 s, the defaults at most
+0.044 s (5,000 clients; chat p99 530 -> 249 ms).
 """
 
 from __future__ import annotations
@@ -28,9 +30,9 @@ import os
 
 FREEZE_SECONDS = 30.0
 FULL_SECONDS = 900.0
-# (generation 0 allocations, generation 1 collections per older pass, generation 2 passes): the
-# third number is so large that generation 2 is collected only by the scheduled full pass.
-AUTO_FULL_OFF = (10_000, 20, 1_000_000_000)
+# (generation 0 allocations, generation 0 passes per generation 1 pass, generation 1 passes per
+# full pass): CPython's first two; the third so large that only the scheduled full pass runs.
+AUTO_FULL_OFF = (700, 10, 1_000_000_000)
 ENV = "AULACAST_SIGNALING_GC_FREEZE"
 
 
