@@ -153,6 +153,7 @@ class FFmpeg:
         progress: ProgressCallback | None = None,
         cancel: threading.Event | None = None,
         feed: Callable[[BinaryIO], None] | None = None,
+        nice: int = 0,
     ) -> RunResult:
         """Run ``ffmpeg <args> [output]``; raise ``FFmpegError`` naming ``subject`` on failure.
 
@@ -162,7 +163,8 @@ class FFmpeg:
         ffmpeg's ``-progress`` reports; setting ``cancel`` (from any thread)
         stops ffmpeg and raises ``FFmpegCancelled``. ``feed`` writes ffmpeg's
         stdin (an input given as ``pipe:0``) from its own thread; the pipe is
-        closed when it returns, and an exception it raises fails the run.
+        closed when it returns, and an exception it raises fails the run. ``nice``
+        lowers ffmpeg's scheduling priority (work that should only use idle CPU).
         """
         output = Path(output) if output is not None else None
         if output is not None and not output.parent.is_dir():
@@ -178,6 +180,11 @@ class FFmpeg:
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         except OSError as exc:
             raise FFmpegNotFound(f"cannot start ffmpeg {self.binary}: {exc.strerror}") from exc
+        if nice > 0:  # after the start (no preexec_fn: this runs beside other threads)
+            try:
+                os.setpriority(os.PRIO_PROCESS, proc.pid, min(19, os.getpriority(os.PRIO_PROCESS, 0) + nice))
+            except OSError:
+                pass  # already gone, or not allowed: it runs at our priority
         feeder = _Feeder(feed, proc) if feed is not None else None
 
         stderr_lines: deque[str] = deque(maxlen=STDERR_LINES)

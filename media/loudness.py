@@ -166,6 +166,7 @@ def measure_run(
     cancel: threading.Event | None = None,
     start: float = 0.0,
     length: float | None = None,
+    nice: int = 0,
 ) -> tuple[Loudness, RunResult]:
     """``measure`` plus what the ffmpeg run cost; ``start``/``length`` measure only that part."""
     ff = ffmpeg or FFmpeg.locate()
@@ -176,7 +177,7 @@ def measure_run(
     if progress is not None:
         duration = probe(path).duration - start
         duration = min(duration, length) if length else duration
-    result = ff.run(args, subject=path, duration=duration, progress=progress, cancel=cancel)
+    result = ff.run(args, subject=path, duration=duration, progress=progress, cancel=cancel, nice=nice)
     return parse_ebur128_summary(result.stderr, source=str(path)), result
 
 

@@ -481,6 +481,11 @@ class _Heard:
     cpu_seconds: float
 
 
+# The sound branch runs at a lower priority: it has minutes to finish beside the picture encode and
+# should take only the CPU the encoder leaves idle, never slow the encoder down.
+BESIDE = 10
+
+
 def _sound(ff: FFmpeg, source: Path, info: MediaInfo, profile: Profile, part: Path, *, start: float,
            length: float | None, staged: Callable[[str], ProgressCallback | None],
            cancel: threading.Event) -> _Heard:
@@ -494,16 +499,17 @@ def _sound(ff: FFmpeg, source: Path, info: MediaInfo, profile: Profile, part: Pa
     t0 = time.monotonic()
     if info.has_audio:
         before, cost = measure_run(source, ffmpeg=ff, pre_filter=conform_filter(a.channels, a.sample_rate),
-                                   progress=staged("measure"), cancel=cancel, start=start, length=length)
+                                   progress=staged("measure"), cancel=cancel, start=start, length=length,
+                                   nice=BESIDE)
         cpu += cost.cpu_seconds
     else:
         before = SILENCE
     plan = plan_normalisation(before, profile.loudness, sample_rate=a.sample_rate)
     measure_seconds = time.monotonic() - t0
     encoded = ff.run(audio_args(profile, info, plan, start=start, length=length), output=part, subject=source,
-                     cancel=cancel)
+                     cancel=cancel, nice=BESIDE)
     t0 = time.monotonic()
-    after, cost = measure_run(part, ffmpeg=ff, progress=staged("verify"), cancel=cancel)
+    after, cost = measure_run(part, ffmpeg=ff, progress=staged("verify"), cancel=cancel, nice=BESIDE)
     return _Heard(plan, after, encoded, measure_seconds, time.monotonic() - t0,
                   cpu + encoded.cpu_seconds + cost.cpu_seconds)
 

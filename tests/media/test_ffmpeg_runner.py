@@ -199,3 +199,24 @@ def test_a_failing_feed_fails_the_run_and_leaves_nothing(tmp_path: Path) -> None
     with pytest.raises(FFmpegCancelled, match="the writer went away"):
         FFmpeg.locate().run(["-f", "mpegts", "-i", "pipe:0", "-c", "copy"], output=out, feed=feed)
     assert files(tmp_path) == []
+
+
+def test_nice_lowers_the_priority_of_that_ffmpeg_only(tmp_path: Path) -> None:
+    """Work beside a long encode (the sound branch of ``package``) runs at a lower priority."""
+    out = tmp_path / "niced-marker.mp4"
+    seen: list[int] = []
+
+    def on_progress(_: Progress) -> None:
+        for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+            try:
+                if b"niced-marker" in cmdline.read_bytes():
+                    seen.append(int((cmdline.parent / "stat").read_text().rsplit(")", 1)[1].split()[16]))
+            except OSError:
+                continue
+
+    cancel = threading.Event()
+    threading.Timer(1.5, cancel.set).start()
+    with pytest.raises(FFmpegCancelled):
+        FFmpeg.locate().run(SLOW, output=out, duration=20, progress=on_progress, cancel=cancel, nice=7)
+    mine = os.getpriority(os.PRIO_PROCESS, 0)
+    assert seen and seen[-1] == min(19, mine + 7)
