@@ -240,8 +240,7 @@ def encode_args(profile: Profile, info: MediaInfo, plan: LoudnessPlan, *, preset
     ``package`` runs picture and sound as separate passes instead (see ``video_args``);
     this one pass is what a bare encode of the same programme costs.
     """
-    duration = programme_length(info, start, length)
-    seek = ["-ss", f"{start:.3f}"] if start > 0 else []
+    seek, duration = _window(info, start, length)
     inputs, audio_chain = _audio_input(profile, info, plan, duration)
     graph = f"[0:v:0]{video_filter(profile, info)}[vout];{audio_chain}"
     return [
@@ -274,8 +273,7 @@ _PART = ["-map_metadata", "-1", "-avoid_negative_ts", "disabled", "-f", "mpegts"
 def video_args(profile: Profile, info: MediaInfo, *, preset: str = "veryfast", start: float = 0.0,
                length: float | None = None) -> list[str]:
     """The picture alone, encoded to the profile (the long pass; sound runs beside it)."""
-    duration = programme_length(info, start, length)
-    seek = ["-ss", f"{start:.3f}"] if start > 0 else []
+    seek, duration = _window(info, start, length)
     return [*seek, "-i", str(info.path), "-filter_complex", f"[0:v:0]{video_filter(profile, info)}[vout]",
             "-map", "[vout]", "-t", f"{duration:.3f}", *video_codec_args(profile, preset=preset), *_PART]
 
@@ -283,18 +281,22 @@ def video_args(profile: Profile, info: MediaInfo, *, preset: str = "veryfast", s
 def audio_args(profile: Profile, info: MediaInfo, plan: LoudnessPlan, *, start: float = 0.0,
                length: float | None = None) -> list[str]:
     """The sound alone: conformed, normalised by ``plan``, padded to the programme and encoded."""
-    duration = programme_length(info, start, length)
-    seek = ["-ss", f"{start:.3f}"] if start > 0 else []
+    seek, duration = _window(info, start, length)
     inputs, chain = _audio_input(profile, info, plan, duration)
     return [*seek, "-i", str(info.path), *inputs, "-filter_complex", chain, "-map", "[aout]",
             "-t", f"{duration:.3f}", *audio_codec_args(profile), *_PART]
 
 
-def mux_copy_args(video: Path | None, audio: Path, profile: Profile) -> list[str]:
-    """Both encoded parts into the CBR DVB transport stream, without re-encoding (``None``: picture on stdin)."""
-    picture = ["-f", "mpegts", "-i", "pipe:0"] if video is None else ["-i", str(video)]
-    return ["-copyts", *picture, "-copyts", "-i", str(audio), "-map", "0:v:0", "-map", "1:a:0",
-            "-c", "copy", *mux_args(profile)]
+def mux_copy_args(audio: Path, profile: Profile) -> list[str]:
+    """Both encoded parts into the CBR DVB transport stream, without re-encoding: the picture comes on
+    stdin (it is read while being written), the sound from ``audio``."""
+    return ["-copyts", "-f", "mpegts", "-i", "pipe:0", "-copyts", "-i", str(audio), "-map", "0:v:0",
+            "-map", "1:a:0", "-c", "copy", *mux_args(profile)]
+
+
+def _window(info: MediaInfo, start: float, length: float | None) -> tuple[list[str], float]:
+    """The input seek for ``start`` and the programme's length, shared by every pass over the source."""
+    return (["-ss", f"{start:.3f}"] if start > 0 else []), programme_length(info, start, length)
 
 
 def programme_length(info: MediaInfo, start: float = 0.0, length: float | None = None) -> float:
@@ -367,8 +369,12 @@ def package(
         picture_done, mux_done = threading.Event(), threading.Event()
         ended: dict[str, float] = {}
 
-        def finish(name: str, flag: threading.Event) -> Callable[[Future[Any]], None]:
-            return lambda _: (ended.__setitem__(name, time.monotonic()), flag.set())
+        def finish(name: str, flag: threading.Event | None = None) -> Callable[[Future[Any]], None]:
+            def done(_: Future[Any]) -> None:
+                ended[name] = time.monotonic()
+                if flag is not None:
+                    flag.set()
+            return done
 
         with ThreadPoolExecutor(4, thread_name_prefix="package") as pool:
             picture = pool.submit(_timed, ff.run,
@@ -381,7 +387,7 @@ def package(
 
             def mux() -> RunResult:
                 sound.result()  # raises when the sound failed; the supervisor reports that error instead
-                return ff.run([*mux_copy_args(None, audio_part, profile), str(encoded)], subject=source,
+                return ff.run([*mux_copy_args(audio_part, profile), str(encoded)], subject=source,
                               duration=duration, progress=staged("mux"), cancel=stop,
                               feed=_follow(video_part, picture_done, stop))
 
@@ -399,7 +405,7 @@ def package(
                     return result, time.thread_time() - cpu0
 
                 injecting = pool.submit(inject)
-                injecting.add_done_callback(finish("inject", threading.Event()))
+                injecting.add_done_callback(finish("inject"))
                 branches.append(injecting)
             _supervise(branches, stop, cancel, source)
             run, encode_seconds = picture.result()
@@ -519,25 +525,9 @@ def _follow(path: Path, finished: threading.Event, stop: threading.Event,
     """A feed that copies ``path`` to a pipe while another process is still writing it, to its end."""
 
     def feed(pipe: BinaryIO) -> None:
-        while not path.exists():
-            if stop.is_set() or finished.is_set():
-                raise FFmpegCancelled(f"{path.name} was never written")
-            time.sleep(0.02)
-        with path.open("rb") as f:
-            while True:
-                data = f.read(chunk)
-                if data:
-                    pipe.write(data)
-                    continue
-                if stop.is_set():
-                    raise FFmpegCancelled(f"{path.name}: stopped")
-                if finished.is_set():
-                    rest = f.read()  # whatever the writer added between the last read and its exit
-                    if not rest:
-                        return
-                    pipe.write(rest)
-                    continue
-                time.sleep(0.02)
+        with _Following(path, finished, stop) as growing:
+            while data := growing.read(chunk):
+                pipe.write(data)
 
     return feed
 
