@@ -199,8 +199,8 @@ class FFmpeg:
         try:
             _read_progress(proc, duration, progress)
             returncode, cpu_seconds = _reap(proc)
-            if feeder is not None:
-                feeder.join()
+            if feeder is not None and returncode == 0:
+                feeder.join()  # ffmpeg read the feed to its end; a failed run does not wait on the feed
         except BaseException:
             # KeyboardInterrupt or a progress callback that raised: stop ffmpeg, leave nothing behind.
             _stop(proc)
