@@ -829,7 +829,7 @@ def send_realtime(
         sock.connect((u.hostname, u.port))
         fh.seek(first * per)
         # Due times run on the day's clock: datagram n is due at at + n * interval.
-        t0 = time.monotonic() - (first * interval if at is None else (datetime.now(UTC) - at).total_seconds())
+        t0 = time.monotonic() - (0.0 if at is None else (datetime.now(UTC) - at).total_seconds())
         n = first
         while True:
             if stop is not None and stop.is_set():
