@@ -1,14 +1,18 @@
 """Join latency, media half: join call -> first DECODED remote video frame at the viewer.
 
-    .venv/bin/python bench/join_latency.py            # 50 joins
-    .venv/bin/python bench/join_latency.py --joins 10
+    .venv/bin/python bench/join_latency.py            # 50 joins back to back, then 50 spaced 0.5 s
+    .venv/bin/python bench/join_latency.py --joins 10 --spacing 1
 
 A media worker (media.workers, the production path) holds one room with a live
 aiortc publisher (640x480@30 VP8, encoded as it goes, so it answers PLI). Each
 join is a fresh viewer peer connection on loopback: MediaServer.join ->
 "subscribe-offer" event -> answer -> ICE + DTLS -> the SFU's PLI -> keyframe ->
 the viewer decodes its first frame. Joins run one after another; each viewer
-leaves afterwards. The token half (HTTP + Socket.IO connect) is signaling's.
+leaves afterwards. Back to back, a join comes within the SFU's PLI throttle
+(0.5 s per track) of the previous one's keyframe request and waits for the
+interval to end; spaced by ``--spacing`` seconds, joins are independent as
+those of people arriving at different moments. The token half (HTTP +
+Socket.IO connect) is signaling's.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def run(joins: int) -> dict[str, Any]:
+async def run(joins: int, spacing: float) -> dict[str, Any]:
     import av
     import numpy
     from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
@@ -80,7 +84,10 @@ async def run(joins: int) -> dict[str, Any]:
 
     totals: list[float] = []
     to_offer: list[float] = []
+    to_connected: list[float] = []
     for i in range(joins):
+        if i and spacing:
+            await asyncio.sleep(spacing)
         peer = f"viewer{i}"
         first: asyncio.Future[float] = asyncio.get_running_loop().create_future()
         viewer = RTCPeerConnection(config)
@@ -97,6 +104,13 @@ async def run(joins: int) -> dict[str, Any]:
 
             asyncio.ensure_future(read())
 
+        connected: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+
+        @viewer.on("connectionstatechange")
+        def on_state(viewer: Any = viewer, connected: asyncio.Future[float] = connected) -> None:
+            if viewer.connectionState == "connected" and not connected.done():
+                connected.set_result(time.perf_counter())
+
         offers[peer] = asyncio.get_running_loop().create_future()
         start = time.perf_counter()
         await pool.join("lat", peer, MediaGrant(), None)
@@ -108,26 +122,36 @@ async def run(joins: int) -> dict[str, Any]:
         end = await asyncio.wait_for(first, 30)
         totals.append(end - start)
         to_offer.append(got_offer - start)
+        to_connected.append((connected.result() if connected.done() else end) - start)
         await viewer.close()
         await pool.leave("lat", peer)
     await publisher.close()
     await pool.close()
-    return {"totals": totals, "to_offer": to_offer}
+    return {"totals": totals, "to_offer": to_offer, "to_connected": to_connected}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--joins", type=int, default=50)
+    parser.add_argument("--spacing", default="0,0.5",
+                        help="seconds between one viewer's first frame and the next join, one run per value "
+                             "(0: back to back, where the SFU's per-track PLI throttle of 0.5 s can hold a join)")
     args = parser.parse_args()
-    load = os.getloadavg()[0]
-    result = asyncio.run(run(args.joins))
-    totals, to_offer = result["totals"], result["to_offer"]
     print(f"# join_latency  {time.strftime('%Y-%m-%d %H:%M:%S %Z')}  {platform.node()}  {os.cpu_count()} cpus  "
-          f"load {load:.2f} -> {os.getloadavg()[0]:.2f}  joins {len(totals)}")  # fmt: skip
-    print(f"join -> first decoded frame: p50 {percentile(totals, 0.5) * 1000:.0f} ms  "
-          f"p95 {percentile(totals, 0.95) * 1000:.0f} ms  max {max(totals) * 1000:.0f} ms")  # fmt: skip
-    print(f"join -> subscribe offer:     p50 {percentile(to_offer, 0.5) * 1000:.0f} ms  "
-          f"p95 {percentile(to_offer, 0.95) * 1000:.0f} ms")  # fmt: skip
+          f"joins {args.joins} per run")  # fmt: skip
+    for spacing in (float(v) for v in args.spacing.split(",")):
+        load = os.getloadavg()[0]
+        result = asyncio.run(run(args.joins, spacing))
+        totals, to_offer, to_connected = result["totals"], result["to_offer"], result["to_connected"]
+
+        def ms(values: list[float], q: float) -> str:
+            return f"{percentile(values, q) * 1000:.0f}"
+
+        print(f"## joins {spacing:g} s apart  load {load:.2f} -> {os.getloadavg()[0]:.2f}")
+        print(f"join -> first decoded frame: p50 {ms(totals, 0.5)} ms  p95 {ms(totals, 0.95)} ms  "
+              f"max {max(totals) * 1000:.0f} ms")  # fmt: skip
+        print(f"join -> subscribe offer:     p50 {ms(to_offer, 0.5)} ms  p95 {ms(to_offer, 0.95)} ms")
+        print(f"join -> ICE+DTLS connected:  p50 {ms(to_connected, 0.5)} ms  p95 {ms(to_connected, 0.95)} ms")
 
 
 if __name__ == "__main__":

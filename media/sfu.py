@@ -192,6 +192,7 @@ class PublishedTrack:
         self._pli_interval = pli_interval
         self._last_pli = -math.inf
         self._pli_timer: asyncio.TimerHandle | None = None
+        self._keyframe_wanted = False  # a request came since the last keyframe arrived
         self._on_end = on_end
         self.tap = aiortc_hooks.tap_encoded_frames(
             receiver, self._on_frame, lambda: on_end(self), video_jitter_packets
@@ -207,6 +208,10 @@ class PublishedTrack:
         key = aiortc_hooks.is_keyframe(codec, frame.data)
         if key and self.kind == "video":
             self.keyframes += 1
+            self._keyframe_wanted = False  # every request made before now is served by this keyframe
+            if self._pli_timer is not None:
+                self._pli_timer.cancel()
+                self._pli_timer = None
         for listener in self.listeners:
             listener(self, codec, frame, key)
         if not self._streams or not self.active:
@@ -224,19 +229,30 @@ class PublishedTrack:
             self._streams = tuple(self.subscribers.values())
 
     def request_keyframe(self) -> None:
-        """Ask the publisher for a keyframe (PLI), throttled per track; extra requests coalesce."""
+        """Ask the publisher for a keyframe (PLI), throttled per track; extra requests coalesce.
+
+        A request held back by the throttle is sent when the interval is over only if no
+        keyframe arrived meanwhile: the frames after a PLI (sent before the keyframe could
+        come back) ask again, and a PLI sent for them would be spent on nobody and hold the
+        next joiner's keyframe back by a whole interval.
+        """
         if self.kind != "video" or not self.active:
             return
         self.pli_requests += 1
+        self._keyframe_wanted = True
         loop = asyncio.get_running_loop()
         wait = self._last_pli + self._pli_interval - loop.time()
         if wait <= 0:
             self._send_pli()
         elif self._pli_timer is None:
-            self._pli_timer = loop.call_later(wait, self._send_pli)
+            self._pli_timer = loop.call_later(wait, self._deferred_pli)
+
+    def _deferred_pli(self) -> None:
+        self._pli_timer = None
+        if self._keyframe_wanted and self.active:
+            self._send_pli()
 
     def _send_pli(self) -> None:
-        self._pli_timer = None
         if aiortc_hooks.request_keyframe(self.receiver):
             self.plis_sent += 1
             self._last_pli = asyncio.get_running_loop().time()

@@ -209,6 +209,19 @@ async def test_pli_is_throttled_per_track_and_subscriber_pli_reaches_the_publish
         await until(lambda: camera.plis_sent - sent >= 1, "the coalesced PLI goes out")
         assert camera.plis_sent - sent <= 2
 
+        # Requests made while the keyframe is on its way (a starving stream asks at every frame)
+        # are served by that keyframe: no second PLI goes out for them when the interval ends,
+        # which would hold the next joiner's keyframe back by a whole interval.
+        await until(lambda: camera._pli_timer is None, "the coalesced PLI is done")
+        await asyncio.sleep(0.6)  # the throttle interval is over
+        sent, keyframes = camera.plis_sent, camera.keyframes
+        camera.request_keyframe()
+        assert camera.plis_sent == sent + 1
+        camera.request_keyframe()  # throttled: deferred
+        await until(lambda: camera.keyframes > keyframes, "the publisher answers with a keyframe")
+        await asyncio.sleep(0.6)
+        assert camera.plis_sent == sent + 1
+
         # A PLI sent by the subscriber's receiver lands in the SFU's sender hook.
         assert viewer.subscribe_pc is not None
         receiver = next(t.receiver for t in viewer.subscribe_pc.getTransceivers() if t.kind == "video")
