@@ -7,7 +7,8 @@ or a replayed job never take it twice. Events are published after commit.
 
 Only sessions inside a horizon (default two days) hold jobs; a job every two minutes
 moves the horizon, and start-up catches up anything that fell due while the
-service was down.
+service was down. The same periodic job forgets revoked join tokens a day after they
+would have expired anyway.
 """
 
 from __future__ import annotations
@@ -20,12 +21,12 @@ from typing import Any
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from orchestrator.services import Services
-from orchestrator.store.models import Reminder, SessionRecord, Transition
+from orchestrator.store.models import Reminder, RevokedGrant, SessionRecord, Transition
 from orchestrator.store.types import utcnow
 from schedules.lifecycle import ORDER, due_state, lifecycle_steps, path_to
 
@@ -34,6 +35,7 @@ log = logging.getLogger("aulacast.lifecycle")
 HORIZON = timedelta(days=2)
 LEADER_KEY = "aulacast:lifecycle:leader"
 LEASE_MS = 6000
+REVOKED_KEPT = timedelta(days=1)  # past a revoked token's own expiry (see purge_revoked_grants)
 EVENT_OF = {"open": "session.opened", "live": "session.live", "closed": "session.closed"}
 
 _ACTIVE: Lifecycle | None = None
@@ -50,6 +52,7 @@ async def run_step(session_id: int, action: str) -> None:
 async def run_horizon() -> None:
     if _ACTIVE is not None:
         await _ACTIVE.sync_horizon()
+        await _ACTIVE.purge_revoked_grants()
 
 
 class Lifecycle:
@@ -173,6 +176,26 @@ class Lifecycle:
 
         rows = await self.svc.db_call(load)
         return sum(self.schedule(r, now) for r in rows)
+
+    async def purge_revoked_grants(self, now: datetime | None = None) -> int:
+        """Delete revocations whose token cannot be used any more; returns how many.
+
+        A revocation row lives until the session's end plus the grace (what a token of
+        that session carries as ``exp``), and a day longer, so that a session moved earlier
+        after its tokens were issued stays covered until it is closed (a closed session's
+        room refuses every token). Without this the table grows by one row per revoked
+        link forever, and every join reads it.
+        """
+        cutoff = (now or utcnow()) - REVOKED_KEPT
+
+        def run(s: Session) -> int:
+            result = s.execute(delete(RevokedGrant).where(RevokedGrant.expires_at < cutoff))
+            return int(getattr(result, "rowcount", 0) or 0)
+
+        purged = await self.svc.db_call(run)
+        if purged:
+            log.info("revoked join tokens purged", extra={"count": purged})
+        return purged
 
     async def catch_up(self) -> int:
         """Take every step that fell due while nobody was running, in order, once."""

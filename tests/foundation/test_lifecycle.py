@@ -168,3 +168,23 @@ def test_two_nodes_take_each_transition_once(tmp_path: Path, private_redis: str)
     with db.session() as s:
         nodes_used = {t.node for t in s.query(Transition)}
     assert len(nodes_used) == 1  # the leader took them all
+
+
+async def test_revoked_tokens_are_forgotten_a_day_after_they_expire(tmp_path: Path) -> None:
+    from orchestrator.store.models import RevokedGrant
+
+    svc = Services.build(make_settings(tmp_path))
+    svc.db.upgrade()
+    now = datetime.now(UTC)
+    with svc.db.session() as s:
+        s.add(RevokedGrant(jti="long-gone", expires_at=now - timedelta(days=2)))
+        s.add(RevokedGrant(jti="just-expired", expires_at=now - timedelta(hours=1)))
+        s.add(RevokedGrant(jti="still-valid", expires_at=now + timedelta(hours=1)))
+    lc = Lifecycle(svc)
+    try:
+        assert await lc.purge_revoked_grants(now) == 1
+        assert await lc.purge_revoked_grants(now) == 0
+        with svc.db.session() as s:
+            assert sorted(r.jti for r in s.query(RevokedGrant)) == ["just-expired", "still-valid"]
+    finally:
+        await svc.close()
