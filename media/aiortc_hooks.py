@@ -43,6 +43,7 @@ import asyncio
 import fractions
 import inspect
 import logging
+import random
 import socket
 import sys
 import threading
@@ -50,6 +51,7 @@ from collections.abc import Callable
 from typing import Any
 
 import aioice.ice
+import aioice.stun
 import aiortc
 import av
 import pylibsrtp
@@ -130,6 +132,15 @@ def check_internals() -> list[str]:
     for name in ("CONSENT_INTERVAL", "CONSENT_FAILURES"):
         if not isinstance(getattr(aioice.ice, name, None), int | float):
             problems.append(f"aioice.ice.{name} is gone (ICE consent timing)")
+    consent_src = inspect.getsource(_STOCK_QUERY_CONSENT)
+    for needle in ("self._nominated.values()", "self.build_request(pair, nominate=False)",
+                   "retransmissions=0", "self._query_consent_task = None", "await self.close()"):  # fmt: skip
+        if needle not in consent_src:
+            problems.append(f"aioice Connection.query_consent changed ({needle!r} is gone): review _query_consent")
+    if "self._query_consent_task = asyncio.create_task(self.query_consent())" not in inspect.getsource(
+        aioice.ice.Connection.connect
+    ):
+        problems.append("aioice Connection.connect no longer starts self.query_consent() (consent hook)")
     if not callable(getattr(aioice.ice, "get_host_addresses", None)) or "get_host_addresses(" not in (
         inspect.getsource(aioice.ice.Connection.gather_candidates)
     ):
@@ -288,12 +299,50 @@ def observe_keyframe_requests(sender: RTCRtpSender, callback: Callable[[], None]
     setattr(sender, _TX_KEYFRAME, callback)
 
 
-def set_consent_timing(interval: float, failures: int) -> None:
-    """Detect a vanished peer sooner than aioice's 6 x 5 s (process-wide: aioice reads module globals)."""
+_STOCK_QUERY_CONSENT = aioice.ice.Connection.query_consent
+_consent_retransmissions = 0
+
+
+def set_consent_timing(interval: float, failures: int, retransmissions: int = 0) -> None:
+    """Set how ICE consent (RFC 7675) is checked: every ``interval`` s, lost after ``failures`` misses.
+
+    Process-wide: aioice reads module globals. aioice sends each check once and counts a
+    reply later than 0.5 s as a miss, so a loaded host (or a far peer on a bad link) loses
+    consent although every reply arrives. With ``retransmissions`` > 0 each check is a
+    normal STUN transaction (sent again after 0.5, 1, 2 ... s, any reply to any copy
+    counts): a check then tolerates 3.5 s of delay with 2 retransmissions, and a vanished
+    peer is still detected after ``failures`` checks.
+    """
+    global _consent_retransmissions
     _require(aioice.ice, "CONSENT_INTERVAL")
     _require(aioice.ice, "CONSENT_FAILURES")
     aioice.ice.CONSENT_INTERVAL = interval
     aioice.ice.CONSENT_FAILURES = failures
+    _consent_retransmissions = retransmissions
+    aioice.ice.Connection.query_consent = _query_consent if retransmissions else _STOCK_QUERY_CONSENT  # type: ignore[method-assign]
+
+
+async def _query_consent(self: aioice.ice.Connection) -> None:
+    """aioice's ``Connection.query_consent`` with retransmitted checks (see set_consent_timing)."""
+    assert self.remote_password is not None
+    key = self.remote_password.encode("utf8")
+    failures = 0
+    while True:
+        await asyncio.sleep(aioice.ice.CONSENT_INTERVAL * (0.8 + 0.4 * random.random()))
+        for pair in self._nominated.values():
+            request = self.build_request(pair, nominate=False)
+            try:
+                await pair.protocol.request(
+                    request, pair.remote_addr, integrity_key=key, retransmissions=_consent_retransmissions
+                )
+                failures = 0
+            except aioice.stun.TransactionError:
+                failures += 1
+            if failures >= aioice.ice.CONSENT_FAILURES:
+                log.info("ICE consent to send expired after %d checks without a reply", failures)
+                self._query_consent_task = None
+                await self.close()
+                return
 
 
 def restrict_host_addresses(addresses: list[str]) -> None:

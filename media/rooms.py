@@ -111,7 +111,9 @@ class MediaConfig:
     video_jitter_packets: int = 128  # a lost, unrecovered packet stalls a published video ~1 s, not ~4 s
     udp_receive_buffer: int = 2 * 2**20  # SO_RCVBUF per ICE socket (capped by net.core.rmem_max)
     consent_interval: float = 2.0  # ICE consent checks (RFC 7675); aioice default is 5 s
-    consent_failures: int = 6  # missed checks before a peer counts as gone (~15 s)
+    consent_failures: int = 3  # checks without any reply before a peer counts as gone (~11-17 s)
+    consent_retransmissions: int = 2  # each check is sent again after 0.5 and 1 s: a reply up to 3.5 s
+    # late still counts, so a loaded host does not drop peers that answer (aioice: 0, i.e. 0.5 s)
     host_addresses: list[str] | None = None  # ICE host candidates only from these (multi-homed hosts, tests)
 
     def rtc_configuration(self) -> RTCConfiguration:
@@ -205,7 +207,9 @@ class LocalMediaServer:
         self.pump = FanoutPump(self.config.fanout_slice_packets, self.config.fanout_backlog_packets)
         self._rooms: dict[str, Room] = {}
         self._events = EventHub()
-        aiortc_hooks.set_consent_timing(self.config.consent_interval, self.config.consent_failures)
+        aiortc_hooks.set_consent_timing(
+            self.config.consent_interval, self.config.consent_failures, self.config.consent_retransmissions
+        )
         if self.config.host_addresses:
             aiortc_hooks.restrict_host_addresses(self.config.host_addresses)
 

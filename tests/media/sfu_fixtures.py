@@ -29,9 +29,12 @@ NO_ICE_SERVERS = RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MA
 def loopback_ice(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """aioice skips 127.0.0.1 when gathering; tests must use it and nothing else (TESTING.md)."""
     monkeypatch.setattr(aioice.ice, "get_host_addresses", lambda use_ipv4, use_ipv6: ["127.0.0.1"])
+    from media import aiortc_hooks
+
     interval, failures = aioice.ice.CONSENT_INTERVAL, aioice.ice.CONSENT_FAILURES
+    retransmissions = aiortc_hooks._consent_retransmissions
     yield
-    aioice.ice.CONSENT_INTERVAL, aioice.ice.CONSENT_FAILURES = interval, failures
+    aiortc_hooks.set_consent_timing(interval, failures, retransmissions)
 
 
 class SmallVideoTrack(VideoStreamTrack):

@@ -266,11 +266,71 @@ def test_keyframe_detection_and_h264_pack_path() -> None:
 
 def test_consent_timing_hook_sets_aioice_globals() -> None:
     interval, failures = aioice.ice.CONSENT_INTERVAL, aioice.ice.CONSENT_FAILURES
+    stock = aioice.ice.Connection.query_consent
     try:
         aiortc_hooks.set_consent_timing(1.5, 3)
         assert (aioice.ice.CONSENT_INTERVAL, aioice.ice.CONSENT_FAILURES) == (1.5, 3)
+        assert aioice.ice.Connection.query_consent is aiortc_hooks._STOCK_QUERY_CONSENT
+        aiortc_hooks.set_consent_timing(1.5, 3, retransmissions=2)
+        assert aioice.ice.Connection.query_consent is aiortc_hooks._query_consent
     finally:
-        aioice.ice.CONSENT_INTERVAL, aioice.ice.CONSENT_FAILURES = interval, failures
+        aiortc_hooks.set_consent_timing(interval, failures, 0)
+        assert aioice.ice.Connection.query_consent is stock
+
+
+async def _connected_pair() -> tuple[RTCPeerConnection, RTCPeerConnection]:
+    a, b = RTCPeerConnection(NO_ICE_SERVERS), RTCPeerConnection(NO_ICE_SERVERS)
+    a.createDataChannel("x")
+    await a.setLocalDescription(await a.createOffer())
+    await b.setRemoteDescription(a.localDescription)
+    await b.setLocalDescription(await b.createAnswer())
+    await a.setRemoteDescription(b.localDescription)
+    await until(lambda: a.connectionState == b.connectionState == "connected", "ICE + DTLS up")
+    return a, b
+
+
+def _delay_stun(pc: RTCPeerConnection, seconds: float | None) -> None:
+    """Hold every STUN datagram ``pc`` receives for ``seconds`` (None: drop them): a slow or gone peer."""
+    sctp = pc.sctp
+    assert sctp is not None
+    connection = sctp.transport.transport._connection
+    loop = asyncio.get_running_loop()
+    for protocol in list(connection._protocols):
+        original = protocol.datagram_received
+
+        def received(data: bytes, addr: Any, original: Any = original) -> None:
+            if data and data[0] < 4:  # STUN (RFC 7983)
+                if seconds is not None:
+                    loop.call_later(seconds, original, data, addr)
+                return
+            original(data, addr)
+
+        protocol.datagram_received = received
+
+
+@pytest.mark.usefixtures("loopback_ice")
+@pytest.mark.parametrize("retransmissions", [0, 2])
+async def test_consent_survives_late_replies_only_with_retransmitted_checks(retransmissions: int) -> None:
+    """Replies 1.2 s late: aioice's own checks (one try, 0.5 s) call that a lost peer; ours wait for them.
+
+    A peer that stops answering altogether is still dropped with retransmitted checks.
+    """
+    aiortc_hooks.set_consent_timing(0.3, 2, retransmissions)
+    a, b = await _connected_pair()
+    try:
+        _delay_stun(a, 1.2)
+        if retransmissions == 0:
+            await until(lambda: a.connectionState in ("failed", "closed"), "consent lost on late replies", 20)
+            return
+        # several check rounds (each waits for its late reply) pass without a loss
+        for _ in range(4):
+            await asyncio.sleep(1.5)
+            assert a.connectionState == "connected"
+        _delay_stun(a, None)  # now no reply at all: 2 checks of 0.5 + 1 + 2 s each
+        await until(lambda: a.connectionState in ("failed", "closed"), "consent lost on silence", 30)
+    finally:
+        await a.close()
+        await b.close()
 
 
 @pytest.mark.usefixtures("loopback_ice")

@@ -236,7 +236,7 @@ async def test_pli_is_throttled_per_track_and_subscriber_pli_reaches_the_publish
 
 @pytest.mark.slow
 async def test_a_vanished_peer_leaves_and_the_others_are_told() -> None:
-    media = await _room(consent_interval=1.0, consent_failures=5)
+    media = await _room(consent_interval=1.0, consent_failures=2)
     tutor = Client(media, "s1", "tutor", TUTOR)
     alice = Client(media, "s1", "alice", STUDENT)
     bob = Client(media, "s1", "bob", STUDENT)

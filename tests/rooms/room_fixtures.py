@@ -192,7 +192,7 @@ async def start_world(tmp_path: Path, *, media: bool = True, **settings: Any) ->
         from media.rooms import LocalMediaServer, MediaConfig
 
         svc.extras["media_server"] = LocalMediaServer(
-            MediaConfig(host_addresses=["127.0.0.1"], consent_interval=1.0, consent_failures=5)
+            MediaConfig(host_addresses=["127.0.0.1"], consent_interval=1.0, consent_failures=2)
         )
     app = create_app(cfg, services=svc)
     runner = web.AppRunner(app)
