@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -48,8 +49,24 @@ log = logging.getLogger("aulacast.rooms")
 
 SIGNALING = web.AppKey("signaling", SignalingServer)
 HEARTBEAT_SECONDS = 3.0
+HEARTBEAT_ENV = "AULACAST_ROOM_HEARTBEAT_SECONDS"  # override (tests make crashes show quickly)
+ALIVE_BEATS = 3  # a node's alive mark lives this many heartbeats: one or two missed beats do not kill it
+PRUNE_GRACE_BEATS = 2  # and a missing mark must stay missing this long before its sockets are swept
 RPC_TIMEOUT = 15.0
 SESSION_CACHE_SECONDS = 5.0  # session rows change rarely; ended rooms are also flagged in room state
+
+
+def heartbeat_seconds() -> float:
+    """The room heartbeat: ``$AULACAST_ROOM_HEARTBEAT_SECONDS`` (0.1–60) or 3 s."""
+    raw = os.environ.get(HEARTBEAT_ENV, "").strip()
+    if not raw:
+        return HEARTBEAT_SECONDS
+    try:
+        value = float(raw)
+    except ValueError:
+        log.warning("%s=%r is not a number; using %.1f s", HEARTBEAT_ENV, raw, HEARTBEAT_SECONDS)
+        return HEARTBEAT_SECONDS
+    return min(max(value, 0.1), 60.0)
 
 
 def media_room_id(session_id: int) -> str:
@@ -384,12 +401,18 @@ def attach(app: web.Application, svc: Services) -> None:
     svc.bus.subscribe("session.closed", closed)
     svc.bus.subscribe("room.control", control)
 
+    beat = heartbeat_seconds()
+
     async def heartbeat() -> None:
+        """Every beat: alive mark first (so our re-asserted sockets never sit in Redis without it),
+        media leases, refill (in full when our mark had lapsed: others may have swept us), sweep."""
         while True:
-            await asyncio.sleep(HEARTBEAT_SECONDS)
+            await asyncio.sleep(beat)
             try:
+                lapsed = await rooms.mark_alive(svc.node, beat * ALIVE_BEATS)
                 await rooms.renew_media(set(bridge.open), svc.node)
-                await server.refill()
+                await server.refill(force=lapsed)
+                await server.sweep(beat * PRUNE_GRACE_BEATS)
             except Exception as exc:  # Redis restarting: next beat refills
                 log.debug("room heartbeat skipped: %s", exc)
 
@@ -398,6 +421,9 @@ def attach(app: web.Application, svc: Services) -> None:
         if gcpolicy.enabled():
             tasks.append(asyncio.create_task(gcpolicy.keep_gc_pauses_short(), name="gc-freeze"))
         if svc.redis is not None:
+            with contextlib.suppress(Exception):  # alive before the first socket arrives; else the first beat
+                async with asyncio.timeout(2):
+                    await rooms.mark_alive(svc.node, beat * ALIVE_BEATS)
             tasks.append(asyncio.create_task(bridge.listen(), name="media-forwarding"))
             tasks.append(asyncio.create_task(heartbeat(), name="room-heartbeat"))
         yield

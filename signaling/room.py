@@ -8,19 +8,23 @@
 State lives per person (not per socket), so a page reload finds the person's hand, admission
 and role where they left them. Presence is the set of connected sockets, kept per room in a
 Redis hash when nodes share the load (each node re-asserts its own sockets every few seconds,
-so a restarted Redis is refilled without clients noticing).
+so a restarted Redis is refilled without clients noticing). Each node also renews a short-lived
+alive mark; entries of a node whose mark lapsed (crashed, SIGKILL) are not counted as online and
+are swept by the surviving nodes (``prune_dead_nodes``).
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal, Protocol
 
 PREFIX = "aulacast:room:"
 KEY_TTL = 2 * 24 * 3600  # rooms outlive no session by more than this
 MEDIA_LEASE = 15  # seconds; the owning node refreshes its media placement well within this
+NODE_PREFIX = "aulacast:node:"
 
 
 @dataclass
@@ -109,6 +113,8 @@ class RoomStore(Protocol):
     ) -> None: ...  # fmt: skip
     async def renew_media(self, session_ids: set[int], node: str) -> None: ...
     async def state_lost(self, node: str) -> bool: ...
+    async def mark_alive(self, node: str, ttl: float) -> bool: ...
+    async def prune_dead_nodes(self, session_ids: Iterable[int], node: str, grace: float) -> dict[int, set[int]]: ...
     async def drop(self, session_id: int) -> None: ...
 
 
@@ -192,19 +198,60 @@ class LocalRoomStore:
     async def state_lost(self, node: str) -> bool:
         return False
 
+    async def mark_alive(self, node: str, ttl: float) -> bool:
+        return False  # one process: it is alive while it can answer
+
+    async def prune_dead_nodes(self, session_ids: Iterable[int], node: str, grace: float) -> dict[int, set[int]]:
+        return {}
+
     async def drop(self, session_id: int) -> None:
         self._rooms.pop(session_id, None)
+
+
+_PRUNE = """
+-- KEYS[1]: a room's :online hash; KEYS[i + 1]: the alive mark of node ARGV[i].
+-- A node counts as dead only if its mark is STILL missing now: a node that renewed its mark (and
+-- re-asserted its sockets) since the caller looked keeps its entries. Atomic, so of several nodes
+-- sweeping the same room exactly one sees each person go and announces it.
+local dead = {}
+for i = 1, #ARGV do
+  if redis.call('EXISTS', KEYS[i + 1]) == 0 then dead[ARGV[i]] = true end
+end
+local flat = redis.call('HGETALL', KEYS[1])
+local removed, kept = {}, {}
+for i = 1, #flat, 2 do
+  local v = flat[i + 1]
+  local sep = string.find(v, '|', 1, true)
+  if sep then
+    local person, node = string.sub(v, 1, sep - 1), string.sub(v, sep + 1)
+    if dead[node] then
+      redis.call('HDEL', KEYS[1], flat[i])
+      removed[person] = true
+    else
+      kept[person] = true
+    end
+  end
+end
+local gone = {}
+for person in pairs(removed) do
+  if not kept[person] then gone[#gone + 1] = person end
+end
+return gone
+"""
 
 
 class RedisRoomStore:
     """The same state in Redis hashes (one set of keys per room), shared by every node.
 
     Keys: ``aulacast:room:<sid>:meta`` (hash of JSON values), ``:members`` (person id -> JSON),
-    ``:online`` (socket id -> "person_id|node"), ``:media`` (owning node, a lease with TTL).
+    ``:online`` (socket id -> "person_id|node"), ``:media`` (owning node, a lease with TTL);
+    ``aulacast:node:<node>:alive`` (short TTL, renewed every heartbeat by ``mark_alive``).
     """
 
     def __init__(self, redis: Any) -> None:
         self._r = redis
+        self._prune = redis.register_script(_PRUNE)
+        self._missing_since: dict[str, float] = {}  # node -> monotonic time its mark was first seen missing
 
     @staticmethod
     def _key(session_id: int, part: str) -> str:
@@ -251,12 +298,32 @@ class RedisRoomStore:
         await self._r.expire(key, KEY_TTL)
 
     async def remove_socket(self, session_id: int, socket_id: str, person_id: int) -> int:
+        """Sockets the person still has on live nodes (a crashed node's leftovers do not keep them in)."""
         key = self._key(session_id, "online")
-        await self._r.hdel(key, socket_id)
-        return sum(1 for v in (await self._r.hvals(key)) if _s(v).split("|", 1)[0] == str(person_id))
+        pipe = self._r.pipeline(transaction=False)
+        pipe.hdel(key, socket_id)
+        pipe.hvals(key)
+        _, raw = await pipe.execute()
+        entries = [e for e in map(_entry, raw) if e is not None and e[0] == person_id]
+        alive = await self._alive({n for _, n in entries})
+        return sum(1 for _, n in entries if n in alive)
 
     async def online(self, session_id: int) -> set[int]:
-        return {int(_s(v).split("|", 1)[0]) for v in await self._r.hvals(self._key(session_id, "online"))}
+        """People with a socket on a node whose alive mark is present."""
+        entries = [e for e in map(_entry, await self._r.hvals(self._key(session_id, "online"))) if e is not None]
+        alive = await self._alive({n for _, n in entries})
+        return {p for p, n in entries if n in alive}
+
+    @staticmethod
+    def _alive_key(node: str) -> str:
+        return f"{NODE_PREFIX}{node}:alive"
+
+    async def _alive(self, nodes: set[str]) -> set[str]:
+        if not nodes:
+            return set()
+        order = sorted(nodes)
+        marks = await self._r.mget([self._alive_key(n) for n in order])
+        return {n for n, mark in zip(order, marks, strict=True) if mark is not None}
 
     async def claim_media(self, session_id: int, node: str) -> str:
         key = self._key(session_id, "media")
@@ -316,12 +383,77 @@ class RedisRoomStore:
     async def forget_mark(self, node: str) -> None:
         await self._r.delete(f"{PREFIX}node:{node}:asserted")
 
+    async def mark_alive(self, node: str, ttl: float) -> bool:
+        """Renew this node's alive mark for ``ttl`` seconds; True when it had lapsed (or never existed).
+
+        A lapsed mark means Redis restarted or this node could not reach it for a while — other
+        nodes may have pruned our sockets meanwhile, so the caller re-asserts them in full. It also
+        means other nodes' marks may be missing for the same reason: forget what was seen missing,
+        so nobody is pruned before a full grace period has passed from now.
+        """
+        old = await self._r.set(self._alive_key(node), "1", px=max(1, int(ttl * 1000)), get=True)
+        if old is None:
+            self._missing_since.clear()
+            return True
+        return False
+
+    async def prune_dead_nodes(self, session_ids: Iterable[int], node: str, grace: float) -> dict[int, set[int]]:
+        """Delete the presence entries of dead nodes in these rooms; returns, per room, who went offline.
+
+        A node is dead when its alive mark (TTL a few heartbeats) is missing AND it has been seen
+        missing by this node's sweeps for at least ``grace`` seconds. The grace is what keeps a
+        Redis restart harmless: afterwards every mark is gone until each node's next heartbeat,
+        which re-sets the mark *before* re-asserting its sockets — so a live node's entries never
+        exist without its mark for longer than a beat or two, well within ``grace``. (An empty
+        restarted Redis has no entries to prune at all; the grace covers a Redis restored from a
+        snapshot, where old entries come back before their nodes' marks.) The deletion itself
+        re-checks each mark atomically (``_PRUNE``), so a node that beat in between is spared.
+        """
+        sessions = sorted(set(session_ids))
+        if not sessions:
+            return {}
+        pipe = self._r.pipeline(transaction=False)
+        for session_id in sessions:
+            pipe.hvals(self._key(session_id, "online"))
+        nodes_in: dict[int, set[str]] = {}
+        for session_id, raw in zip(sessions, await pipe.execute(), strict=True):
+            found = {e[1] for e in map(_entry, raw) if e is not None and e[1] != node}
+            if found:
+                nodes_in[session_id] = found
+        referenced = set().union(*nodes_in.values()) if nodes_in else set()
+        alive = await self._alive(referenced)
+        now = time.monotonic()
+        for n in list(self._missing_since):
+            if n in alive or n not in referenced:
+                del self._missing_since[n]
+        dead = set()
+        for n in referenced - alive:
+            since = self._missing_since.setdefault(n, now)
+            if now - since >= grace:
+                dead.add(n)
+        gone: dict[int, set[int]] = {}
+        for session_id, found in nodes_in.items():
+            victims = sorted(found & dead)
+            if not victims:
+                continue
+            keys = [self._key(session_id, "online"), *(self._alive_key(n) for n in victims)]
+            left = await self._prune(keys=keys, args=victims)
+            if left:
+                gone[session_id] = {int(_s(p)) for p in left}
+        return gone
+
     async def drop(self, session_id: int) -> None:
         await self._r.delete(*(self._key(session_id, p) for p in ("meta", "members", "online", "media")))
 
 
 def _s(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+def _entry(value: bytes | str) -> tuple[int, str] | None:
+    """An ``:online`` value, "person_id|node", as (person_id, node); None when malformed."""
+    person, sep, node = _s(value).partition("|")
+    return (int(person), node) if sep and person.isdigit() else None
 
 
 def make_room_store(redis: Any | None) -> RoomStore:

@@ -300,11 +300,15 @@ class SignalingServer:
             return
         if left == 0:
             self._members.pop((session_id, person_id), None)
-            if prior == "room":
-                await self.sio.emit("member-left", {"person_id": person_id}, room=room_of(session_id))
-            elif prior == "lobby":
-                await self.sio.emit("waiting-left", {"person_id": person_id, "admitted": False},
-                                    room=mods_of(session_id))  # fmt: skip
+            await self._announce_left(session_id, person_id, prior)
+
+    async def _announce_left(self, session_id: int, person_id: int, prior: str) -> None:
+        """The presence update for a person's last socket going (a disconnect here, or a dead node's sweep)."""
+        if prior == "room":
+            await self.sio.emit("member-left", {"person_id": person_id}, room=room_of(session_id))
+        elif prior == "lobby":
+            await self.sio.emit("waiting-left", {"person_id": person_id, "admitted": False},
+                                room=mods_of(session_id))  # fmt: skip
 
     def _local_media(self, session_id: int, person_id: int) -> bool:
         return any(self.conns[s].media for s in self._sockets_of.get((session_id, person_id), ()) if s in self.conns)
@@ -593,6 +597,28 @@ class SignalingServer:
                 with contextlib.suppress(Exception):
                     await forget(self.b.node)
             raise
+
+    async def sweep(self, grace: float) -> dict[int, set[int]]:
+        """Clear presence left behind by crashed nodes in the rooms this node has sockets in.
+
+        Runs every heartbeat. The people who thereby went offline get the same ``member-left`` /
+        ``waiting-left`` a disconnect produces (the store's atomic prune makes exactly one node
+        announce each). Their media peers are not touched: ICE consent ends a peer whose browser
+        is gone, and a leave sent from here could race a rejoin from a live node. Rooms with no
+        socket here are left to the nodes that have some: nobody here needs the update, and
+        ``online()`` ignores a dead node's entries anyway.
+        """
+        session_ids = {c.session_id for c in self.conns.values() if c.state in ("room", "lobby")}
+        gone = await self.b.rooms.prune_dead_nodes(session_ids, self.b.node, grace)
+        for session_id, people in gone.items():
+            members = await self.b.rooms.members(session_id)
+            for person_id in sorted(people):
+                if self._sockets_of.get((session_id, person_id)):
+                    continue  # here all along (our own entry was being re-asserted)
+                member = members.get(person_id)
+                log.info("person %s left session %s with a dead node", person_id, session_id)
+                await self._announce_left(session_id, person_id, "room" if member and member.admitted else "lobby")
+        return gone
 
     async def _kick(self, conn: Conn, event: str, data: dict[str, Any]) -> None:
         """Tell a socket why it goes, then disconnect it a moment later (so acks in flight still arrive)."""
