@@ -1,7 +1,11 @@
-"""Join latency, media half: join call -> first DECODED remote video frame at the viewer.
+"""Join latency: join token -> first DECODED remote video frame, then the media half alone.
 
-    .venv/bin/python bench/join_latency.py            # 50 joins back to back, then 50 spaced 0.5 s
-    .venv/bin/python bench/join_latency.py --joins 10 --spacing 1
+    .venv/bin/python bench/join_latency.py            # whole path (bench/join_token.py), 50 joins;
+                                                      # media half: 50 back to back, 50 spaced 0.5 s
+    .venv/bin/python bench/join_latency.py --joins 10 --spacing 1 --no-whole
+
+First the issue's figure, token -> first decoded frame over HTTP + Socket.IO + the media
+worker (``bench/join_token.py``, which also runs alone). Then the media half:
 
 A media worker (media.workers, the production path) holds one room with a live
 aiortc publisher (640x480@30 VP8, encoded as it goes, so it answers PLI). Each
@@ -11,8 +15,7 @@ the viewer decodes its first frame. Joins run one after another; each viewer
 leaves afterwards. Back to back, a join comes within the SFU's PLI throttle
 (0.5 s per track) of the previous one's keyframe request and waits for the
 interval to end; spaced by ``--spacing`` seconds, joins are independent as
-those of people arriving at different moments. The token half (HTTP +
-Socket.IO connect) is signaling's.
+those of people arriving at different moments.
 """
 
 from __future__ import annotations
@@ -133,12 +136,23 @@ async def run(joins: int, spacing: float) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--joins", type=int, default=50)
+    parser.add_argument("--no-whole", action="store_true", help="skip the whole-path (token) measurement")
     parser.add_argument("--spacing", default="0,0.5",
                         help="seconds between one viewer's first frame and the next join, one run per value "
                              "(0: back to back, where the SFU's per-track PLI throttle of 0.5 s can hold a join)")
     args = parser.parse_args()
     print(f"# join_latency  {time.strftime('%Y-%m-%d %H:%M:%S %Z')}  {platform.node()}  {os.cpu_count()} cpus  "
           f"joins {args.joins} per run")  # fmt: skip
+    if not args.no_whole:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import join_token
+
+        load = os.getloadavg()[0]
+        whole = asyncio.run(join_token.run(args.joins))
+        print(f"## whole path, token -> first decoded frame (bench/join_token.py)  load {load:.2f}")
+        for part in ("total", "token", "welcome", "media"):
+            print(f"{part:>8}: p50 {percentile(whole[part], 0.5) * 1000:.0f} ms  "
+                  f"p95 {percentile(whole[part], 0.95) * 1000:.0f} ms")  # fmt: skip
     for spacing in (float(v) for v in args.spacing.split(",")):
         load = os.getloadavg()[0]
         result = asyncio.run(run(args.joins, spacing))
