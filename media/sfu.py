@@ -363,7 +363,13 @@ class Room:
                 self.participants.pop(peer_id, None)
                 await self._close_participant(participant)
                 raise
-            await self._sync_all()
+            if offer_sdp is None:
+                # Nothing new is published: only the newcomer's subscriptions change (the others'
+                # depend on the publications and the speaker alone). A class of 200 viewers joining
+                # costs 200 syncs instead of 20,000, and the event loop does not stall at each join.
+                await self._sync(participant)
+            else:
+                await self._sync_all()
             return answer
 
     async def publish(self, peer_id: str, offer_sdp: str, sources: Mapping[str, str]) -> str:
@@ -408,12 +414,15 @@ class Room:
             if participant is None:
                 return
             participant.gone = True
+            published_any = False
             for published in participant.published.values():
                 if published.active:
+                    published_any = True
                     self._unpublish(published, reason)
             self._emit(MediaEvent("peer-left", self.room_id, peer_id, {"reason": reason}))
             self._detach(participant)
-            await self._sync_all()
+            if published_any:  # a viewer leaving changes nobody else's subscriptions
+                await self._sync_all()
         # Closing a dead peer's connections can take a while (DTLS/RTCP teardown): not under the lock.
         await self._close_participant(participant)
 
