@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import subprocess
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -158,3 +159,15 @@ async def until(predicate: Callable[[], bool], what: str, limit: float = 60.0) -
         if loop.time() > deadline:
             raise AssertionError(f"gave up waiting for: {what}")
         await asyncio.sleep(0.05)
+
+
+def stop_processes(procs: Sequence[subprocess.Popen[Any]], grace: float = 15.0) -> None:
+    """Terminate service processes a test started (those still running), killing any that linger."""
+    for p in procs:
+        if p.poll() is None:
+            p.terminate()
+    for p in procs:
+        try:
+            p.wait(grace)
+        except subprocess.TimeoutExpired:
+            p.kill()

@@ -23,7 +23,7 @@ import pytest
 import redis
 from media_peer import MediaPeer, until
 from room_fixtures import RoomClient, World, free_port, seed
-from support import wait_for
+from support import stop_processes, wait_for
 
 from orchestrator.store.db import Database
 
@@ -115,13 +115,7 @@ def nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nodes]:
             assert wait_for(lambda p=port: _healthy(p), 90), n.log_text()
         yield n
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(15)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_processes(procs)
         if r.proc is not None and r.proc.poll() is None:
             r.proc.terminate()
             r.proc.wait(10)

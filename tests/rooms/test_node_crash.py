@@ -22,7 +22,7 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 from room_fixtures import World, free_port, seed
-from support import wait_for
+from support import stop_processes, wait_for
 from test_multinode import PrivateRedis, _healthy, enter, write_config
 
 from orchestrator.rooms import ALIVE_BEATS, HEARTBEAT_ENV
@@ -224,11 +224,4 @@ async def test_a_killed_nodes_people_leave_the_room(tmp_path: Path, private_redi
         await n2.close()
         await http.close()
         await r.aclose()
-        for p in procs:
-            if p.poll() is None:
-                p.terminate()
-        for p in procs:
-            try:
-                p.wait(15)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_processes(procs)
