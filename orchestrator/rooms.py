@@ -405,7 +405,8 @@ def attach(app: web.Application, svc: Services) -> None:
 
     async def heartbeat() -> None:
         """Every beat: alive mark first (so our re-asserted sockets never sit in Redis without it),
-        media leases, refill (in full when our mark had lapsed: others may have swept us), sweep."""
+        media leases, refill (in full when our mark had lapsed: others may have swept us, and the
+        people they announced as gone are announced again), sweep."""
         while True:
             await asyncio.sleep(beat)
             try:

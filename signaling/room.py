@@ -10,7 +10,9 @@ and role where they left them. Presence is the set of connected sockets, kept pe
 Redis hash when nodes share the load (each node re-asserts its own sockets every few seconds,
 so a restarted Redis is refilled without clients noticing). Each node also renews a short-lived
 alive mark; entries of a node whose mark lapsed (crashed, SIGKILL) are not counted as online and
-are swept by the surviving nodes (``prune_dead_nodes``).
+are swept by the surviving nodes (``prune_dead_nodes``), which leave a tombstone per person they
+announced as gone; a node that was only cut off claims its people's tombstones when it is back
+(``claim_swept``) and announces them again.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ PREFIX = "aulacast:room:"
 KEY_TTL = 2 * 24 * 3600  # rooms outlive no session by more than this
 MEDIA_LEASE = 15  # seconds; the owning node refreshes its media placement well within this
 NODE_PREFIX = "aulacast:node:"
+SWEPT_TTL = 300  # seconds a sweep's tombstones wait for a cut-off node to come back and claim its people
 
 
 @dataclass
@@ -115,6 +118,7 @@ class RoomStore(Protocol):
     async def state_lost(self, node: str) -> bool: ...
     async def mark_alive(self, node: str, ttl: float) -> bool: ...
     async def prune_dead_nodes(self, session_ids: Iterable[int], node: str, grace: float) -> dict[int, set[int]]: ...
+    async def claim_swept(self, node: str, people: dict[int, set[int]]) -> dict[int, set[int]]: ...
     async def drop(self, session_id: int) -> None: ...
 
 
@@ -204,17 +208,23 @@ class LocalRoomStore:
     async def prune_dead_nodes(self, session_ids: Iterable[int], node: str, grace: float) -> dict[int, set[int]]:
         return {}
 
+    async def claim_swept(self, node: str, people: dict[int, set[int]]) -> dict[int, set[int]]:
+        return {}  # nobody sweeps a single process
+
     async def drop(self, session_id: int) -> None:
         self._rooms.pop(session_id, None)
 
 
 _PRUNE = """
--- KEYS[1]: a room's :online hash; KEYS[i + 1]: the alive mark of node ARGV[i].
+-- KEYS[1]: a room's :online hash; KEYS[2]: its :swept hash; KEYS[i + 2]: the alive mark of node
+-- ARGV[i + 1]; ARGV[1]: the tombstones' TTL in seconds.
 -- A node counts as dead only if its mark is STILL missing now: a node that renewed its mark (and
 -- re-asserted its sockets) since the caller looked keeps its entries. Atomic, so of several nodes
--- sweeping the same room exactly one sees each person go and announces it.
+-- sweeping the same room exactly one sees each person go and announces it. Each person gone gets
+-- a tombstone "person|node" per dead node they were on, so that node can announce them again
+-- should it only have been cut off (claim_swept).
 local dead = {}
-for i = 1, #ARGV do
+for i = 2, #ARGV do
   if redis.call('EXISTS', KEYS[i + 1]) == 0 then dead[ARGV[i]] = true end
 end
 local flat = redis.call('HGETALL', KEYS[1])
@@ -226,16 +236,21 @@ for i = 1, #flat, 2 do
     local person, node = string.sub(v, 1, sep - 1), string.sub(v, sep + 1)
     if dead[node] then
       redis.call('HDEL', KEYS[1], flat[i])
-      removed[person] = true
+      removed[person] = removed[person] or {}
+      removed[person][node] = true
     else
       kept[person] = true
     end
   end
 end
 local gone = {}
-for person in pairs(removed) do
-  if not kept[person] then gone[#gone + 1] = person end
+for person, nodes in pairs(removed) do
+  if not kept[person] then
+    gone[#gone + 1] = person
+    for node in pairs(nodes) do redis.call('HSET', KEYS[2], person .. '|' .. node, '1') end
+  end
 end
+if #gone > 0 then redis.call('EXPIRE', KEYS[2], tonumber(ARGV[1])) end
 return gone
 """
 
@@ -244,7 +259,8 @@ class RedisRoomStore:
     """The same state in Redis hashes (one set of keys per room), shared by every node.
 
     Keys: ``aulacast:room:<sid>:meta`` (hash of JSON values), ``:members`` (person id -> JSON),
-    ``:online`` (socket id -> "person_id|node"), ``:media`` (owning node, a lease with TTL);
+    ``:online`` (socket id -> "person_id|node"), ``:media`` (owning node, a lease with TTL),
+    ``:swept`` (tombstones "person_id|dead node" left by a sweep, ``SWEPT_TTL``);
     ``aulacast:node:<node>:alive`` (short TTL, renewed every heartbeat by ``mark_alive``).
     """
 
@@ -436,14 +452,35 @@ class RedisRoomStore:
             victims = sorted(found & dead)
             if not victims:
                 continue
-            keys = [self._key(session_id, "online"), *(self._alive_key(n) for n in victims)]
-            left = await self._prune(keys=keys, args=victims)
+            keys = [self._key(session_id, "online"), self._key(session_id, "swept"),
+                    *(self._alive_key(n) for n in victims)]  # fmt: skip
+            left = await self._prune(keys=keys, args=[SWEPT_TTL, *victims])
             if left:
                 gone[session_id] = {int(_s(p)) for p in left}
         return gone
 
+    async def claim_swept(self, node: str, people: dict[int, set[int]]) -> dict[int, set[int]]:
+        """Take the sweeps' tombstones naming ``node`` for these people (per room); returns whose were taken.
+
+        Called by a node whose alive mark had lapsed, once it has re-asserted its sockets: the people
+        returned were announced as gone while the node was only cut off, and it announces them again.
+        Each tombstone goes with one HDEL, so of concurrent claims exactly one gets it; a Redis that
+        restarted empty has none (nobody was swept, so nobody is re-announced).
+        """
+        order = [(sid, pid) for sid in sorted(people) for pid in sorted(people[sid])]
+        if not order:
+            return {}
+        pipe = self._r.pipeline(transaction=False)
+        for sid, pid in order:
+            pipe.hdel(self._key(sid, "swept"), f"{pid}|{node}")
+        claimed: dict[int, set[int]] = {}
+        for (sid, pid), deleted in zip(order, await pipe.execute(), strict=True):
+            if deleted:
+                claimed.setdefault(sid, set()).add(pid)
+        return claimed
+
     async def drop(self, session_id: int) -> None:
-        await self._r.delete(*(self._key(session_id, p) for p in ("meta", "members", "online", "media")))
+        await self._r.delete(*(self._key(session_id, p) for p in ("meta", "members", "online", "media", "swept")))
 
 
 def _s(value: bytes | str) -> str:

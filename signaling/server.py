@@ -161,6 +161,7 @@ class SignalingServer:
         self._metas: dict[int, RoomMeta] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._beats = 0
+        self._reclaim = False  # our alive mark lapsed: once re-asserted, announce again whom others swept
         sio.on("connect", self._connect)
         sio.on("disconnect", self._disconnect)
         sio.on("*", self._dispatch)
@@ -577,10 +578,16 @@ class SignalingServer:
 
         Called every heartbeat; writes only when the store says its state was lost, and in full
         every ``FULL_REFILL_BEATS`` calls all the same (a Redis restored from an older snapshot
-        keeps the mark but not the recent sockets).
+        keeps the mark but not the recent sockets). ``force`` (our alive mark had lapsed) also
+        re-announces the people other nodes swept as gone meanwhile (``_announce_back``); that is
+        retried on later beats until it went through once after a successful re-assert.
         """
         self._beats += 1
+        if force:
+            self._reclaim = True
         if not force and self._beats % FULL_REFILL_BEATS and not await self.b.rooms.state_lost(self.b.node):
+            if self._reclaim:
+                await self._announce_back()
             return
         sockets: dict[int, dict[str, int]] = {}
         for c in self.conns.values():
@@ -597,6 +604,36 @@ class SignalingServer:
                 with contextlib.suppress(Exception):
                     await forget(self.b.node)
             raise
+        if self._reclaim:
+            await self._announce_back()
+
+    async def _announce_back(self) -> None:
+        """Announce again the people of ours that another node swept while we were cut off from Redis.
+
+        Their presence is back (just re-asserted), but the room heard ``member-left`` /
+        ``waiting-left`` for them. The sweep left a tombstone per person naming this node; whoever
+        deletes it announces (``claim_swept``), with the message a normal arrival produces:
+        ``member-joined`` to the room for a person in it, ``waiting`` to the moderators for one in
+        the lobby. No tombstone (a plain Redis restart, nobody swept), no announcement.
+        """
+        people: dict[int, set[int]] = {}
+        for c in self.conns.values():
+            if c.state in ("room", "lobby"):
+                people.setdefault(c.session_id, set()).add(c.person_id)
+        claimed = await self.b.rooms.claim_swept(self.b.node, people)
+        self._reclaim = False
+        for session_id, back in claimed.items():
+            members = await self.b.rooms.members(session_id)
+            for person_id in sorted(back):
+                member = members.get(person_id) or self._members.get((session_id, person_id))
+                local = [self.conns[s] for s in self._sockets_of.get((session_id, person_id), ()) if s in self.conns]
+                if member is None or not local:
+                    continue
+                log.info("person %s is back in session %s with this node", person_id, session_id)
+                if any(c.state == "room" for c in local):
+                    await self.sio.emit("member-joined", member.public(True), room=room_of(session_id))
+                elif any(c.state == "lobby" for c in local):
+                    await self.sio.emit("waiting", self._waiting_entry(member), room=mods_of(session_id))
 
     async def sweep(self, grace: float) -> dict[int, set[int]]:
         """Clear presence left behind by crashed nodes in the rooms this node has sockets in.
