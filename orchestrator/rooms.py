@@ -412,7 +412,7 @@ def attach(app: web.Application, svc: Services) -> None:
             try:
                 lapsed = await rooms.mark_alive(svc.node, beat * ALIVE_BEATS)
                 await rooms.renew_media(set(bridge.open), svc.node)
-                await server.refill(force=lapsed)
+                await server.refill(lapsed)
                 await server.sweep(beat * PRUNE_GRACE_BEATS)
             except Exception as exc:  # Redis restarting: next beat refills
                 log.debug("room heartbeat skipped: %s", exc)

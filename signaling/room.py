@@ -115,7 +115,6 @@ class RoomStore(Protocol):
         metas: dict[int, RoomMeta],
     ) -> None: ...  # fmt: skip
     async def renew_media(self, session_ids: set[int], node: str) -> None: ...
-    async def state_lost(self, node: str) -> bool: ...
     async def mark_alive(self, node: str, ttl: float) -> bool: ...
     async def prune_dead_nodes(self, session_ids: Iterable[int], node: str, grace: float) -> dict[int, set[int]]: ...
     async def claim_swept(self, node: str, people: dict[int, set[int]]) -> dict[int, set[int]]: ...
@@ -198,9 +197,6 @@ class LocalRoomStore:
 
     async def renew_media(self, session_ids: set[int], node: str) -> None:
         return None
-
-    async def state_lost(self, node: str) -> bool:
-        return False
 
     async def mark_alive(self, node: str, ttl: float) -> bool:
         return False  # one process: it is alive while it can answer
@@ -388,22 +384,12 @@ class RedisRoomStore:
             pipe.set(self._key(session_id, "media"), node, ex=MEDIA_LEASE)
         await pipe.execute()
 
-    async def state_lost(self, node: str) -> bool:
-        """True when Redis no longer holds this node's mark (first call, restart, flush): time to reassert.
-
-        Re-writing every socket and member each heartbeat cost a node ≈ 10 % of its CPU at 1,000
-        sockets; a restarted Redis is what the refill is for, and it shows as the missing mark.
-        """
-        return bool(await self._r.set(f"{PREFIX}node:{node}:asserted", "1", nx=True, ex=KEY_TTL))
-
-    async def forget_mark(self, node: str) -> None:
-        await self._r.delete(f"{PREFIX}node:{node}:asserted")
-
     async def mark_alive(self, node: str, ttl: float) -> bool:
         """Renew this node's alive mark for ``ttl`` seconds; True when it had lapsed (or never existed).
 
-        A lapsed mark means Redis restarted or this node could not reach it for a while — other
-        nodes may have pruned our sockets meanwhile, so the caller re-asserts them in full. It also
+        A lapsed mark means Redis restarted or was flushed (our sockets and members are gone with
+        it), or this node could not reach it for a while (other nodes may have pruned our sockets
+        meanwhile): either way the caller re-asserts them in full. It also
         means other nodes' marks may be missing for the same reason: forget what was seen missing,
         so nobody is pruned before a full grace period has passed from now.
         """

@@ -161,7 +161,7 @@ class SignalingServer:
         self._metas: dict[int, RoomMeta] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._beats = 0
-        self._reclaim = False  # our alive mark lapsed: once re-asserted, announce again whom others swept
+        self._recovering = False  # our alive mark lapsed: re-assert in full and announce again whom others swept
         sio.on("connect", self._connect)
         sio.on("disconnect", self._disconnect)
         sio.on("*", self._dispatch)
@@ -573,21 +573,20 @@ class SignalingServer:
         """Create the room (idempotent) when the session opens; a reopened session is not ended."""
         return await self.b.rooms.ensure_room(session_id, RoomMeta(kind=kind, auto_admit=default_auto_admit(kind)))
 
-    async def refill(self, force: bool = False) -> None:
-        """Re-assert this node's sockets, people and rooms in the shared store (after a Redis restart).
+    async def refill(self, lapsed: bool = False) -> None:
+        """Re-assert this node's sockets, people and rooms in the shared store (after Redis lost them).
 
-        Called every heartbeat; writes only when the store says its state was lost, and in full
-        every ``FULL_REFILL_BEATS`` calls all the same (a Redis restored from an older snapshot
-        keeps the mark but not the recent sockets). ``force`` (our alive mark had lapsed) also
-        re-announces the people other nodes swept as gone meanwhile (``_announce_back``); that is
-        retried on later beats until it went through once after a successful re-assert.
+        Called every heartbeat with ``lapsed`` = our alive mark had lapsed: Redis restarted or was
+        flushed, or we were cut off from it long enough to be swept. Then this node re-writes
+        everything it holds and announces again the people others swept as gone meanwhile
+        (``_announce_back``); both are retried on later beats until they went through once. Every
+        ``FULL_REFILL_BEATS`` beats it re-writes all the same (a Redis restored from an older
+        snapshot may hold our mark but not the recent sockets).
         """
         self._beats += 1
-        if force:
-            self._reclaim = True
-        if not force and self._beats % FULL_REFILL_BEATS and not await self.b.rooms.state_lost(self.b.node):
-            if self._reclaim:
-                await self._announce_back()
+        if lapsed:
+            self._recovering = True
+        if not self._recovering and self._beats % FULL_REFILL_BEATS:
             return
         sockets: dict[int, dict[str, int]] = {}
         for c in self.conns.values():
@@ -596,16 +595,10 @@ class SignalingServer:
         members: dict[int, list[Member]] = {}
         for (session_id, _), m in self._members.items():
             members.setdefault(session_id, []).append(m)
-        try:
-            await self.b.rooms.reassert(self.b.node, sockets, members, dict(self._metas))
-        except Exception:
-            forget = getattr(self.b.rooms, "forget_mark", None)
-            if forget is not None:  # half-written: make the next beat try again in full
-                with contextlib.suppress(Exception):
-                    await forget(self.b.node)
-            raise
-        if self._reclaim:
+        await self.b.rooms.reassert(self.b.node, sockets, members, dict(self._metas))
+        if self._recovering:
             await self._announce_back()
+            self._recovering = False
 
     async def _announce_back(self) -> None:
         """Announce again the people of ours that another node swept while we were cut off from Redis.
@@ -621,7 +614,6 @@ class SignalingServer:
             if c.state in ("room", "lobby"):
                 people.setdefault(c.session_id, set()).add(c.person_id)
         claimed = await self.b.rooms.claim_swept(self.b.node, people)
-        self._reclaim = False
         for session_id, back in claimed.items():
             members = await self.b.rooms.members(session_id)
             for person_id in sorted(back):
