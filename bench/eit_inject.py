@@ -28,10 +28,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from media.analyzer import analyze  # noqa: E402
-from media.eit import EitEvent, EventText  # noqa: E402
-from media.inject import InjectReport, SiConfig, inject_si  # noqa: E402
-from media.mpegts import iter_chunks  # noqa: E402
+from media.broadcast.analyzer import analyze  # noqa: E402
+from media.broadcast.dvb.eit import EitEvent, EventText  # noqa: E402
+from media.broadcast.dvb.mpegts import iter_chunks  # noqa: E402
+from media.broadcast.inject import InjectReport, SiConfig, inject_si  # noqa: E402
 
 START = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)  # 08:00 in Almaty
 
@@ -66,7 +66,7 @@ def lengthen(src: Path, dst: Path, repeats: int) -> Path:
     """``src`` played ``repeats`` times back to back as one continuous stream: PCRs shifted by
     the clip length and continuity counters carried on, so the result is one long CBR TS
     (PTS are left alone; injection and the PCR time base do not read them)."""
-    from media.mpegts import PCR_MODULUS, read_pcr, write_pcr
+    from media.broadcast.dvb.mpegts import PCR_MODULUS, read_pcr, write_pcr
 
     base = src.read_bytes()
     n = len(base) // 188

@@ -7,7 +7,7 @@
 First the issue's figure, token -> first decoded frame over HTTP + Socket.IO + the media
 worker (``bench/join_token.py``, which also runs alone). Then the media half:
 
-A media worker (media.workers, the production path) holds one room with a live
+A media worker (media.live.workers, the production path) holds one room with a live
 aiortc publisher (640x480@30 VP8, encoded as it goes, so it answers PLI). Each
 join is a fresh viewer peer connection on loopback: MediaServer.join ->
 "subscribe-offer" event -> answer -> ICE + DTLS -> the SFU's PLI -> keyframe ->
@@ -42,10 +42,10 @@ async def run(joins: int, spacing: float) -> dict[str, Any]:
     from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
     from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
 
-    from media import aiortc_hooks
-    from media.fanout import RoomKind
-    from media.rooms import MediaConfig, MediaGrant
-    from media.workers import WorkerPool
+    from media.live import aiortc_hooks
+    from media.live.fanout import RoomKind
+    from media.live.types import MediaConfig, MediaGrant
+    from media.live.workers import WorkerPool
 
     aiortc_hooks.restrict_host_addresses(["127.0.0.1"])
     aiortc_hooks.set_consent_timing(5.0, 10_000)  # a starved harness must not drop its own peers

@@ -4,7 +4,7 @@
     .venv/bin/python bench/join_token.py --joins 10
 
 The service runs in this process (aiohttp app, SQLite in a temp dir) with its media in one
-worker process (media.workers, the production path); a tutor publishes 640x480@30 VP8 + Opus
+worker process (media.live.workers, the production path); a tutor publishes 640x480@30 VP8 + Opus
 through Socket.IO. Each join, one after another, is what a student's browser does: POST
 /api/sessions/{id}/join (token + ICE servers), Socket.IO connect with the token, ``welcome``,
 ``media-join`` (receive only), ``media-offer`` -> answer, ICE + DTLS, PLI -> keyframe, first
@@ -44,9 +44,9 @@ async def run(joins: int) -> dict[str, list[float]]:
     from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
     from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
 
-    from media import aiortc_hooks
-    from media.rooms import MediaConfig
-    from media.workers import WorkerPool
+    from media.live import aiortc_hooks
+    from media.live.types import MediaConfig
+    from media.live.workers import WorkerPool
     from orchestrator.app import create_app
     from orchestrator.auth import create_person, issue_token
     from orchestrator.config import Settings

@@ -27,11 +27,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from media.ffmpeg import FFmpeg  # noqa: E402
-from media.loudness import SILENCE, plan_normalisation  # noqa: E402
-from media.package import encode_args, package  # noqa: E402
-from media.probe import probe  # noqa: E402
-from media.profiles import load_profile  # noqa: E402
+from media.broadcast.package import encode_args, package  # noqa: E402
+from media.transcode.ffmpeg import FFmpeg  # noqa: E402
+from media.transcode.loudness import SILENCE, plan_normalisation  # noqa: E402
+from media.transcode.probe import probe  # noqa: E402
+from media.transcode.profiles import load_profile  # noqa: E402
 
 SPEECH = (
     "aevalsrc='0.05*sin(2*PI*180*t)*(0.2+0.8*gt(mod(t,0.9),0.4))*(0.6+0.4*sin(2*PI*0.05*t))"
@@ -65,8 +65,8 @@ def make_source(path: Path, seconds: int, ff: FFmpeg, picture: str = "testsrc2")
 def epg_for(seconds: int):  # type: ignore[no-untyped-def]
     """The programme itself plus a week of lectures, so the EIT schedule carries a realistic load."""
     try:
-        from media.eit import EitEvent
-        from media.package import Epg
+        from media.broadcast.dvb.eit import EitEvent
+        from media.broadcast.package import Epg
     except ImportError:
         return None
     start = datetime(2026, 11, 26, 4, 0, tzinfo=UTC)

@@ -29,10 +29,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from media.ffmpeg import FFmpeg  # noqa: E402
-from media.package import package  # noqa: E402
-from media.playout import assemble_day, content_key  # noqa: E402
-from media.profiles import load_profile_file  # noqa: E402
+from media.broadcast.package import package  # noqa: E402
+from media.broadcast.playout import assemble_day, content_key  # noqa: E402
+from media.transcode.ffmpeg import FFmpeg  # noqa: E402
+from media.transcode.profiles import load_profile_file  # noqa: E402
 from orchestrator.commands.tv_playout import eit_events, playout_items, si_config  # noqa: E402
 from schedules.tv import Channel, Episode, Filler, FillerPool, Series, build_day  # noqa: E402
 

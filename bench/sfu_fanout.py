@@ -3,7 +3,7 @@
     .venv/bin/python bench/sfu_fanout.py                    # K = 1,10,50,100,200, relay baseline K = 1,5,10
     .venv/bin/python bench/sfu_fanout.py --ks 1,10 --relay-ks 1 --window 8
 
-For each K a fresh media worker (media.workers, the production path) holds one
+For each K a fresh media worker (media.live.workers, the production path) holds one
 room; the publisher sends a pre-encoded clip through aiortc's pack path;
 subscribers run in separate processes (``--per-proc`` each) and count encoded
 frames without decoding. Measured in the SFU process over ``--window`` seconds
@@ -76,7 +76,7 @@ def proc_sample(pid: int) -> tuple[float, int]:
 
 
 def loopback_only() -> None:
-    from media import aiortc_hooks
+    from media.live import aiortc_hooks
 
     aiortc_hooks.restrict_host_addresses(["127.0.0.1"])
     # The harness processes starve on a shared 2-core machine; a late consent reply must not
@@ -212,7 +212,7 @@ def count_at_socket(pc: Any, counts: dict[str, RtpCount]) -> None:
     from aiortc import sdp as aiortc_sdp
     from aiortc.rtp import RtpPacket
 
-    from media import aiortc_hooks
+    from media.live import aiortc_hooks
 
     kinds: dict[int, str] = {}
     for media in aiortc_sdp.SessionDescription.parse(pc.localDescription.sdp).media:
@@ -249,7 +249,7 @@ async def subscriber_main(mode: str) -> None:
     """
     from aiortc import RTCPeerConnection, RTCSessionDescription
 
-    from media import aiortc_hooks
+    from media.live import aiortc_hooks
 
     loopback_only()
     pcs: dict[str, Any] = {}
@@ -313,7 +313,7 @@ async def relay_main() -> None:
     from aiortc import RTCPeerConnection, RTCSessionDescription
     from aiortc.contrib.media import MediaRelay
 
-    from media.workers import LoopLag
+    from media.live.workers import LoopLag
 
     loopback_only()
     relay = MediaRelay()
@@ -353,11 +353,11 @@ def worker_pool_from(tree: str | None, profile: str | None = None) -> Any:
     """A one-worker pool running this checkout's media worker, or the one in ``tree`` (an older commit).
 
     ``tree`` is a plain copy of another commit (``git archive <rev> | tar -x -C DIR``): its
-    worker runs with ``cwd=DIR`` so ``python -m media.workers`` imports that code.
+    worker runs with ``cwd=DIR`` so ``python -m media.live.workers`` imports that code.
     ``profile``: run the worker under cProfile, stats written to that file when it exits.
     """
-    from media.rooms import MediaConfig
-    from media.workers import WorkerPool
+    from media.live.types import MediaConfig
+    from media.live.workers import WorkerPool
 
     settings = {"host_addresses": ["127.0.0.1"], "consent_failures": 60}
     if tree is None and profile is None:
@@ -368,7 +368,7 @@ def worker_pool_from(tree: str | None, profile: str | None = None) -> Any:
     class TreePool(WorkerPool):
         async def _spawn(self, slot: Any) -> None:
             slot.process = await asyncio.create_subprocess_exec(
-                self._python, *prefix, "-m", "media.workers", "--config", json.dumps(settings), cwd=cwd,
+                self._python, *prefix, "-m", "media.live.workers", "--config", json.dumps(settings), cwd=cwd,
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=1 << 22,
             )  # fmt: skip
             slot.reader = asyncio.ensure_future(self._read(slot, slot.process))
@@ -389,7 +389,7 @@ class SfuServer:
             self.name = name
 
     async def start(self) -> None:
-        from media.fanout import RoomKind
+        from media.live.fanout import RoomKind
 
         self.pool = worker_pool_from(self.tree, self.profile)
         await self.pool.start()
@@ -405,13 +405,13 @@ class SfuServer:
                 future.set_result(event.data["sdp"])
 
     async def publish(self, sdp: str, sources: dict[str, str]) -> str:
-        from media.rooms import MediaGrant
+        from media.live.types import MediaGrant
 
         grant = MediaGrant(can_publish_camera=True, can_publish_microphone=True, can_subscribe=False)
         return await self.pool.join("bench", "publisher", grant, sdp, sources)
 
     async def subscribe(self, peer: str) -> str:
-        from media.rooms import MediaGrant
+        from media.live.types import MediaGrant
 
         self.offers[peer] = asyncio.get_running_loop().create_future()
         await self.pool.join("bench", peer, MediaGrant(), None)
@@ -644,7 +644,7 @@ async def breakdown(packets: int = 40_000) -> None:
     )
     from pylibsrtp import Policy, Session
 
-    from media import aiortc_hooks, rtpforward
+    from media.live import aiortc_hooks, rtpforward
 
     def cpu() -> float:
         usage = resource.getrusage(resource.RUSAGE_SELF)

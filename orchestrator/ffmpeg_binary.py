@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING
 from orchestrator.errors import UserError
 
 if TYPE_CHECKING:
-    from media.ffmpeg import FFmpeg
+    from media.transcode.ffmpeg import FFmpeg
 
 
 def ffmpeg_from_settings(config_path: str | None) -> FFmpeg:
-    """``media.ffmpeg.FFmpeg.locate`` with the configured path; a missing binary is a ``UserError``."""
+    """``media.transcode.ffmpeg.FFmpeg.locate`` with the configured path; a missing binary is a ``UserError``."""
     from media.errors import MediaError
-    from media.ffmpeg import FFmpeg
+    from media.transcode.ffmpeg import FFmpeg
     from orchestrator.config import load_settings
 
     try:

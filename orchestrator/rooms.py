@@ -83,8 +83,8 @@ def make_media_server(svc: Services) -> Any:
     injected = svc.extras.get("media_server")
     if injected is not None:
         return injected
-    from media.rooms import IceServer, MediaConfig
-    from media.workers import WorkerPool
+    from media.live.types import IceServer, MediaConfig
+    from media.live.workers import WorkerPool
 
     ice = svc.settings.ice
     config = MediaConfig(
@@ -130,7 +130,7 @@ class MediaBridge:
                 self._started = True
 
     async def _open_local(self, session_id: int, kind: str) -> None:
-        from media.fanout import RoomKind
+        from media.live.fanout import RoomKind
 
         await self._ensure_started()
         if session_id not in self.open:
@@ -167,7 +167,7 @@ class MediaBridge:
         raise MediaRefused("the media room could not be placed", "unavailable")
 
     async def run_local(self, method: str, p: dict[str, Any]) -> Any:
-        from media.rooms import MediaGrant
+        from media.live.types import MediaGrant
 
         m, room = self.media, media_room_id(p["session_id"])
         if method == "join":
@@ -193,7 +193,7 @@ class MediaBridge:
     @staticmethod
     async def _local(coro: Any) -> Any:
         from media.errors import MediaError
-        from media.rooms import RoomMediaError
+        from media.live.types import RoomMediaError
 
         try:
             return await coro

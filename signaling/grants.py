@@ -82,7 +82,7 @@ class Grant:
             raise GrantError(f"the token's grant is malformed ({exc})", "forged") from None
 
     def media(self) -> dict[str, bool]:
-        """The media half, in the field names of ``media.rooms.MediaGrant``."""
+        """The media half, in the field names of ``media.live.types.MediaGrant``."""
         return {
             "can_publish_camera": self.can_publish("camera"),
             "can_publish_microphone": self.can_publish("microphone"),

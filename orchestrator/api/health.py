@@ -14,9 +14,9 @@ from orchestrator.http import PUBLIC, openapi_document
 
 
 def find_ffmpeg(configured: str | None) -> str | None:
-    """The binary ``media.ffmpeg.FFmpeg.locate`` would use, or None."""
+    """The binary ``media.transcode.ffmpeg.FFmpeg.locate`` would use, or None."""
     from media.errors import MediaError
-    from media.ffmpeg import FFmpeg
+    from media.transcode.ffmpeg import FFmpeg
 
     try:
         return FFmpeg.locate(configured).binary

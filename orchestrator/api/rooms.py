@@ -70,7 +70,7 @@ def _moderates(s: Session, row: SessionRecord, ident: Identity) -> bool:
 
 def _ice_servers(svc: Any, person_id: int) -> list[dict[str, Any]]:
     from media.errors import MediaError
-    from media.turn import TurnConfig, ice_servers
+    from media.live.turn import TurnConfig, ice_servers
 
     ice = svc.settings.ice
     secret = ice.turn_secret.get_secret_value() if ice.turn_secret is not None else ""

@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from media.case import CaseVideo, export_case
+from media.case.export import CaseVideo, export_case
 from media.errors import MediaError
 from orchestrator.commands.tv_package import ProgressBar
 from orchestrator.errors import UserError

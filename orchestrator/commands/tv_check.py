@@ -13,7 +13,7 @@ import argparse
 import json
 from pathlib import Path
 
-from media.analyzer import analyze, format_report
+from media.broadcast.analyzer import analyze, format_report
 from media.errors import MediaError
 from orchestrator.errors import UserError
 

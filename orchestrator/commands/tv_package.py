@@ -18,11 +18,11 @@ import time
 from pathlib import Path
 from typing import TextIO
 
+from media.broadcast.package import PackageReport, package
 from media.errors import MediaError
-from media.ffmpeg import Progress
-from media.loudness import Loudness, LoudnessReport
-from media.package import PackageReport, package
-from media.profiles import available_profiles, load_profile
+from media.transcode.ffmpeg import Progress
+from media.transcode.loudness import Loudness, LoudnessReport
+from media.transcode.profiles import available_profiles, load_profile
 from orchestrator.errors import UserError
 from orchestrator.ffmpeg_binary import ffmpeg_from_settings
 

@@ -20,11 +20,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from media.eit import CONTENT_EDUCATION, EitEvent, EventText, event_id_for
+from media.broadcast.dvb.eit import CONTENT_EDUCATION, EitEvent, EventText, event_id_for
+from media.broadcast.inject import SiConfig
+from media.broadcast.playout import PlayoutItem, PlayoutReport, assemble_day, hls_from_ts, send_realtime
 from media.errors import MediaError
-from media.inject import SiConfig
-from media.playout import PlayoutItem, PlayoutReport, assemble_day, hls_from_ts, send_realtime
-from media.profiles import Profile, load_profile
+from media.transcode.profiles import Profile, load_profile
 from orchestrator.errors import UserError
 from orchestrator.ffmpeg_binary import ffmpeg_from_settings
 from schedules.errors import ScheduleError

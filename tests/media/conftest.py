@@ -17,8 +17,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from media.mpegts import NULL_PACKET, build_packet, packetize_section
-from media.psi import Pat, Pmt, PmtStream, encode_pat, encode_pmt
+from media.broadcast.dvb.mpegts import NULL_PACKET, build_packet, packetize_section
+from media.broadcast.dvb.psi import Pat, Pmt, PmtStream, encode_pat, encode_pmt
 
 SERVICE_ID = 7
 TSID = 3

@@ -1,6 +1,6 @@
 """Small media made on the fly and an independent look at the TS we write (imported explicitly by tests).
 
-The TS reader here is deliberately tiny and separate from ``media.mpegts`` so
+The TS reader here is deliberately tiny and separate from ``media.broadcast.dvb.mpegts`` so
 packaging tests do not check our output with our own parser only.
 """
 
@@ -11,7 +11,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from media.ffmpeg import FFmpeg
+from media.transcode.ffmpeg import FFmpeg
 
 # Speech-like: a tone whose level jumps every half second, over a little pink noise.
 SPEECH = (

@@ -19,8 +19,9 @@ from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCRtpS
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, VideoStreamTrack
 from support import until  # noqa: F401  (re-exported: tests import it from here)
 
-from media import aiortc_hooks
-from media.rooms import LocalMediaServer, MediaEvent, MediaGrant
+from media.live import aiortc_hooks
+from media.live.server import LocalMediaServer
+from media.live.types import MediaEvent, MediaGrant
 
 NO_ICE_SERVERS = RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
 
@@ -29,7 +30,7 @@ NO_ICE_SERVERS = RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MA
 def loopback_ice(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """aioice skips 127.0.0.1 when gathering; tests must use it and nothing else (TESTING.md)."""
     monkeypatch.setattr(aioice.ice, "get_host_addresses", lambda use_ipv4, use_ipv6: ["127.0.0.1"])
-    from media import aiortc_hooks
+    from media.live import aiortc_hooks
 
     interval, failures = aioice.ice.CONSENT_INTERVAL, aioice.ice.CONSENT_FAILURES
     retransmissions = aiortc_hooks._consent_retransmissions

@@ -1,4 +1,4 @@
-"""Guards for every hook media/aiortc_hooks.py puts into aiortc 1.16.0: each fails naming what moved."""
+"""Guards for every hook media/live/aiortc_hooks.py puts into aiortc 1.16.0: each fails naming what moved."""
 
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ from aiortc.rtp import RTCP_PSFB_FIR, RTCP_PSFB_PLI, RTCP_RTPFB_NACK, RtcpPsfbPa
 from pylibsrtp import Policy, Session
 from sfu_fixtures import NO_ICE_SERVERS, SmallVideoTrack, loopback_ice, until
 
-from media import aiortc_hooks
-from media.rtpforward import ForwardedStream, Packetizer
+from media.live import aiortc_hooks
+from media.live.rtpforward import ForwardedStream, Packetizer
 
 __all__ = ["loopback_ice"]
 
@@ -31,7 +31,7 @@ H264 = RTCRtpCodecParameters(mimeType="video/H264", clockRate=90000, payloadType
 
 def test_aiortc_is_pinned_and_every_internal_the_hooks_use_is_in_place() -> None:
     problems = aiortc_hooks.check_internals()
-    assert not problems, "aiortc internals moved; fix media/aiortc_hooks.py:\n" + "\n".join(problems)
+    assert not problems, "aiortc internals moved; fix media/live/aiortc_hooks.py:\n" + "\n".join(problems)
 
 
 async def _pair(

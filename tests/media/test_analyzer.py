@@ -8,9 +8,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from media.analyzer import analyze, format_report
-from media.mpegts import PACKET_SIZE, NotTransportStream, packetize_section
-from media.psi import Pat, Pmt, PmtStream, build_long_section, encode_pat, encode_pmt
+from media.broadcast.analyzer import analyze, format_report
+from media.broadcast.dvb.mpegts import PACKET_SIZE, NotTransportStream, packetize_section
+from media.broadcast.dvb.psi import Pat, Pmt, PmtStream, build_long_section, encode_pat, encode_pmt
 
 
 def codes(report) -> set[str]:  # type: ignore[no-untyped-def]
@@ -201,7 +201,7 @@ def test_section_with_good_crc_but_overrunning_loop(ts_kit: SimpleNamespace) -> 
 def test_eit_schedule_repeated_too_slowly_is_a_warning(ts_kit: SimpleNamespace) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from media.eit import EitEvent, ServiceRef, eit_schedule_sections
+    from media.broadcast.dvb.eit import EitEvent, ServiceRef, eit_schedule_sections
 
     now = datetime(2026, 11, 26, 4, 0, tzinfo=UTC)
     section = eit_schedule_sections(
@@ -235,7 +235,7 @@ def test_stream_without_pcr_says_timing_was_not_measured() -> None:
 def test_si_sections_closer_than_25ms_are_a_warning(ts_kit: SimpleNamespace) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from media.eit import EitEvent, ServiceRef, eit_pf_sections
+    from media.broadcast.dvb.eit import EitEvent, ServiceRef, eit_pf_sections
 
     now = datetime(2026, 11, 26, 4, 0, tzinfo=UTC)
     present = EitEvent.simple(now, timedelta(hours=1), "Physics")

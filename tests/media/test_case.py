@@ -15,9 +15,9 @@ from urllib.parse import unquote
 import pytest
 from media_fixtures import make_clip
 
-from media.case import CaseError, CaseVideo, export_case, render_index, verify_case
-from media.ffmpeg import FFmpegCancelled, Progress
-from media.probe import NotMediaFile, probe
+from media.case.export import CaseError, CaseVideo, export_case, render_index, verify_case
+from media.transcode.ffmpeg import FFmpegCancelled, Progress
+from media.transcode.probe import NotMediaFile, probe
 
 ICS = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//aulacast//test//EN\r\nEND:VCALENDAR\r\n"
 
@@ -218,7 +218,7 @@ def test_interrupted_export_leaves_nothing(tmp_path: Path) -> None:
 
 
 def test_index_page_without_videos_lists_materials() -> None:
-    from media.case import ManifestEntry
+    from media.case.export import ManifestEntry
 
     page = render_index("T", [ManifestEntry("materials/a b.pdf", "material", 12, "0" * 64, "a b.pdf")])
     assert '<a href="materials/a%20b.pdf">a b.pdf</a> (12 bytes)' in page and "<video" not in page

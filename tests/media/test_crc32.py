@@ -6,7 +6,7 @@ import random
 
 import crcmod.predefined
 
-from media.crc32 import crc32_mpeg2, crc32_mpeg2_fast
+from media.broadcast.dvb.crc32 import crc32_mpeg2, crc32_mpeg2_fast
 
 REFERENCE = crcmod.predefined.mkCrcFun("crc-32-mpeg")
 

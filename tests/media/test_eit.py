@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import crcmod.predefined
 import pytest
 
-from media.eit import (
+from media.broadcast.dvb.eit import (
     CONTENT_EDUCATION,
     EitError,
     EitEvent,
@@ -24,7 +24,7 @@ from media.eit import (
     present_following,
     short_event_descriptor,
 )
-from media.psi import parse_section
+from media.broadcast.dvb.psi import parse_section
 
 CRC = crcmod.predefined.mkCrcFun("crc-32-mpeg")
 ALMATY = ZoneInfo("Asia/Almaty")

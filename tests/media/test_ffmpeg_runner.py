@@ -13,7 +13,7 @@ import imageio_ffmpeg
 import pytest
 
 from media.errors import MediaError
-from media.ffmpeg import (
+from media.transcode.ffmpeg import (
     FFmpeg,
     FFmpegCancelled,
     FFmpegError,

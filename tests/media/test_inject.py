@@ -14,10 +14,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from media.analyzer import analyze
-from media.eit import EitEvent, EventText, decode_eit
-from media.inject import InjectionError, InsufficientNullPackets, SiConfig, inject_si, inject_si_bytes
-from media.mpegts import (
+from media.broadcast.analyzer import analyze
+from media.broadcast.dvb.eit import EitEvent, EventText, decode_eit
+from media.broadcast.dvb.mpegts import (
     NULL_PACKET,
     PACKET_SIZE,
     NotTransportStream,
@@ -25,8 +24,15 @@ from media.mpegts import (
     parse_packet,
     read_pcr,
 )
-from media.psi import parse_section
-from media.tdt import decode_tdt, decode_tot
+from media.broadcast.dvb.psi import parse_section
+from media.broadcast.dvb.tdt import decode_tdt, decode_tot
+from media.broadcast.inject import (
+    InjectionError,
+    InsufficientNullPackets,
+    SiConfig,
+    inject_si,
+    inject_si_bytes,
+)
 
 SERVICE_ID = 7
 SERVICE_NAME = "Aula TV"  # what conftest.make_cbr_ts asks ffmpeg for

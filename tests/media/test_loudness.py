@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from media_fixtures import ebur128, make_clip
 
-from media.loudness import (
+from media.transcode.loudness import (
     DYNAMIC,
     GENERATED_SILENCE,
     INTEGRATED_OFF_TARGET,
@@ -25,7 +25,7 @@ from media.loudness import (
     parse_loudnorm_summary,
     plan_normalisation,
 )
-from media.profiles import LoudnessTarget
+from media.transcode.profiles import LoudnessTarget
 
 R128 = LoudnessTarget(integrated=-23.0, true_peak=-1.0, range=20.0)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from media.mpegts import (
+from media.broadcast.dvb.mpegts import (
     NULL_PACKET,
     NotTransportStream,
     SectionAssembler,

@@ -13,12 +13,12 @@ from typing import BinaryIO
 import pytest
 from media_fixtures import ebur128, ffprobe, make_clip, ts_timing
 
-from media.eit import EitEvent
-from media.ffmpeg import FFmpeg, FFmpegCancelled, Progress
-from media.loudness import GENERATED_SILENCE, SILENCE, plan_normalisation
-from media.package import Epg, PackageError, encode_args, package
-from media.probe import NotMediaFile, probe
-from media.profiles import SHIPPED_DIR, Profile, load_profile
+from media.broadcast.dvb.eit import EitEvent
+from media.broadcast.package import Epg, PackageError, encode_args, package
+from media.transcode.ffmpeg import FFmpeg, FFmpegCancelled, Progress
+from media.transcode.loudness import GENERATED_SILENCE, SILENCE, plan_normalisation
+from media.transcode.probe import NotMediaFile, probe
+from media.transcode.profiles import SHIPPED_DIR, Profile, load_profile
 
 pytestmark = pytest.mark.slow
 
@@ -56,7 +56,7 @@ def assert_cbr_dvb(path: Path, profile: Profile) -> None:
     for bps in timing.bitrate_per_second:
         assert abs(bps - t.mux_rate) <= 188 * 8
     try:
-        from media.analyzer import analyze
+        from media.broadcast.analyzer import analyze
     except ImportError:  # the analyser lands separately
         return
     report = analyze(path)

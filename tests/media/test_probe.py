@@ -9,7 +9,7 @@ import pytest
 from media_fixtures import make_clip
 
 from media.errors import MediaError
-from media.probe import NotMediaFile, probe
+from media.transcode.probe import NotMediaFile, probe
 
 
 def test_clip_with_picture_and_sound(tmp_path: Path) -> None:
@@ -57,7 +57,7 @@ def test_text_and_still_images_are_not_lectures(tmp_path: Path) -> None:
         probe(notes)
     picture = tmp_path / "slide.png"
     make_clip(tmp_path / "one.mkv", seconds=0.2, audio=None)
-    from media.ffmpeg import FFmpeg
+    from media.transcode.ffmpeg import FFmpeg
 
     FFmpeg.locate().run(["-i", str(tmp_path / "one.mkv"), "-frames:v", "1"], output=picture)
     with pytest.raises(NotMediaFile, match="slide.png is not a media file: it is a still image"):

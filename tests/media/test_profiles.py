@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from media.errors import MediaError
-from media.profiles import (
+from media.transcode.profiles import (
     SHIPPED_DIR,
     ProfileError,
     ProfileNotFound,

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 import crcmod.predefined
 import pytest
 
-from media.mpegts import SectionAssembler, iter_packets, parse_packet
-from media.psi import (
+from media.broadcast.dvb.mpegts import SectionAssembler, iter_packets, parse_packet
+from media.broadcast.dvb.psi import (
     Nit,
     NitTransportStream,
     Pat,
@@ -37,7 +37,7 @@ from media.psi import (
     sdt_with_eit_flags,
     service_list_descriptor,
 )
-from media.si_text import decode_text, encode_text
+from media.broadcast.dvb.si_text import decode_text, encode_text
 
 CRC = crcmod.predefined.mkCrcFun("crc-32-mpeg")
 

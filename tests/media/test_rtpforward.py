@@ -22,7 +22,7 @@ from aiortc.rtcrtpparameters import (
 from aiortc.rtp import HeaderExtensionsMap, RtpPacket
 from pylibsrtp import Policy, Session
 
-from media.rtpforward import ABS_SEND_TIME_URI, MID_URI, FanoutPump, ForwardedStream, PacketizedFrame
+from media.live.rtpforward import ABS_SEND_TIME_URI, MID_URI, FanoutPump, ForwardedStream, PacketizedFrame
 
 VP8 = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=97)
 RTX = RTCRtpCodecParameters(mimeType="video/rtx", clockRate=90000, payloadType=98, parameters={"apt": 97})

@@ -15,10 +15,11 @@ from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.codecs import vpx
 from sfu_fixtures import NO_ICE_SERVERS, Client, SmallVideoTrack, loopback_ice, until, vanish, wire
 
-from media import aiortc_hooks
-from media.fanout import Publication, RoomKind, TrackSource, Viewer, select_tracks
-from media.rooms import LocalMediaServer, MediaConfig, MediaEvent, MediaGrant, RoomMediaError
-from media.workers import WorkerPool
+from media.live import aiortc_hooks
+from media.live.fanout import Publication, RoomKind, TrackSource, Viewer, select_tracks
+from media.live.server import LocalMediaServer
+from media.live.types import MediaConfig, MediaEvent, MediaGrant, RoomMediaError
+from media.live.workers import WorkerPool
 
 __all__ = ["loopback_ice"]
 

@@ -7,9 +7,8 @@ from datetime import UTC, datetime, timedelta
 import crcmod.predefined
 import pytest
 
-from media.errors import MediaError
-from media.psi import parse_section
-from media.tdt import (
+from media.broadcast.dvb.psi import parse_section
+from media.broadcast.dvb.tdt import (
     LocalTimeOffset,
     decode_tdt,
     decode_tot,
@@ -17,6 +16,7 @@ from media.tdt import (
     encode_tot,
     local_time_offset_for_zone,
 )
+from media.errors import MediaError
 
 CRC = crcmod.predefined.mkCrcFun("crc-32-mpeg")
 WHEN = datetime(2026, 11, 26, 14, 30, 5, tzinfo=UTC)

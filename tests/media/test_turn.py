@@ -19,7 +19,8 @@ import aioice.turn
 import pytest
 
 from media.errors import MediaError
-from media.turn import TurnConfig, ice_servers, turn_credential
+from media.live.sfu import aiortc_ice_server
+from media.live.turn import TurnConfig, ice_servers, turn_credential
 
 CONF = Path(__file__).resolve().parents[2] / "infra" / "coturn" / "turnserver.conf"
 SECRET = "test-secret-not-for-production"
@@ -66,7 +67,7 @@ def test_ice_server_list_for_the_browser() -> None:
     assert stun.to_browser() == {"urls": ["stun:turn.example.org:3478"]}
     browser = turn.to_browser()
     assert browser["username"] == "160:alice" and browser["credential"]
-    assert turn.to_aiortc().username == "160:alice"
+    assert aiortc_ice_server(turn).username == "160:alice"
 
 
 def _free_port(kind: int) -> int:

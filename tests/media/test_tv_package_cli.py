@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from media_fixtures import make_clip
 
-from media.ffmpeg import Progress
-from media.profiles import SHIPPED_DIR
+from media.transcode.ffmpeg import Progress
+from media.transcode.profiles import SHIPPED_DIR
 from orchestrator.cli import main
 from orchestrator.commands.tv_package import ProgressBar
 

@@ -189,7 +189,8 @@ async def start_world(tmp_path: Path, *, media: bool = True, **settings: Any) ->
     svc.db.upgrade()
     seeded = seed(svc.db)
     if media:
-        from media.rooms import LocalMediaServer, MediaConfig
+        from media.live.server import LocalMediaServer
+        from media.live.types import MediaConfig
 
         svc.extras["media_server"] = LocalMediaServer(
             MediaConfig(host_addresses=["127.0.0.1"], consent_interval=1.0, consent_failures=2)

@@ -22,9 +22,9 @@ import numpy as np
 import pytest
 import yaml
 
-from media.analyzer import analyze
-from media.playout import PCR_HZ, TS, PlayoutError, PlayoutItem, TsClip, assemble_day
-from media.profiles import load_profile_file
+from media.broadcast.analyzer import analyze
+from media.broadcast.playout import PCR_HZ, TS, PlayoutError, PlayoutItem, TsClip, assemble_day
+from media.transcode.profiles import load_profile_file
 from orchestrator.cli import main
 from schedules.playlist import read_as_run
 from schedules.tv import load_day
@@ -99,7 +99,7 @@ def test_day_is_one_clean_cbr_stream(played: Path) -> None:
     names = {t.name.split(" 0x")[0] for t in report.tables}
     assert {"PAT", "PMT", "SDT actual", "NIT actual", "EIT p/f actual", "TDT", "TOT"} <= names
     # ffmpeg decodes every frame without complaint
-    from media.ffmpeg import FFmpeg
+    from media.transcode.ffmpeg import FFmpeg
 
     res = subprocess.run([FFmpeg.locate().binary, "-v", "error", "-i", str(played / "day.ts"), "-f", "null", "-"],
                          capture_output=True, text=True, timeout=120)

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from media.ffmpeg import FFmpeg
-from media.package import package
-from media.playout import PlayoutError, has_srt, mux_rate_of, send_realtime
-from media.profiles import load_profile_file
+from media.broadcast.package import package
+from media.broadcast.playout import PlayoutError, has_srt, mux_rate_of, send_realtime
+from media.transcode.ffmpeg import FFmpeg
+from media.transcode.profiles import load_profile_file
 from orchestrator.cli import main
 from schedules.playlist import read_as_run
 from schedules.tv import load_day

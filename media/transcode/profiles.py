@@ -1,6 +1,6 @@
 """Broadcast profiles: what a packaged stream must be, as TOML data files an operator can override.
 
-    profile = load_profile("hd-720p25")                          # shipped in media/profiles/
+    profile = load_profile("hd-720p25")                          # shipped in media/transcode/profiles/
     profile = load_profile("hd-720p25", extra_dirs=[Path("/etc/aulacast/profiles")])
     profile.video.bitrate, profile.transport.video_pid, profile.loudness.integrated
 

@@ -9,8 +9,8 @@ Usage::
     answer = await pool.join("s42", "alice", grant, offer_sdp, sources)  # same API as LocalMediaServer
 
 One Python process holds about one core of packet work, so each worker is a
-separate process (``python -m media.workers``) running a
-:class:`~media.rooms.LocalMediaServer`. The supervisor talks to it with one
+separate process (``python -m media.live.workers``) running a
+:class:`~media.live.server.LocalMediaServer`. The supervisor talks to it with one
 JSON object per line over its stdin/stdout: requests ``{"id", "method",
 "params"}``, replies ``{"id", "result"}`` or ``{"id", "error": {"code",
 "message"}}``, and pushed events ``{"event": {...}}``. A room stays on the
@@ -35,12 +35,11 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from media.fanout import RoomKind
-from media.rooms import (
+from media.live.fanout import RoomKind
+from media.live.server import EventHub, LocalMediaServer
+from media.live.types import (
     EventCallback,
-    EventHub,
     IceServer,
-    LocalMediaServer,
     MediaConfig,
     MediaEvent,
     MediaGrant,
@@ -153,7 +152,7 @@ class WorkerServer:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="aulacast media worker (spawned by media.workers.WorkerPool)")
+    parser = argparse.ArgumentParser(description="aulacast media worker (spawned by media.live.workers.WorkerPool)")
     parser.add_argument("--config", default="{}", help="MediaConfig as JSON")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
@@ -297,7 +296,7 @@ class WorkerPool:
 
     async def _spawn(self, slot: WorkerSlot) -> None:
         slot.process = await asyncio.create_subprocess_exec(
-            self._python, "-m", "media.workers", "--config", config_to_json(self.config),
+            self._python, "-m", "media.live.workers", "--config", config_to_json(self.config),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=1 << 22,
         )  # fmt: skip
         slot.reader = asyncio.ensure_future(self._read(slot, slot.process))

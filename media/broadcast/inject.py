@@ -32,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
-from media.eit import (
+from media.broadcast.dvb.eit import (
     EitEvent,
     ServiceRef,
     check_no_overlap,
@@ -41,8 +41,7 @@ from media.eit import (
     present_following,
     schedule_day0,
 )
-from media.errors import MediaError
-from media.mpegts import (
+from media.broadcast.dvb.mpegts import (
     NULL_PACKET,
     PACKET_SIZE,
     PCR_HZ,
@@ -52,7 +51,7 @@ from media.mpegts import (
     iter_chunks,
     packetize_section,
 )
-from media.psi import (
+from media.broadcast.dvb.psi import (
     PID_EIT,
     PID_NIT,
     PID_PAT,
@@ -68,7 +67,8 @@ from media.psi import (
     parse_section,
     sdt_with_eit_flags,
 )
-from media.tdt import LocalTimeOffset, encode_tdt, encode_tot, local_time_offset_for_zone
+from media.broadcast.dvb.tdt import LocalTimeOffset, encode_tdt, encode_tot, local_time_offset_for_zone
+from media.errors import MediaError
 
 # The repetition limits of EN 300 468 / TS 101 211 that the output must meet.
 LIMIT_EIT_PF = 2.0

@@ -5,7 +5,7 @@
     send_realtime(Path("day.ts"), "udp://127.0.0.1:5000")      # 7 packets per datagram, paced by the mux rate
     hls_from_ts(Path("day.ts"), Path("var/hls/channel1"))        # -c copy, for the portal
 
-Each distinct clip is normalised ONCE to the profile (``media.package.package``:
+Each distinct clip is normalised ONCE to the profile (``media.broadcast.package.package``:
 R128 loudness, CBR TS at the profile's mux rate), cached by content hash. The day
 is then spliced at the TS level without re-encoding: every item gets exactly the
 packets its scheduled window holds at the mux rate, so item k's first packet sits
@@ -16,7 +16,7 @@ with null packets. Continuity counters are renumbered per PID across the whole
 output, PCRs are rewritten from the output packet position (so they are exactly
 linear: constant bitrate, no discontinuity), and PTS/DTS are shifted by the same
 offset as the clip's PCR. Then EIT p/f + schedule, TDT and TOT go into the null
-packets (``media.inject``, fed piece by piece in the same pass, so the day is written
+packets (``media.broadcast.inject``, fed piece by piece in the same pass, so the day is written
 once), switching p/f at each programme change.
 
 The splice works on whole clips as numpy arrays (one row per packet); per clip
@@ -45,11 +45,11 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from media.eit import EitEvent
+from media.broadcast.dvb.eit import EitEvent
+from media.broadcast.inject import InjectReport, SiConfig, SiInjector
 from media.errors import MediaError
-from media.ffmpeg import FFmpeg
-from media.inject import InjectReport, SiConfig, SiInjector
-from media.profiles import Profile
+from media.transcode.ffmpeg import FFmpeg
+from media.transcode.profiles import Profile
 
 TS = 188
 NULL_PID = 0x1FFF
@@ -503,10 +503,10 @@ def content_key(path: Path, media_in: float, profile: Profile) -> str:
 
 
 def package_normaliser(ffmpeg: FFmpeg | None = None, preset: str = "veryfast") -> Normaliser:
-    """Normalise with ``media.package.package`` (R128 + CBR TS); an in-point is cut first."""
+    """Normalise with ``media.broadcast.package.package`` (R128 + CBR TS); an in-point is cut first."""
 
     def run(source: Path, media_in: float, output: Path, profile: Profile) -> None:
-        from media.package import package
+        from media.broadcast.package import package
 
         ff = ffmpeg or FFmpeg.locate()
         if media_in > 0:
@@ -538,7 +538,7 @@ def render_generated(kind: str, seconds: float, output: Path, profile: Profile, 
                f":x=(w-tw)/2:y=(h-th)/2")
     else:
         src = f"color=c=black:s={size}:r={v.frame_rate}:d={seconds:.3f}"
-    from media.package import package
+    from media.broadcast.package import package
 
     raw = output.with_name(f".{output.stem}.raw-{uuid.uuid4().hex[:8]}.mkv")
     try:

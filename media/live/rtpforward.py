@@ -43,7 +43,7 @@ from typing import Any
 from aiortc.jitterbuffer import JitterFrame
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters, RTCRtpSendParameters
 
-from media import aiortc_hooks
+from media.live import aiortc_hooks
 
 log = logging.getLogger(__name__)
 

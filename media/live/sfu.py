@@ -1,14 +1,14 @@
 """A room of aiortc peers that forwards encoded frames from publishers to subscribers.
 
-Usage (through :class:`media.rooms.LocalMediaServer`, which signaling calls)::
+Usage (through :class:`media.live.server.LocalMediaServer`, which signaling calls)::
 
     room = Room("s42", RoomKind.CONSULTATION, MediaConfig(), emit)
     answer = await room.join("alice", grant, offer_sdp, {"0": "microphone", "1": "camera"})
     await room.subscribe_answer("alice", answer_to_the_subscribe_offer_event)
 
 Nothing on the live path is decoded or encoded: each published track's receiver
-is tapped (``media.aiortc_hooks``); each encoded frame is packetized once
-(``media.rtpforward.Packetizer``) and the same RTP payloads go to every
+is tapped (``media.live.aiortc_hooks``); each encoded frame is packetized once
+(``media.live.rtpforward.Packetizer``) and the same RTP payloads go to every
 subscriber the fan-out policy allows, behind that subscriber's own RTP header,
 written synchronously into its sender's SRTP session and socket
 (``ForwardedStream``, spread over event-loop turns by the ``FanoutPump``).
@@ -38,21 +38,42 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpTransceiver, RTCSessionDescription
+from aiortc import (
+    RTCBundlePolicy,
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCRtpReceiver,
+    RTCRtpTransceiver,
+    RTCSessionDescription,
+)
 from aiortc import sdp as aiortc_sdp
 from aiortc.jitterbuffer import JitterFrame
 from aiortc.rtcrtpparameters import RTCRtpCodecCapability, RTCRtpCodecParameters
 
-from media import aiortc_hooks
-from media.fanout import Publication, RoomKind, TrackSource, Viewer, select_tracks
-from media.rooms import MediaConfig, MediaEvent, MediaGrant, RoomMediaError
-from media.rtpforward import FanoutPump, ForwardedStream, Packetizer
+from media.live import aiortc_hooks
+from media.live.fanout import Publication, RoomKind, TrackSource, Viewer, select_tracks
+from media.live.rtpforward import FanoutPump, ForwardedStream, Packetizer
+from media.live.types import IceServer, MediaConfig, MediaEvent, MediaGrant, RoomMediaError
 
 log = logging.getLogger(__name__)
 
 # What we forward: what browsers send and recorders can write without transcoding.
 FORWARDED_MIME = {"audio": ("audio/opus",), "video": ("video/VP8", "video/H264")}
 SENDING = ("sendonly", "sendrecv")
+
+
+def rtc_configuration(config: MediaConfig) -> RTCConfiguration:
+    """aiortc's peer configuration for the media plane's settings."""
+    # max-bundle: aiortc 1.16's default "balanced" policy leaves the second m-line of a kind
+    # on a transport it then stops (the peer's second microphone/camera never flows).
+    return RTCConfiguration(
+        iceServers=[aiortc_ice_server(s) for s in config.ice_servers], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE
+    )
+
+
+def aiortc_ice_server(server: IceServer) -> RTCIceServer:
+    return RTCIceServer(urls=list(server.urls), username=server.username, credential=server.credential)
 
 
 @dataclass(frozen=True)
@@ -659,7 +680,7 @@ class Room:
     # --- connections -------------------------------------------------------------------------
 
     def _new_pc(self, participant: Participant) -> RTCPeerConnection:
-        pc = RTCPeerConnection(self.config.rtc_configuration())
+        pc = RTCPeerConnection(rtc_configuration(self.config))
 
         @pc.on("connectionstatechange")
         def on_state() -> None:

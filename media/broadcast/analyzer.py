@@ -33,9 +33,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from media.eit import decode_eit
-from media.errors import MediaError
-from media.mpegts import (
+from media.broadcast.dvb.eit import decode_eit
+from media.broadcast.dvb.mpegts import (
     PACKET_SIZE,
     PCR_HZ,
     PCR_MODULUS,
@@ -45,7 +44,7 @@ from media.mpegts import (
     find_sync,
     open_source,
 )
-from media.psi import (
+from media.broadcast.dvb.psi import (
     PID_CAT,
     PID_EIT,
     PID_NIT,
@@ -62,7 +61,8 @@ from media.psi import (
     parse_section,
     table_name,
 )
-from media.tdt import decode_tdt, decode_tot
+from media.broadcast.dvb.tdt import decode_tdt, decode_tot
+from media.errors import MediaError
 
 PAT_PMT_LIMIT_S = 0.5
 PCR_REPETITION_LIMIT_S = 0.100

@@ -32,11 +32,11 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from media.eit import EitEvent
+from media.broadcast.dvb.eit import EitEvent
+from media.broadcast.inject import InjectReport, SiConfig, inject_si
 from media.errors import MediaError
-from media.ffmpeg import FFmpeg, FFmpegCancelled, Progress, ProgressCallback, RunResult
-from media.inject import InjectReport, SiConfig, inject_si
-from media.loudness import (
+from media.transcode.ffmpeg import FFmpeg, FFmpegCancelled, Progress, ProgressCallback, RunResult
+from media.transcode.loudness import (
     SILENCE,
     Loudness,
     LoudnessPlan,
@@ -48,8 +48,8 @@ from media.loudness import (
     parse_loudnorm_summary,
     plan_normalisation,
 )
-from media.probe import MediaInfo, probe
-from media.profiles import Profile
+from media.transcode.probe import MediaInfo, probe
+from media.transcode.profiles import Profile
 
 # Called with (encoded TS as a readable binary stream, destination, profile): writes the destination
 # with EIT/TDT/TOT put into null packets, keeping every other packet where it is. The stream is read

@@ -21,7 +21,7 @@ import hmac
 from dataclasses import dataclass, field
 
 from media.errors import MediaError
-from media.rooms import IceServer
+from media.live.types import IceServer
 
 
 @dataclass(frozen=True)

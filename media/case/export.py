@@ -34,8 +34,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from media.errors import MediaError
-from media.ffmpeg import FFmpeg, FFmpegCancelled, Progress, ProgressCallback
-from media.probe import probe
+from media.transcode.ffmpeg import FFmpeg, FFmpegCancelled, Progress, ProgressCallback
+from media.transcode.probe import probe
 
 MANIFEST = "manifest.json"
 INDEX = "index.html"

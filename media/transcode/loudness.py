@@ -28,9 +28,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from media.errors import MediaError
-from media.ffmpeg import FFmpeg, ProgressCallback, RunResult
-from media.probe import probe
-from media.profiles import LoudnessTarget
+from media.transcode.ffmpeg import FFmpeg, ProgressCallback, RunResult
+from media.transcode.probe import probe
+from media.transcode.profiles import LoudnessTarget
 
 SILENCE_LUFS = -70.0  # ebur128's absolute gate: anything quieter reads as -70
 

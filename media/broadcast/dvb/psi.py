@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from media.crc32 import crc32_mpeg2, crc32_mpeg2_fast
+from media.broadcast.dvb.crc32 import crc32_mpeg2, crc32_mpeg2_fast
+from media.broadcast.dvb.si_text import decode_text, encode_text
 from media.errors import MediaError
-from media.si_text import decode_text, encode_text
 
 # PIDs and table ids (ISO/IEC 13818-1 Table 2-3, EN 300 468 Tables 1 and 2)
 PID_PAT = 0x0000

@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from media.errors import MediaError
-from media.psi import (
+from media.broadcast.dvb.psi import (
     TAG_LOCAL_TIME_OFFSET,
     TID_TDT,
     TID_TOT,
@@ -29,6 +28,7 @@ from media.psi import (
     encode_utc_time,
     parse_descriptors,
 )
+from media.errors import MediaError
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from media.errors import MediaError
-from media.psi import (
+from media.broadcast.dvb.psi import (
     TAG_CONTENT,
     TAG_EXTENDED_EVENT,
     TAG_SHORT_EVENT,
@@ -38,7 +37,8 @@ from media.psi import (
     encode_utc_time,
     parse_descriptors,
 )
-from media.si_text import decode_text, encode_text
+from media.broadcast.dvb.si_text import decode_text, encode_text
+from media.errors import MediaError
 
 TID_EIT_SCHEDULE_ACTUAL = 0x50
 MAX_SECTION_BYTES = 4096

@@ -205,7 +205,7 @@ def _require(obj: object, attr: str) -> Any:
         owner = getattr(obj, "__name__", type(obj).__name__)
         raise AiortcHookError(
             f"aiortc internal {owner}.{attr} is missing (hooks written for aiortc "
-            f"{PINNED_AIORTC}, found {aiortc.__version__}); see media/aiortc_hooks.py"
+            f"{PINNED_AIORTC}, found {aiortc.__version__}); see media/live/aiortc_hooks.py"
         )
     return getattr(obj, attr)
 
