@@ -23,9 +23,9 @@ from datetime import UTC, date, datetime
 from datetime import time as clock
 from pathlib import Path
 
-from schedules.calendar import load_calendar
-from schedules.ical import event_from_session, render_calendar
-from schedules.model import (
+from schedules.academic.calendar import load_calendar
+from schedules.academic.ical import event_from_session, render_calendar
+from schedules.academic.model import (
     Availability,
     ConsultationRule,
     ControlActivity,
@@ -37,7 +37,7 @@ from schedules.model import (
     PlannedSession,
     PlanResult,
 )
-from schedules.planner import Planner, diff, plan
+from schedules.academic.planner import Planner, diff, plan
 
 ROOT = Path(__file__).resolve().parents[1]
 CALENDAR = ROOT / "examples" / "calendar-kz-2026-2027.yaml"

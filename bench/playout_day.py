@@ -34,7 +34,8 @@ from media.broadcast.playout import assemble_day, content_key  # noqa: E402
 from media.transcode.ffmpeg import FFmpeg  # noqa: E402
 from media.transcode.profiles import load_profile_file  # noqa: E402
 from orchestrator.commands.tv_playout import eit_events, playout_items, si_config  # noqa: E402
-from schedules.tv import Channel, Episode, Filler, FillerPool, Series, build_day  # noqa: E402
+from schedules.tv.day import Channel, Episode, Filler, FillerPool, Series  # noqa: E402
+from schedules.tv.fill import build_day  # noqa: E402
 
 # the test suite's tiny profile (tests/tv/data): a day of 6.5 GB instead of 54 GB, same splice work per packet
 PROFILE = (Path(__file__).resolve().parents[1] / "tests" / "tv" / "data" / "tiny-180p25.toml").read_text()

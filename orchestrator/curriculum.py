@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 
 from orchestrator.errors import UserError
 from orchestrator.store.models import Discipline, Group, Offering, Person
-from schedules.model import ConsultationRule, ControlActivity, DefenseRule, Technology
-from schedules.model import Offering as PlanOffering
+from schedules.academic.model import ConsultationRule, ControlActivity, DefenseRule, Technology
+from schedules.academic.model import Offering as PlanOffering
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")

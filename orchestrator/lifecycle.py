@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from orchestrator.services import Services
 from orchestrator.store.models import Reminder, RevokedGrant, SessionRecord, Transition
 from orchestrator.store.types import utcnow
-from schedules.lifecycle import ORDER, due_state, lifecycle_steps, path_to
+from schedules.academic.lifecycle import ORDER, due_state, lifecycle_steps, path_to
 
 log = logging.getLogger("aulacast.lifecycle")
 

@@ -34,15 +34,22 @@ from orchestrator.store.models import (
     SessionParticipant,
     SessionRecord,
 )
-from schedules import planner
-from schedules.calendar import parse_calendar, with_entries
+from schedules.academic import planner
+from schedules.academic.calendar import parse_calendar, with_entries
+from schedules.academic.icsimport import parse_ics
+from schedules.academic.model import (
+    AcademicCalendar,
+    Availability,
+    PlanDiff,
+    PlannedSession,
+    PlanResult,
+    SessionKind,
+)
+from schedules.academic.model import ControlResult as PlanControlResult
+from schedules.academic.model import Group as PlanGroup
+from schedules.academic.model import Offering as PlanOffering
+from schedules.academic.model import Person as PlanPerson
 from schedules.errors import ScheduleError
-from schedules.icsimport import parse_ics
-from schedules.model import AcademicCalendar, Availability, PlanDiff, PlannedSession, PlanResult, SessionKind
-from schedules.model import ControlResult as PlanControlResult
-from schedules.model import Group as PlanGroup
-from schedules.model import Offering as PlanOffering
-from schedules.model import Person as PlanPerson
 
 LIVE_STATES = ("planned", "open", "live")
 

@@ -14,7 +14,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from orchestrator.store.models import Group, GroupMember, Offering, Person, SessionParticipant, SessionRecord
-from schedules.ical import IcalEvent, render_calendar
+from schedules.academic.ical import IcalEvent, render_calendar
 
 
 def group_ids_of(s: Session, person_id: int) -> list[int]:

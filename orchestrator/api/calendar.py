@@ -16,7 +16,7 @@ from orchestrator.planning import PlanCache, apply, compute, describe_diff, load
 from orchestrator.store.models import SessionRecord
 from orchestrator.store.ops import CalendarInput, current_calendar_row, import_calendar, validate_calendar
 from orchestrator.yamlfile import load_yaml_model
-from schedules.calendar import describe
+from schedules.academic.calendar import describe
 
 MAX_BODY = 2 * 1024 * 1024
 

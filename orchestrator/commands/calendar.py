@@ -10,9 +10,9 @@ import argparse
 from pathlib import Path
 
 from orchestrator.errors import UserError
-from schedules.calendar import describe, load_calendar, with_entries
+from schedules.academic.calendar import describe, load_calendar, with_entries
+from schedules.academic.icsimport import read_ics
 from schedules.errors import CalendarError
-from schedules.icsimport import read_ics
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -28,8 +28,8 @@ from media.transcode.profiles import Profile, load_profile
 from orchestrator.errors import UserError
 from orchestrator.ffmpeg_binary import ffmpeg_from_settings
 from schedules.errors import ScheduleError
-from schedules.playlist import AsRunLog, AsRunRecord
-from schedules.tv import ISO639_2, Day, Item, load_day, programme_window
+from schedules.tv.day import ISO639_2, Day, Item, load_day, programme_window
+from schedules.tv.playlist import AsRunLog, AsRunRecord
 
 CONTENT = {"education": CONTENT_EDUCATION, "science": 0x92, "languages": 0x97, "further education": 0x96,
            "news": 0x20, "arts": 0x70, "children": 0x50}

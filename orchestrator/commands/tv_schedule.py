@@ -16,9 +16,11 @@ import yaml
 
 from orchestrator.errors import UserError
 from schedules.errors import ScheduleError
-from schedules.playlist import read_as_run, write_as_run_csv, write_csv, write_ffplayout
-from schedules.tv import ChannelConfig, Day, build_day, channel_config, load_day, save_day
-from schedules.xmltv import write_xmltv
+from schedules.tv.channelfile import ChannelConfig, channel_config
+from schedules.tv.day import Day, load_day, save_day
+from schedules.tv.fill import build_day
+from schedules.tv.playlist import read_as_run, write_as_run_csv, write_csv, write_ffplayout
+from schedules.tv.xmltv import write_xmltv
 
 
 def register(tv_sub: argparse._SubParsersAction) -> None:

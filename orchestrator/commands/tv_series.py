@@ -47,7 +47,7 @@ def _load_lectures(path: Path | None) -> dict[str, list[dict[str, Any]]]:
 
 
 def series_records(s: Any, lectures: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    """TV offerings of the store as the plain records ``schedules.tvcalendar`` takes."""
+    """TV offerings of the store as the plain records ``schedules.tv.series`` takes."""
     from sqlalchemy import select
 
     from orchestrator.planning import active_calendar
@@ -75,8 +75,8 @@ def run(args: argparse.Namespace) -> int:
     from orchestrator.config import load_settings
     from orchestrator.store.db import Database
     from schedules.errors import ScheduleError
-    from schedules.tv import write_text_atomic
-    from schedules.tvcalendar import series_from_offerings
+    from schedules.tv.day import write_text_atomic
+    from schedules.tv.series import series_from_offerings
 
     lectures = _load_lectures(args.lectures)
     db = Database.from_url(load_settings(args.config).effective_database_url)

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 from orchestrator import audit
 from orchestrator.errors import UserError
 from orchestrator.store.models import CalendarRecord
+from schedules.academic.model import AcademicCalendar
 from schedules.errors import ScheduleError
-from schedules.model import AcademicCalendar
 
 
 @dataclass(frozen=True)

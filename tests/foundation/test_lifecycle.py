@@ -19,7 +19,7 @@ from orchestrator.lifecycle import Lifecycle
 from orchestrator.services import Services
 from orchestrator.store.db import Database
 from orchestrator.store.models import Reminder, SessionRecord, Transition
-from schedules.lifecycle import due_state, lifecycle_steps, path_to
+from schedules.academic.lifecycle import due_state, lifecycle_steps, path_to
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 

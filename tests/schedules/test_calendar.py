@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from schedules.calendar import describe, load_calendar, parse_calendar, teaching_weeks, window_days
+from schedules.academic.calendar import describe, load_calendar, parse_calendar, teaching_weeks, window_days
+from schedules.academic.model import BlockKind, WindowKind
 from schedules.errors import CalendarError
-from schedules.model import BlockKind, WindowKind
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "calendar-kz-2026-2027.yaml"

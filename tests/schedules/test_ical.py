@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from icalendar import Calendar
 
-from schedules.calendar import parse_calendar
-from schedules.ical import IcalEvent, event_from_session, render_calendar, uid_for
-from schedules.model import (
+from schedules.academic.calendar import parse_calendar
+from schedules.academic.ical import IcalEvent, event_from_session, render_calendar, uid_for
+from schedules.academic.model import (
     Availability,
     ConsultationRule,
     ControlActivity,
@@ -20,8 +20,8 @@ from schedules.model import (
     Offering,
     Person,
 )
-from schedules.planner import plan as make_plan
-from schedules.planner import schedule_of
+from schedules.academic.planner import plan as make_plan
+from schedules.academic.planner import schedule_of
 
 CALENDAR = """\
 name: iCal test

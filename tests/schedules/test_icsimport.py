@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from schedules.calendar import parse_calendar, teaching_weeks
+from schedules.academic.calendar import parse_calendar, teaching_weeks
+from schedules.academic.icsimport import merge_ics, parse_ics, read_ics
+from schedules.academic.model import BlockKind, Holiday
 from schedules.errors import CalendarError
-from schedules.icsimport import merge_ics, parse_ics, read_ics
-from schedules.model import BlockKind, Holiday
 
 CALENDAR = parse_calendar(
     """\

@@ -10,9 +10,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from schedules.calendar import blocked_dates, holiday_dates, parse_calendar, teaching_weeks, window_days
-from schedules.errors import PlanError
-from schedules.model import (
+from schedules.academic.calendar import (
+    blocked_dates,
+    holiday_dates,
+    parse_calendar,
+    teaching_weeks,
+    window_days,
+)
+from schedules.academic.model import (
     AcademicCalendar,
     Availability,
     ConsultationRule,
@@ -26,7 +31,8 @@ from schedules.model import (
     PlanResult,
     SessionKind,
 )
-from schedules.planner import Planner, diff, group_schedule, plan, schedule_of
+from schedules.academic.planner import Planner, diff, group_schedule, plan, schedule_of
+from schedules.errors import PlanError
 
 ALMATY = ZoneInfo("Asia/Almaty")
 

@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from orchestrator.cli import main
-from schedules.playlist import (
+from schedules.tv.day import Channel, Clock, Episode, Filler, FillerPool, Series, TvScheduleError, save_day
+from schedules.tv.fill import build_day
+from schedules.tv.playlist import (
     AsRunLog,
     AsRunRecord,
     as_run_csv,
@@ -19,17 +21,6 @@ from schedules.playlist import (
     ffplayout_playlist,
     read_as_run,
     write_ffplayout,
-)
-from schedules.tv import (
-    Channel,
-    Clock,
-    Episode,
-    Filler,
-    FillerPool,
-    Series,
-    TvScheduleError,
-    build_day,
-    save_day,
 )
 
 CH = Channel("aulacast-1.kz", "Aulacast 1", slots=(time(9), time(10, 30)))

@@ -26,9 +26,9 @@ from media.broadcast.analyzer import analyze
 from media.broadcast.playout import PCR_HZ, TS, PlayoutError, PlayoutItem, TsClip, assemble_day
 from media.transcode.profiles import load_profile_file
 from orchestrator.cli import main
-from schedules.playlist import read_as_run
-from schedules.tv import load_day
-from schedules.xmltv import read_xmltv
+from schedules.tv.day import load_day
+from schedules.tv.playlist import read_as_run
+from schedules.tv.xmltv import read_xmltv
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "media"))
 from media_fixtures import make_clip  # noqa: E402

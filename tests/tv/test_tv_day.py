@@ -10,7 +10,8 @@ import pytest
 import yaml
 
 from orchestrator.cli import main
-from schedules.tv import (
+from schedules.tv.channelfile import channel_config
+from schedules.tv.day import (
     Channel,
     Clock,
     Episode,
@@ -19,12 +20,11 @@ from schedules.tv import (
     RepeatRule,
     Series,
     TvScheduleError,
-    build_day,
-    channel_config,
     day_to_json,
     load_day,
     save_day,
 )
+from schedules.tv.fill import build_day
 
 DAY = date(2026, 11, 26)
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "channel-demo.yaml"

@@ -6,8 +6,9 @@ from datetime import date, time
 
 import pytest
 
-from schedules.tv import Channel, Clock, FillerPool, TvScheduleError, build_day
-from schedules.tvcalendar import TvLecture, TvOffering, series_from_offerings
+from schedules.tv.day import Channel, Clock, FillerPool, TvScheduleError
+from schedules.tv.fill import build_day
+from schedules.tv.series import TvLecture, TvOffering, series_from_offerings
 
 
 def test_tv_offerings_become_series_and_unrecorded_lectures_are_reported() -> None:

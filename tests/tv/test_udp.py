@@ -19,8 +19,8 @@ from media.broadcast.playout import PlayoutError, has_srt, mux_rate_of, send_rea
 from media.transcode.ffmpeg import FFmpeg
 from media.transcode.profiles import load_profile_file
 from orchestrator.cli import main
-from schedules.playlist import read_as_run
-from schedules.tv import load_day
+from schedules.tv.day import load_day
+from schedules.tv.playlist import read_as_run
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "media"))

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from schedules.tv import Channel, Clock, Episode, FillerPool, RepeatRule, Series, build_day
-from schedules.xmltv import programmes, read_xmltv, to_xmltv, write_xmltv, xmltv_ns
+from schedules.tv.day import Channel, Clock, Episode, FillerPool, RepeatRule, Series
+from schedules.tv.fill import build_day
+from schedules.tv.xmltv import programmes, read_xmltv, to_xmltv, write_xmltv, xmltv_ns
 
 # The XMLTV project's current DTD (a copy of shared/data/xmltv.dtd), so the check needs nothing outside the repo.
 DTD = Path(__file__).resolve().parent / "data" / "xmltv.dtd"

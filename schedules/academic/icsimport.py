@@ -22,9 +22,9 @@ from zoneinfo import ZoneInfo
 from dateutil.rrule import rrulestr
 from icalendar import Calendar
 
-from schedules.calendar import with_entries
+from schedules.academic.calendar import with_entries
+from schedules.academic.model import AcademicCalendar, BlockedPeriod, BlockKind, Holiday
 from schedules.errors import CalendarError
-from schedules.model import AcademicCalendar, BlockedPeriod, BlockKind, Holiday
 
 CATEGORY_KINDS: dict[str, BlockKind | None] = {
     "HOLIDAY": None,

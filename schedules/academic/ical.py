@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from icalendar import Calendar, Timezone, vText
 from icalendar.parser import foldline
 
-from schedules.model import PlannedSession
+from schedules.academic.model import PlannedSession
 
 PRODID = "-//aulacast//academic schedule//EN"
 STATUSES = ("CONFIRMED", "TENTATIVE", "CANCELLED")

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, fields
 from datetime import date, time
 from typing import Any
 
-from schedules.tv import Episode, Series, Text, TvScheduleError
+from schedules.tv.day import Episode, Series, Text, TvScheduleError
 
 
 @dataclass(frozen=True)

@@ -39,9 +39,8 @@ from functools import cache
 from itertools import chain
 from zoneinfo import ZoneInfo
 
-from schedules.calendar import teaching_weeks, window_days
-from schedules.errors import PlanError
-from schedules.model import (
+from schedules.academic.calendar import teaching_weeks, window_days
+from schedules.academic.model import (
     AcademicCalendar,
     ControlActivity,
     ControlResult,
@@ -57,6 +56,7 @@ from schedules.model import (
     TeachingWeek,
     Unplaced,
 )
+from schedules.errors import PlanError
 
 UNIT_MINUTES = 5
 UNITS_PER_DAY = 24 * 60 // UNIT_MINUTES

@@ -22,8 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from schedules.errors import CalendarError
-from schedules.model import (
+from schedules.academic.model import (
     AcademicCalendar,
     BlockedPeriod,
     BlockKind,
@@ -33,6 +32,7 @@ from schedules.model import (
     Window,
     WindowKind,
 )
+from schedules.errors import CalendarError
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 T = TypeVar("T")
