@@ -37,8 +37,8 @@ from orchestrator.commands.tv_playout import eit_events, playout_items, si_confi
 from schedules.tv.day import Channel, Episode, Filler, FillerPool, Series  # noqa: E402
 from schedules.tv.fill import build_day  # noqa: E402
 
-# the test suite's tiny profile (tests/tv/data): a day of 6.5 GB instead of 54 GB, same splice work per packet
-PROFILE = (Path(__file__).resolve().parents[1] / "tests" / "tv" / "data" / "tiny-180p25.toml").read_text()
+# the test suite's tiny profile (tests/data): a day of 6.5 GB instead of 54 GB, same splice work per packet
+PROFILE = (Path(__file__).resolve().parents[1] / "tests" / "data" / "tiny-180p25.toml").read_text()
 DAY = date(2026, 11, 26)
 
 

@@ -27,7 +27,7 @@ This reaches into python-engineio internals — ``server.eio.sockets``, ``socket
 ``socket.closed``, ``socket.upgraded/upgrading``, ``server._async["websocket"]`` — into
 aiohttp's ``WebSocketResponse._writer`` (``transport``, ``compress``, ``_closing``,
 ``protocol._paused``), asyncio.Queue's ``_queue``/``_getters``, and ``AsyncManager.emit``'s signature. ``INTERNALS_CHECKED`` names
-the versions this was read against; ``tests/rooms/test_fanout.py`` fails loudly if an
+the versions this was read against; ``tests/signaling/test_fanout.py`` fails loudly if an
 installed version moves any of them. Emits with an ack callback, binary payloads, or a
 server that is not wired as expected fall back to the stock path, so behaviour never changes,
 only cost.

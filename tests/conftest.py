@@ -8,7 +8,16 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
-from support import PG_ADMIN_URL, ApiClient, DemoClient, free_port, make_settings, pg_available, serve_api
+
+from tests.helpers.support import (
+    PG_ADMIN_URL,
+    ApiClient,
+    DemoClient,
+    free_port,
+    make_settings,
+    pg_available,
+    serve_api,
+)
 
 
 @pytest.fixture

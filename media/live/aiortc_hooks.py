@@ -34,7 +34,7 @@ which we replace per sender instance; PLI to a publisher goes out through
 ``RTCRtpSender._retransmit(seq)``, also replaced per instance.
 
 aiortc is pinned to ``==1.16.0``. :func:`check_internals` lists whatever moved;
-tests/media/test_aiortc_hooks.py calls it and drives each hook on real peers.
+tests/media/live/test_aiortc_hooks.py calls it and drives each hook on real peers.
 """
 
 from __future__ import annotations
