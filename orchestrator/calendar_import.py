@@ -1,4 +1,4 @@
-"""Store operations shared by the CLI, the API and the demo: each is one transaction's worth of work."""
+"""Importing an academic calendar, shared by the CLI, the API and the demo: read, validate whole, replace."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from orchestrator import audit
 from orchestrator.errors import UserError
+from orchestrator.planning import build_calendar
 from orchestrator.store.models import CalendarRecord
 from schedules.academic.model import AcademicCalendar
 from schedules.errors import ScheduleError
@@ -35,8 +36,6 @@ def read_calendar_files(path: Path, ics_paths: list[Path] | tuple[Path, ...] = (
 
 
 def validate_calendar(inp: CalendarInput) -> AcademicCalendar:
-    from orchestrator.planning import build_calendar
-
     try:
         return build_calendar(inp.source, inp.source_name, [{"name": n, "text": t} for n, t in inp.ics])
     except ScheduleError as exc:

@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from orchestrator import audit
 from orchestrator.auth import create_person, hash_password
+from orchestrator.calendar_import import current_calendar_row, import_calendar, read_calendar_files
 from orchestrator.config import Settings
 from orchestrator.curriculum import Curriculum, apply_curriculum
 from orchestrator.planning import apply, compute, load_inputs
@@ -30,7 +31,6 @@ from orchestrator.store.models import (
     SessionParticipant,
     SessionRecord,
 )
-from orchestrator.store.ops import current_calendar_row, import_calendar, read_calendar_files
 from orchestrator.yamlfile import load_yaml_model
 
 DATA = Path(__file__).resolve().parent / "demo_data"

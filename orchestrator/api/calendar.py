@@ -9,12 +9,17 @@ from sqlalchemy.orm import Session
 
 from orchestrator import audit
 from orchestrator.api import STAFF, api, services
+from orchestrator.calendar_import import (
+    CalendarInput,
+    current_calendar_row,
+    import_calendar,
+    validate_calendar,
+)
 from orchestrator.curriculum import Curriculum, apply_curriculum
 from orchestrator.errors import NotFound, UserError
 from orchestrator.http import AUTHENTICATED, identity
 from orchestrator.planning import PlanCache, apply, compute, describe_diff, load_inputs
 from orchestrator.store.models import SessionRecord
-from orchestrator.store.ops import CalendarInput, current_calendar_row, import_calendar, validate_calendar
 from orchestrator.yamlfile import load_yaml_model
 from schedules.academic.calendar import describe
 

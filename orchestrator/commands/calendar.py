@@ -69,9 +69,9 @@ def add_import(calendar_sub: argparse._SubParsersAction) -> argparse.ArgumentPar
 
 
 def run_import(args: argparse.Namespace) -> int:
+    from orchestrator.calendar_import import import_calendar, read_calendar_files, validate_calendar
     from orchestrator.config import load_settings
     from orchestrator.store.db import Database
-    from orchestrator.store.ops import import_calendar, read_calendar_files, validate_calendar
 
     inp = read_calendar_files(args.file, args.ics)
     cal = validate_calendar(inp)  # before touching the database at all
