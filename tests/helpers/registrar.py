@@ -7,7 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.helpers.support import REPO
+
 CALENDAR = REPO / "examples" / "calendar-kz-2026-2027.yaml"
 DEMO = REPO / "orchestrator" / "demo_data"
 

@@ -19,7 +19,8 @@ from typing import Any
 from sqlalchemy import create_engine, text
 
 PG_ADMIN_URL = os.environ.get("AULACAST_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-TEST_DATA = Path(__file__).resolve().parents[1] / "data"
+REPO = Path(__file__).resolve().parents[2]
+TEST_DATA = REPO / "tests" / "data"
 """Small files the tests read: the XMLTV DTD, a test-only 600 kbit/s broadcast profile."""
 TINY_PROFILE = (TEST_DATA / "tiny-180p25.toml").read_text()
 REDIS_URL = os.environ.get("AULACAST_TEST_REDIS", "redis://127.0.0.1:6379/0")

@@ -21,8 +21,9 @@ import pytest
 from media.errors import MediaError
 from media.live.sfu import aiortc_ice_server
 from media.live.turn import TurnConfig, ice_servers, turn_credential
+from tests.helpers.support import REPO
 
-CONF = Path(__file__).resolve().parents[2] / "infra" / "coturn" / "turnserver.conf"
+CONF = REPO / "infra" / "coturn" / "turnserver.conf"
 SECRET = "test-secret-not-for-production"
 
 

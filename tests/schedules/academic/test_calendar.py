@@ -12,8 +12,9 @@ import pytest
 from schedules.academic.calendar import describe, load_calendar, parse_calendar, teaching_weeks, window_days
 from schedules.academic.model import BlockKind, WindowKind
 from schedules.errors import CalendarError
+from tests.helpers.support import REPO
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO
 EXAMPLE = ROOT / "examples" / "calendar-kz-2026-2027.yaml"
 AULACAST = Path(sys.executable).parent / "aulacast"
 

@@ -25,9 +25,10 @@ from schedules.tv.day import (
     save_day,
 )
 from schedules.tv.fill import build_day
+from tests.helpers.support import REPO
 
 DAY = date(2026, 11, 26)
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "channel-demo.yaml"
+EXAMPLE = REPO / "examples" / "channel-demo.yaml"
 
 
 def channel(**kw) -> Channel:  # type: ignore[no-untyped-def]
