@@ -47,3 +47,10 @@ class Conflict(UserError):
 class ConfigError(UserError):
     code = "config"
     exit_code = 3
+
+
+class ServiceUnavailable(UserError):
+    """A shared service (Redis, the database) is briefly unreachable: retry, nothing was changed."""
+
+    code = "unavailable"
+    status = 503

@@ -13,6 +13,10 @@ from __future__ import annotations
 import time
 from typing import Any, Protocol
 
+import redis.exceptions
+
+from orchestrator.errors import ServiceUnavailable
+
 
 class RateLimiter(Protocol):
     async def allow(self, key: str, *, rate: float, burst: int, cost: float = 1.0) -> bool: ...
@@ -69,7 +73,10 @@ class RedisRateLimiter:
         self._script = redis.register_script(_LUA)
 
     async def allow(self, key: str, *, rate: float, burst: int, cost: float = 1.0) -> bool:
-        result = await self._script(keys=[self._prefix + key], args=[rate, burst, cost])
+        try:
+            result = await self._script(keys=[self._prefix + key], args=[rate, burst, cost])
+        except (redis.exceptions.RedisError, ConnectionError, TimeoutError) as exc:
+            raise ServiceUnavailable("rate limits are briefly unavailable (Redis); retry") from exc
         return bool(int(result))
 
 

@@ -37,13 +37,16 @@ from sqlalchemy.orm import Session
 from orchestrator import audit
 from orchestrator.bus import Event
 from orchestrator.chatstore import SqlChatStore
+from orchestrator.errors import ServiceUnavailable
 from orchestrator.services import Services
 from orchestrator.store.models import RevokedGrant, SessionRecord
 from signaling import fanout, gcpolicy
+from signaling.backend import Backend, MediaRefused, SessionInfo
 from signaling.chat import Chat, ChatPolicy
+from signaling.errors import Unavailable
 from signaling.grants import JoinClaims, room_kind, verify
 from signaling.room import RoomStore, make_room_store
-from signaling.server import Backend, MediaRefused, SessionInfo, SignalingServer
+from signaling.server import SignalingServer
 
 log = logging.getLogger("aulacast.rooms")
 
@@ -314,7 +317,14 @@ def make_backend(svc: Services, rooms: RoomStore, bridge: MediaBridge | None) ->
     key = svc.settings.signing_key()
     store = SqlChatStore(svc)
     chat_cfg = svc.settings.chat
-    chat = Chat(store, svc.limiter.allow, ChatPolicy(chat_cfg.max_length, chat_cfg.rate_per_second, chat_cfg.burst))
+
+    async def chat_allowed(key: str, *, rate: float, burst: int, cost: float = 1.0) -> bool:
+        try:
+            return await svc.limiter.allow(key, rate=rate, burst=burst, cost=cost)
+        except ServiceUnavailable as exc:
+            raise Unavailable(str(exc)) from exc
+
+    chat = Chat(store, chat_allowed, ChatPolicy(chat_cfg.max_length, chat_cfg.rate_per_second, chat_cfg.burst))
 
     sessions: dict[int, tuple[float, SessionInfo | None]] = {}
 
@@ -407,15 +417,25 @@ def attach(app: web.Application, svc: Services) -> None:
         """Every beat: alive mark first (so our re-asserted sockets never sit in Redis without it),
         media leases, refill (in full when our mark had lapsed: others may have swept us, and the
         people they announced as gone are announced again), sweep."""
+        failing_since: float | None = None
+        delay = beat
         while True:
-            await asyncio.sleep(beat)
+            await asyncio.sleep(delay)
             try:
                 lapsed = await rooms.mark_alive(svc.node, beat * ALIVE_BEATS)
                 await rooms.renew_media(set(bridge.open), svc.node)
                 await server.refill(lapsed)
                 await server.sweep(beat * PRUNE_GRACE_BEATS)
-            except Exception as exc:  # Redis restarting: next beat refills
-                log.debug("room heartbeat skipped: %s", exc)
+            except (Unavailable, ServiceUnavailable, ConnectionError, TimeoutError, OSError) as exc:
+                # Redis restarting: beat less often while it is away; the first beat back refills
+                if failing_since is None:
+                    failing_since = time.monotonic()
+                    log.warning("room heartbeat failed (%s); retrying with backoff", exc)
+                delay = min(delay * 2, beat * 2)
+                continue
+            if failing_since is not None:
+                log.warning("room heartbeat back after %.1f s", time.monotonic() - failing_since)
+                failing_since, delay = None, beat
 
     async def lifespan(_app: web.Application) -> AsyncIterator[None]:
         tasks = []

@@ -17,11 +17,17 @@ announced as gone; a node that was only cut off claims its people's tombstones w
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, ParamSpec, Protocol, TypeVar
+
+import redis.exceptions
+
+from signaling.errors import Unavailable
 
 PREFIX = "aulacast:room:"
 KEY_TTL = 2 * 24 * 3600  # rooms outlive no session by more than this
@@ -251,6 +257,30 @@ return gone
 """
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _unavailable_on_redis_errors(cls: type[R]) -> type[R]:
+    """Every coroutine method of ``cls`` raises ``Unavailable`` for a Redis failure, and nothing else."""
+
+    def wrap(method: Callable[P, Awaitable[Any]]) -> Callable[P, Awaitable[Any]]:
+        @functools.wraps(method)
+        async def call(*args: P.args, **kwargs: P.kwargs) -> Any:
+            try:
+                return await method(*args, **kwargs)
+            except (redis.exceptions.RedisError, ConnectionError, TimeoutError) as exc:
+                raise Unavailable(f"the room store is unreachable: {exc}") from exc
+
+        return call
+
+    for name, value in list(vars(cls).items()):
+        if not name.startswith("_") and inspect.iscoroutinefunction(value):
+            setattr(cls, name, wrap(value))
+    return cls
+
+
+@_unavailable_on_redis_errors
 class RedisRoomStore:
     """The same state in Redis hashes (one set of keys per room), shared by every node.
 

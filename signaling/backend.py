@@ -1,0 +1,75 @@
+"""What the signaling server needs from the service, injected by the composition root.
+
+    server = SignalingServer(sio, Backend(verify, session_info, chat, chat_store, rooms, media, control, audit))
+
+Signaling knows the media plane only as ``MediaPlane`` (session and person ids, SDP strings):
+the composition root adapts whatever media server it runs to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from signaling.chat import Chat, ChatStore
+from signaling.grants import JoinClaims
+from signaling.room import RoomStore
+
+
+class MediaRefused(Exception):
+    """The media plane said no; ``code`` goes to the client as is (bad_sdp, not_allowed, ...)."""
+
+    def __init__(self, message: str, code: str = "media_refused") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class MediaPlane(Protocol):
+    """What signaling asks of the media plane, in session/person terms (the composition root adapts)."""
+
+    async def join(
+        self, session_id: int, person_id: int, kind: str, grant: dict[str, bool], sdp: str | None,
+        sources: Mapping[str, str],
+    ) -> str | None: ...  # fmt: skip
+    async def renegotiate(self, session_id: int, person_id: int, sdp: str, sources: Mapping[str, str]) -> str: ...
+    async def answer(self, session_id: int, person_id: int, sdp: str) -> None: ...
+    async def leave(self, session_id: int, person_id: int) -> None: ...
+    async def set_active_speaker(self, session_id: int, person_id: int | None) -> None: ...
+    async def close_room(self, session_id: int) -> None: ...
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    id: int
+    title: str
+    kind: str
+    status: str
+    start: datetime
+    end: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "kind": self.kind,
+            "status": self.status,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+        }
+
+
+@dataclass
+class Backend:
+    """Everything the signaling server needs from the service, injected by the composition root."""
+
+    verify: Callable[[str], Awaitable[JoinClaims]]  # raises GrantError
+    session_info: Callable[[int], Awaitable[SessionInfo | None]]
+    chat: Chat
+    chat_store: ChatStore
+    rooms: RoomStore
+    media: MediaPlane | None
+    control: Callable[[dict[str, Any]], Awaitable[None]]  # publish to every node (bus "room.control")
+    audit: Callable[[int, str, str, dict[str, Any]], Awaitable[None]]
+    node: str = "local"
