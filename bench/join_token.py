@@ -74,7 +74,7 @@ async def run(joins: int) -> dict[str, list[float]]:
         session_id = row.id
         bearer = {name: issue_token(s, p, kind="api", lifetime=timedelta(hours=1)) for name, p in
                   (("tutor", tutor), ("student", student))}  # fmt: skip
-    svc.extras["media_server"] = WorkerPool(MediaConfig(host_addresses=["127.0.0.1"], consent_failures=60), workers=1)
+    svc.media_server = WorkerPool(MediaConfig(host_addresses=["127.0.0.1"], consent_failures=60), workers=1)
     app = create_app(settings, services=svc)
     runner = web.AppRunner(app)
     await runner.setup()

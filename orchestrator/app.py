@@ -72,7 +72,7 @@ async def _lifespan(app: web.Application) -> AsyncIterator[None]:
 
         lifecycle = Lifecycle(svc)
         await lifecycle.start()
-        svc.extras["lifecycle"] = lifecycle
+        svc.lifecycle = lifecycle
     log.info("started", extra={"node": svc.node, "database": svc.db.engine.dialect.name, "redis": svc.redis is not None})
     yield
     if lifecycle is not None:

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from orchestrator.pubsub import listen
+
 log = logging.getLogger("aulacast.bus")
 
 TOPICS = (
@@ -119,28 +121,15 @@ class RedisBus(LocalBus):
         return event
 
     async def _listen(self) -> None:
-        backoff = 0.2
-        while True:
+        async def on_message(channel: str, data: bytes) -> None:
             try:
-                pubsub = self._redis.pubsub()
-                await pubsub.subscribe(self._channel)
-                self._ready.set()
-                backoff = 0.2
-                async for message in pubsub.listen():
-                    if message.get("type") != "message":
-                        continue
-                    try:
-                        event = Event.from_json(message["data"])
-                    except (ValueError, KeyError):
-                        log.warning("dropped a malformed event on %s", self._channel)
-                        continue
-                    await self._deliver(event)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # Redis restarted or unreachable: retry with backoff
-                log.warning("event bus lost Redis (%s); retrying in %.1fs", exc, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 2.0)
+                event = Event.from_json(data)
+            except (ValueError, KeyError):
+                log.warning("dropped a malformed event on %s", channel)
+                return
+            await self._deliver(event)
+
+        await listen(self._redis, [self._channel], on_message, what="event bus", ready=self._ready)
 
 
 def make_bus(redis: Any | None, node: str = "") -> LocalBus:

@@ -11,7 +11,7 @@ import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -21,7 +21,22 @@ from orchestrator.locks import LocalLocks, RedisLocks, make_locks
 from orchestrator.ratelimit import RateLimiter, make_limiter
 from orchestrator.store.db import Database
 
+if TYPE_CHECKING:
+    from media.live.placement import MediaRouter
+    from media.live.types import MediaServer
+    from orchestrator.planning import PlanCache
+    from orchestrator.store.models import SessionRecord
+    from signaling.server import SignalingServer
+
 T = TypeVar("T")
+
+
+class SessionJobs(Protocol):
+    """What the API asks of the lifecycle scheduler (``orchestrator.lifecycle.Lifecycle``)."""
+
+    def schedule(self, row: SessionRecord) -> int: ...
+    def unschedule(self, session_id: int) -> None: ...
+    async def catch_up(self) -> int: ...
 
 
 @dataclass
@@ -33,7 +48,12 @@ class Services:
     locks: LocalLocks | RedisLocks
     redis: Any | None = None
     node: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
-    extras: dict[str, Any] = field(default_factory=dict)
+    # Parts the app wires in once it runs (None until then, or without them):
+    media_server: MediaServer | None = None  # injected by tests and benches; else worker processes
+    media_router: MediaRouter | None = None
+    signaling: SignalingServer | None = None
+    lifecycle: SessionJobs | None = None
+    plan_cache: PlanCache = field(default_factory=lambda: _plan_cache())  # the last Planner, kept for re-plans
 
     @classmethod
     def build(cls, settings: Settings, *, db: Database | None = None) -> Services:
@@ -66,3 +86,9 @@ class Services:
         if self.redis is not None:
             await self.redis.aclose()
         self.db.engine.dispose()
+
+
+def _plan_cache() -> PlanCache:
+    from orchestrator.planning import PlanCache  # planning imports the store; keep services light to import
+
+    return PlanCache()

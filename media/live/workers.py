@@ -11,9 +11,8 @@ Usage::
 One Python process holds about one core of packet work, so each worker is a
 separate process (``python -m media.live.workers``) running a
 :class:`~media.live.server.LocalMediaServer`. The supervisor talks to it with one
-JSON object per line over its stdin/stdout: requests ``{"id", "method",
-"params"}``, replies ``{"id", "result"}`` or ``{"id", "error": {"code",
-"message"}}``, and pushed events ``{"event": {...}}``. A room stays on the
+JSON object per line over its stdin/stdout in the media plane's one envelope
+(:mod:`media.live.rpc`), plus pushed events ``{"event": {...}}``. A room stays on the
 worker it was placed on (least expected load first) for its whole life.
 
 When a worker dies, the supervisor starts a new one in its slot, re-opens the
@@ -35,6 +34,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from media.live import rpc
 from media.live.fanout import RoomKind
 from media.live.server import EventHub, LocalMediaServer
 from media.live.types import (
@@ -47,8 +47,6 @@ from media.live.types import (
 )
 
 log = logging.getLogger(__name__)
-
-METHODS = ("open_room", "join", "renegotiate", "answer", "set_active_speaker", "leave", "close_room", "stats")
 
 
 def config_to_json(config: MediaConfig) -> str:
@@ -111,43 +109,20 @@ class WorkerServer:
         tasks: set[asyncio.Task[None]] = set()
         lag_task = asyncio.ensure_future(self.lag.run())
         while line := await reader.readline():
-            task = asyncio.ensure_future(self._handle(json.loads(line)))
+            task = asyncio.ensure_future(self._handle(rpc.decode(line)))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
         lag_task.cancel()
         await self.media.close()
 
     async def _handle(self, request: dict[str, Any]) -> None:
-        rid, method, params = request.get("id"), request.get("method"), request.get("params", {})
-        try:
-            if method not in METHODS:
-                raise RoomMediaError(f"unknown media worker method {method!r}", "bad_request")
-            result = await self._call(method, params)
-            self._write({"id": rid, "result": result})
-        except RoomMediaError as exc:
-            self._write({"id": rid, "error": {"code": exc.code, "message": str(exc)}})
-        except Exception as exc:
-            log.exception("media worker: %s failed", method)
-            self._write({"id": rid, "error": {"code": "internal", "message": f"{type(exc).__name__}: {exc}"}})
+        self._write(await rpc.serve(self._run, request))
 
-    async def _call(self, method: str, p: dict[str, Any]) -> Any:
-        m = self.media
-        if method == "open_room":
-            return await m.open_room(p["room_id"], RoomKind(p["kind"]))
-        if method == "join":
-            grant = MediaGrant.from_dict(p["grant"])
-            return await m.join(p["room_id"], p["peer_id"], grant, p.get("offer_sdp"), p.get("sources"))
-        if method == "renegotiate":
-            return await m.renegotiate(p["room_id"], p["peer_id"], p["offer_sdp"], p.get("sources"))
-        if method == "answer":
-            return await m.answer(p["room_id"], p["peer_id"], p["answer_sdp"])
-        if method == "set_active_speaker":
-            return await m.set_active_speaker(p["room_id"], p.get("peer_id"))
-        if method == "leave":
-            return await m.leave(p["room_id"], p["peer_id"])
-        if method == "close_room":
-            return await m.close_room(p["room_id"])
-        rooms = {rid: room.stats() for rid, room in m.rooms.items()}
+    async def _run(self, method: str, params: dict[str, Any]) -> Any:
+        return await (self._stats(params) if method == "stats" else rpc.call_method(self.media, method, params))
+
+    async def _stats(self, p: dict[str, Any]) -> dict[str, Any]:
+        rooms = {rid: room.stats() for rid, room in self.media.rooms.items()}
         return {"pid": os.getpid(), "rooms": rooms, "loop_lag": self.lag.summary(bool(p.get("reset_lag")))}
 
 
@@ -310,7 +285,7 @@ class WorkerPool:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         slot.pending[rid] = future
         try:
-            process.stdin.write(json.dumps({"id": rid, "method": method, "params": params}).encode() + b"\n")
+            process.stdin.write(rpc.encode(rpc.request(rid, method, params)))
             await process.stdin.drain()
         except (BrokenPipeError, ConnectionResetError) as exc:
             slot.pending.pop(rid, None)
@@ -321,9 +296,9 @@ class WorkerPool:
         assert process.stdout is not None
         while line := await process.stdout.readline():
             try:
-                message = json.loads(line)
-            except json.JSONDecodeError:
-                log.warning("media worker %d wrote a non-JSON line: %r", slot.index, line[:200])
+                message = rpc.decode(line)
+            except ValueError:
+                log.warning("media worker %d wrote a line that is not a JSON object: %r", slot.index, line[:200])
                 continue
             if "event" in message:
                 self._on_worker_event(slot, MediaEvent(**message["event"]))
@@ -331,11 +306,10 @@ class WorkerPool:
             future = slot.pending.pop(message.get("id"), None)
             if future is None or future.done():
                 continue
-            if "error" in message:
-                error = message["error"]
-                future.set_exception(RoomMediaError(error["message"], error.get("code", "media_refused")))
-            else:
-                future.set_result(message.get("result"))
+            try:
+                future.set_result(rpc.result_of(message))
+            except RoomMediaError as exc:
+                future.set_exception(exc)
         await process.wait()
         if not self._closing and slot.process is process:
             await self._restart(slot, process.returncode)

@@ -18,7 +18,7 @@ from orchestrator.calendar_import import (
 from orchestrator.curriculum import Curriculum, apply_curriculum
 from orchestrator.errors import NotFound, UserError
 from orchestrator.http import AUTHENTICATED, identity
-from orchestrator.planning import PlanCache, apply, compute, describe_diff, load_inputs
+from orchestrator.planning import apply, compute, describe_diff, load_inputs
 from orchestrator.store.models import SessionRecord
 from orchestrator.yamlfile import load_yaml_model
 from schedules.academic.calendar import describe
@@ -100,7 +100,7 @@ async def post_plan(request: web.Request) -> dict[str, Any]:
 
     def run(s: Session) -> tuple[dict[str, Any], list[int]]:
         inputs = load_inputs(s)
-        result, changes = compute(inputs, svc.extras.setdefault("plan_cache", PlanCache()))
+        result, changes = compute(inputs, svc.plan_cache)
         out: dict[str, Any] = {
             "dry_run": dry,
             "added": [p.key for p in changes.added],
@@ -120,7 +120,7 @@ async def post_plan(request: web.Request) -> dict[str, Any]:
         return out, touched
 
     out, touched = await svc.db_call(run)
-    lifecycle = svc.extras.get("lifecycle")
+    lifecycle = svc.lifecycle
     if lifecycle is not None and touched:
         rows = await svc.db_call(lambda s: [s.get(SessionRecord, i) for i in touched])
         for r in rows:

@@ -142,7 +142,7 @@ async def revoke_grant(request: web.Request) -> dict[str, Any]:
 
 
 def _chat(request: web.Request) -> Any:
-    server = services(request).extras.get("signaling")
+    server = services(request).signaling
     if server is None:
         raise UserError("live rooms are not enabled on this node", code="unavailable", status=503)
     return server

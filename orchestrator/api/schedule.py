@@ -247,7 +247,7 @@ async def create_session(request: web.Request) -> dict[str, Any]:
         return row
 
     row = await svc.db_call(make)
-    lifecycle = svc.extras.get("lifecycle")
+    lifecycle = svc.lifecycle
     if lifecycle is not None:
         if row.status in ("planned", "open", "live"):
             lifecycle.schedule(row)

@@ -193,7 +193,7 @@ async def start_world(tmp_path: Path, *, media: bool = True, **settings: Any) ->
         from media.live.server import LocalMediaServer
         from media.live.types import MediaConfig
 
-        svc.extras["media_server"] = LocalMediaServer(
+        svc.media_server = LocalMediaServer(
             MediaConfig(host_addresses=["127.0.0.1"], consent_interval=1.0, consent_failures=2)
         )
     app = create_app(cfg, services=svc)

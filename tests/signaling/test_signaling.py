@@ -175,14 +175,15 @@ async def test_connect_refusals_carry_codes(world: World) -> None:
 
 
 async def test_lifecycle_events_open_and_close_the_room(world: World) -> None:
-    bridge = world.svc.extras["media_bridge"]
+    router = world.svc.media_router
+    assert router is not None
     await world.svc.bus.publish("session.opened", {"session_id": world.defense, "kind": "defense"})
-    assert world.defense in bridge.open  # media placed ahead of time, when the session opens
+    assert f"session-{world.defense}" in router.owned  # media placed ahead of time, when the session opens
     await world.svc.bus.publish("session.opened", {"session_id": world.defense, "kind": "defense"})  # idempotent
-    assert list(bridge.open).count(world.defense) == 1
+    assert list(router.owned).count(f"session-{world.defense}") == 1
     stu = await enter(world, "stu", world.defense)
     await world.svc.bus.publish("session.closed", {"session_id": world.defense, "kind": "defense"})
     ended = await stu.wait_for("session-ended")
     assert ended["by"] is None and "over" in ended["reason"]
     await asyncio.wait_for(stu.disconnected.wait(), 10)
-    assert world.defense not in bridge.open
+    assert f"session-{world.defense}" not in router.owned
