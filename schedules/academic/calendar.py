@@ -13,6 +13,7 @@ read from their source text, which also avoids YAML 1.1 surprises such as
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
@@ -28,9 +29,20 @@ from schedules.academic.model import (
     BlockKind,
     Holiday,
     Period,
+    PublicHolidaySource,
     TeachingWeek,
     Window,
     WindowKind,
+    WorkingDay,
+)
+from schedules.publicholidays import (
+    DECREE,
+    LIBRARY,
+    MOVED,
+    PublicDay,
+    UnknownCountry,
+    UnknownSubdivision,
+    country_year,
 )
 from schedules.errors import CalendarError
 
@@ -69,6 +81,16 @@ def holiday_dates(cal: AcademicCalendar) -> dict[date, str]:
     return out
 
 
+def working_dates(cal: AcademicCalendar) -> dict[date, WorkingDay]:
+    """Days taught although their weekday is not a teaching day (transfers, extra working days)."""
+    return {w.day: w for w in cal.working_days}
+
+
+def is_teaching_weekday(cal: AcademicCalendar, day: date, working: dict[date, WorkingDay]) -> bool:
+    """Whether ``day`` is taught by its weekday or made a working day; holidays and blocks aside."""
+    return day.weekday() in cal.teaching_weekdays or day in working
+
+
 def blocked_dates(cal: AcademicCalendar, *, windowed: bool = False) -> dict[date, BlockedPeriod]:
     """Dates blocked for consultations, or (``windowed``) for window activities.
 
@@ -92,6 +114,7 @@ def teaching_weeks(cal: AcademicCalendar, period: Period) -> list[TeachingWeek]:
     """
     holidays = holiday_dates(cal)
     blocked = blocked_dates(cal)
+    working = working_dates(cal)
     weeks: list[TeachingWeek] = []
     monday = period.start - timedelta(days=period.start.weekday())
     number = 1
@@ -100,7 +123,7 @@ def teaching_weeks(cal: AcademicCalendar, period: Period) -> list[TeachingWeek]:
             day
             for day in (monday + timedelta(days=i) for i in range(7))
             if period.start <= day <= period.end
-            and day.weekday() in cal.teaching_weekdays
+            and is_teaching_weekday(cal, day, working)
             and day not in holidays
             and day not in blocked
         )
@@ -115,15 +138,21 @@ def window_days(cal: AcademicCalendar, window: Window) -> list[date]:
     """Days of a window on which a control or defense may be held."""
     holidays = holiday_dates(cal)
     blocked = blocked_dates(cal, windowed=True)
+    working = working_dates(cal)
     return [
         day
         for day in window.days()
-        if day.weekday() in cal.teaching_weekdays and day not in holidays and day not in blocked
+        if is_teaching_weekday(cal, day, working) and day not in holidays and day not in blocked
     ]
 
 
 def describe(cal: AcademicCalendar) -> str:
-    """A human summary of what the calendar says, as ``aulacast calendar check`` prints it."""
+    """A human summary of what the calendar says, as ``aulacast calendar check`` prints it.
+
+    Every holiday and added working day names its source, and estimated public
+    holidays not yet confirmed are listed apart, so a registrar can check the
+    year against the government's decree line by line.
+    """
     tz = ZoneInfo(cal.timezone)
     offset = datetime.combine(cal.year_start, time(12), tz).strftime("%z")
     lines = [
@@ -133,8 +162,22 @@ def describe(cal: AcademicCalendar) -> str:
         "Teaching days: "
         + " ".join(WEEKDAYS[d].capitalize() for d in sorted(cal.teaching_weekdays))
         + f", {cal.day_start:%H:%M}–{cal.day_end:%H:%M} local, sessions start every {cal.slot_minutes} min",
-        f"Periods ({len(cal.periods)}):",
     ]
+    if cal.languages:
+        lines.append(f"Languages: {', '.join(cal.languages)}")
+    pub = cal.public_holidays
+    if pub is not None:
+        where = pub.country + (f"-{pub.subdivision}" if pub.subdivision else "")
+        names = (
+            f"names in {', '.join(pub.languages)}" if pub.languages else "names in the library's own language"
+        )
+        missing = [lang for lang in cal.languages if lang not in pub.languages]
+        if missing:
+            names += f" (none in {', '.join(missing)})"
+        lines.append(f"Public holidays: {where} from {pub.library}, {names}")
+        lines.append(f"  days off moved: {pub.rule}")
+        lines += [f"  not applied: {note}" for note in pub.not_applied]
+    lines.append(f"Periods ({len(cal.periods)}):")
     for period in cal.periods:
         weeks = teaching_weeks(cal, period)
         ndays = sum(len(w.days) for w in weeks)
@@ -143,8 +186,20 @@ def describe(cal: AcademicCalendar) -> str:
             f"{len(weeks)} teaching weeks, {ndays} teaching days"
         )
         lines.append("    weeks: " + " ".join(f"w{w.number:02d}({len(w.days)})" for w in weeks))
-    lines.append(f"Holidays ({len(cal.holidays)}):")
-    lines += [f"  {_span(h.start, h.end)}  {h.name}" for h in sorted(cal.holidays, key=lambda h: h.start)]
+    lines.append(f"Holidays ({len(cal.holidays)}), each with where it came from:")
+    for h in sorted(cal.holidays, key=lambda h: (h.start, h.end)):
+        lines.append(f"  {_when(h.start, h.end)}  {_names(h)}" + (f"  ← {h.source}" if h.source else ""))
+    if cal.working_days:
+        lines.append(f"Working days added ({len(cal.working_days)}):")
+        for w in sorted(cal.working_days, key=lambda w: w.day):
+            lines.append(f"  {_when(w.day, w.day)}  {w.name}" + (f"  ← {w.source}" if w.source else ""))
+    estimated = sorted((h for h in cal.holidays if h.estimated), key=lambda h: h.start)
+    if estimated:
+        lines.append(
+            f"Estimated, not yet confirmed ({len(estimated)}): check each date in the government's decree, "
+            "then confirm it under public_holidays.confirm (docs/calendar.md)"
+        )
+        lines += [f"  {_when(h.start, h.end)}  {_names(h)}" for h in estimated]
     lines.append(f"Blocked periods ({len(cal.blocked)}):")
     for b in sorted(cal.blocked, key=lambda b: b.start):
         scope = f" [{b.period_id}]" if b.period_id else ""
@@ -157,6 +212,18 @@ def describe(cal: AcademicCalendar) -> str:
             f"{len(window_days(cal, w))} usable days"
         )
     return "\n".join(lines)
+
+
+def _when(start: date, end: date) -> str:
+    """A day with its weekday (moved days off are checked by weekday), or a range."""
+    return (
+        f"{start.isoformat()} {WEEKDAYS[start.weekday()].capitalize()}" if start == end else _span(start, end)
+    )
+
+
+def _names(h: Holiday) -> str:
+    shown = list(dict.fromkeys([h.name] + [n for _, n in h.names]))
+    return " / ".join(shown)
 
 
 def _span(start: date, end: date) -> str:
@@ -262,7 +329,18 @@ class _Parser:
             root,
             "",
             required=("name", "timezone", "year", "periods"),
-            optional=("teaching_days", "day_hours", "slot_minutes", "holidays", "blocked", "windows"),
+            optional=(
+                "teaching_days",
+                "day_hours",
+                "slot_minutes",
+                "holidays",
+                "blocked",
+                "windows",
+                "languages",
+                "public_holidays",
+                "transfers",
+                "extra_working_days",
+            ),
         )
         name = self.text(top["name"][1], "name")
         tz_node = top["timezone"][1]
@@ -344,7 +422,18 @@ class _Parser:
             period_nodes.append(node)
         period_ids = {p.id: p for p in periods}
 
+        languages: tuple[str, ...] = ()
+        if "languages" in top:
+            languages = self.languages(top["languages"][1])
+
         holidays: list[Holiday] = []
+        working: list[WorkingDay] = []
+        public: PublicHolidaySource | None = None
+        if "public_holidays" in top:
+            public, holidays, working = self.public_holidays(
+                top["public_holidays"][1], inside_year, year_start, year_end, weekdays, languages
+            )
+
         for i, node in enumerate(self.seq(top["holidays"][1], "holidays") if "holidays" in top else []):
             key = f"holidays[{i}]"
             entries = self.mapping(node, key, ("name",), ("date", "start", "end"))
@@ -363,7 +452,35 @@ class _Parser:
                 start, end = self.span(entries, key)
                 where, wkey = entries["start"][1], f"{key}.start"
             inside_year(where, wkey, start, end, "holiday")
-            holidays.append(Holiday(hname, start, end))
+            holidays.append(Holiday(hname, start, end, self.where(node, key)))
+
+        for i, node in enumerate(self.seq(top["transfers"][1], "transfers") if "transfers" in top else []):
+            key = f"transfers[{i}]"
+            entries = self.mapping(node, key, ("work", "off", "name"), ())
+            tname = self.text(entries["name"][1], f"{key}.name")
+            work = self.day(entries["work"][1], f"{key}.work")
+            off = self.day(entries["off"][1], f"{key}.off")
+            inside_year(entries["work"][1], f"{key}.work", work, work, "transfer working day")
+            inside_year(entries["off"][1], f"{key}.off", off, off, "transfer day off")
+            self.check_work_day(entries["work"][1], f"{key}.work", work, weekdays, holidays, working)
+            self.check_day_off(entries["off"][1], f"{key}.off", off, weekdays, holidays, working)
+            where = self.where(node, key)
+            holidays.append(Holiday(tname, off, off, f"{where}: transfer, {_weekday(work)} worked instead"))
+            working.append(WorkingDay(work, tname, f"{where}: transfer, {_weekday(off)} off instead"))
+
+        extra_items = (
+            self.seq(top["extra_working_days"][1], "extra_working_days")
+            if "extra_working_days" in top
+            else []
+        )
+        for i, node in enumerate(extra_items):
+            key = f"extra_working_days[{i}]"
+            entries = self.mapping(node, key, ("date", "name"), ())
+            ename = self.text(entries["name"][1], f"{key}.name")
+            day = self.day(entries["date"][1], f"{key}.date")
+            inside_year(entries["date"][1], f"{key}.date", day, day, "working day")
+            self.check_work_day(entries["date"][1], f"{key}.date", day, weekdays, holidays, working)
+            working.append(WorkingDay(day, ename, self.where(node, key)))
 
         def period_ref(entries: dict[str, Entry], key: str, start: date, end: date) -> str | None:
             if "period" not in entries:
@@ -417,11 +534,199 @@ class _Parser:
             blocked=tuple(blocked),
             windows=tuple(windows),
             teaching_weekdays=weekdays,
+            working_days=tuple(working),
+            public_holidays=public,
+            languages=languages,
             day_start=day_start,
             day_end=day_end,
             slot_minutes=slot,
             source=self.file,
         )
+
+    def where(self, node: yaml.Node, key: str) -> str:
+        """``FILE:LINE KEY``: the source of an entry, as ``calendar check`` shows it."""
+        return f"{self.file}:{node.start_mark.line + 1} {key}"
+
+    def languages(self, node: yaml.Node) -> tuple[str, ...]:
+        out: list[str] = []
+        for i, item in enumerate(self.seq(node, "languages")):
+            value = self.scalar(item, f"languages[{i}]")
+            if not re.fullmatch(r"[a-z]{2,3}", value):
+                raise self.fail(
+                    item, f"languages[{i}]", f"{value} is not a language code (ISO 639-1, e.g. kk, ru, en)"
+                )
+            if value not in out:
+                out.append(value)
+        return tuple(out)
+
+    def public_holidays(
+        self,
+        node: yaml.Node,
+        inside_year: Callable[[yaml.Node, str, date, date, str], None],
+        year_start: date,
+        year_end: date,
+        weekdays: frozenset[int],
+        languages: tuple[str, ...],
+    ) -> tuple[PublicHolidaySource, list[Holiday], list[WorkingDay]]:
+        """The country's days off for the year, with the file's confirmations and drops applied."""
+        key = "public_holidays"
+        entries = self.mapping(node, key, ("country",), ("subdivision", "confirm", "drop"))
+        cnode = entries["country"][1]
+        country = self.text(cnode, f"{key}.country")
+        snode = entries["subdivision"][1] if "subdivision" in entries else None
+        subdivision = self.text(snode, f"{key}.subdivision") if snode is not None else None
+        try:
+            year = country_year(
+                country, subdivision, year_start, year_end, teaching_weekdays=weekdays, languages=languages
+            )
+        except UnknownCountry as exc:
+            raise self.fail(cnode, f"{key}.country", str(exc)) from None
+        except UnknownSubdivision as exc:
+            raise self.fail(snode, f"{key}.subdivision", str(exc)) from None
+        label = year.country + (f"-{year.subdivision}" if year.subdivision else "")
+        by_day = {d.day: d for d in year.days}
+
+        confirmed: dict[date, tuple[date, str]] = {}
+        confirm_items = self.seq(entries["confirm"][1], f"{key}.confirm") if "confirm" in entries else []
+        for i, item in enumerate(confirm_items):
+            ikey = f"{key}.confirm[{i}]"
+            fields = self.mapping(item, ikey, ("estimated",), ("date",))
+            enode = fields["estimated"][1]
+            estimated = self.day(enode, f"{ikey}.estimated")
+            found = by_day.get(estimated)
+            if found is None or not found.estimated:
+                known = ", ".join(f"{d.day} {d.name}" for d in year.days if d.estimated) or "none"
+                raise self.fail(
+                    enode,
+                    f"{ikey}.estimated",
+                    f"{estimated} is not an estimated day of the {label} public holidays in this "
+                    f"academic year (estimated: {known})",
+                )
+            if estimated in confirmed:
+                raise self.fail(
+                    enode,
+                    f"{ikey}.estimated",
+                    f"{estimated} is confirmed twice (also {confirmed[estimated][1]})",
+                )
+            actual = estimated
+            if "date" in fields:
+                actual = self.day(fields["date"][1], f"{ikey}.date")
+                inside_year(fields["date"][1], f"{ikey}.date", actual, actual, "confirmed date")
+            confirmed[estimated] = (actual, self.where(item, ikey))
+
+        dropped: dict[date, str] = {}
+        drop_items = self.seq(entries["drop"][1], f"{key}.drop") if "drop" in entries else []
+        for i, item in enumerate(drop_items):
+            ikey = f"{key}.drop[{i}]"
+            fields = self.mapping(item, ikey, ("date", "reason"), ())
+            dnode = fields["date"][1]
+            day = self.day(dnode, f"{ikey}.date")
+            reason = self.text(fields["reason"][1], f"{ikey}.reason")
+            if day not in by_day:
+                raise self.fail(
+                    dnode,
+                    f"{ikey}.date",
+                    f"{day} is not a day of the {label} public holidays in this academic year",
+                )
+            if day in dropped:
+                raise self.fail(dnode, f"{ikey}.date", f"{day} is dropped twice")
+            dropped[day] = (
+                f"{_weekday(day)} {by_day[day].name}: dropped by {self.where(item, ikey)} ({reason})"
+            )
+
+        holidays: list[Holiday] = []
+        for d in year.days:
+            if d.day in dropped:
+                continue
+            source = _public_source(label, d)
+            day, estimated = d.day, d.estimated
+            if day in confirmed:
+                actual, where = confirmed[day]
+                source += (
+                    f", date confirmed by {where}"
+                    if actual == day
+                    else f", {day} estimated, {actual} per {where}"
+                )
+                day, estimated = actual, False
+            holidays.append(Holiday(d.name, day, day, source, d.names, estimated))
+        working = [
+            WorkingDay(
+                w.day,
+                w.names[0][1],
+                f"public holidays {label}: decree transfer, {_weekday(w.off)} off instead",
+            )
+            for w in year.work_days
+            if w.off not in dropped
+        ]
+        source = PublicHolidaySource(
+            year.country,
+            year.subdivision,
+            LIBRARY,
+            year.rule,
+            year.languages,
+            year.not_applied + tuple(dropped.values()),
+        )
+        return source, holidays, working
+
+    def check_work_day(
+        self,
+        node: yaml.Node,
+        key: str,
+        day: date,
+        weekdays: frozenset[int],
+        holidays: list[Holiday],
+        working: list[WorkingDay],
+    ) -> None:
+        """A day made a working day must be a day off by its weekday only, not a holiday nor taught already."""
+        off = next((h for h in holidays if h.start <= day <= h.end), None)
+        if off is not None:
+            raise self.fail(
+                node,
+                key,
+                f"{_weekday(day)} is a holiday here ({off.name}, {off.source}); it cannot become a working day",
+            )
+        if day.weekday() in weekdays:
+            hint = (
+                "; a decree's working weekend day concerns institutions that do not teach on it"
+                if day.weekday() >= 5
+                else ""
+            )
+            raise self.fail(
+                node,
+                key,
+                f"{_weekday(day)} is already a working day (teaching_days: {_weekdays(weekdays)}){hint}",
+            )
+        made = next((w for w in working if w.day == day), None)
+        if made is not None:
+            raise self.fail(
+                node, key, f"{_weekday(day)} is already a working day ({made.name}, {made.source})"
+            )
+
+    def check_day_off(
+        self,
+        node: yaml.Node,
+        key: str,
+        day: date,
+        weekdays: frozenset[int],
+        holidays: list[Holiday],
+        working: list[WorkingDay],
+    ) -> None:
+        """A transfer's day off must be a teaching day that is not off already."""
+        off = next((h for h in holidays if h.start <= day <= h.end), None)
+        if off is not None:
+            raise self.fail(node, key, f"{_weekday(day)} is already off ({off.name}, {off.source})")
+        made = next((w for w in working if w.day == day), None)
+        if made is not None:
+            raise self.fail(
+                node, key, f"{_weekday(day)} is a working day made by {made.source}; it cannot also be off"
+            )
+        if day.weekday() not in weekdays:
+            raise self.fail(
+                node,
+                key,
+                f"{_weekday(day)} is already off (no teaching on {WEEKDAYS[day.weekday()]}: "
+                f"teaching_days are {_weekdays(weekdays)})",
+            )
 
     def weekdays(self, node: yaml.Node) -> frozenset[int]:
         days: set[int] = set()
@@ -451,6 +756,25 @@ def _parse_hhmm(value: str) -> time:
     if not sep or not hh.isdigit() or len(mm) != 2 or not mm.isdigit():
         raise ValueError(value)
     return time(int(hh), int(mm))
+
+
+def _weekday(day: date) -> str:
+    return f"{WEEKDAYS[day.weekday()].capitalize()} {day.isoformat()}"
+
+
+def _weekdays(days: frozenset[int]) -> str:
+    return ", ".join(WEEKDAYS[d] for d in sorted(days))
+
+
+def _public_source(label: str, day: PublicDay) -> str:
+    source = f"public holidays {label}"
+    if day.kind == MOVED:
+        source += ": day off moved from a rest day"
+    elif day.kind == DECREE and day.work_day is not None:
+        source += f": decree transfer, {_weekday(day.work_day)} worked instead"
+    if day.estimated:
+        source += ", lunar date ESTIMATED"
+    return source
 
 
 def _kind(node: yaml.Node | None) -> str:

@@ -144,7 +144,7 @@ def parse_ics(data: bytes | str, *, calendar: AcademicCalendar, file: str = "<ic
                 continue
             a, b = max(a, calendar.year_start), min(b, calendar.year_end)
             if kind is None:
-                holidays.append(Holiday(summary, a, b))
+                holidays.append(Holiday(summary, a, b, f"{file}:{line0} VEVENT[{n}]" if line0 else file))
             else:
                 blocked.append(BlockedPeriod(kind, summary, a, b))
     return IcsEntries(tuple(holidays), tuple(blocked), tuple(skipped))

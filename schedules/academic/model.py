@@ -56,14 +56,50 @@ class Period:
 
 @dataclass(frozen=True, slots=True)
 class Holiday:
-    """Whole days without any session (public holidays, winter break)."""
+    """Whole days without any session (public holidays, winter break, a decree's transferred day off).
+
+    ``source`` says where the days came from (``calendar.yaml:31 holidays[5]``,
+    the country's public holidays, an .ics event) so ``calendar check`` can show
+    it; ``names`` holds the name in each of the calendar's languages when the
+    source has them. ``estimated`` marks a lunar holiday whose date the source
+    only estimates and the calendar has not confirmed yet.
+    """
 
     name: str
     start: date
     end: date  # inclusive; equals start for a one-day holiday
+    source: str = ""
+    names: tuple[tuple[str, str], ...] = ()  # (language, name)
+    estimated: bool = False
 
     def days(self) -> Iterator[date]:
         return _days(self.start, self.end)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkingDay:
+    """A day taught although its weekday is not a teaching day (a decree's working Saturday)."""
+
+    day: date
+    name: str
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PublicHolidaySource:
+    """The country whose public holidays a calendar takes, as ``calendar check`` describes it.
+
+    ``rule`` says how days off were moved from rest days; ``not_applied`` lists
+    the source's decree transfers this institution does not follow (their
+    working day is already one of its teaching days).
+    """
+
+    country: str
+    subdivision: str | None
+    library: str  # e.g. "holidays 0.108"
+    rule: str
+    languages: tuple[str, ...] = ()  # the calendar languages the names were found in
+    not_applied: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +149,9 @@ class AcademicCalendar:
     blocked: tuple[BlockedPeriod, ...] = ()
     windows: tuple[Window, ...] = ()
     teaching_weekdays: frozenset[int] = frozenset({0, 1, 2, 3, 4})
+    working_days: tuple[WorkingDay, ...] = ()  # taught although their weekday is not
+    public_holidays: PublicHolidaySource | None = None
+    languages: tuple[str, ...] = ()  # ISO 639 codes, most preferred first
     day_start: time = time(9, 0)  # institution local time
     day_end: time = time(20, 0)
     slot_minutes: int = 15  # grid on which sessions start, local time

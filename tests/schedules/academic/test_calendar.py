@@ -43,10 +43,16 @@ def test_example_calendar_is_understood() -> None:
     assert [p.id for p in cal.periods] == ["autumn", "spring"]
     assert cal.teaching_weekdays == frozenset(range(6))
     assert (cal.day_start, cal.day_end, cal.slot_minutes) == (time(9), time(20), 15)
+    assert cal.languages == ("kk", "ru", "en")
     holidays = {d for h in cal.holidays for d in h.days()}
-    for day in ["2027-01-01", "2027-01-02", "2027-01-07", "2027-03-08", "2027-03-21", "2027-03-22", "2027-03-23",
-                "2027-05-01", "2027-05-07", "2027-05-09", "2027-07-06", "2027-08-30", "2026-10-25", "2026-12-16"]:  # fmt: skip
+    for day in ["2027-01-01", "2027-01-02", "2027-01-07", "2027-03-08", "2027-03-15", "2027-03-21", "2027-03-22",
+                "2027-03-23", "2027-03-24", "2027-05-01", "2027-05-07", "2027-05-09", "2027-05-10", "2027-07-06",
+                "2026-10-25", "2026-10-26", "2026-12-16"]:  # fmt: skip
         assert date.fromisoformat(day) in holidays, day
+    # Constitution Day is 15 March from 2027, no longer 30 August; a six-day week teaches on Monday 3 May
+    # (Saturday 1 May is a working day here, so the holiday is not moved) and on Monday 4 January.
+    for day in ["2027-08-30", "2027-05-03", "2027-01-04"]:
+        assert date.fromisoformat(day) not in {d for h in cal.holidays if h.source.startswith("public") for d in h.days()}
     kinds = {b.kind for b in cal.blocked}
     assert kinds == {BlockKind.EXAM_SESSION, BlockKind.PRACTICE}
     assert {w.kind for w in cal.windows} == {WindowKind.DEFENSE, WindowKind.CONTROL, WindowKind.EXAM}
@@ -59,11 +65,15 @@ def test_example_calendar_is_understood() -> None:
     # Window days skip holidays but may lie in the exam session.
     defense = window_days(cal, cal.window("autumn-coursework"))
     assert date(2026, 12, 14) in defense and date(2026, 12, 16) not in defense
+    assert date(2027, 3, 15) not in window_days(cal, cal.window("spring-midterm"))  # Constitution Day
 
     text = describe(cal)
     assert "Asia/Almaty (UTC+05:00" in text
     assert "autumn: Autumn semester, 2026-09-01 – 2027-01-09: 15 teaching weeks" in text
-    assert "2027-03-21 – 2027-03-23  Nauryz" in text
+    assert "Public holidays: KZ from holidays 0.108, names in kk, en (none in ru)" in text
+    assert "2027-03-15 Mon  Қазақстан Республикасының Конституциясы күні / Constitution Day  ← public holidays KZ" in text
+    assert "2027-01-10 – 2027-01-31  Winter holidays  ← " in text and ":39 holidays[0]" in text
+    assert "Estimated, not yet confirmed (1)" in text and "2027-05-16 Sun  Құрбан айт / Eid al-Adha\n" in text
     assert "practice: Professional practice" in text
     assert "autumn-coursework: 2026-12-14 – 2026-12-26  defense" in text
 
@@ -93,7 +103,8 @@ def test_times_are_read_from_their_text() -> None:
         (
             HEAD + PERIODS + "colour: red\n",
             "calendar.yaml:7: colour: unknown key (expected one of: name, timezone, year, "
-            "periods, teaching_days, day_hours, slot_minutes, holidays, blocked, windows)",
+            "periods, teaching_days, day_hours, slot_minutes, holidays, blocked, windows, "
+            "languages, public_holidays, transfers, extra_working_days)",
         ),  # fmt: skip
         (
             HEAD + "periods:\n  - {id: a, start: 2026-09-01, end: 2026-12-31, weeks: 15}\n",
@@ -220,8 +231,10 @@ def test_cli_check_prints_what_it_understood_with_an_ics_file(tmp_path: Path) ->
         timeout=120,
     )
     assert run.returncode == 0, run.stderr
-    assert "15 teaching weeks" in run.stdout and "Nauryz" in run.stdout and "spring-coursework" in run.stdout
-    assert "Holidays (17):" in run.stdout and "2026-11-06  Rector's day off" in run.stdout
+    assert "15 teaching weeks" in run.stdout and "Наурыз мейрамы / Nowruz Holiday" in run.stdout
+    assert "spring-coursework" in run.stdout
+    assert "Holidays (21), each with where it came from:" in run.stdout
+    assert f"2026-11-06 Fri  Rector's day off  ← {ics}:4 VEVENT[0]" in run.stdout
     assert f"{ics}: Long ago (2020-01-01)" in run.stdout
     ics.write_text(ics.read_text().replace("20261106", "20261306"))
     run = subprocess.run(

@@ -71,7 +71,7 @@ def test_merge_adds_entries_to_the_calendar(tmp_path: Path) -> None:
     path = tmp_path / "h.ics"
     path.write_text(ics(NAURYZ))
     cal = merge_ics(CALENDAR, path)
-    assert cal.holidays == (Holiday("Nauryz", date(2027, 3, 21), date(2027, 3, 23)),)
+    assert cal.holidays == (Holiday("Nauryz", date(2027, 3, 21), date(2027, 3, 23), f"{path}:4 VEVENT[0]"),)
     taught = {d for w in teaching_weeks(cal, cal.periods[1]) for d in w.days}
     assert date(2027, 3, 22) not in taught and date(2027, 3, 24) in taught
 
