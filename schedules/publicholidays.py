@@ -91,6 +91,7 @@ class CountryInfo:
     subdivisions: tuple[str, ...]
     languages: tuple[str, ...]
     default_language: str | None
+    subdivision_names: tuple[str, ...] = ()  # aligned with ``subdivisions``; "" when the library has none
 
 
 def country_year(
@@ -168,6 +169,7 @@ def countries() -> list[CountryInfo]:
     out = []
     for code in sorted(supported):
         cls = _country_class(code, None)
+        aliases = cls.get_subdivision_aliases() if hasattr(cls, "get_subdivision_aliases") else {}
         out.append(
             CountryInfo(
                 code,
@@ -175,9 +177,16 @@ def countries() -> list[CountryInfo]:
                 tuple(supported[code]),
                 tuple(localized.get(code, ())),
                 getattr(cls, "default_language", None),
+                tuple(", ".join(aliases.get(sub, ())) for sub in supported[code]),
             )
         )
     return out
+
+
+def country_info(country: str) -> CountryInfo:
+    """One country by its code (any case, alpha-2 or alpha-3); raises UnknownCountry."""
+    code = _country_code(country)
+    return next(c for c in countries() if c.code == code)
 
 
 # ------------------------------------------------------------------ helpers
@@ -188,11 +197,13 @@ def _country_code(country: str) -> str:
     known = holidays.list_supported_countries(include_aliases=True)
     if code in known:
         return _country_class(code, None).country  # alpha-3 aliases to the alpha-2 code
-    close = difflib.get_close_matches(code, list(known), n=3, cutoff=0.5)
-    hint = f"; did you mean {' or '.join(close)}?" if close else ""
+    by_name = {name.lower(): c for c, name in _country_names().items()}
+    close = difflib.get_close_matches(country.strip().lower(), list(by_name), n=2, cutoff=0.8)
+    hint = " or ".join(f"{by_name[n]} ({_country_names()[by_name[n]]})" for n in close)
     raise UnknownCountry(
-        f"{country} is not a country known to {LIBRARY}{hint} (codes are ISO 3166-1, e.g. KZ; "
-        "`aulacast calendar countries` lists them all)"
+        f"{country} is not a country known to {LIBRARY}"
+        + (f"; did you mean {hint}?" if hint else "")
+        + " (codes are ISO 3166-1, e.g. KZ; `aulacast calendar countries` lists them all)"
     )
 
 

@@ -1,4 +1,4 @@
-"""``aulacast calendar``: the academic calendar (check now; import is added beside it).
+"""``aulacast calendar``: the academic calendar (check, import, and the country codes for public holidays).
 
 ``register(sub)`` creates the group; each subcommand has its own ``add_*``
 function so that they can land independently.
@@ -21,6 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     calendar_sub.required = True
     add_check(calendar_sub)
     add_import(calendar_sub)
+    add_countries(calendar_sub)
 
 
 def add_check(calendar_sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -81,4 +82,46 @@ def run_import(args: argparse.Namespace) -> int:
         row = import_calendar(s, inp, actor_id=None)
     print(f"imported {cal.name!r} ({cal.timezone}, {len(cal.periods)} periods, {len(cal.holidays)} holidays) "
           f"as calendar {row.id}")
+    estimated = [h for h in cal.holidays if h.estimated]
+    if estimated:
+        days = ", ".join(f"{h.start} {h.name}" for h in estimated)
+        print(f"note: estimated public holiday date(s) not yet confirmed: {days} "
+              f"(`aulacast calendar check {args.file}`; docs/calendar.md)")
+    return 0
+
+
+def add_countries(calendar_sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    parser = calendar_sub.add_parser(
+        "countries",
+        help="the country and subdivision codes public_holidays accepts",
+        description="List the countries whose public holidays a calendar can take (public_holidays: {country: CODE}), "
+        "with the languages of their holiday names; with CODE, that country's subdivisions.",
+    )
+    parser.add_argument("code", nargs="?", metavar="CODE", help="one country (e.g. KZ): its subdivisions and languages")
+    parser.set_defaults(func=run_countries)
+    return parser
+
+
+def run_countries(args: argparse.Namespace) -> int:
+    from schedules.publicholidays import LIBRARY, UnknownCountry, countries, country_info
+
+    if args.code is None:
+        print(f"Countries known to {LIBRARY} (code, name, languages of the names; * = has subdivisions):")
+        for c in countries():
+            mark = "*" if c.subdivisions else " "
+            print(f"  {c.code}{mark} {c.name}  ({', '.join(c.languages) or c.default_language or '-'})")
+        return 0
+    try:
+        c = country_info(args.code)
+    except UnknownCountry as exc:
+        raise UserError(str(exc), code="unknown_country") from None
+    print(f"{c.code}: {c.name} ({LIBRARY})")
+    print(f"Languages of the names: {', '.join(c.languages) or '-'} (default {c.default_language or '-'}); "
+          "a calendar's `languages` use ISO 639-1 codes such as en, kk")
+    if c.subdivisions:
+        print(f"Subdivisions ({len(c.subdivisions)}), for public_holidays.subdivision:")
+        for sub, name in zip(c.subdivisions, c.subdivision_names, strict=True):
+            print(f"  {sub}" + (f"  {name}" if name else ""))
+    else:
+        print("Subdivisions: none (the country's list is the same everywhere)")
     return 0
