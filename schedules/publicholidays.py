@@ -131,7 +131,7 @@ def country_year(
         if work.weekday() in teaching_weekdays:
             skipped_off.add(off)
             not_applied.append(
-                f"{_day(off)} off / {_day(work)} worked: {work:%a} is already a teaching day here"
+                f"{_day(off)} off / {_day(work)} worked: {WEEKDAY_NAMES[work.weekday()]} is already a teaching day here"
             )
         elif start <= work <= end:
             work_days.append(DecreeWorkDay(work, off, _names(named, off)))
@@ -253,6 +253,7 @@ def _library_languages(
     return out
 
 
+@cache
 def _institution_class(cls: type[holidays.HolidayBase], working: frozenset[int]) -> type:
     """The country's class for an institution that works on ``working`` weekend days.
 
