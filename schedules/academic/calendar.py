@@ -9,6 +9,11 @@ values, so every error can name the file, the line and the key path
 (``calendar.yaml:14: periods[1].end: 2026-13-01 is not a date``). Scalars are
 read from their source text, which also avoids YAML 1.1 surprises such as
 ``9:30`` turning into the integer 570.
+
+Days off come from the country's public holidays (``public_holidays``, see
+schedules/publicholidays.py), the file's own ``holidays`` and the days off of
+its ``transfers``; each keeps its source for ``describe``. ``transfers`` and
+``extra_working_days`` make days teaching days although their weekday is not.
 """
 
 from __future__ import annotations
