@@ -103,7 +103,7 @@ def add_countries(calendar_sub: argparse._SubParsersAction) -> argparse.Argument
 
 
 def run_countries(args: argparse.Namespace) -> int:
-    from schedules.publicholidays import LIBRARY, UnknownCountry, countries, country_info
+    from schedules.academic.publicholidays import LIBRARY, UnknownCountry, countries, country_info
 
     if args.code is None:
         print(f"Countries known to {LIBRARY} (code, name, languages of the names; * = has subdivisions):")

@@ -11,7 +11,7 @@ read from their source text, which also avoids YAML 1.1 surprises such as
 ``9:30`` turning into the integer 570.
 
 Days off come from the country's public holidays (``public_holidays``, see
-schedules/publicholidays.py), the file's own ``holidays`` and the days off of
+schedules/academic/publicholidays.py), the file's own ``holidays`` and the days off of
 its ``transfers``; each keeps its source for ``describe``. ``transfers`` and
 ``extra_working_days`` make days teaching days although their weekday is not.
 """
@@ -40,7 +40,7 @@ from schedules.academic.model import (
     WindowKind,
     WorkingDay,
 )
-from schedules.publicholidays import (
+from schedules.academic.publicholidays import (
     DECREE,
     LIBRARY,
     MOVED,

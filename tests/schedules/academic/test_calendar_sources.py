@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from schedules.calendar import (
+from schedules.academic.calendar import (
     describe,
     holiday_dates,
     parse_calendar,
@@ -19,8 +19,7 @@ from schedules.calendar import (
     window_days,
     working_dates,
 )
-from schedules.errors import CalendarError
-from schedules.model import (
+from schedules.academic.model import (
     AcademicCalendar,
     ConsultationRule,
     ControlActivity,
@@ -30,9 +29,11 @@ from schedules.model import (
     Offering,
     SessionKind,
 )
-from schedules.planner import Planner, plan
+from schedules.academic.planner import Planner, plan
+from schedules.errors import CalendarError
+from tests.helpers.support import REPO
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO
 EXAMPLE = ROOT / "examples" / "calendar-kz-2026-2027.yaml"
 AULACAST = Path(sys.executable).parent / "aulacast"
 ALMATY = ZoneInfo("Asia/Almaty")

@@ -11,7 +11,7 @@ import pytest
 from holidays.holiday_base import HolidayBase
 from holidays.observed_holiday_base import SAT_SUN_TO_NEXT_WORKDAY, ObservedHolidayBase
 
-from schedules.publicholidays import (
+from schedules.academic.publicholidays import (
     DECREE,
     HOLIDAY,
     MOVED,
@@ -32,7 +32,7 @@ def days_off(country: str, week: frozenset[int], start: date, end: date, **kw) -
 
 
 def test_guard_the_library_internals_we_rely_on() -> None:
-    """Fails on an upgrade that moves what schedules/publicholidays.py reaches into; re-check it then."""
+    """Fails on an upgrade that moves what schedules/academic/publicholidays.py reaches into; re-check it then."""
     assert holidays.__version__ == "0.108"
     kz = holidays.country_holidays("KZ", years=())
     # The rule the library applies for Kazakhstan (holidays/countries/kazakhstan.py): a holiday on Saturday or

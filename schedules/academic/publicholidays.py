@@ -12,7 +12,7 @@ week. For an institution that teaches on a day the country treats as weekend
 no day off elsewhere, and a move "to the next working day" may land on it.
 That is done by a subclass of the country's class (``_institution_class``)
 whose two hooks reach into the library's private methods; the exact pin and
-``tests/schedules/test_publicholidays.py`` guard them.
+``tests/schedules/academic/test_publicholidays.py`` guard them.
 """
 
 from __future__ import annotations
