@@ -268,24 +268,26 @@ def attach(app: web.Application, svc: Services) -> None:
         media leases, refill (in full when our mark had lapsed: others may have swept us, and the
         people they announced as gone are announced again), sweep."""
         failing_since: float | None = None
-        delay = beat
+        failures = 0
         while True:
-            await asyncio.sleep(delay)
+            await asyncio.sleep(beat)
             try:
                 lapsed = await rooms.mark_alive(svc.node, beat * ALIVE_BEATS)
                 await router.renew()
                 await server.refill(lapsed)
                 await server.sweep(beat * PRUNE_GRACE_BEATS)
             except (Unavailable, ServiceUnavailable, ConnectionError, TimeoutError, OSError) as exc:
-                # Redis restarting: beat less often while it is away; the first beat back refills
+                # Redis restarting: keep beating (the first beat back refills), but warn with backoff:
+                # at the 1st, 2nd, 4th, 8th ... failure in a row
+                failures += 1
                 if failing_since is None:
                     failing_since = time.monotonic()
-                    log.warning("room heartbeat failed (%s); retrying with backoff", exc)
-                delay = min(delay * 2, beat * 2)
+                if failures & (failures - 1) == 0:
+                    log.warning("room heartbeat failed %d time(s) in a row (%s)", failures, exc)
                 continue
             if failing_since is not None:
                 log.warning("room heartbeat back after %.1f s", time.monotonic() - failing_since)
-                failing_since, delay = None, beat
+                failing_since, failures = None, 0
 
     async def lifespan(_app: web.Application) -> AsyncIterator[None]:
         tasks = []
