@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from fileio import FileFormatError
+
 
 class ScheduleError(Exception):
     """Base of the errors of the ``schedules`` package."""
 
 
-class CalendarError(ScheduleError):
+class CalendarError(FileFormatError, ScheduleError):
     """A calendar file is wrong at one place: ``str()`` is ``FILE:LINE: KEY: message``.
 
     ``file``, ``line`` (1-based, or None when unknown) and ``key`` (a path such as
@@ -15,17 +17,9 @@ class CalendarError(ScheduleError):
     """
 
     def __init__(
-        self, message: str, *, file: str = "<calendar>", line: int | None = None, key: str = ""
+        self, message: str, *, file: str = "<calendar>", line: int | None = None, key: str | None = None
     ) -> None:
-        self.message = message
-        self.file = file
-        self.line = line
-        self.key = key
-        super().__init__(self.__str__())
-
-    def __str__(self) -> str:
-        where = self.file if self.line is None else f"{self.file}:{self.line}"
-        return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
+        super().__init__(message, file=file, line=line, key=key)
 
 
 class PlanError(ScheduleError):

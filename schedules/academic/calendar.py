@@ -4,11 +4,11 @@
     print(describe(cal))
     for week in teaching_weeks(cal, cal.periods[0]): ...
 
-Parsing walks PyYAML's node graph (``yaml.compose``) instead of loaded Python
-values, so every error can name the file, the line and the key path
+The file is read by ``fileio`` (safe YAML with the line of every key, one
+typed reader), so every error names the file, the line and the key path
 (``calendar.yaml:14: periods[1].end: 2026-13-01 is not a date``). Scalars are
-read from their source text, which also avoids YAML 1.1 surprises such as
-``9:30`` turning into the integer 570.
+typed by YAML 1.2 and read as written where text is expected, so ``9:30``
+stays a time and ``2026-13-01`` is refused here, with its line.
 
 Days off come from the country's public holidays (``public_holidays``, see
 schedules/academic/publicholidays.py), the file's own ``holidays`` and the days off of
@@ -23,11 +23,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
-
+from fileio import Reader, key_text, load_yaml, read_yaml
+from fileio.document import Document, KeyPath
 from schedules.academic.model import (
     AcademicCalendar,
     BlockedPeriod,
@@ -57,21 +57,12 @@ T = TypeVar("T")
 
 def load_calendar(path: str | Path) -> AcademicCalendar:
     """Read and validate a calendar file; raise CalendarError naming file, line and key."""
-    name = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise CalendarError("no such file", file=name) from None
-    except UnicodeDecodeError as exc:
-        raise CalendarError(f"not UTF-8 text (byte {exc.start})", file=name) from None
-    except OSError as exc:
-        raise CalendarError(f"cannot read: {exc.strerror}", file=name) from None
-    return parse_calendar(text, file=name)
+    return _CalendarFile(read_yaml(path, error=CalendarError)).calendar()
 
 
 def parse_calendar(text: str, *, file: str = "<calendar>") -> AcademicCalendar:
     """Parse calendar YAML text; ``file`` is only used in error messages."""
-    return _Parser(file).calendar(text)
+    return _CalendarFile(load_yaml(text, file=file, error=CalendarError)).calendar()
 
 
 # ---------------------------------------------------------------- expansion
@@ -237,102 +228,36 @@ def _span(start: date, end: date) -> str:
 
 # ------------------------------------------------------------------ parsing
 
-Entry = tuple[yaml.Node, yaml.Node]  # (key node, value node)
 
+class _CalendarFile:
+    """The calendar's own rules over the one typed reader (``fileio.Reader``): periods, days off, windows."""
 
-class _Parser:
-    def __init__(self, file: str) -> None:
-        self.file = file
+    def __init__(self, doc: Document) -> None:
+        self.r = Reader(doc, error=CalendarError)
+        self.file = doc.file
 
-    def fail(self, node: yaml.Node | None, key: str, message: str) -> CalendarError:
-        line = node.start_mark.line + 1 if node is not None else None
-        return CalendarError(message, file=self.file, line=line, key=key)
-
-    # -- node readers
-
-    def mapping(
-        self, node: yaml.Node, key: str, required: tuple[str, ...], optional: tuple[str, ...]
-    ) -> dict[str, Entry]:
-        if not isinstance(node, yaml.MappingNode):
-            raise self.fail(node, key, f"expected a mapping, found {_kind(node)}")
-        allowed = required + optional
-        out: dict[str, Entry] = {}
-        for knode, vnode in node.value:
-            name = knode.value if isinstance(knode, yaml.ScalarNode) else None
-            path = f"{key}.{name}" if key else str(name)
-            if name is None or name not in allowed:
-                raise self.fail(knode, path, f"unknown key (expected one of: {', '.join(allowed)})")
-            if name in out:
-                raise self.fail(
-                    knode, path, f"duplicate key (first given on line {out[name][0].start_mark.line + 1})"
-                )
-            out[name] = (knode, vnode)
-        for name in required:
-            if name not in out:
-                raise self.fail(node, key or name, f"missing key '{name}'" if key else "missing key")
-        return out
-
-    def seq(self, node: yaml.Node, key: str) -> list[yaml.Node]:
-        if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null":
-            return []
-        if not isinstance(node, yaml.SequenceNode):
-            raise self.fail(node, key, f"expected a list, found {_kind(node)}")
-        return list(node.value)
-
-    def scalar(self, node: yaml.Node, key: str) -> str:
-        if not isinstance(node, yaml.ScalarNode) or node.tag == "tag:yaml.org,2002:null":
-            raise self.fail(node, key, f"expected a value, found {_kind(node)}")
-        return str(node.value).strip()
-
-    def text(self, node: yaml.Node, key: str) -> str:
-        value = self.scalar(node, key)
-        if not value:
-            raise self.fail(node, key, "must not be empty")
-        return value
-
-    def day(self, node: yaml.Node, key: str) -> date:
-        value = self.scalar(node, key)
-        return self.convert(node, key, value, date.fromisoformat, "is not a date (expected YYYY-MM-DD)")
-
-    def clock(self, node: yaml.Node, key: str) -> time:
-        value = self.scalar(node, key)
-        parsed = self.convert(node, key, value, _parse_hhmm, "is not a time of day (expected HH:MM)")
-        return parsed
-
-    def integer(self, node: yaml.Node, key: str) -> int:
-        value = self.scalar(node, key)
-        return self.convert(node, key, value, int, "is not a whole number")
-
-    def convert(self, node: yaml.Node, key: str, value: str, fn: Callable[[str], T], what: str) -> T:
-        try:
-            return fn(value)
-        except ValueError:
-            raise self.fail(node, key, f"{value} {what}") from None
-
-    def span(self, entries: dict[str, Entry], key: str) -> tuple[date, date]:
-        start = self.day(entries["start"][1], f"{key}.start")
-        end = self.day(entries["end"][1], f"{key}.end")
+    def span(self, path: KeyPath) -> tuple[date, date]:
+        r = self.r
+        start = r.day((*path, "start"))
+        end = r.day((*path, "end"))
         if end < start:
-            raise self.fail(entries["end"][1], f"{key}.end", f"{end} is before start {start}")
+            raise r.fail((*path, "end"), f"{end} is before start {start}")
         return start, end
 
-    # -- the document
+    def word(self, path: KeyPath) -> str:
+        """A scalar as written, surrounding space removed."""
+        return self.r.source(path, self.r.scalar(path)).strip()
 
-    def calendar(self, text: str) -> AcademicCalendar:
-        try:
-            root = yaml.compose(text, Loader=yaml.SafeLoader)
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            line = mark.line + 1 if mark is not None else None
-            problem = exc.problem or exc.context or "malformed"
-            raise CalendarError(f"malformed YAML: {problem}", file=self.file, line=line) from None
-        except yaml.YAMLError as exc:
-            raise CalendarError(f"malformed YAML: {exc}", file=self.file) from None
-        if root is None:
+    def where(self, path: KeyPath) -> str:
+        """``FILE:LINE KEY``: the source of an entry, as ``calendar check`` shows it."""
+        return f"{self.file}:{self.r.doc.line(path)} {key_text(path)}"
+
+    def calendar(self) -> AcademicCalendar:
+        r = self.r
+        if r.doc.data is None:
             raise CalendarError("the file is empty (expected a calendar mapping)", file=self.file, line=1)
-        top = self.mapping(
-            root,
-            "",
+        top = r.mapping(
+            (),
             required=("name", "timezone", "year", "periods"),
             optional=(
                 "teaching_days",
@@ -347,187 +272,153 @@ class _Parser:
                 "extra_working_days",
             ),
         )
-        name = self.text(top["name"][1], "name")
-        tz_node = top["timezone"][1]
-        timezone = self.text(tz_node, "timezone")
+        name = r.text(("name",))
+        timezone = r.text(("timezone",))
         try:
             ZoneInfo(timezone)
         except (ZoneInfoNotFoundError, ValueError):
-            raise self.fail(
-                tz_node, "timezone", f"{timezone} is not a known IANA time zone (e.g. Asia/Almaty)"
-            ) from None
+            raise r.fail(("timezone",), f"{timezone} is not a known IANA time zone (e.g. Asia/Almaty)") from None
 
-        year = self.mapping(top["year"][1], "year", ("start", "end"), ())
-        year_start, year_end = self.span(year, "year")
+        r.mapping(("year",), ("start", "end"), ())
+        year_start, year_end = self.span(("year",))
 
         weekdays = frozenset({0, 1, 2, 3, 4})
         if "teaching_days" in top:
-            weekdays = self.weekdays(top["teaching_days"][1])
+            weekdays = self.weekdays(("teaching_days",))
 
         day_start, day_end = time(9), time(20)
         if "day_hours" in top:
-            hours = self.mapping(top["day_hours"][1], "day_hours", ("start", "end"), ())
-            day_start = self.clock(hours["start"][1], "day_hours.start")
-            day_end = self.clock(hours["end"][1], "day_hours.end")
-            for which, value, node in (
-                ("start", day_start, hours["start"][1]),
-                ("end", day_end, hours["end"][1]),
-            ):
+            r.mapping(("day_hours",), ("start", "end"), ())
+            day_start = r.clock(("day_hours", "start"))
+            day_end = r.clock(("day_hours", "end"))
+            for which, value in (("start", day_start), ("end", day_end)):
                 if value.minute % 5:
-                    raise self.fail(
-                        node, f"day_hours.{which}", f"{value:%H:%M} is not on a 5-minute boundary"
-                    )
+                    raise r.fail(("day_hours", which), f"{value:%H:%M} is not on a 5-minute boundary")
             if day_end <= day_start:
-                raise self.fail(
-                    hours["end"][1], "day_hours.end", f"{day_end:%H:%M} is not after start {day_start:%H:%M}"
-                )
+                raise r.fail(("day_hours", "end"), f"{day_end:%H:%M} is not after start {day_start:%H:%M}")
 
         slot = 15
         if "slot_minutes" in top:
-            node = top["slot_minutes"][1]
-            slot = self.integer(node, "slot_minutes")
+            slot = r.integer(("slot_minutes",))
             if slot < 5 or slot > 60 or slot % 5 or 60 % slot:
-                raise self.fail(
-                    node,
-                    "slot_minutes",
-                    f"{slot} must be a multiple of 5 that divides 60 (5, 10, 15, 20, 30, 60)",
+                raise r.fail(
+                    ("slot_minutes",), f"{slot} must be a multiple of 5 that divides 60 (5, 10, 15, 20, 30, 60)"
                 )
 
-        def inside_year(node: yaml.Node, key: str, start: date, end: date, what: str) -> None:
+        def inside_year(path: KeyPath, start: date, end: date, what: str) -> None:
             if start < year_start or end > year_end:
                 shown = _span(start, end)
-                raise self.fail(
-                    node, key, f"{what} {shown} is outside the academic year {_span(year_start, year_end)}"
-                )
+                raise r.fail(path, f"{what} {shown} is outside the academic year {_span(year_start, year_end)}")
 
         periods: list[Period] = []
-        period_nodes: list[yaml.Node] = []
-        period_items = self.seq(top["periods"][1], "periods")
+        period_items = r.seq(("periods",))
         if not period_items:
-            raise self.fail(top["periods"][1], "periods", "at least one academic period is needed")
-        for i, node in enumerate(period_items):
-            key = f"periods[{i}]"
-            entries = self.mapping(node, key, ("id", "start", "end"), ("name",))
-            pid = self.text(entries["id"][1], f"{key}.id")
-            pname = self.text(entries["name"][1], f"{key}.name") if "name" in entries else pid
-            start, end = self.span(entries, key)
-            inside_year(node, key, start, end, "period")
+            raise r.fail(("periods",), "at least one academic period is needed")
+        for i in range(len(period_items)):
+            path: KeyPath = ("periods", i)
+            entries = r.mapping(path, ("id", "start", "end"), ("name",))
+            pid = r.text((*path, "id"))
+            pname = r.text((*path, "name")) if "name" in entries else pid
+            start, end = self.span(path)
+            inside_year(path, start, end, "period")
             for j, other in enumerate(periods):
                 if other.id == pid:
-                    raise self.fail(
-                        entries["id"][1], f"{key}.id", f"duplicate period id '{pid}' (also periods[{j}])"
-                    )
+                    raise r.fail((*path, "id"), f"duplicate period id '{pid}' (also periods[{j}])")
                 if start <= other.end and other.start <= end:
-                    raise self.fail(
-                        node,
-                        key,
+                    raise r.fail(
+                        path,
                         f"period '{pid}' {_span(start, end)} overlaps periods[{j}] '{other.id}' {_span(other.start, other.end)}",
                     )
             periods.append(Period(pid, pname, start, end))
-            period_nodes.append(node)
         period_ids = {p.id: p for p in periods}
 
         languages: tuple[str, ...] = ()
         if "languages" in top:
-            languages = self.languages(top["languages"][1])
+            languages = self.languages(("languages",))
 
         holidays: list[Holiday] = []
         working: list[WorkingDay] = []
         public: PublicHolidaySource | None = None
         if "public_holidays" in top:
-            public, holidays, working = self.public_holidays(
-                top["public_holidays"][1], inside_year, year_start, year_end, weekdays, languages
-            )
+            public, holidays, working = self.public_holidays(inside_year, year_start, year_end, weekdays, languages)
 
-        for i, node in enumerate(self.seq(top["holidays"][1], "holidays") if "holidays" in top else []):
-            key = f"holidays[{i}]"
-            entries = self.mapping(node, key, ("name",), ("date", "start", "end"))
-            hname = self.text(entries["name"][1], f"{key}.name")
+        for i in range(len(r.seq(("holidays",)))):
+            path = ("holidays", i)
+            entries = r.mapping(path, ("name",), ("date", "start", "end"))
+            hname = r.text((*path, "name"))
             if "date" in entries:
                 if "start" in entries or "end" in entries:
-                    raise self.fail(node, key, "give either 'date' or 'start' and 'end', not both")
-                start = end = self.day(entries["date"][1], f"{key}.date")
-                where, wkey = entries["date"][1], f"{key}.date"
+                    raise r.fail(path, "give either 'date' or 'start' and 'end', not both")
+                start = end = r.day((*path, "date"))
+                where: KeyPath = (*path, "date")
             else:
                 for need in ("start", "end"):
                     if need not in entries:
-                        raise self.fail(
-                            node, key, f"missing key '{need}' (or give 'date' for a one-day holiday)"
-                        )
-                start, end = self.span(entries, key)
-                where, wkey = entries["start"][1], f"{key}.start"
-            inside_year(where, wkey, start, end, "holiday")
-            holidays.append(Holiday(hname, start, end, self.where(node, key)))
+                        raise r.fail(path, f"missing key '{need}' (or give 'date' for a one-day holiday)")
+                start, end = self.span(path)
+                where = (*path, "start")
+            inside_year(where, start, end, "holiday")
+            holidays.append(Holiday(hname, start, end, self.where(path)))
 
-        for i, node in enumerate(self.seq(top["transfers"][1], "transfers") if "transfers" in top else []):
-            key = f"transfers[{i}]"
-            entries = self.mapping(node, key, ("work", "off", "name"), ())
-            tname = self.text(entries["name"][1], f"{key}.name")
-            work = self.day(entries["work"][1], f"{key}.work")
-            off = self.day(entries["off"][1], f"{key}.off")
-            inside_year(entries["work"][1], f"{key}.work", work, work, "transfer working day")
-            inside_year(entries["off"][1], f"{key}.off", off, off, "transfer day off")
-            self.check_work_day(entries["work"][1], f"{key}.work", work, weekdays, holidays, working)
-            self.check_day_off(entries["off"][1], f"{key}.off", off, weekdays, holidays, working)
-            where = self.where(node, key)
-            holidays.append(Holiday(tname, off, off, f"{where}: transfer, {_weekday(work)} worked instead"))
-            working.append(WorkingDay(work, tname, f"{where}: transfer, {_weekday(off)} off instead"))
+        for i in range(len(r.seq(("transfers",)))):
+            path = ("transfers", i)
+            r.mapping(path, ("work", "off", "name"), ())
+            tname = r.text((*path, "name"))
+            work = r.day((*path, "work"))
+            off = r.day((*path, "off"))
+            inside_year((*path, "work"), work, work, "transfer working day")
+            inside_year((*path, "off"), off, off, "transfer day off")
+            self.check_work_day((*path, "work"), work, weekdays, holidays, working)
+            self.check_day_off((*path, "off"), off, weekdays, holidays, working)
+            where_text = self.where(path)
+            holidays.append(Holiday(tname, off, off, f"{where_text}: transfer, {_weekday(work)} worked instead"))
+            working.append(WorkingDay(work, tname, f"{where_text}: transfer, {_weekday(off)} off instead"))
 
-        extra_items = (
-            self.seq(top["extra_working_days"][1], "extra_working_days")
-            if "extra_working_days" in top
-            else []
-        )
-        for i, node in enumerate(extra_items):
-            key = f"extra_working_days[{i}]"
-            entries = self.mapping(node, key, ("date", "name"), ())
-            ename = self.text(entries["name"][1], f"{key}.name")
-            day = self.day(entries["date"][1], f"{key}.date")
-            inside_year(entries["date"][1], f"{key}.date", day, day, "working day")
-            self.check_work_day(entries["date"][1], f"{key}.date", day, weekdays, holidays, working)
-            working.append(WorkingDay(day, ename, self.where(node, key)))
+        for i in range(len(r.seq(("extra_working_days",)))):
+            path = ("extra_working_days", i)
+            r.mapping(path, ("date", "name"), ())
+            ename = r.text((*path, "name"))
+            day = r.day((*path, "date"))
+            inside_year((*path, "date"), day, day, "working day")
+            self.check_work_day((*path, "date"), day, weekdays, holidays, working)
+            working.append(WorkingDay(day, ename, self.where(path)))
 
-        def period_ref(entries: dict[str, Entry], key: str, start: date, end: date) -> str | None:
+        def period_ref(path: KeyPath, entries: dict[str, Any], start: date, end: date) -> str | None:
             if "period" not in entries:
                 return None
-            node = entries["period"][1]
-            ref = self.text(node, f"{key}.period")
+            ref = r.text((*path, "period"))
             if ref not in period_ids:
-                raise self.fail(
-                    node, f"{key}.period", f"unknown period '{ref}' (known: {', '.join(period_ids)})"
-                )
+                raise r.fail((*path, "period"), f"unknown period '{ref}' (known: {', '.join(period_ids)})")
             p = period_ids[ref]
             if start < p.start or end > p.end:
-                raise self.fail(
-                    node,
-                    f"{key}.period",
-                    f"{_span(start, end)} is not inside period '{ref}' {_span(p.start, p.end)}",
+                raise r.fail(
+                    (*path, "period"), f"{_span(start, end)} is not inside period '{ref}' {_span(p.start, p.end)}"
                 )
             return ref
 
         blocked: list[BlockedPeriod] = []
-        for i, node in enumerate(self.seq(top["blocked"][1], "blocked") if "blocked" in top else []):
-            key = f"blocked[{i}]"
-            entries = self.mapping(node, key, ("kind", "name", "start", "end"), ("id", "period"))
-            kind = self.enum(entries["kind"][1], f"{key}.kind", BlockKind)
-            bname = self.text(entries["name"][1], f"{key}.name")
-            start, end = self.span(entries, key)
-            inside_year(node, key, start, end, "blocked period")
-            bid = self.text(entries["id"][1], f"{key}.id") if "id" in entries else ""
-            blocked.append(BlockedPeriod(kind, bname, start, end, bid, period_ref(entries, key, start, end)))
+        for i in range(len(r.seq(("blocked",)))):
+            path = ("blocked", i)
+            entries = r.mapping(path, ("kind", "name", "start", "end"), ("id", "period"))
+            kind = self.enum((*path, "kind"), BlockKind)
+            bname = r.text((*path, "name"))
+            start, end = self.span(path)
+            inside_year(path, start, end, "blocked period")
+            bid = r.text((*path, "id")) if "id" in entries else ""
+            blocked.append(BlockedPeriod(kind, bname, start, end, bid, period_ref(path, entries, start, end)))
 
         windows: list[Window] = []
-        for i, node in enumerate(self.seq(top["windows"][1], "windows") if "windows" in top else []):
-            key = f"windows[{i}]"
-            entries = self.mapping(node, key, ("id", "kind", "start", "end"), ("name", "period"))
-            wid = self.text(entries["id"][1], f"{key}.id")
+        for i in range(len(r.seq(("windows",)))):
+            path = ("windows", i)
+            entries = r.mapping(path, ("id", "kind", "start", "end"), ("name", "period"))
+            wid = r.text((*path, "id"))
             if any(w.id == wid for w in windows):
-                raise self.fail(entries["id"][1], f"{key}.id", f"duplicate window id '{wid}'")
-            kind = self.enum(entries["kind"][1], f"{key}.kind", WindowKind)
-            wname = self.text(entries["name"][1], f"{key}.name") if "name" in entries else wid
-            start, end = self.span(entries, key)
-            inside_year(node, key, start, end, "window")
-            windows.append(Window(wid, kind, wname, start, end, period_ref(entries, key, start, end)))
+                raise r.fail((*path, "id"), f"duplicate window id '{wid}'")
+            wkind = self.enum((*path, "kind"), WindowKind)
+            wname = r.text((*path, "name")) if "name" in entries else wid
+            start, end = self.span(path)
+            inside_year(path, start, end, "window")
+            windows.append(Window(wid, wkind, wname, start, end, period_ref(path, entries, start, end)))
 
         return AcademicCalendar(
             name=name,
@@ -548,96 +439,77 @@ class _Parser:
             source=self.file,
         )
 
-    def where(self, node: yaml.Node, key: str) -> str:
-        """``FILE:LINE KEY``: the source of an entry, as ``calendar check`` shows it."""
-        return f"{self.file}:{node.start_mark.line + 1} {key}"
-
-    def languages(self, node: yaml.Node) -> tuple[str, ...]:
+    def languages(self, path: KeyPath) -> tuple[str, ...]:
         out: list[str] = []
-        for i, item in enumerate(self.seq(node, "languages")):
-            value = self.scalar(item, f"languages[{i}]")
+        for i in range(len(self.r.seq(path))):
+            value = self.word((*path, i))
             if not re.fullmatch(r"[a-z]{2,3}", value):
-                raise self.fail(
-                    item, f"languages[{i}]", f"{value} is not a language code (ISO 639-1, e.g. kk, ru, en)"
-                )
+                raise self.r.fail((*path, i), f"{value} is not a language code (ISO 639-1, e.g. kk, ru, en)")
             if value not in out:
                 out.append(value)
         return tuple(out)
 
     def public_holidays(
         self,
-        node: yaml.Node,
-        inside_year: Callable[[yaml.Node, str, date, date, str], None],
+        inside_year: Callable[[KeyPath, date, date, str], None],
         year_start: date,
         year_end: date,
         weekdays: frozenset[int],
         languages: tuple[str, ...],
     ) -> tuple[PublicHolidaySource, list[Holiday], list[WorkingDay]]:
         """The country's days off for the year, with the file's confirmations and drops applied."""
-        key = "public_holidays"
-        entries = self.mapping(node, key, ("country",), ("subdivision", "confirm", "drop"))
-        cnode = entries["country"][1]
-        country = self.text(cnode, f"{key}.country")
-        snode = entries["subdivision"][1] if "subdivision" in entries else None
-        subdivision = self.text(snode, f"{key}.subdivision") if snode is not None else None
+        r = self.r
+        key: KeyPath = ("public_holidays",)
+        entries = r.mapping(key, ("country",), ("subdivision", "confirm", "drop"))
+        country = r.text((*key, "country"))
+        subdivision = r.text((*key, "subdivision")) if "subdivision" in entries else None
         try:
             year = country_year(
                 country, subdivision, year_start, year_end, teaching_weekdays=weekdays, languages=languages
             )
         except UnknownCountry as exc:
-            raise self.fail(cnode, f"{key}.country", str(exc)) from None
+            raise r.fail((*key, "country"), str(exc)) from None
         except UnknownSubdivision as exc:
-            raise self.fail(snode, f"{key}.subdivision", str(exc)) from None
+            raise r.fail((*key, "subdivision"), str(exc)) from None
         label = year.country + (f"-{year.subdivision}" if year.subdivision else "")
         by_day = {d.day: d for d in year.days}
 
         confirmed: dict[date, tuple[date, str]] = {}
-        confirm_items = self.seq(entries["confirm"][1], f"{key}.confirm") if "confirm" in entries else []
-        for i, item in enumerate(confirm_items):
-            ikey = f"{key}.confirm[{i}]"
-            fields = self.mapping(item, ikey, ("estimated",), ("date",))
-            enode = fields["estimated"][1]
-            estimated = self.day(enode, f"{ikey}.estimated")
+        for i in range(len(r.seq((*key, "confirm")))):
+            item: KeyPath = (*key, "confirm", i)
+            fields = r.mapping(item, ("estimated",), ("date",))
+            estimated = r.day((*item, "estimated"))
             found = by_day.get(estimated)
             if found is None or not found.estimated:
                 known = ", ".join(f"{d.day} {d.name}" for d in year.days if d.estimated) or "none"
-                raise self.fail(
-                    enode,
-                    f"{ikey}.estimated",
+                raise r.fail(
+                    (*item, "estimated"),
                     f"{estimated} is not an estimated day of the {label} public holidays in this "
                     f"academic year (estimated: {known})",
                 )
             if estimated in confirmed:
-                raise self.fail(
-                    enode,
-                    f"{ikey}.estimated",
-                    f"{estimated} is confirmed twice (also {confirmed[estimated][1]})",
+                raise r.fail(
+                    (*item, "estimated"), f"{estimated} is confirmed twice (also {confirmed[estimated][1]})"
                 )
             actual = estimated
             if "date" in fields:
-                actual = self.day(fields["date"][1], f"{ikey}.date")
-                inside_year(fields["date"][1], f"{ikey}.date", actual, actual, "confirmed date")
-            confirmed[estimated] = (actual, self.where(item, ikey))
+                actual = r.day((*item, "date"))
+                inside_year((*item, "date"), actual, actual, "confirmed date")
+            confirmed[estimated] = (actual, self.where(item))
 
         dropped: dict[date, str] = {}
-        drop_items = self.seq(entries["drop"][1], f"{key}.drop") if "drop" in entries else []
-        for i, item in enumerate(drop_items):
-            ikey = f"{key}.drop[{i}]"
-            fields = self.mapping(item, ikey, ("date", "reason"), ())
-            dnode = fields["date"][1]
-            day = self.day(dnode, f"{ikey}.date")
-            reason = self.text(fields["reason"][1], f"{ikey}.reason")
+        for i in range(len(r.seq((*key, "drop")))):
+            item = (*key, "drop", i)
+            r.mapping(item, ("date", "reason"), ())
+            day = r.day((*item, "date"))
+            reason = r.text((*item, "reason"))
             if day not in by_day:
-                raise self.fail(
-                    dnode,
-                    f"{ikey}.date",
-                    f"{day} is not a day of the {label} public holidays in this academic year",
+                raise r.fail(
+                    (*item, "date"), f"{day} is not a day of the {label} public holidays in this academic year"
                 )
             if day in dropped:
-                raise self.fail(dnode, f"{ikey}.date", f"{day} is dropped twice")
-            dropped[day] = (
-                f"{_weekday(day)} {by_day[day].name}: dropped by {self.where(item, ikey)} ({reason})"
-            )
+                raise r.fail((*item, "date"), f"{day} is dropped twice")
+            dropped[day] = f"{_weekday(day)} {by_day[day].name}: dropped by {self.where(item)} ({reason})"
 
         holidays: list[Holiday] = []
         for d in year.days:
@@ -675,8 +547,7 @@ class _Parser:
 
     def check_work_day(
         self,
-        node: yaml.Node,
-        key: str,
+        path: KeyPath,
         day: date,
         weekdays: frozenset[int],
         holidays: list[Holiday],
@@ -685,9 +556,8 @@ class _Parser:
         """A day made a working day must be a day off by its weekday only, not a holiday nor taught already."""
         off = next((h for h in holidays if h.start <= day <= h.end), None)
         if off is not None:
-            raise self.fail(
-                node,
-                key,
+            raise self.r.fail(
+                path,
                 f"{_weekday(day)} is a holiday here ({off.name}, {off.source}); it cannot become a working day",
             )
         if day.weekday() in weekdays:
@@ -696,21 +566,16 @@ class _Parser:
                 if day.weekday() >= 5
                 else ""
             )
-            raise self.fail(
-                node,
-                key,
-                f"{_weekday(day)} is already a working day (teaching_days: {_weekdays(weekdays)}){hint}",
+            raise self.r.fail(
+                path, f"{_weekday(day)} is already a working day (teaching_days: {_weekdays(weekdays)}){hint}"
             )
         made = next((w for w in working if w.day == day), None)
         if made is not None:
-            raise self.fail(
-                node, key, f"{_weekday(day)} is already a working day ({made.name}, {made.source})"
-            )
+            raise self.r.fail(path, f"{_weekday(day)} is already a working day ({made.name}, {made.source})")
 
     def check_day_off(
         self,
-        node: yaml.Node,
-        key: str,
+        path: KeyPath,
         day: date,
         weekdays: frozenset[int],
         holidays: list[Holiday],
@@ -719,48 +584,36 @@ class _Parser:
         """A transfer's day off must be a teaching day that is not off already."""
         off = next((h for h in holidays if h.start <= day <= h.end), None)
         if off is not None:
-            raise self.fail(node, key, f"{_weekday(day)} is already off ({off.name}, {off.source})")
+            raise self.r.fail(path, f"{_weekday(day)} is already off ({off.name}, {off.source})")
         made = next((w for w in working if w.day == day), None)
         if made is not None:
-            raise self.fail(
-                node, key, f"{_weekday(day)} is a working day made by {made.source}; it cannot also be off"
-            )
+            raise self.r.fail(path, f"{_weekday(day)} is a working day made by {made.source}; it cannot also be off")
         if day.weekday() not in weekdays:
-            raise self.fail(
-                node,
-                key,
+            raise self.r.fail(
+                path,
                 f"{_weekday(day)} is already off (no teaching on {WEEKDAYS[day.weekday()]}: "
                 f"teaching_days are {_weekdays(weekdays)})",
             )
 
-    def weekdays(self, node: yaml.Node) -> frozenset[int]:
+    def weekdays(self, path: KeyPath) -> frozenset[int]:
         days: set[int] = set()
-        items = self.seq(node, "teaching_days")
+        items = self.r.seq(path)
         if not items:
-            raise self.fail(node, "teaching_days", "at least one teaching day is needed")
-        for i, item in enumerate(items):
-            value = self.scalar(item, f"teaching_days[{i}]").lower()[:3]
-            if value not in WEEKDAYS:
-                raise self.fail(
-                    item, f"teaching_days[{i}]", f"{item.value} is not a weekday (mon, tue, ..., sun)"
-                )
-            days.add(WEEKDAYS.index(value))
+            raise self.r.fail(path, "at least one teaching day is needed")
+        for i in range(len(items)):
+            written = self.word((*path, i))
+            if written.lower()[:3] not in WEEKDAYS:
+                raise self.r.fail((*path, i), f"{written} is not a weekday (mon, tue, ..., sun)")
+            days.add(WEEKDAYS.index(written.lower()[:3]))
         return frozenset(days)
 
-    def enum(self, node: yaml.Node, key: str, kind: type[T]) -> T:
-        value = self.scalar(node, key)
+    def enum(self, path: KeyPath, kind: type[T]) -> T:
+        value = self.r.text(path)
         try:
             return kind(value)  # type: ignore[call-arg]
         except ValueError:
             allowed = ", ".join(m.value for m in kind)  # type: ignore[attr-defined]
-            raise self.fail(node, key, f"{value} is not one of: {allowed}") from None
-
-
-def _parse_hhmm(value: str) -> time:
-    hh, sep, mm = value.partition(":")
-    if not sep or not hh.isdigit() or len(mm) != 2 or not mm.isdigit():
-        raise ValueError(value)
-    return time(int(hh), int(mm))
+            raise self.r.fail(path, f"{value} is not one of: {allowed}") from None
 
 
 def _weekday(day: date) -> str:
@@ -780,16 +633,6 @@ def _public_source(label: str, day: PublicDay) -> str:
     if day.estimated:
         source += ", lunar date ESTIMATED"
     return source
-
-
-def _kind(node: yaml.Node | None) -> str:
-    if isinstance(node, yaml.MappingNode):
-        return "a mapping"
-    if isinstance(node, yaml.SequenceNode):
-        return "a list"
-    if node is None or node.tag == "tag:yaml.org,2002:null":
-        return "nothing"
-    return f"'{node.value}'"
 
 
 def with_entries(
