@@ -12,11 +12,10 @@ import sys
 from datetime import date, timedelta
 from pathlib import Path
 
-import yaml
-
 from orchestrator.errors import UserError
 from schedules.errors import ScheduleError
-from schedules.tv.channelfile import ChannelConfig, channel_config
+from schedules.tv import channelfile
+from schedules.tv.channelfile import ChannelConfig
 from schedules.tv.day import Day, load_day, save_day
 from schedules.tv.fill import build_day
 from schedules.tv.playlist import read_as_run, write_as_run_csv, write_csv, write_ffplayout
@@ -51,19 +50,9 @@ def register(tv_sub: argparse._SubParsersAction) -> None:
 
 
 def read_channel_file(path: Path) -> ChannelConfig:
-    """Parse a channel file into a ``ChannelConfig``; YAML errors name the line."""
+    """Parse a channel file into a ``ChannelConfig``; errors are ``FILE:LINE: KEY: message``."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read channel file ({exc.strerror})") from exc
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        raise UserError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from exc
-    try:
-        return channel_config(data, source=str(path), base=path.parent.resolve())
+        return channelfile.read_channel_file(path)
     except ScheduleError as exc:
         raise UserError(str(exc)) from exc
 

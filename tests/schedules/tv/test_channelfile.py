@@ -1,0 +1,82 @@
+"""The channel file read from disk: every refusal names the file, the line and the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from orchestrator.cli import main
+from schedules.tv.channelfile import ChannelFileError, read_channel_file
+from schedules.tv.day import TvScheduleError
+from tests.helpers.support import REPO
+
+EXAMPLE = REPO / "examples" / "channel-demo.yaml"
+
+
+def line_of(text: str, needle: str, nth: int = 1) -> int:
+    at = -1
+    for _ in range(nth):
+        at = text.index(needle, at + 1)
+    return text.count("\n", 0, at) + 1
+
+
+def refused(tmp_path: Path, text: str) -> ChannelFileError:
+    path = tmp_path / "channel.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ChannelFileError) as caught:
+        read_channel_file(path)
+    assert isinstance(caught.value, TvScheduleError)  # callers catching the TV error still do
+    return caught.value
+
+
+def test_the_example_reads_with_media_beside_it() -> None:
+    cfg = read_channel_file(EXAMPLE)
+    assert cfg.channel.id == "aulacast-1.kz" and [s.id for s in cfg.series] == ["math101", "hist201"]
+    assert cfg.series[0].episodes[0].duration == 4800 and cfg.series[0].episodes[0].media == str(
+        EXAMPLE.parent.resolve() / "media/math101-04.ts"
+    )
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "nth", "key", "message"),
+    [
+        ("duration: 3600", "duration: an hour", 1, "series[1].episodes[0].duration", "not a duration: 'an hour'"),
+        ("tz: Asia/Almaty", "tz: Mars/Olympus", 1, "channel.tz", "unknown time zone 'Mars/Olympus'"),
+        ('start: "10:30"', 'start: "25:30"', 1, "series[1].episodes[0].start", "25:30 is not a time of day"),
+        ("date: 2026-11-27", "date: 2026-11-31", 1, "series[0].episodes[1].date", "2026-11-31 is not a date"),
+        ("season: 1", "season: first", 1, "series[0].season", "must be an integer, not str 'first'"),
+        ("duration: 10,", "duration: -10,", 1, "fillers.idents[0].duration", "must not be negative"),
+    ],
+)
+def test_bad_values_name_their_line(tmp_path: Path, old: str, new: str, nth: int, key: str, message: str) -> None:
+    text = EXAMPLE.read_text(encoding="utf-8")
+    assert old in text
+    err = refused(tmp_path, text.replace(old, new, 1))
+    assert (err.key, err.line) == (key, line_of(text, old, nth)), str(err)
+    assert str(err).startswith(f"{tmp_path / 'channel.yaml'}:{err.line}: {key}: ") and message in str(err)
+
+
+def test_repeat_of_an_unknown_series_and_a_duplicate_key(tmp_path: Path) -> None:
+    text = EXAMPLE.read_text(encoding="utf-8")
+    err = refused(tmp_path, text.replace("- {series: math101", "- {series: nope", 1))
+    assert err.key == "repeats[0].series" and err.line == line_of(text, "- {series: math101")
+    err = refused(tmp_path, text.replace("  tz: Asia/Almaty", "  tz: Asia/Almaty\n  tz: UTC", 1))
+    tz = line_of(text, "  tz: Asia/Almaty")
+    assert str(err).endswith(f"channel.tz: duplicate key (first given on line {tz})") and err.line == tz + 1
+
+
+def test_aliases_are_refused_in_channel_files(tmp_path: Path) -> None:
+    err = refused(tmp_path, "channel: &c {id: a, name: b}\nseries: [*c]\n")
+    assert err.line == 1 and "aliases and anchors" in str(err)
+
+
+def test_cli_prints_the_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = EXAMPLE.read_text(encoding="utf-8")
+    bad = tmp_path / "channel.yaml"
+    bad.write_text(text.replace("duration: 3600", "duration: an hour", 1), encoding="utf-8")
+    out = tmp_path / "day.json"
+    assert main(["tv", "schedule", "build", "--channel", str(bad), "--date", "2026-11-26", "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}:{line_of(text, 'duration: 3600')}: series[1].episodes[0].duration: not a duration" in err
+    assert not out.exists()
