@@ -38,9 +38,12 @@ class Document:
     implicit: bool = True
 
     @classmethod
-    def of(cls, data: Any, file: str = "<input>") -> Document:
-        """Data parsed elsewhere (no positions: errors name the file and key only)."""
-        return cls(file, data)
+    def of(cls, data: Any, file: str = "<input>", *, implicit: bool = True) -> Document:
+        """Data parsed elsewhere (no positions: errors name the file and key only).
+
+        ``implicit`` False for data of an explicitly typed format (TOML, JSON).
+        """
+        return cls(file, data, implicit=implicit)
 
     def line(self, path: KeyPath, *, key: bool = False) -> int | None:
         """The line of ``path``, or of its nearest ancestor in the text; None without positions.

@@ -9,21 +9,24 @@ buffer), the sound (codec, bitrate, channels, 48 kHz), the transport stream
 (mux rate, DVB ids, PIDs, service and provider names) and the loudness target.
 Operators add or replace profiles by dropping ``NAME.toml`` into a directory
 of their own; the files are checked when loaded, and a bad one is refused with
-a message naming the file and the key, because a wrong PID or a mux rate below
-the payload only shows up later as a broken stream at the head-end.
+a message naming the file, the line and the key (``fileio``'s reader), because
+a wrong PID or a mux rate below the payload only shows up later as a broken
+stream at the head-end.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from fileio import Document, FileFormatError, Reader, read_toml
+from fileio.document import KeyPath
+from fileio.reader import show
 from media.errors import MediaError
 
 SHIPPED_DIR = Path(__file__).with_name("profiles")
@@ -50,15 +53,19 @@ FFMPEG_MAX_PID = 0x1FFA  # ffmpeg's mpegts muxer refuses PMT/start PIDs above 81
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
-class ProfileError(MediaError):
-    """A profile file that cannot be used; the message names the file and the key."""
+class ProfileError(FileFormatError, MediaError):
+    """A profile file that cannot be used: ``FILE:LINE: KEY: problem`` (the line when read from a file)."""
 
-    def __init__(self, source: Path | str, key: str | None, problem: str) -> None:
-        where = f"{source}: {key}: " if key else f"{source}: "
-        super().__init__(where + problem)
-        self.source = str(source)
-        self.key = key
-        self.problem = problem
+    def __init__(self, message: str, *, file: str = "<profile>", line: int | None = None, key: str | None = None):
+        FileFormatError.__init__(self, message, file=file, line=line, key=key)
+
+    @property
+    def source(self) -> str:
+        return self.file
+
+    @property
+    def problem(self) -> str:
+        return self.message
 
 
 class ProfileNotFound(MediaError):
@@ -195,179 +202,128 @@ def load_profile(name: str, extra_dirs: Iterable[str | os.PathLike[str]] = ()) -
 
 
 def load_profile_file(path: Path) -> Profile:
-    """Parse and check one profile file."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ProfileError(path, None, f"not valid TOML ({exc})") from exc
-    except UnicodeDecodeError as exc:
-        raise ProfileError(path, None, "not a UTF-8 text file") from exc
-    return parse_profile(data, source=path, name=path.stem)
+    """Parse and check one profile file; errors carry the line of the key."""
+    return _profile(Reader(read_toml(path, error=ProfileError), error=ProfileError), Path(path), path.stem)
 
 
 def parse_profile(data: Mapping[str, Any], *, source: Path, name: str) -> Profile:
     """Build a ``Profile`` from parsed TOML, refusing anything a stream could not carry."""
-    r = _Reader(data, source)
-    r.known("", {"description", "video", "audio", "transport", "loudness"})
-    description = r.string("description", required=False) or name
+    doc = Document.of(dict(data), str(source), implicit=False)
+    return _profile(Reader(doc, error=ProfileError), source, name)
 
-    r.known("video", {"codec", "profile", "level", "width", "height", "frame_rate", "scan", "aspect", "gop",
-                      "bitrate", "bufsize"})
-    codec = r.choice("video.codec", tuple(VIDEO_CODECS))
-    profile = r.choice("video.profile", VIDEO_CODECS[codec])
-    level = r.string("video.level", required=False)
-    width = r.integer("video.width", 16, 4096)
-    height = r.integer("video.height", 16, 2304)
-    frame_rate = r.rate("video.frame_rate")
-    scan = r.choice("video.scan", SCANS)
+
+def _profile(r: Reader, source: Path, name: str) -> Profile:
+    def known(table: str, keys: tuple[str, ...]) -> None:
+        r.mapping((table,) if table else (), optional=keys, default={})
+
+    def integer(key: str, low: int, high: int) -> int:
+        return r.integer(_path(key), low, high)
+
+    def string(key: str, *, required: bool = True, max_bytes: int = 200) -> str | None:
+        if not required and not r.has(_path(key)):
+            return None
+        return r.text(_path(key), max_bytes=max_bytes)
+
+    def fail(key: str, problem: str) -> None:
+        raise r.fail(_path(key), problem)
+
+    known("", ("description", "video", "audio", "transport", "loudness"))
+    description = string("description", required=False) or name
+
+    known("video", ("codec", "profile", "level", "width", "height", "frame_rate", "scan", "aspect", "gop",
+                    "bitrate", "bufsize"))
+    codec = r.choice(_path("video.codec"), tuple(VIDEO_CODECS))
+    profile = r.choice(_path("video.profile"), VIDEO_CODECS[codec])
+    level = string("video.level", required=False)
+    width = integer("video.width", 16, 4096)
+    height = integer("video.height", 16, 2304)
+    frame_rate = _rate(r, "video.frame_rate")
+    scan = r.choice(_path("video.scan"), SCANS)
     if scan == "interlaced-tff" and height % 2:
-        r.fail("video.height", f"{height} lines cannot be split into two fields")
-    aspect_given = r.string("video.aspect", required=codec == "mpeg2video")
+        fail("video.height", f"{height} lines cannot be split into two fields")
+    aspect_given = string("video.aspect", required=codec == "mpeg2video")
     aspect = aspect_given or "16:9"
     if aspect not in ASPECTS:
-        r.fail("video.aspect", f"must be one of {', '.join(ASPECTS)}, not {aspect!r}")
-    gop = r.integer("video.gop", 1, 600)
-    video_bitrate = r.integer("video.bitrate", 100_000, 100_000_000)
-    bufsize = r.integer("video.bufsize", 10_000, 200_000_000)
+        fail("video.aspect", f"must be one of {', '.join(ASPECTS)}, not {aspect!r}")
+    gop = integer("video.gop", 1, 600)
+    video_bitrate = integer("video.bitrate", 100_000, 100_000_000)
+    bufsize = integer("video.bufsize", 10_000, 200_000_000)
     video = VideoSpec(codec, profile, level, width, height, frame_rate, scan, aspect, gop, video_bitrate, bufsize)
 
-    r.known("audio", {"codec", "bitrate", "channels", "sample_rate"})
-    acodec = r.choice("audio.codec", AUDIO_CODECS)
-    abitrate = r.integer("audio.bitrate", 32_000, 640_000)
+    known("audio", ("codec", "bitrate", "channels", "sample_rate"))
+    acodec = r.choice(_path("audio.codec"), AUDIO_CODECS)
+    abitrate = integer("audio.bitrate", 32_000, 640_000)
     if acodec == "mp2" and abitrate // 1000 not in MP2_BITRATES or acodec == "ac3" and abitrate // 1000 not in AC3_BITRATES:
         allowed = MP2_BITRATES if acodec == "mp2" else AC3_BITRATES
-        r.fail("audio.bitrate", f"{abitrate} is not a {acodec} bitrate (kbit/s: {', '.join(map(str, allowed))})")
-    channels = r.integer("audio.channels", 1, 6 if acodec == "ac3" else 2)
-    sample_rate = r.integer("audio.sample_rate", 1, 1_000_000)
+        fail("audio.bitrate", f"{abitrate} is not a {acodec} bitrate (kbit/s: {', '.join(map(str, allowed))})")
+    channels = integer("audio.channels", 1, 6 if acodec == "ac3" else 2)
+    sample_rate = integer("audio.sample_rate", 1, 1_000_000)
     if sample_rate != SAMPLE_RATE:
-        r.fail("audio.sample_rate", f"broadcast audio is {SAMPLE_RATE} Hz, not {sample_rate}")
+        fail("audio.sample_rate", f"broadcast audio is {SAMPLE_RATE} Hz, not {sample_rate}")
     audio = AudioSpec(acodec, abitrate, channels, sample_rate)
 
-    r.known("transport", {"mux_rate", "original_network_id", "transport_stream_id", "service_id", "pmt_pid",
-                          "video_pid", "audio_pid", "service_name", "provider_name"})
-    mux_rate = r.integer("transport.mux_rate", 500_000, 200_000_000)
-    onid = r.integer("transport.original_network_id", 1, 0xFFFF)
-    tsid = r.integer("transport.transport_stream_id", 1, 0xFFFF)
-    service_id = r.integer("transport.service_id", 1, 0xFFFF)
-    pids = {key: r.pid(f"transport.{key}") for key in ("pmt_pid", "video_pid", "audio_pid")}
+    known("transport", ("mux_rate", "original_network_id", "transport_stream_id", "service_id", "pmt_pid",
+                        "video_pid", "audio_pid", "service_name", "provider_name"))
+    mux_rate = integer("transport.mux_rate", 500_000, 200_000_000)
+    onid = integer("transport.original_network_id", 1, 0xFFFF)
+    tsid = integer("transport.transport_stream_id", 1, 0xFFFF)
+    service_id = integer("transport.service_id", 1, 0xFFFF)
+    pids = {key: _pid(r, f"transport.{key}") for key in ("pmt_pid", "video_pid", "audio_pid")}
     seen: dict[int, str] = {}
     for key, pid in pids.items():
         if pid in seen:
-            r.fail(f"transport.{key}", f"PID 0x{pid:04X} is already used by transport.{seen[pid]}")
+            fail(f"transport.{key}", f"PID 0x{pid:04X} is already used by transport.{seen[pid]}")
         seen[pid] = key
-    service_name = r.string("transport.service_name", max_bytes=255)
-    provider_name = r.string("transport.provider_name", max_bytes=255)
+    service_name = string("transport.service_name", max_bytes=255)
+    provider_name = string("transport.provider_name", max_bytes=255)
+    assert service_name is not None and provider_name is not None
     transport = TransportSpec(mux_rate, onid, tsid, service_id, pids["pmt_pid"], pids["video_pid"],
                               pids["audio_pid"], service_name, provider_name)
 
-    r.known("loudness", {"integrated", "true_peak", "range", "tolerance"})
+    known("loudness", ("integrated", "true_peak", "range", "tolerance"))
     loudness = LoudnessTarget(
-        integrated=r.number("loudness.integrated", -70.0, -5.0),
-        true_peak=r.number("loudness.true_peak", -9.0, 0.0),
-        range=r.number("loudness.range", 1.0, 20.0),  # ffmpeg 5.1's loudnorm accepts LRA up to 20
-        tolerance=r.number("loudness.tolerance", 0.1, 2.0, default=0.5),
+        integrated=r.number(_path("loudness.integrated"), -70.0, -5.0),
+        true_peak=r.number(_path("loudness.true_peak"), -9.0, 0.0),
+        range=r.number(_path("loudness.range"), 1.0, 20.0),  # ffmpeg 5.1's loudnorm accepts LRA up to 20
+        tolerance=r.number(_path("loudness.tolerance"), 0.1, 2.0, default=0.5),
     )
 
     result = Profile(name, source, description, video, audio, transport, loudness)
     if mux_rate < result.required_mux_rate:
-        r.fail("transport.mux_rate",
-               f"{mux_rate} bit/s cannot carry video {video_bitrate} + audio {abitrate} bit/s plus "
-               f"transport overhead; it needs at least {result.required_mux_rate} bit/s")
+        fail("transport.mux_rate",
+             f"{mux_rate} bit/s cannot carry video {video_bitrate} + audio {abitrate} bit/s plus "
+             f"transport overhead; it needs at least {result.required_mux_rate} bit/s")
     return result
 
 
-class _Reader:
-    """Typed access to dotted keys of parsed TOML, failing with the file and key named."""
-
-    _missing = object()
-
-    def __init__(self, data: Mapping[str, Any], source: Path) -> None:
-        self.data = data
-        self.source = source
-
-    def fail(self, key: str | None, problem: str) -> None:
-        raise ProfileError(self.source, key, problem)
-
-    def known(self, table: str, keys: set[str]) -> None:
-        node = self.data if not table else self.data.get(table, {})
-        if not isinstance(node, Mapping):
-            self.fail(table, "must be a table")
-        for key in node:
-            if key not in keys:
-                dotted = f"{table}.{key}" if table else key
-                self.fail(dotted, f"unknown key (expected one of {', '.join(sorted(keys))})")
-
-    def raw(self, key: str, *, required: bool = True) -> Any:
-        node: Any = self.data
-        for part in key.split("."):
-            if not isinstance(node, Mapping) or part not in node:
-                if required:
-                    self.fail(key, "missing")
-                return self._missing
-            node = node[part]
-        return node
-
-    def integer(self, key: str, low: int, high: int) -> int:
-        value = self.raw(key)
-        if isinstance(value, bool) or not isinstance(value, int):
-            self.fail(key, f"must be an integer, not {_show(value)}")
-        if not low <= value <= high:
-            self.fail(key, f"{value} is outside {low}..{high}")
-        return value
-
-    def number(self, key: str, low: float, high: float, *, default: float | None = None) -> float:
-        value = self.raw(key, required=default is None)
-        if value is self._missing:
-            return float(default)  # type: ignore[arg-type]
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            self.fail(key, f"must be a number, not {_show(value)}")
-        if not low <= value <= high:
-            self.fail(key, f"{value} is outside {low}..{high}")
-        return float(value)
-
-    def string(self, key: str, *, required: bool = True, max_bytes: int = 200) -> str | None:
-        value = self.raw(key, required=required)
-        if value is self._missing:
-            return None
-        if not isinstance(value, str):
-            self.fail(key, f"must be a string, not {_show(value)}")
-        if required and not value.strip():
-            self.fail(key, "must not be empty")
-        if len(value.encode("utf-8")) > max_bytes:
-            self.fail(key, f"is longer than {max_bytes} bytes")
-        return value
-
-    def choice(self, key: str, allowed: tuple[str, ...]) -> str:
-        value = self.string(key)
-        if value not in allowed:
-            self.fail(key, f"unknown value {value!r} (expected {' or '.join(allowed)})")
-        return value  # type: ignore[return-value]
-
-    def rate(self, key: str) -> Fraction:
-        value = self.raw(key)
-        try:
-            if isinstance(value, bool):
-                raise ValueError
-            rate = Fraction(value) if isinstance(value, int | str) else Fraction(value).limit_denominator(1001)
-        except (ValueError, ZeroDivisionError, TypeError):
-            self.fail(key, f"must be a frame rate like 25 or \"30000/1001\", not {_show(value)}")
-        if not 1 <= rate <= 120:
-            self.fail(key, f"{value} frames per second is outside 1..120")
-        return rate
-
-    def pid(self, key: str) -> int:
-        value = self.raw(key)
-        if isinstance(value, bool) or not isinstance(value, int):
-            self.fail(key, f"must be an integer PID, not {_show(value)}")
-        if value < FIRST_USABLE_PID:
-            self.fail(key, f"PID 0x{value:04X} is reserved (0x0000-0x001F carry PAT, CAT, NIT, SDT, EIT, TDT)")
-        if value == NULL_PID:
-            self.fail(key, "PID 0x1FFF is the null packet PID")
-        if value > FFMPEG_MAX_PID:
-            self.fail(key, f"PID 0x{value:04X} is above 0x{FFMPEG_MAX_PID:04X}, the highest ffmpeg's muxer assigns")
-        return value
+def _path(dotted: str) -> KeyPath:
+    return tuple(dotted.split("."))
 
 
-def _show(value: Any) -> str:
-    text = repr(value)
-    return f"{type(value).__name__} {text if len(text) <= 40 else text[:37] + '...'}"
+def _rate(r: Reader, key: str) -> Fraction:
+    """A frame rate: an integer, a decimal or a fraction string such as "30000/1001"."""
+    value = r.get(_path(key))
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        rate = Fraction(value) if isinstance(value, int | str) else Fraction(value).limit_denominator(1001)
+    except (ValueError, ZeroDivisionError, TypeError):
+        raise r.fail(_path(key), f"must be a frame rate like 25 or \"30000/1001\", not {show(value)}") from None
+    if not 1 <= rate <= 120:
+        raise r.fail(_path(key), f"{value} frames per second is outside 1..120")
+    return rate
+
+
+def _pid(r: Reader, key: str) -> int:
+    """A PID our muxer can use: not reserved, not the null PID, within ffmpeg's range."""
+    path = _path(key)
+    value = r.get(path)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise r.fail(path, f"must be an integer PID, not {show(value)}")
+    if value < FIRST_USABLE_PID:
+        raise r.fail(path, f"PID 0x{value:04X} is reserved (0x0000-0x001F carry PAT, CAT, NIT, SDT, EIT, TDT)")
+    if value == NULL_PID:
+        raise r.fail(path, "PID 0x1FFF is the null packet PID")
+    if value > FFMPEG_MAX_PID:
+        raise r.fail(path, f"PID 0x{value:04X} is above 0x{FFMPEG_MAX_PID:04X}, the highest ffmpeg's muxer assigns")
+    return value

@@ -66,7 +66,8 @@ def test_bad_operator_profile_names_file_and_key(tmp_path: Path, capsys: pytest.
                "--profiles-dir", str(ops)])
     err = capsys.readouterr().err
     assert rc == 2
-    assert f"{ops / 'hd-720p25.toml'}: transport.audio_pid: PID 0x0100 is already used by transport.pmt_pid" in err
+    line = text.splitlines().index("audio_pid = 0x0100") + 1
+    assert f"{ops / 'hd-720p25.toml'}:{line}: transport.audio_pid: PID 0x0100 is already used by transport.pmt_pid" in err
 
 
 def test_progress_bar_draws_one_line_and_clears_it() -> None:

@@ -95,10 +95,25 @@ def refused(tmp_path: Path, text: str) -> ProfileError:
     path = write(tmp_path, "bad", text)
     with pytest.raises(ProfileError) as caught:
         load_profile_file(path)
-    message = str(caught.value)
-    assert message.startswith(f"{path}: "), message
-    assert isinstance(caught.value, MediaError)
-    return caught.value
+    err = caught.value
+    assert str(err).startswith(f"{path}:{err.line}: "), str(err)
+    if err.key:  # the line where that key is written (its table's header when it is missing)
+        assert err.line == line_of_key(text, err.key), str(err)
+    assert isinstance(err, MediaError)
+    return err
+
+
+def line_of_key(text: str, key: str) -> int:
+    """Where ``table.name`` is written: the ``name =`` line under ``[table]``, else the header."""
+    lines = text.splitlines()
+    table, _, name = key.rpartition(".")
+    start = next((i for i, line in enumerate(lines) if line.strip() == f"[{table}]"), -1) if table else -1
+    for i in range(start + 1, len(lines)):
+        if table and lines[i].startswith("["):
+            break
+        if re.match(rf"^\[?{re.escape(name)}\]?(\s*=|$)", lines[i]):
+            return i + 1
+    return start + 1
 
 
 def test_pid_clash_is_refused_naming_file_and_key(tmp_path: Path) -> None:
