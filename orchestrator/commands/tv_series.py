@@ -33,14 +33,12 @@ def register(tv_sub: argparse._SubParsersAction) -> None:
 def _load_lectures(path: Path | None) -> dict[str, list[dict[str, Any]]]:
     if path is None:
         return {}
-    import yaml
+    from fileio import FileFormatError, read_yaml
 
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such file") from None
-    except yaml.YAMLError as exc:
-        raise UserError(f"{path}: malformed YAML: {exc}".splitlines()[0]) from None
+        data = read_yaml(path).data or {}
+    except FileFormatError as exc:
+        raise UserError(str(exc)) from None
     if not isinstance(data, dict) or not all(isinstance(v, list) for v in data.values()):
         raise UserError(f"{path}: expected a mapping of offering code to a list of lectures")
     return {str(k): v for k, v in data.items()}

@@ -115,13 +115,13 @@ def _record(cls: type, data: Mapping[str, Any], what: str) -> Any:
         kw["titles"] = {"en": kw["titles"]}
     if isinstance(kw.get("title"), str):
         kw["title"] = {"en": kw["title"]}
-    for key in ("date", "period_start", "period_end"):
+    for key, parse in (("date", date), ("period_start", date), ("period_end", date), ("start", time), ("slot", time)):
         if isinstance(kw.get(key), str):
-            kw[key] = date.fromisoformat(kw[key])
-    if isinstance(kw.get("start"), str):
-        kw["start"] = time.fromisoformat(kw["start"])
-    if isinstance(kw.get("slot"), str):
-        kw["slot"] = time.fromisoformat(kw["slot"])
+            try:
+                kw[key] = parse.fromisoformat(kw[key])
+            except ValueError:
+                shown = dict(data).get("id") or dict(data).get("number") or ""
+                raise TvScheduleError(f"{what} {shown}: {key} {kw[key]!r} is not a {parse.__name__}") from None
     try:
         return cls(**kw)
     except TypeError as exc:
