@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import bisect
 import math
-import os
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
+from fileio import replacing
 from media.broadcast.dvb.eit import (
     EitEvent,
     ServiceRef,
@@ -881,29 +881,23 @@ def inject_si(
 ) -> InjectReport:
     """Read a CBR TS, write it to ``dst`` with EIT/TDT/TOT in place of null packets, report.
 
-    ``dst`` appears only when complete (written as ``dst.part``, then renamed); on
-    any error the partial file is removed. ``progress`` gets the bytes written so far.
+    ``dst`` appears only when complete (written under a hidden name beside it,
+    then renamed); on any error the partial file is removed. ``progress`` gets the bytes written so far.
     """
     dst = Path(dst)
     name = str(src) if isinstance(src, str | Path) else "input"
-    tmp = dst.with_name(dst.name + ".part")
     injector = SiInjector(config, events)
-    try:
-        with tmp.open("wb") as out:
-            written = 0
-            for chunk in iter_chunks(src, packets_per_chunk, name=name):
-                parts = injector.feed_parts(chunk)
-                if parts:
-                    out.writelines(parts)
-                    written += sum(len(p) for p in parts)
-                    if progress:
-                        progress(written)
-            out.writelines(injector.flush_parts())
-            report = injector.finish()
-        os.replace(tmp, dst)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with replacing(dst) as tmp, tmp.open("wb") as out:
+        written = 0
+        for chunk in iter_chunks(src, packets_per_chunk, name=name):
+            parts = injector.feed_parts(chunk)
+            if parts:
+                out.writelines(parts)
+                written += sum(len(p) for p in parts)
+                if progress:
+                    progress(written)
+        out.writelines(injector.flush_parts())
+        report = injector.finish()
     return report
 
 

@@ -32,6 +32,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from fileio import replace_dir, temp_beside
 from media.broadcast.dvb.eit import EitEvent
 from media.broadcast.inject import InjectReport, SiConfig, inject_si
 from media.errors import MediaError
@@ -443,10 +444,10 @@ def package(
 
         os.replace(delivered, output)
         if hls_temp is not None:
-            _move_dir_into_place(hls_temp, Path(hls_dir))  # type: ignore[arg-type]
+            replace_dir(hls_temp, Path(hls_dir))  # type: ignore[arg-type]
             hls_temp = None
     finally:
-        for leftover in (video_part, audio_part, encoded, injected, injected.with_name(injected.name + ".part")):
+        for leftover in (video_part, audio_part, encoded, injected):
             leftover.unlink(missing_ok=True)
         if hls_temp is not None:
             shutil.rmtree(hls_temp, ignore_errors=True)
@@ -602,7 +603,7 @@ def _hls(ff: FFmpeg, ts: Path, target: Path, segment_seconds: int, duration: flo
         raise PackageError(f"HLS directory {target} exists and is not a directory")
     if not target.parent.is_dir():
         raise PackageError(f"{target.parent} does not exist")
-    temp = target.with_name(f".{target.name}.hls-{uuid.uuid4().hex[:8]}")
+    temp = temp_beside(target, "hls")
     temp.mkdir()
     try:
         cost = ff.run(["-i", str(ts), "-map", "0", "-c", "copy", "-f", "hls", "-hls_time", str(segment_seconds),
@@ -614,12 +615,3 @@ def _hls(ff: FFmpeg, ts: Path, target: Path, segment_seconds: int, duration: flo
     return temp, cost
 
 
-def _move_dir_into_place(temp: Path, target: Path) -> None:
-    """Replace ``target`` with ``temp``: an old directory is moved aside first, then removed."""
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
-        os.replace(target, old)
-    os.replace(temp, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)

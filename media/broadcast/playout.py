@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
 import queue
 import socket
 import subprocess
@@ -45,6 +44,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from fileio import replace_dir, replacing, temp_beside
 from media.broadcast.dvb.eit import EitEvent
 from media.broadcast.inject import InjectReport, SiConfig, SiInjector
 from media.errors import MediaError
@@ -655,33 +655,28 @@ def assemble_day(
     # 3. splice, and in the same pass (no second write of the day) EIT/TDT/TOT into the null packets
     state = _SpliceState(mux_rate=rate, pcr_pid=profile.transport.pcr_pid, pmt_pid=profile.transport.pmt_pid)
     injector = SiInjector(si, events) if si is not None else None
-    spliced = out.with_name(f".{out.stem}.splice-{uuid.uuid4().hex[:8]}.ts")
     splice_seconds = inject_seconds = 0.0
     report_inject = None
-    try:
-        with spliced.open("wb") as fh, _Writer(fh) as writer:
-            for n, (key, window) in enumerate(pieces):
-                t0 = time.monotonic()
-                following = clips[pieces[n + 1][0]] if n + 1 < len(pieces) else None
-                chunk = splice_piece(state, clips[key], window, following)
-                splice_seconds += time.monotonic() - t0
-                if injector is not None:
-                    t0 = time.monotonic()
-                    writer.put(injector.feed_parts(chunk.tobytes()))
-                    inject_seconds += time.monotonic() - t0
-                else:
-                    writer.put([memoryview(chunk)])
-                if progress:
-                    progress("splice", n + 1, len(pieces))
+    with replacing(out, "splice", keep_suffix=True) as spliced, spliced.open("wb") as fh, _Writer(fh) as writer:
+        for n, (key, window) in enumerate(pieces):
+            t0 = time.monotonic()
+            following = clips[pieces[n + 1][0]] if n + 1 < len(pieces) else None
+            chunk = splice_piece(state, clips[key], window, following)
+            splice_seconds += time.monotonic() - t0
             if injector is not None:
                 t0 = time.monotonic()
-                writer.put(injector.flush_parts())
-                report_inject = injector.finish()
-                warnings.extend(report_inject.violations)
+                writer.put(injector.feed_parts(chunk.tobytes()))
                 inject_seconds += time.monotonic() - t0
-        os.replace(spliced, out)
-    finally:
-        spliced.unlink(missing_ok=True)
+            else:
+                writer.put([memoryview(chunk)])
+            if progress:
+                progress("splice", n + 1, len(pieces))
+        if injector is not None:
+            t0 = time.monotonic()
+            writer.put(injector.flush_parts())
+            report_inject = injector.finish()
+            warnings.extend(report_inject.violations)
+            inject_seconds += time.monotonic() - t0
 
     return PlayoutReport(
         output=out, items=len(items), duration=int(positions[-1]) * TS * 8 / rate, mux_rate=rate,
@@ -884,8 +879,9 @@ def hls_from_ts(ts: Path, directory: Path, *, segment_seconds: int = 6, live: bo
         directory.mkdir(parents=True, exist_ok=True)
         target = directory
     else:
-        target = directory.with_name(f".{directory.name}.hls-{uuid.uuid4().hex[:8]}")
-        target.mkdir(parents=True)
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        target = temp_beside(directory, "hls")
+        target.mkdir()
     args = ["-re"] if live else []
     args += ["-i", str(ts), "-map", "0:v:0", "-map", "0:a:0", "-c", "copy", "-f", "hls",
              "-hls_time", str(segment_seconds),
@@ -900,9 +896,5 @@ def hls_from_ts(ts: Path, directory: Path, *, segment_seconds: int = 6, live: bo
             shutil.rmtree(target, ignore_errors=True)
         raise
     if not live:
-        import shutil
-
-        if directory.exists():
-            shutil.rmtree(directory)
-        os.replace(target, directory)
+        replace_dir(target, directory)
     return directory / "index.m3u8"

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from fileio import replace_dir, replacing
 from media.errors import MediaError
 from media.transcode.ffmpeg import FFmpeg, FFmpegCancelled, Progress, ProgressCallback
 from media.transcode.probe import probe
@@ -168,7 +169,7 @@ def export_case(
         if as_zip:
             _zip_into_place(build, output)
         else:
-            _dir_into_place(build, output)
+            replace_dir(build, output)
     finally:
         shutil.rmtree(build, ignore_errors=True)
     return CaseReport(output, title, tuple(entries))
@@ -305,27 +306,12 @@ def _is_case_package(directory: Path) -> bool:
         return False
 
 
-def _dir_into_place(build: Path, output: Path) -> None:
-    old = None
-    if output.exists():
-        old = output.with_name(f".{output.name}.old-{uuid.uuid4().hex[:8]}")
-        os.replace(output, old)
-    os.replace(build, output)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def _zip_into_place(build: Path, output: Path) -> None:
     """Zip ``build`` under one top folder named after the zip; videos stored, text deflated."""
-    temp = output.with_name(f".{output.name}.part-{uuid.uuid4().hex[:8]}")
     top = output.stem
-    try:
-        with zipfile.ZipFile(temp, "w") as archive:
-            for path in sorted(p for p in build.rglob("*") if p.is_file()):
-                rel = path.relative_to(build).as_posix()
-                method = zipfile.ZIP_STORED if path.suffix.lower() in (".mp4", ".zip", ".jpg", ".png") \
-                    else zipfile.ZIP_DEFLATED
-                archive.write(path, f"{top}/{rel}", compress_type=method)
-        os.replace(temp, output)
-    finally:
-        temp.unlink(missing_ok=True)
+    with replacing(output) as temp, zipfile.ZipFile(temp, "w") as archive:
+        for path in sorted(p for p in build.rglob("*") if p.is_file()):
+            rel = path.relative_to(build).as_posix()
+            method = zipfile.ZIP_STORED if path.suffix.lower() in (".mp4", ".zip", ".jpg", ".png") \
+                else zipfile.ZIP_DEFLATED
+            archive.write(path, f"{top}/{rel}", compress_type=method)

@@ -21,13 +21,13 @@ import shutil
 import subprocess
 import threading
 import time
-import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from fileio import replacing
 from media.errors import MediaError
 
 # How much of stderr is kept; loudnorm's JSON and ebur128's summary come last.
@@ -78,11 +78,6 @@ class RunResult:
 
 
 ProgressCallback = Callable[[Progress], None]
-
-
-def temp_path_for(output: Path) -> Path:
-    """A hidden name beside ``output`` with the same suffix, so ffmpeg still guesses the format."""
-    return output.with_name(f".{output.stem}.part-{uuid.uuid4().hex[:8]}{output.suffix}")
 
 
 # Lines that say nothing about why a run failed.
@@ -167,13 +162,27 @@ class FFmpeg:
         lowers ffmpeg's scheduling priority (work that should only use idle CPU).
         """
         output = Path(output) if output is not None else None
-        if output is not None and not output.parent.is_dir():
-            raise FFmpegError(f"cannot write {output}: directory {output.parent} does not exist")
-        temp = temp_path_for(output) if output is not None else None
-        cmd = [self.binary, "-hide_banner", "-nostdin", "-nostats", "-y", "-progress", "pipe:1", *args]
-        if temp is not None:
-            cmd.append(str(temp))
         what = str(subject) if subject is not None else (str(output) if output else "ffmpeg run")
+        if output is None:
+            return self._execute(list(args), what, duration, progress, cancel, feed, nice)
+        if not output.parent.is_dir():
+            raise FFmpegError(f"cannot write {output}: directory {output.parent} does not exist")
+        # The same suffix, so ffmpeg still guesses the format; renamed over ``output`` only on success.
+        with replacing(output, keep_suffix=True) as temp:
+            return self._execute([*args, str(temp)], what, duration, progress, cancel, feed, nice)
+
+    def _execute(
+        self,
+        args: list[str],
+        what: str,
+        duration: float | None,
+        progress: ProgressCallback | None,
+        cancel: threading.Event | None,
+        feed: Callable[[BinaryIO], None] | None,
+        nice: int,
+    ) -> RunResult:
+        """One ffmpeg process to its end; raises on failure (the caller removes a partial output)."""
+        cmd = [self.binary, "-hide_banner", "-nostdin", "-nostats", "-y", "-progress", "pipe:1", *args]
         started = time.monotonic()
         try:
             proc = subprocess.Popen(cmd, stdin=subprocess.PIPE if feed else subprocess.DEVNULL,
@@ -204,7 +213,6 @@ class FFmpeg:
         except BaseException:
             # KeyboardInterrupt or a progress callback that raised: stop ffmpeg, leave nothing behind.
             _stop(proc)
-            _remove(temp)
             raise
         finally:
             finished.set()
@@ -214,17 +222,12 @@ class FFmpeg:
         stderr = "\n".join(stderr_lines)
         result = RunResult(stderr=stderr, wall_seconds=time.monotonic() - started, cpu_seconds=cpu_seconds)
         if cancelled.is_set():
-            _remove(temp)
             raise FFmpegCancelled(f"{what}: stopped on request, no output written")
         if feeder is not None and feeder.error is not None:
-            _remove(temp)
             raise feeder.error
         if returncode != 0:
-            _remove(temp)
             detail = last_error_line(stderr)
             raise FFmpegError(f"{what}: {detail}", detail=detail, stderr=stderr, returncode=returncode)
-        if temp is not None and output is not None:
-            os.replace(temp, output)
         return result
 
     async def run_async(
@@ -320,14 +323,6 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
-
-
-def _remove(path: Path | None) -> None:
-    if path is not None:
-        try:
-            path.unlink()
-        except FileNotFoundError:
-            pass
 
 
 def _read_progress(proc: subprocess.Popen[bytes], duration: float | None, progress: ProgressCallback | None) -> None:

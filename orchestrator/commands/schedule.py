@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
+from fileio import write_bytes_atomic
 from orchestrator.errors import NotFound, UserError
 
 
@@ -48,12 +48,9 @@ def export(args: argparse.Namespace) -> int:
             if group is None:
                 raise NotFound(f"no group {args.group!r}")
             body = group_feed(s, group, tz=settings.timezone, public_url=url, domain=domain)
-    tmp = args.output.with_name(args.output.name + ".part")
     try:
-        tmp.write_bytes(body)
-        os.replace(tmp, args.output)
+        write_bytes_atomic(args.output, body)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise UserError(f"{args.output}: cannot write ({exc.strerror})") from None
     print(f"wrote {args.output} ({body.count(b'BEGIN:VEVENT')} events)")
     return 0

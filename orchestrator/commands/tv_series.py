@@ -70,10 +70,10 @@ def series_records(s: Any, lectures: dict[str, list[dict[str, Any]]]) -> list[di
 def run(args: argparse.Namespace) -> int:
     import yaml
 
+    from fileio import write_text_atomic
     from orchestrator.config import load_settings
     from orchestrator.store.db import Database
     from schedules.errors import ScheduleError
-    from schedules.tv.day import write_text_atomic
     from schedules.tv.series import series_from_offerings
 
     lectures = _load_lectures(args.lectures)

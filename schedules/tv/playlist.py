@@ -24,7 +24,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from schedules.tv.day import Day, Item, TvScheduleError, write_text_atomic
+from fileio import write_text_atomic
+from schedules.tv.day import Day, Item, TvScheduleError
 
 GENERATED_SOURCE = "generated:{kind}"
 """Source written for items rendered at playout (clock, black): ffplayout replaces a

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from schedules.tv.day import Day, Item, TvScheduleError, programme_window, write_bytes_atomic
+from fileio import write_bytes_atomic
+from schedules.tv.day import Day, Item, TvScheduleError, programme_window
 
 XMLTV_TIME = "%Y%m%d%H%M%S %z"
 GENERATOR = "aulacast"

@@ -20,7 +20,6 @@ from media.transcode.ffmpeg import (
     FFmpegNotFound,
     Progress,
     last_error_line,
-    temp_path_for,
 )
 
 # A 20-second encode paced at real time (-re): long enough to be stopped mid-way, never run to the end.
@@ -162,12 +161,6 @@ def test_last_error_line_strips_context_and_noise() -> None:
     assert last_error_line(stderr) == "Error opening input files: Invalid data found when processing input"
     assert last_error_line("[mpegts @ 0x1234abcd] muxrate too low\nConversion failed!") == "muxrate too low"
     assert last_error_line("") == "ffmpeg gave no reason"
-
-
-def test_temp_path_is_hidden_beside_output_with_same_suffix(tmp_path: Path) -> None:
-    temp = temp_path_for(tmp_path / "lecture.ts")
-    assert temp.parent == tmp_path and temp.name.startswith(".lecture.") and temp.suffix == ".ts"
-    assert not os.path.exists(temp)
 
 
 def test_missing_output_directory_is_said_plainly(tmp_path: Path) -> None:
