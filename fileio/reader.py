@@ -151,25 +151,23 @@ class Reader:
         self, path: KeyPath, low: int | None = None, high: int | None = None, default: Any = MISSING
     ) -> int:
         """A whole number, within ``low``..``high`` when given."""
-        value = self.scalar(path, default)
-        if self.doc.implicit and isinstance(value, str) and _INT.match(value.strip()):
-            value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(path, f"must be an integer, not {show(value)}")
-        self.within(path, value, low, high)
-        return value
+        return self._numeric(path, int, low, high, default)
 
     def number(
         self, path: KeyPath, low: float | None = None, high: float | None = None, default: Any = MISSING
     ) -> float:
         """A number (integer or decimal), within ``low``..``high`` when given."""
+        return float(self._numeric(path, float, low, high, default))
+
+    def _numeric(self, path: KeyPath, kind: type, low: float | None, high: float | None, default: Any) -> Any:
         value = self.scalar(path, default)
-        if self.doc.implicit and isinstance(value, str) and _NUMBER.match(value.strip()):
-            value = float(value)
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.fail(path, f"must be a number, not {show(value)}")
+        pattern, accepted, name = (_INT, int, "an integer") if kind is int else (_NUMBER, int | float, "a number")
+        if self.doc.implicit and isinstance(value, str) and pattern.match(value.strip()):
+            value = kind(value)
+        if isinstance(value, bool) or not isinstance(value, accepted):
+            raise self.fail(path, f"must be {name}, not {show(value)}")
         self.within(path, value, low, high)
-        return float(value)
+        return value
 
     def within(self, path: KeyPath, value: float, low: float | None, high: float | None) -> None:
         if (low is not None and value < low) or (high is not None and value > high):
