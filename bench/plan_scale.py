@@ -1,21 +1,32 @@
 """Planner at university scale: one academic year, 30,000 students, 2,000 tutors, 6,000 offerings.
 
     .venv/bin/python bench/plan_scale.py [--groups 1000] [--seed 1]
+    .venv/bin/python bench/plan_scale.py --against main [--rounds 2]   # this tree ÷ that revision
 
 Prints the full plan time and the process's peak memory, the re-plan time after
 moving one holiday and one tutor's availability (and after no change at all),
 and the time to render one person's iCal feed. Goals from the foundation issue:
 full plan ≤ 10 s and ≤ 1 GiB, re-plan ≤ 2 s, one feed ≤ 50 ms. CPU seconds are
 printed beside wall seconds because the machine is shared.
+
+``--against REV`` runs the same measurement on this tree and on git revision
+REV's ``schedules/`` (and ``fileio/``) in alternating child processes, the same
+inputs and machine, and prints each CPU figure of both with their ratio.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import io
+import json
 import os
 import random
 import resource
+import subprocess
+import sys
+import tarfile
+import tempfile
 import time
 from collections import defaultdict
 from dataclasses import replace
@@ -121,7 +132,53 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--groups", type=int, default=1000, help="study groups of 30 (1000 → 30,000 students)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--against", metavar="REV", help="also measure git revision REV's planner; print ratios")
+    parser.add_argument("--rounds", type=int, default=2, help="with --against: runs of each, alternating")
+    parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)  # one line of figures, for --against
     args = parser.parse_args()
+    if args.against:
+        compare(args.against, args.rounds, args.groups, args.seed)
+        return
+    figures = measure(args)
+    if args.json:
+        print("FIGURES " + json.dumps(figures))
+
+
+def compare(rev: str, rounds: int, groups: int, seed: int) -> None:
+    """This tree's figures beside REV's, child processes alternating (ABAB...), best of each."""
+    with tempfile.TemporaryDirectory(prefix="plan-ref-") as ref:
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", rev, "schedules", "fileio"],
+                                 capture_output=True)  # fmt: skip
+        if archive.returncode != 0:  # a revision from before fileio/
+            archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", rev, "schedules"],
+                                     capture_output=True, check=True)  # fmt: skip
+        with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+            tar.extractall(ref, filter="data")
+        best: dict[str, dict[str, float]] = {"this tree": {}, rev: {}}
+        for n in range(rounds):
+            for label, path in (("this tree", None), (rev, ref)):
+                env = dict(os.environ)
+                if path is not None:
+                    env["PYTHONPATH"] = path  # found before the editable install's finder
+                cmd = [sys.executable, __file__, "--json", "--groups", str(groups), "--seed", str(seed)]
+                out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
+                line = next(x for x in out.splitlines() if x.startswith("FIGURES "))
+                figures = json.loads(line.removeprefix("FIGURES "))
+                code = next(x for x in out.splitlines() if x.startswith("planner code: "))
+                print(f"round {n + 1}, {label} ({code}): " + ", ".join(f"{k} {v:.3f}" for k, v in figures.items()),
+                      flush=True)  # fmt: skip
+                for k, v in figures.items():
+                    best[label][k] = min(v, best[label].get(k, v))
+    print(f"\nbest of {rounds} runs each, CPU seconds (peak RSS in MiB); ratio = this tree ÷ {rev}")
+    print(f"{'figure':<28} {'this tree':>10} {rev:>10} {'ratio':>7}")
+    for k, mine in best["this tree"].items():
+        theirs = best[rev][k]
+        print(f"{k:<28} {mine:>10.3f} {theirs:>10.3f} {mine / theirs if theirs else float('nan'):>7.3f}")
+
+
+def measure(args: argparse.Namespace) -> dict[str, float]:
+    figures: dict[str, float] = {}
+    print(f"planner code: {Path(plan.__code__.co_filename).parent}")
 
     cal = load_calendar(CALENDAR)
     (offerings, people, groups, results), gen_s, _ = timed(lambda: generate(args.groups, args.seed))
@@ -133,6 +190,7 @@ def main() -> None:
           f"{len(results)} control results (generated in {gen_s:.1f} s, peak RSS so far {rss0:.0f} MiB)")  # fmt: skip
 
     full, wall, cpu = timed(lambda: plan(cal, offerings, people, groups, results))
+    figures["full plan"] = cpu
     kinds: dict[str, int] = defaultdict(int)
     for s in full.sessions:
         kinds[s.kind.value] += 1
@@ -143,6 +201,7 @@ def main() -> None:
         print(f"  unplaced e.g. {u.key}: {u.reason}")
 
     same, wall, cpu = timed(lambda: plan(cal, offerings, people, groups, results, previous=full))
+    figures["re-plan, nothing changed"] = cpu
     print(f"re-plan, nothing changed: {wall:.2f} s wall, {cpu:.2f} s CPU; identical: {same == full}")
 
     # Move one holiday (Republic Day's moved day off, 26 Oct → 2 Nov) and narrow one busy tutor's hours.
@@ -154,6 +213,7 @@ def main() -> None:
     tutor = offerings[0].tutor_id
     moved_people = [p for p in people if p.id != tutor] + [Person(tutor, tz="Asia/Almaty", available=Availability(clock(15), clock(19)))]  # fmt: skip
     again, wall, cpu = timed(lambda: plan(moved_cal, offerings, moved_people, groups, results, previous=full))
+    figures["plan(previous=) after change"] = cpu
     changes, dwall, _ = timed(lambda: diff(full, again))
     print(f"re-plan from stored sessions (plan(previous=...)) after moving one holiday and one tutor's hours: "
           f"{wall:.2f} s wall, {cpu:.2f} s CPU; {len(changes.moved)} moved, {len(changes.updated)} updated, "
@@ -161,12 +221,15 @@ def main() -> None:
           f"diff {dwall * 1000:.0f} ms")  # fmt: skip
 
     planner, wall, cpu = timed(lambda: Planner(cal, offerings, people, groups, results))
+    figures["Planner()"] = cpu
     print(f"Planner (full plan kept in memory with its indexes): {wall:.2f} s wall, {cpu:.2f} s CPU; "
           f"same plan: {planner.result == full}; peak RSS {peak_rss_mib():.0f} MiB")  # fmt: skip
     inc, wall, cpu = timed(lambda: planner.update(calendar=moved_cal, people=moved_people))
+    figures["Planner.update (change)"] = cpu
     print(f"incremental re-plan (Planner.update) after the same change: {wall * 1000:.0f} ms wall, "
           f"{cpu * 1000:.0f} ms CPU; same as the full re-plan: {inc == again}")  # fmt: skip
     _, wall, cpu = timed(lambda: planner.update(calendar=cal, people=people))
+    figures["Planner.update (back)"] = cpu
     print(f"incremental re-plan moving both back: {wall * 1000:.0f} ms wall, {cpu * 1000:.0f} ms CPU")
 
     index, iwall, _ = timed(lambda: person_index(again, groups))
@@ -186,6 +249,8 @@ def main() -> None:
               f"{len(feed()) // 1024} KiB")  # fmt: skip
     print(f"(per-person index of the whole plan, built once: {iwall:.2f} s)")
     print(f"peak RSS of the run: {peak_rss_mib():.0f} MiB; load average at end {os.getloadavg()[0]:.2f}")
+    figures["peak RSS MiB"] = peak_rss_mib()
+    return figures
 
 
 if __name__ == "__main__":
