@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validat
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from orchestrator.errors import ConfigError
+from orchestrator.grading import scale_of
 
 DEFAULT_CONFIG_FILE = "aulacast.toml"
 
@@ -56,31 +57,20 @@ class ChatSettings(BaseModel):
     burst: int = Field(10, ge=1)
 
 
-DEFAULT_SCALE: list[tuple[int, str, float]] = [
-    (95, "A", 4.0), (90, "A-", 3.67), (85, "B+", 3.33), (80, "B", 3.0), (75, "B-", 2.67), (70, "C+", 2.33),
-    (65, "C", 2.0), (60, "C-", 1.67), (55, "D+", 1.33), (50, "D", 1.0), (0, "F", 0.0),
-]
-
-
 class GradingSettings(BaseModel):
-    """The letter-point rating scale (§30): configuration, since later rules split F into FX and F."""
+    """Which letter-point scale (§30) grades are given on; what a scale means is ``orchestrator.grading``."""
 
-    scale: list[tuple[int, str, float]] = Field(default_factory=lambda: list(DEFAULT_SCALE))
+    scale: str | list[tuple[int, str, float] | tuple[int, str, float, str]] = Field(
+        "section30",
+        description='"section30" (F 0-49), "section30-fx" (FX 25-49, F 0-24), or rows [minimum, letter, grade_point(, mark)]',
+    )
     pass_points: int = Field(50, ge=0, le=100)
 
     @field_validator("scale")
     @classmethod
-    def _scale(cls, v: list[tuple[int, str, float]]) -> list[tuple[int, str, float]]:
-        mins = [m for m, _l, _g in v]
-        if not v or sorted(mins, reverse=True) != mins or len(set(mins)) != len(mins) or mins[-1] != 0:
-            raise ValueError("scale must list distinct minimum points in descending order, ending at 0")
+    def _scale(cls, v: Any) -> Any:
+        scale_of(v)  # a ScaleError (ValueError) names what is wrong, reported on this key
         return v
-
-    def letter(self, points: int) -> tuple[str, float]:
-        for minimum, letter, gpa in self.scale:
-            if points >= minimum:
-                return letter, gpa
-        return self.scale[-1][1], self.scale[-1][2]
 
 
 class Settings(BaseSettings):

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from orchestrator import audit
 from orchestrator.api import STAFF, TEACHING, api, services
 from orchestrator.errors import Forbidden, NotFound, UserError
+from orchestrator.grading import scale_of
 from orchestrator.http import identity, parse_body
 from orchestrator.store.models import ControlResult, GroupMember, Offering, Person
 from orchestrator.store.types import utcnow
@@ -33,9 +34,8 @@ async def post_result(request: web.Request) -> dict[str, Any]:
     ident = identity(request)
     svc = services(request)
     body: ResultBody = await parse_body(request, ResultBody)
-    grading = svc.settings.grading
-    letter, gpa = grading.letter(body.points)
-    passed = body.points >= grading.pass_points
+    grade = scale_of(svc.settings.grading.scale, svc.settings.grading.pass_points).grade(body.points)
+    passed = grade.passed
 
     def save(s: Session) -> dict[str, Any]:
         off = s.scalar(select(Offering).where(Offering.code == body.offering))
@@ -60,6 +60,7 @@ async def post_result(request: web.Request) -> dict[str, Any]:
         s.flush()
         audit.record(s, ident.person_id, "result.enter", f"result:{row.id}", offering=body.offering,
                      student=body.student, activity=body.activity, points=body.points, before=before)
-        return {"id": row.id, "points": body.points, "letter": letter, "grade_point": gpa, "passed": passed}
+        return {"id": row.id, "points": body.points, "letter": grade.letter, "grade_point": grade.grade_point,
+                "passed": passed}
 
     return await svc.db_call(save)
