@@ -113,3 +113,20 @@ def test_read_yaml_refuses_unreadable_files(tmp_path) -> None:  # type: ignore[n
         read_yaml(latin)
     with pytest.raises(FileFormatError, match="is a directory"):
         read_yaml(tmp_path)
+
+
+def test_every_yaml_read_goes_through_fileio() -> None:
+    """No package reads YAML by itself: calendars, channel files, curricula and lecture lists all come here."""
+    import re
+
+    from tests.helpers.support import REPO
+
+    reader = re.compile(r"\byaml\.(safe_load|load|full_load|unsafe_load|compose|parse|scan)\b|\bCSafeLoader\b|\bSafeLoader\b")
+    found = [
+        f"{path.relative_to(REPO)}:{n}"
+        for package in ("orchestrator", "schedules", "media", "signaling")
+        for path in (REPO / package).rglob("*.py")
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if reader.search(line)
+    ]
+    assert found == []
