@@ -13,7 +13,7 @@ result equals the stateless ``plan(previous=...)``.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date
 
 from schedules.academic.engine import Engine, Req, Spec, by_id, check_inputs, paused_gc, sessions_of
@@ -42,20 +42,18 @@ class Dependents:
 
     def add(self, engine: Engine, o: Offering) -> None:
         """Index offering ``o`` and its requirements as the engine holds them."""
-        for pid in self._people(o):
-            self.of_person[pid].add(o.id)
-        self.of_group[o.group_id].add(o.id)
-        self.of_period[o.period_id].add(o.id)
-        for r in engine.reqs_by_off.get(o.id, ()):
-            self.in_scope[r.spec.scope].add(r.key)
+        self._mark(engine, o, set.add)
 
     def remove(self, engine: Engine, o: Offering) -> None:
+        self._mark(engine, o, set.discard)
+
+    def _mark(self, engine: Engine, o: Offering, op: Callable[[set[str], str], None]) -> None:
         for pid in self._people(o):
-            self.of_person[pid].discard(o.id)
-        self.of_group[o.group_id].discard(o.id)
-        self.of_period[o.period_id].discard(o.id)
+            op(self.of_person[pid], o.id)
+        op(self.of_group[o.group_id], o.id)
+        op(self.of_period[o.period_id], o.id)
         for r in engine.reqs_by_off.get(o.id, ()):
-            self.in_scope[r.spec.scope].discard(r.key)
+            op(self.in_scope[r.spec.scope], r.key)
 
     @staticmethod
     def _people(o: Offering) -> list[str]:
