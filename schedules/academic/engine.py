@@ -959,9 +959,8 @@ class Engine:
         assert not isinstance(new, str)  # its week was checked unchanged
         return new
 
-    # -- incremental changes (Planner.update)
-
     def unbook(self, req: Req) -> None:
+        """Free what ``req`` occupies (the inverse of ``book``)."""
         u = self.placed.pop(req.key, None)
         self.kept.pop(req.key, None)
         if u is None:
