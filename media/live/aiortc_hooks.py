@@ -83,6 +83,7 @@ _TX_COUNTERS = ("packet_count", "octet_count", "rtp_timestamp", "ntp_timestamp")
 _SOL_UDP = 17
 _UDP_SEGMENT = 103  # linux/udp.h: send one buffer as several datagrams of this size (GSO)
 _GSO_MAX_SEGMENTS = 64  # UDP_MAX_SEGMENTS
+_GSO_MAX_BYTES = 65_507  # a GSO send is ONE datagram to the kernel: 65,535 - 20 (IPv4) - 8 (UDP)
 
 OnFrame = Callable[[RTCRtpCodecParameters, JitterFrame], None]
 
@@ -539,7 +540,12 @@ class RtpOutlet:
         return self._dtls._state is self._connected_state
 
     def send_many(self, packets: list[bytes]) -> None:
-        """Send protected packets in order; runs of equal size (the last may be shorter) go as one GSO send."""
+        """Send protected packets in order: runs of equal size (the last may be shorter) go as GSO sends.
+
+        One GSO send is one UDP datagram to the kernel, cut into segments on the way out: it
+        holds at most 64 segments and 65,507 bytes, so a keyframe of 80 packets of 1,200 B
+        goes as two sends (a single one is refused with EMSGSIZE).
+        """
         sock = self._sock
         if sock is None or not self.gso or self._transport.get_write_buffer_size():
             for packet in packets:
@@ -551,10 +557,11 @@ class RtpOutlet:
         try:
             while start < count:
                 size = len(packets[start])
+                limit = min(_GSO_MAX_SEGMENTS, _GSO_MAX_BYTES // size)
                 end = start + 1
-                while end < count and end - start < _GSO_MAX_SEGMENTS and len(packets[end]) == size:
+                while end < count and end - start < limit and len(packets[end]) == size:
                     end += 1
-                if end < count and end - start < _GSO_MAX_SEGMENTS and len(packets[end]) < size:
+                if end < count and end - start < limit and len(packets[end]) < size:
                     end += 1
                 if end - start == 1:
                     sock.sendto(packets[start], addr)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import fractions
+import logging
 import socket
 import time
 from typing import Any
@@ -11,9 +12,11 @@ from typing import Any
 import aioice.ice
 import aiortc.rtcrtpreceiver as rtcrtpreceiver
 import av
+import numpy
 import pytest
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.codecs import depayload, h264, vpx
+from aiortc.jitterbuffer import JitterFrame
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamError
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtp import RTCP_PSFB_FIR, RTCP_PSFB_PLI, RTCP_RTPFB_NACK, RtcpPsfbPacket, RtcpRtpfbPacket
@@ -411,3 +414,71 @@ async def test_load_generator_counting_hooks_see_rtp() -> None:
     finally:
         for pc in publishers + viewers:
             await pc.close()
+
+
+def _big_vp8_keyframe() -> bytes:
+    """A real VP8 keyframe of noise, ~120 kB: about 95 RTP packets, more than one UDP GSO send may hold."""
+    encoder = av.CodecContext.create("libvpx", "w")
+    encoder.width, encoder.height, encoder.pix_fmt = 400, 300, "yuv420p"
+    encoder.time_base = fractions.Fraction(1, 30)
+    encoder.bit_rate = 20_000_000
+    encoder.options = {"deadline": "realtime", "cpu-used": "8", "qmin": "4", "qmax": "10"}
+    image = numpy.random.default_rng(7).integers(0, 255, (300, 400, 3), dtype=numpy.uint8)
+    frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuv420p")
+    frame.pts = 0
+    packets = encoder.encode(frame) + encoder.encode(None)
+    assert packets[0].is_keyframe
+    return bytes(packets[0])
+
+
+@pytest.mark.usefixtures("loopback_ice")
+async def test_a_keyframe_bigger_than_one_gso_send_reaches_an_aiortc_viewer_whole_and_gso_stays_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """One GSO send is one datagram (<= 65,507 B): a keyframe of ~95 packets of ~1,300 B goes as several."""
+    keyframe = _big_vp8_keyframe()
+    relay, viewer = RTCPeerConnection(NO_ICE_SERVERS), RTCPeerConnection(NO_ICE_SERVERS)
+    stream = ForwardedStream("video")
+    packer: list[Packetizer] = []
+    sender = relay.addTransceiver(aiortc_hooks.ParkedTrack("video"), direction="sendonly").sender
+
+    def on_start(parameters: Any) -> None:
+        stream.open(aiortc_hooks.RtpOutlet(sender), parameters)
+        stream.attach(object(), None)
+        stream.arm()
+        packer.append(Packetizer(parameters.codecs[0]))
+
+    aiortc_hooks.on_sender_start(sender, on_start)
+    aiortc_hooks.observe_keyframe_requests(sender, lambda: None)
+    received: list[bytes] = []
+
+    @viewer.on("track")
+    def on_track(track: Any) -> None:
+        receiver = next(t.receiver for t in viewer.getTransceivers() if t.receiver.track is track)
+        aiortc_hooks.tap_encoded_frames(receiver, lambda codec, frame: received.append(frame.data))
+
+    caplog.set_level(logging.WARNING, logger="media.live")
+    try:
+        await relay.setLocalDescription(await relay.createOffer())
+        await viewer.setRemoteDescription(relay.localDescription)
+        await viewer.setLocalDescription(await viewer.createAnswer())
+        aiortc_hooks.enlarge_receive_buffers(viewer, 4 << 20)  # ~95 packets at once on loopback
+        await relay.setRemoteDescription(viewer.localDescription)
+        await until(lambda: packer and stream.outlet is not None and stream.outlet.connected, "relay sender started")
+        outlet = stream.outlet
+        assert outlet is not None and outlet.gso
+        for timestamp in range(3000, 3000 * 50, 3000):  # again until one arrives (the viewer may start late)
+            frame = packer[0].pack(JitterFrame(keyframe, timestamp), keyframe=True)
+            assert len(frame.payloads) >= 80 and frame.octets > 65_507
+            stream.send(frame, time.time(), b"\0\0\0")
+            await asyncio.sleep(0.1)
+            if keyframe in received:
+                break
+        assert keyframe in received, f"the viewer got {len(received)} frames, none the keyframe whole"
+        assert outlet.gso, "UDP GSO was switched off"
+        assert [r.getMessage() for r in caplog.records] == []
+        decoded = av.CodecContext.create("vp8", "r").decode(av.Packet(keyframe))
+        assert (decoded[0].width, decoded[0].height) == (400, 300)
+    finally:
+        await relay.close()
+        await viewer.close()
