@@ -207,12 +207,14 @@ class RtpCount:
         self.frames += marker if video else 1
 
 
-def count_at_socket(pc: Any, counts: dict[str, RtpCount]) -> None:
-    """Count a viewer's RTP at its socket (wire mode), video/audio told apart by payload type."""
+def count_at_socket(pc: Any, counts: dict[str, RtpCount], parsed: bool) -> None:
+    """Count a viewer's RTP at its socket, video/audio told apart by payload type.
+
+    ``parsed`` (light mode): every packet decrypted and parsed first; else (wire mode) the clear header.
+    """
+    import rtp_probes
     from aiortc import sdp as aiortc_sdp
     from aiortc.rtp import RtpPacket
-
-    from media.live import aiortc_hooks
 
     kinds: dict[int, str] = {}
     for media in aiortc_sdp.SessionDescription.parse(pc.localDescription.sdp).media:
@@ -220,6 +222,15 @@ def count_at_socket(pc: Any, counts: dict[str, RtpCount]) -> None:
             if not codec.mimeType.lower().endswith("/rtx"):
                 kinds[codec.payloadType] = media.kind
     video, audio = counts["video"], counts["audio"]
+
+    def on_packet(packet: RtpPacket) -> None:
+        kind = kinds.get(packet.payload_type)
+        if kind is not None:
+            counts[kind].add(packet, kind == "video")
+
+    if parsed:
+        rtp_probes.count_rtp(pc, on_packet)
+        return
 
     def on_rtp(data: bytes, unprotect: Any) -> None:
         kind = kinds.get(data[1] & 0x7F)
@@ -233,19 +244,20 @@ def count_at_socket(pc: Any, counts: dict[str, RtpCount]) -> None:
         elif kind == "audio":
             audio.add_raw((data[2] << 8) | data[3], 1, False)
 
-    aiortc_hooks.count_rtp_datagrams(pc, on_rtp)
+    rtp_probes.count_rtp_datagrams(pc, on_rtp)
 
 
 async def subscriber_main(mode: str) -> None:
     """Many subscribers in one process: answer server offers, count what arrives (no decoding).
 
     ``tap``: aiortc's receiver assembles frames (jitter buffer, NACK, REMB) and the
-    tap counts them. ``light``: every SRTP packet is decrypted and parsed by aiortc
-    as usual, then counted (frames by RTP marker bit, losses by sequence gaps)
-    without aiortc's per-packet receiver work. ``wire``: RTP is counted at the
-    socket from its clear header (the first video packet is decrypted to check
-    it starts a keyframe); ICE, DTLS and RTCP still run in aiortc. Only ``wire``
-    lets 200 viewers run on 2 cores beside the SFU they measure.
+    tap counts them. ``light``: every SRTP packet is decrypted and parsed at the
+    socket, as aiortc does, then counted (frames by RTP marker bit, losses by
+    sequence gaps) without aiortc's per-packet receiver work. ``wire``: RTP is
+    counted at the socket from its clear header (the first video packet is
+    decrypted to check it starts a keyframe). ICE, DTLS and RTCP still run in
+    aiortc (bench/rtp_probes.py). Only ``wire`` lets 200 viewers run on 2 cores
+    beside the SFU they measure.
     """
     from aiortc import RTCPeerConnection, RTCSessionDescription
 
@@ -265,12 +277,10 @@ async def subscriber_main(mode: str) -> None:
 
             @pc.on("track")
             def on_track(track: Any, pc: Any = pc, peer: str = peer) -> None:
+                if mode != "tap":  # counted at the socket
+                    return
                 receiver = next(t.receiver for t in pc.getTransceivers() if t.receiver.track is track)
                 kind = track.kind
-                if mode == "light":
-                    got, video = rtp[peer][kind], kind == "video"
-                    aiortc_hooks.count_rtp(receiver, lambda packet: got.add(packet, video))
-                    return
 
                 def on_frame(codec: Any, frame: Any) -> None:
                     counts[peer][kind] += 1
@@ -282,8 +292,8 @@ async def subscriber_main(mode: str) -> None:
         await pc.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
         await pc.setLocalDescription(await pc.createAnswer())
         aiortc_hooks.enlarge_receive_buffers(pc, 1 << 20)
-        if mode == "wire" and first:
-            count_at_socket(pc, rtp[peer])
+        if mode != "tap" and first:
+            count_at_socket(pc, rtp[peer], parsed=mode == "light")
         return pc.localDescription.sdp
 
     async def get_counts() -> dict[str, dict[str, int]]:
@@ -634,9 +644,8 @@ async def breakdown(packets: int = 40_000) -> None:
     """
     import resource
     import socket
-    from types import SimpleNamespace
 
-    from aiortc.rtcdtlstransport import SRTP_PROFILES, State
+    from aiortc.rtcdtlstransport import SRTP_PROFILES
     from aiortc.rtcrtpparameters import (
         RTCRtpCodecParameters,
         RTCRtpHeaderExtensionParameters,
@@ -664,21 +673,12 @@ async def breakdown(packets: int = 40_000) -> None:
         except BlockingIOError:
             pass
 
-    def outlet(gso: bool) -> Any:
-        out = object.__new__(aiortc_hooks.RtpOutlet)
+    def outlet(gso: bool) -> aiortc_hooks.RtpOutlet:
         profile = SRTP_PROFILES[0]  # what two aiortc peers negotiate (AES-256-GCM with this libsrtp)
         key = os.urandom(profile.key_length + profile.salt_length)
         policy = Policy(key=key, ssrc_type=Policy.SSRC_ANY_OUTBOUND, srtp_profile=profile.libsrtp_profile)
         policy.allow_repeat_tx = True  # as aiortc sets it (the same packet is protected many times here)
-        session = Session(policy)
-        out.sender = SimpleNamespace(_ssrc=1, _rtx_ssrc=2, _RTCRtpSender__packet_count=0, _RTCRtpSender__octet_count=0)
-        out._dtls = SimpleNamespace(_state=State.CONNECTED, _RTCDtlsTransport__tx_packets=0, _RTCDtlsTransport__tx_bytes=0)
-        out._connected_state = State.CONNECTED
-        out.protect = aiortc_hooks.srtp_protector(session)
-        out.sendto, out.addr, out._transport = transport.sendto, rx.getsockname(), transport
-        out._sock = transport.get_extra_info("socket") and transport._sock  # type: ignore[attr-defined]
-        out.gso = gso
-        return out
+        return aiortc_hooks.RtpOutlet.on_socket(transport, rx.getsockname(), Session(policy), gso=gso)
 
     video = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=97)
     opus = RTCRtpCodecParameters(mimeType="audio/opus", clockRate=48000, channels=2, payloadType=111)
@@ -714,7 +714,7 @@ async def breakdown(packets: int = 40_000) -> None:
     hdr = rtpforward._HEADER
     payload = vframe.payloads[0]
     protect = outlet(False).protect
-    raw = transport._sock  # type: ignore[attr-defined]
+    raw = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # a plain socket: the kernel's cost alone
     addr = rx.getsockname()
     plain = hdr(0x90, 97, 1, 1, 1) + b"\xbe\xde\x00\x02\x10\x31\x32\x01\x02\x03\x00\x00" + payload
     sample = protect(plain)
@@ -732,6 +732,7 @@ async def breakdown(packets: int = 40_000) -> None:
                lambda: v4.send(vframe, now, b"\0\0\0", ntp), 4)  # fmt: skip
     per_packet("audio frame, 1 packet (ForwardedStream.send)", lambda: a1.send(aframe, now, b"\0\0\0", ntp), 1)
     transport.close()
+    raw.close()
     rx.close()
 
 

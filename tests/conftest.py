@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -18,6 +19,17 @@ from tests.helpers.support import (
     pg_available,
     serve_api,
 )
+
+
+@pytest.fixture(autouse=True)
+def no_ice_patch_outlives_its_test() -> Iterator[None]:
+    """aioice's process-wide settings are scoped (media/live/aiortc_hooks.py): none may leak into the next test."""
+    yield
+    hooks = sys.modules.get("media.live.aiortc_hooks")
+    left = hooks.active_patches() if hooks is not None else []
+    for patch in left:
+        patch.undo()
+    assert not left, f"close the media server or leave the with block; these aioice patches outlived the test: {left}"
 
 
 @pytest.fixture

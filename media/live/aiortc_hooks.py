@@ -8,6 +8,8 @@ Usage::
     observe_keyframe_requests(sender, on_pli)           # subscriber asked for a keyframe
     on_nack(sender, resend)                             # subscriber lost a packet
     request_keyframe(receiver)                          # send PLI to the publisher
+    with set_consent_timing(2.0, 3, 2), restrict_host_addresses(["10.0.0.5"]):
+        ...                                             # process-wide aioice settings, undone on exit
 
 aiortc decodes every received frame on a thread and encodes every sent frame;
 an SFU must do neither, and it must not run aiortc's per-frame send loop once
@@ -34,7 +36,10 @@ which we replace per sender instance; PLI to a publisher goes out through
 ``RTCRtpSender._retransmit(seq)``, also replaced per instance.
 
 aiortc is pinned to ``==1.16.0``. :func:`check_internals` lists whatever moved;
-tests/media/live/test_aiortc_hooks.py calls it and drives each hook on real peers.
+:func:`require_internals` refuses to go on when anything did (the media server calls it before
+it starts) and tests/media/live/test_aiortc_hooks.py drives each hook on real peers. No other
+module of the repository names a private attribute of aiortc, aioice or pylibsrtp
+(tests/media/live/test_private_names.py): what they need is a guarded function here.
 """
 
 from __future__ import annotations
@@ -47,7 +52,9 @@ import random
 import socket
 import sys
 import threading
+import traceback
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 import aioice.ice
@@ -63,6 +70,7 @@ from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtcdtlstransport import State as _DtlsState
 from aiortc.rtcicetransport import RTCIceTransport
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters, RTCRtpSendParameters
+from aiortc.rtcrtptransceiver import RTCRtpTransceiver
 from pylibsrtp import _binding as _srtp_binding
 
 log = logging.getLogger(__name__)
@@ -148,6 +156,10 @@ def check_internals() -> list[str]:
         problems.append("aioice.ice.Connection.gather_candidates no longer calls get_host_addresses()")
     if "self._protocols" not in inspect.getsource(aioice.ice.Connection.__init__):
         problems.append("aioice.ice.Connection._protocols (gathered UDP sockets) is gone")
+    if "self._connection = gatherer._connection" not in inspect.getsource(RTCIceTransport.__init__):
+        problems.append("RTCIceTransport._connection (the aioice Connection) is gone")
+    if "self._codecs: list[RTCRtpCodecParameters] = []" not in inspect.getsource(RTCRtpTransceiver.__init__):
+        problems.append("RTCRtpTransceiver._codecs (the negotiated codecs) is gone")
     if not {"data", "timestamp"} <= set(inspect.signature(JitterFrame.__init__).parameters):
         problems.append("aiortc.jitterbuffer.JitterFrame no longer has data/timestamp")
     return problems
@@ -160,6 +172,9 @@ def _check_send_path() -> list[str]:
     if "await transceiver.sender.send(self.__localRtp(transceiver))" not in connect_src:
         problems.append("RTCPeerConnection.__connect no longer starts senders with sender.send(parameters)")
     tx_init = inspect.getsource(RTCRtpSender.__init__)
+    for name in ("_ssrc", "_rtx_ssrc"):
+        if f"self.{name} = random32()" not in tx_init:
+            problems.append(f"RTCRtpSender.__init__ no longer draws its SSRC into {name} (RtpOutlet.ssrc)")
     for name in ("started", *_TX_COUNTERS):
         if f"self.__{name} = " not in tx_init:
             problems.append(f"RTCRtpSender.__init__ no longer sets _RTCRtpSender__{name}")
@@ -192,6 +207,8 @@ def _check_send_path() -> list[str]:
         aioice.ice.StunProtocol.datagram_received
     ):
         problems.append("aioice StunProtocol.datagram_received no longer hands non-STUN data to the connection")
+    if "data = self._rx_srtp.unprotect(data)" not in inspect.getsource(RTCDtlsTransport._recv_next):
+        problems.append("RTCDtlsTransport._recv_next no longer unprotects RTP with _rx_srtp (srtp_unprotector)")
     if "self._srtp = ffi.gc(" not in inspect.getsource(pylibsrtp.Session.__init__) or not hasattr(
         _srtp_binding.lib, "srtp_protect"
     ):
@@ -199,6 +216,28 @@ def _check_send_path() -> list[str]:
     if "self.transport.sendto(data, addr)" not in inspect.getsource(aioice.ice.StunProtocol.send_data):
         problems.append("aioice StunProtocol.send_data no longer calls transport.sendto(data, addr)")
     return problems
+
+
+_internals_checked = False
+
+
+def require_internals() -> None:
+    """Raise :class:`AiortcHookError` naming everything :func:`check_internals` finds moved (once a process).
+
+    The media server calls this before it starts: a hook that silently stops working would
+    decode every frame, stop forwarding or drop peers, so it refuses to run instead.
+    """
+    global _internals_checked
+    if _internals_checked:
+        return
+    problems = check_internals()
+    if problems:
+        raise AiortcHookError(
+            "the aiortc/aioice/pylibsrtp internals the media server hooks into moved; refusing to start:\n  "
+            + "\n  ".join(problems)
+            + "\ninstall the pinned versions (pyproject.toml) or update media/live/aiortc_hooks.py"
+        )
+    _internals_checked = True
 
 
 def _require(obj: object, attr: str) -> Any:
@@ -300,12 +339,99 @@ def observe_keyframe_requests(sender: RTCRtpSender, callback: Callable[[], None]
     setattr(sender, _TX_KEYFRAME, callback)
 
 
+# --- process-wide aioice settings, scoped ------------------------------------------------------
+
+
+class HookPatch:
+    """One application of a process-wide aioice setting; ``undo()`` or leaving its ``with`` block takes it back.
+
+    Usage::
+
+        with restrict_host_addresses(["127.0.0.1"]):        # a test, a bench
+            ...
+        patch = set_consent_timing(2.0, 3, 2)               # a media server, for its life
+        patch.undo()                                        # idempotent
+
+    Patches of one kind stack: the newest one still applied is in force, undoing any of them
+    puts the newest remaining one back, and undoing the last restores what aioice had before
+    the first. ``where`` is the caller that applied it (for :func:`active_patches`).
+    """
+
+    def __init__(self, kind: _Setting, value: Any, where: str) -> None:
+        self.kind = kind
+        self.value = value
+        self.where = where
+
+    def undo(self) -> None:
+        self.kind.remove(self)
+
+    def __enter__(self) -> HookPatch:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.undo()
+
+    def __repr__(self) -> str:
+        return f"<{self.kind.name} {self.value!r} applied at {self.where}>"
+
+
+class _Setting:
+    """One process-wide aioice setting: how to read it, how to put a value in force."""
+
+    def __init__(self, name: str, read: Callable[[], Any], write: Callable[[Any], None]) -> None:
+        self.name = name
+        self._read = read
+        self._write = write
+        self._before: Any = None
+        self.patches: list[HookPatch] = []
+
+    def push(self, value: Any) -> HookPatch:
+        caller = traceback.extract_stack(limit=3)[0]
+        patch = HookPatch(self, value, f"{caller.filename}:{caller.lineno}")
+        if not self.patches:
+            self._before = self._read()
+        self.patches.append(patch)
+        self._write(value)
+        return patch
+
+    def remove(self, patch: HookPatch) -> None:
+        if patch not in self.patches:
+            return
+        self.patches.remove(patch)
+        self._write(self.patches[-1].value if self.patches else self._before)
+
+
 _STOCK_QUERY_CONSENT = aioice.ice.Connection.query_consent
 _consent_retransmissions = 0
 
 
-def set_consent_timing(interval: float, failures: int, retransmissions: int = 0) -> None:
-    """Set how ICE consent (RFC 7675) is checked: every ``interval`` s, lost after ``failures`` misses.
+def _read_consent() -> tuple[float, int, int, Any]:
+    connection = aioice.ice.Connection
+    return (aioice.ice.CONSENT_INTERVAL, aioice.ice.CONSENT_FAILURES, _consent_retransmissions,
+            connection.__dict__["query_consent"])  # fmt: skip
+
+
+def _write_consent(value: tuple[float, int, int, Any]) -> None:
+    global _consent_retransmissions
+    aioice.ice.CONSENT_INTERVAL, aioice.ice.CONSENT_FAILURES, _consent_retransmissions, query = value
+    aioice.ice.Connection.query_consent = query  # type: ignore[method-assign]
+
+
+_CONSENT = _Setting("ICE consent timing", _read_consent, _write_consent)
+_HOST_ADDRESSES = _Setting(
+    "ICE host addresses",
+    lambda: aioice.ice.get_host_addresses,
+    lambda lookup: setattr(aioice.ice, "get_host_addresses", lookup),
+)
+
+
+def active_patches() -> list[HookPatch]:
+    """The process-wide patches in force now (tests check that none outlives its owner)."""
+    return [*_CONSENT.patches, *_HOST_ADDRESSES.patches]
+
+
+def set_consent_timing(interval: float, failures: int, retransmissions: int = 0) -> HookPatch:
+    """Check ICE consent (RFC 7675) every ``interval`` s, lost after ``failures`` misses, until undone.
 
     Process-wide: aioice reads module globals. aioice sends each check once and counts a
     reply later than 0.5 s as a miss, so a loaded host (or a far peer on a bad link) loses
@@ -314,13 +440,10 @@ def set_consent_timing(interval: float, failures: int, retransmissions: int = 0)
     counts): a check then tolerates 3.5 s of delay with 2 retransmissions, and a vanished
     peer is still detected after ``failures`` checks.
     """
-    global _consent_retransmissions
     _require(aioice.ice, "CONSENT_INTERVAL")
     _require(aioice.ice, "CONSENT_FAILURES")
-    aioice.ice.CONSENT_INTERVAL = interval
-    aioice.ice.CONSENT_FAILURES = failures
-    _consent_retransmissions = retransmissions
-    aioice.ice.Connection.query_consent = _query_consent if retransmissions else _STOCK_QUERY_CONSENT  # type: ignore[method-assign]
+    query = _query_consent if retransmissions else _STOCK_QUERY_CONSENT
+    return _CONSENT.push((interval, failures, retransmissions, query))
 
 
 async def _query_consent(self: aioice.ice.Connection) -> None:
@@ -346,15 +469,71 @@ async def _query_consent(self: aioice.ice.Connection) -> None:
                 return
 
 
-def restrict_host_addresses(addresses: list[str]) -> None:
-    """Gather ICE host candidates only from ``addresses`` (process-wide, like aioice's own lookup).
+def restrict_host_addresses(addresses: list[str]) -> HookPatch:
+    """Gather ICE host candidates only from ``addresses`` until undone (process-wide, like aioice's own lookup).
 
     For multi-homed media hosts (advertise the public interface only) and for tests
     on loopback, which aioice otherwise skips.
     """
     _require(aioice.ice, "get_host_addresses")
     chosen = list(addresses)
-    aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: list(chosen)
+    return _HOST_ADDRESSES.push(lambda use_ipv4, use_ipv6: list(chosen))
+
+
+# --- what else tests, benches and the server reach through aiortc's objects --------------------
+
+
+def ice_protocols(pc: RTCPeerConnection) -> list[Any]:
+    """The datagram protocols of ``pc``'s ICE connections (one per gathered socket or TURN relay), each once.
+
+    Each has ``transport`` (its asyncio transport; None once closed) and ``datagram_received``.
+    Call after setLocalDescription (gathering done).
+    """
+    dtls_transports = [t.receiver.transport for t in pc.getTransceivers()]
+    if pc.sctp is not None:
+        dtls_transports.append(pc.sctp.transport)
+    seen: set[int] = set()
+    protocols: list[Any] = []
+    for dtls in dtls_transports:
+        for protocol in list(_require(_require(dtls.transport, "_connection"), "_protocols")):
+            if id(protocol) not in seen:
+                seen.add(id(protocol))
+                protocols.append(protocol)
+    return protocols
+
+
+def srtp_unprotector(dtls: RTCDtlsTransport) -> Callable[[bytes], bytes]:
+    """Decrypt one SRTP packet with the receive keys of ``dtls`` (looked up per call: they exist once DTLS is up)."""
+    _require(dtls, "_rx_srtp")
+
+    def unprotect(data: bytes) -> bytes:
+        session = dtls._rx_srtp
+        if session is None:
+            raise AiortcHookError("no SRTP receive keys yet: the DTLS handshake has not finished")
+        return session.unprotect(data)
+
+    return unprotect
+
+
+def negotiated_codec(transceiver: Any) -> RTCRtpCodecParameters | None:
+    """The codec a transceiver's m-line carries (the first negotiated one), None before negotiation."""
+    codecs = _require(transceiver, "_codecs")
+    return codecs[0] if codecs else None
+
+
+def video_jitter_capacity(receiver: RTCRtpReceiver) -> int:
+    """How many packets a receiver's jitter buffer holds (see ``tap_encoded_frames``)."""
+    return int(_require(receiver, _RX_JITTER).capacity)
+
+
+async def receive_rtcp(sender: RTCRtpSender, packet: Any) -> None:
+    """Handle an RTCP packet at ``sender`` as if its subscriber had sent it (tests drive PLI/FIR/NACK with it)."""
+    await _require(sender, "_handle_rtcp_packet")(packet)
+
+
+def sender_ssrcs(sender: RTCRtpSender) -> tuple[int, int]:
+    """The SSRCs ``sender`` writes its media and its retransmissions (RTX) with."""
+    return int(_require(sender, "_ssrc")), int(_require(sender, "_rtx_ssrc"))
 
 
 def enlarge_receive_buffers(pc: Any, size: int) -> int:
@@ -366,15 +545,12 @@ def enlarge_receive_buffers(pc: Any, size: int) -> int:
     the value at net.core.rmem_max. Call after setLocalDescription (gathering done).
     """
     done = 0
-    for transceiver in pc.getTransceivers():
-        ice = transceiver.receiver.transport.transport
-        connection = _require(ice, "_connection")
-        for protocol in list(_require(connection, "_protocols")):
-            transport = getattr(protocol, "transport", None)
-            sock = transport.get_extra_info("socket") if transport is not None else None
-            if sock is not None:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
-                done += 1
+    for protocol in ice_protocols(pc):
+        transport = getattr(protocol, "transport", None)
+        sock = transport.get_extra_info("socket") if transport is not None else None
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+            done += 1
     return done
 
 
@@ -491,7 +667,7 @@ class RtpOutlet:
         outlet = RtpOutlet(sender)            # after on_sender_start fired
         if outlet.connected:
             outlet.sendto(outlet.protect(rtp_bytes), outlet.addr)   # one packet: no task, no await
-            outlet.send_many([outlet.protect(p) for p in frame_packets])  # a frame: one syscall
+            outlet.send_many([outlet.protect(p) for p in frame_packets])  # a frame: few syscalls
         outlet.account(packets=4, octets=4800, rtp_timestamp=ts, ntp_timestamp=ntp)
 
     This is ``RTCDtlsTransport._send_rtp`` without its three nested coroutines
@@ -499,39 +675,62 @@ class RtpOutlet:
     suspend for a host or server-reflexive pair: the protected packet goes to the
     nominated pair's datagram transport directly. ``protect`` calls libsrtp on the
     transport's own SRTP session without pylibsrtp's per-call allocations.
-    ``send_many`` hands a frame's equal-sized packets to the kernel in one
-    ``sendmsg`` with UDP GSO (``UDP_SEGMENT``, Linux >= 4.18), falling back to
-    one ``sendto`` each. ``account`` keeps the counters aiortc's RTCP sender
-    reports and ``getStats()`` read.
+    ``send_many`` hands a frame's equal-sized packets to the kernel in as few
+    ``sendmsg`` calls as UDP GSO allows (``UDP_SEGMENT``, Linux >= 4.18: at most 64
+    segments and 65,507 bytes each), falling back to one ``sendto`` each.
+    ``account`` keeps the counters aiortc's RTCP sender reports and ``getStats()``
+    read. ``ssrc``/``rtx_ssrc`` are the SSRCs aiortc drew for the sender (and put in the SDP).
     """
 
-    __slots__ = ("sender", "protect", "sendto", "addr", "_dtls", "_connected_state", "_transport", "_sock", "gso")
+    __slots__ = ("sender", "protect", "sendto", "addr", "_dtls", "_connected_state", "_transport", "_sock", "gso",
+                 "ssrc", "rtx_ssrc")  # fmt: skip
 
     def __init__(self, sender: RTCRtpSender, gso: bool = True) -> None:
         dtls = sender.transport
         srtp = _require(dtls, "_tx_srtp")
         if srtp is None:
             raise AiortcHookError("RtpOutlet opened before DTLS-SRTP keys exist (open it once the sender started)")
-        self.sender = sender
-        self._dtls = dtls
-        self._connected_state = _DtlsState.CONNECTED
-        self.protect: Callable[[bytes], bytes] = srtp_protector(srtp)
         connection = _require(dtls.transport, "_connection")
         pair = _require(connection, "_nominated").get(1)
         if pair is None:
             raise AiortcHookError("RtpOutlet: the ICE connection has no nominated pair")
         protocol = pair.protocol
-        self.addr = pair.remote_addr
         transport = getattr(protocol, "transport", None)
+        direct = isinstance(protocol, aioice.ice.StunProtocol) and transport is not None
+        send = transport.sendto if direct else _send_via_coroutine(protocol)
+        self._wire(sender, dtls, srtp, send, pair.remote_addr, transport if direct else None, gso)
+        self.ssrc, self.rtx_ssrc = sender_ssrcs(sender)
+
+    @classmethod
+    def on_socket(
+        cls, transport: asyncio.DatagramTransport, addr: Any, session: pylibsrtp.Session, gso: bool = True
+    ) -> RtpOutlet:
+        """An outlet with no peer connection behind it: ``session`` protects, ``transport`` sends to ``addr``.
+
+        For measuring the send path alone (bench/sfu_fanout.py --breakdown); ``account``
+        counts into stand-ins of aiortc's sender and DTLS transport.
+        """
+        outlet = object.__new__(cls)
+        sender = SimpleNamespace(**{f"_RTCRtpSender__{name}": 0 for name in _TX_COUNTERS})
+        dtls = SimpleNamespace(_state=_DtlsState.CONNECTED, _RTCDtlsTransport__tx_packets=0,
+                               _RTCDtlsTransport__tx_bytes=0)  # fmt: skip
+        outlet._wire(sender, dtls, session, transport.sendto, addr, transport, gso)
+        outlet.ssrc, outlet.rtx_ssrc = 1, 2
+        return outlet
+
+    def _wire(self, sender: Any, dtls: Any, session: pylibsrtp.Session, sendto: Callable[[bytes, Any], None],
+              addr: Any, transport: Any, gso: bool) -> None:  # fmt: skip
+        self.sender = sender
+        self._dtls = dtls
+        self._connected_state = _DtlsState.CONNECTED
+        self.protect: Callable[[bytes], bytes] = srtp_protector(session)
+        self.sendto: Callable[[bytes, Any], None] = sendto
+        self.addr = addr
         self._transport = transport
         self._sock: socket.socket | None = None
-        if isinstance(protocol, aioice.ice.StunProtocol) and transport is not None:
-            self.sendto: Callable[[bytes, Any], None] = transport.sendto
-            sock = getattr(transport, "_sock", None)  # asyncio's own socket object (selector transports)
-            if gso and isinstance(sock, socket.socket) and sock.type == socket.SOCK_DGRAM:
-                self._sock = sock
-        else:
-            self.sendto = _send_via_coroutine(protocol)
+        sock = getattr(transport, "_sock", None)  # asyncio's own socket object (selector transports)
+        if gso and isinstance(sock, socket.socket) and sock.type == socket.SOCK_DGRAM:
+            self._sock = sock
         self.gso = self._sock is not None
 
     @property
@@ -616,54 +815,3 @@ def srtp_protector(session: pylibsrtp.Session) -> Callable[[bytes], bytes]:
         return view[0 : length[0]]
 
     return protect
-
-
-def count_rtp(receiver: RTCRtpReceiver, on_packet: Callable[[Any], None]) -> None:
-    """Hand every RTP packet routed to ``receiver`` to ``on_packet`` instead of its jitter buffer.
-
-    For load generators that play hundreds of viewers on a few cores: SRTP and
-    RTCP still run as usual, but no frame assembly, NACK, bitrate estimation or
-    decoding. The packet is aiortc's parsed ``RtpPacket``.
-    """
-    _require(receiver, _RX_HANDLE_RTP)
-
-    async def handle(packet: Any, arrival_time_ms: int) -> None:
-        on_packet(packet)
-
-    setattr(receiver, _RX_HANDLE_RTP, handle)
-
-
-def count_rtp_datagrams(pc: RTCPeerConnection, on_rtp: Callable[[bytes, Callable[[bytes], bytes]], None]) -> int:
-    """Hand every SRTP datagram ``pc`` receives to ``on_rtp(data, unprotect)`` at the socket; aiortc never sees it.
-
-    For load generators only: an RTP header travels in clear inside SRTP, so a
-    viewer can count frames (marker bit), losses (sequence numbers) and streams
-    (payload type) at ~1 µs a packet, where aiortc's receive path costs tens.
-    ``unprotect`` decrypts one packet on demand (e.g. the first, to check for a
-    keyframe). STUN, DTLS and RTCP still reach aiortc, so ICE consent, the
-    handshake and receiver reports go on. Call after setLocalDescription;
-    returns how many sockets were hooked.
-    """
-    done = 0
-    seen: set[int] = set()
-    for transceiver in pc.getTransceivers():
-        dtls = transceiver.receiver.transport
-        connection = _require(dtls.transport, "_connection")
-        for protocol in list(_require(connection, "_protocols")):
-            if id(protocol) in seen:
-                continue
-            seen.add(id(protocol))
-            original = protocol.datagram_received
-
-            def unprotect(data: bytes, dtls: Any = dtls) -> bytes:
-                return _require(dtls, "_rx_srtp").unprotect(data)
-
-            def received(data: bytes, addr: Any, original: Any = original, unprotect: Any = unprotect) -> None:
-                if len(data) > 12 and 127 < data[0] < 192 and not 191 < data[1] < 209:  # RTP, not RTCP
-                    on_rtp(data, unprotect)
-                else:
-                    original(data, addr)
-
-            protocol.datagram_received = received
-            done += 1
-    return done

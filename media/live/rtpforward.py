@@ -179,8 +179,8 @@ class ForwardedStream:
         self._ext_head, self._ext_tail = _extension_block(elements)
         self._b0 = 0x90 if elements else 0x80
         self._header_len = 12 + len(self._ext_head) + len(self._ext_tail) + (3 if self._abs else 0)
-        self.ssrc = outlet.sender._ssrc
-        self._rtx_ssrc = outlet.sender._rtx_ssrc
+        self.ssrc = outlet.ssrc
+        self._rtx_ssrc = outlet.rtx_ssrc
         self.outlet = outlet
 
     def attach(self, source: object, keyframe_request: Callable[[], None] | None) -> None:

@@ -33,6 +33,7 @@ so publishers cap their own bitrate (``RTCRtpSender.setParameters`` with
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 from collections.abc import Mapping
@@ -74,17 +75,28 @@ class LocalMediaServer:
     """Rooms held in this process (a media worker, or the whole service on one small machine)."""
 
     def __init__(self, config: MediaConfig | None = None) -> None:
+        aiortc_hooks.require_internals()  # refuse to start, naming what moved, rather than misbehave later
         self.config = config or MediaConfig()
         self._room_cls = Room
         # One pump per process: rooms share the event loop, so they share its slices fairly.
         self.pump = FanoutPump(self.config.fanout_slice_packets, self.config.fanout_backlog_packets)
         self._rooms: dict[str, Room] = {}
         self._events = EventHub()
-        aiortc_hooks.set_consent_timing(
-            self.config.consent_interval, self.config.consent_failures, self.config.consent_retransmissions
+        self._ice_settings: contextlib.ExitStack | None = None
+
+    def _apply_ice_settings(self) -> None:
+        """Put aioice's process-wide settings this server needs in force, from its first room until ``close``."""
+        if self._ice_settings is not None:
+            return
+        config = self.config
+        settings = contextlib.ExitStack()
+        settings.enter_context(
+            aiortc_hooks.set_consent_timing(config.consent_interval, config.consent_failures,
+                                            config.consent_retransmissions)  # fmt: skip
         )
-        if self.config.host_addresses:
-            aiortc_hooks.restrict_host_addresses(self.config.host_addresses)
+        if config.host_addresses:
+            settings.enter_context(aiortc_hooks.restrict_host_addresses(config.host_addresses))
+        self._ice_settings = settings
 
     def on_event(self, callback: EventCallback) -> None:
         self._events.on_event(callback)
@@ -102,6 +114,7 @@ class LocalMediaServer:
     async def open_room(self, room_id: str, kind: RoomKind) -> None:
         """Open a room; opening it again is a no-op (the same room)."""
         if room_id not in self._rooms:
+            self._apply_ice_settings()
             self._rooms[room_id] = self._room_cls(room_id, RoomKind(kind), self.config, self._events.emit, self.pump)
 
     async def join(
@@ -139,5 +152,9 @@ class LocalMediaServer:
             await room.close()
 
     async def close(self) -> None:
+        """Close every room and take back the process-wide ICE settings this server applied."""
         for room_id in list(self._rooms):
             await self.close_room(room_id)
+        if self._ice_settings is not None:
+            self._ice_settings.close()
+            self._ice_settings = None

@@ -487,11 +487,13 @@ async def scenario(base: str, logins: dict[str, str], session_id: int, shots: Pa
 async def defense(base: str, logins: dict[str, str], workdir: Path, shots: Path, result: dict[str, Any]) -> None:
     """Dana defends in Chromium (camera, microphone, slides as a screen share); AUDIENCE aiortc viewers
     must each receive her camera, sound and screen (the defense fan-out), and nothing they may not."""
-    import aioice.ice
     from playwright.async_api import async_playwright
 
-    # the viewers run in this process: their ICE may gather only the namespace's 127.0.0.2
-    aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: [ICE_ADDRESS]
+    from media.live import aiortc_hooks
+
+    # the viewers run in this process: their ICE may gather only the namespace's 127.0.0.2 (for the
+    # rest of this driver process)
+    aiortc_hooks.restrict_host_addresses([ICE_ADDRESS])
     session_id, tokens = seed_defense(workdir, presenter="dana", chair="aigerim")
     out: dict[str, Any] = {"session_id": session_id}
     result["defense"] = out

@@ -17,6 +17,7 @@ from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSess
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, VideoStreamTrack
 
 from tests.helpers.rooms import RoomClient
+from tests.helpers.sfu import cut_off
 from tests.helpers.support import until  # noqa: F401  (re-exported: tests import it from here)
 
 NO_ICE_SERVERS = RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
@@ -127,14 +128,7 @@ class MediaPeer:
 
     def vanish(self) -> None:
         """Cut this peer off the network without a goodbye (no DTLS close, no RTCP BYE)."""
-        for pc in (self.publish_pc, self.subscribe_pc):
-            if pc is None:
-                continue
-            for transceiver in pc.getTransceivers():
-                connection = transceiver.receiver.transport.transport._connection  # aioice Connection
-                for protocol in list(connection._protocols):
-                    if protocol.transport is not None:
-                        protocol.transport.close()
+        cut_off(self.publish_pc, self.subscribe_pc)
 
     async def close(self) -> None:
         for task in list(self._tasks):

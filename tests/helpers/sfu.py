@@ -1,6 +1,6 @@
 """Real aiortc peers on loopback for the SFU tests: ICE limited to 127.0.0.1, small synthetic media.
 
-Import the ``loopback_ice`` fixture into a test module (``from tests.media.sfu_fixtures import
+Import the ``loopback_ice`` fixture into a test module (``from tests.helpers.sfu import
 loopback_ice``) and drive :class:`Client` objects against a ``LocalMediaServer``.
 """
 
@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import aioice.ice
 import av
 import numpy
 import pytest
@@ -27,24 +26,17 @@ NO_ICE_SERVERS = RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MA
 
 
 @pytest.fixture
-def loopback_ice(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """aioice skips 127.0.0.1 when gathering; tests must use it and nothing else (TESTING.md)."""
-    monkeypatch.setattr(aioice.ice, "get_host_addresses", lambda use_ipv4, use_ipv6: ["127.0.0.1"])
-    from media.live import aiortc_hooks
-
-    interval, failures = aioice.ice.CONSENT_INTERVAL, aioice.ice.CONSENT_FAILURES
-    retransmissions = aiortc_hooks._consent_retransmissions
-    yield
-    aiortc_hooks.set_consent_timing(interval, failures, retransmissions)
+def loopback_ice() -> Iterator[None]:
+    """aioice skips 127.0.0.1 when gathering; tests must use it and nothing else."""
+    with aiortc_hooks.restrict_host_addresses(["127.0.0.1"]):
+        yield
 
 
 class SmallVideoTrack(VideoStreamTrack):
     """160x120 moving noise at 30 fps: cheap to encode, never trivially empty."""
 
-    def __init__(self, label: str | None = None) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        if label is not None:
-            self._id = label
         self._rng = numpy.random.default_rng(1)
 
     async def recv(self) -> av.VideoFrame:
@@ -131,7 +123,8 @@ class Client:
 
     def _on_track(self, pc: RTCPeerConnection, track: Any) -> None:
         transceiver = next(t for t in pc.getTransceivers() if t.receiver.track is track)
-        codec = next((c.mimeType for c in transceiver._codecs[:1]), None)
+        negotiated = aiortc_hooks.negotiated_codec(transceiver)
+        codec = negotiated.mimeType if negotiated is not None else None
 
         def got() -> Received:
             # An m-line the server reuses carries another track later: count under the current one.
@@ -192,13 +185,16 @@ def wire(media: LocalMediaServer, clients: list[Client]) -> list[MediaEvent]:
     return events
 
 
-def vanish(client: Client) -> None:
-    """Cut a client off the network without a goodbye (no DTLS close, no RTCP BYE): its sockets close."""
-    for pc in (client.publish_pc, client.subscribe_pc):
+def cut_off(*pcs: RTCPeerConnection | None) -> None:
+    """Cut peer connections off the network without a goodbye (no DTLS close, no RTCP BYE): their sockets close."""
+    for pc in pcs:
         if pc is None:
             continue
-        for transceiver in pc.getTransceivers():
-            connection = transceiver.receiver.transport.transport._connection  # aioice Connection
-            for protocol in list(connection._protocols):
-                if protocol.transport is not None:
-                    protocol.transport.close()
+        for protocol in aiortc_hooks.ice_protocols(pc):
+            if protocol.transport is not None:
+                protocol.transport.close()
+
+
+def vanish(client: Client) -> None:
+    """Cut a client off the network without a goodbye: its sockets close."""
+    cut_off(client.publish_pc, client.subscribe_pc)

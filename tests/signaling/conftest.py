@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import aioice.ice
 import pytest
 
 from tests.helpers.rooms import World, start_world
@@ -13,13 +12,11 @@ from tests.helpers.rooms import World, start_world
 
 @pytest.fixture
 def loopback_only() -> Iterator[None]:
-    """aioice skips 127.0.0.1 when gathering; the tests use it and nothing else (TESTING.md)."""
-    saved = aioice.ice.get_host_addresses
-    interval, failures = aioice.ice.CONSENT_INTERVAL, aioice.ice.CONSENT_FAILURES
-    aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"]
-    yield
-    aioice.ice.get_host_addresses = saved
-    aioice.ice.CONSENT_INTERVAL, aioice.ice.CONSENT_FAILURES = interval, failures
+    """aioice skips 127.0.0.1 when gathering; the tests use it and nothing else."""
+    from media.live import aiortc_hooks
+
+    with aiortc_hooks.restrict_host_addresses(["127.0.0.1"]):
+        yield
 
 
 @pytest.fixture

@@ -23,7 +23,10 @@ from aiortc.rtp import RTCP_PSFB_FIR, RTCP_PSFB_PLI, RTCP_RTPFB_NACK, RtcpPsfbPa
 from pylibsrtp import Policy, Session
 
 from media.live import aiortc_hooks
+from media.live.fanout import RoomKind
 from media.live.rtpforward import ForwardedStream, Packetizer
+from media.live.server import LocalMediaServer
+from media.live.types import MediaConfig
 from tests.helpers.sfu import NO_ICE_SERVERS, SmallVideoTrack, loopback_ice, until
 
 __all__ = ["loopback_ice"]
@@ -199,16 +202,19 @@ async def test_parked_sender_and_rtp_outlet_deliver_frames_the_far_end_decodes(
         # PLI and FIR from the viewer land in the hook; NACK resends from the stream's history.
         assert aiortc_hooks.request_keyframe(viewer_rx)
         await until(lambda: requests, f"PLI reaches RTCRtpSender.{aiortc_hooks._TX_KEYFRAME}")
-        fir = RtcpPsfbPacket(fmt=RTCP_PSFB_FIR, ssrc=1, media_ssrc=senders["video"]._ssrc)
-        pli = RtcpPsfbPacket(fmt=RTCP_PSFB_PLI, ssrc=1, media_ssrc=senders["video"]._ssrc)
+        ssrc, rtx_ssrc = aiortc_hooks.sender_ssrcs(senders["video"])
+        assert (outlet.ssrc, outlet.rtx_ssrc) == (ssrc, rtx_ssrc) and streams["video"].ssrc == ssrc
+        assert f"a=ssrc-group:FID {ssrc} {rtx_ssrc}" in relay.localDescription.sdp  # what the viewer expects
+        fir = RtcpPsfbPacket(fmt=RTCP_PSFB_FIR, ssrc=1, media_ssrc=ssrc)
+        pli = RtcpPsfbPacket(fmt=RTCP_PSFB_PLI, ssrc=1, media_ssrc=ssrc)
         before = len(requests)
-        await senders["video"]._handle_rtcp_packet(fir)
-        await senders["video"]._handle_rtcp_packet(pli)
+        await aiortc_hooks.receive_rtcp(senders["video"], fir)
+        await aiortc_hooks.receive_rtcp(senders["video"], pli)
         assert len(requests) == before + 2
-        nack = RtcpRtpfbPacket(fmt=RTCP_RTPFB_NACK, ssrc=1, media_ssrc=senders["video"]._ssrc)
+        nack = RtcpRtpfbPacket(fmt=RTCP_RTPFB_NACK, ssrc=1, media_ssrc=ssrc)
         nack.lost.append((streams["video"].seq - 1) & 0xFFFF)
         resent = streams["video"].retransmitted
-        await senders["video"]._handle_rtcp_packet(nack)
+        await aiortc_hooks.receive_rtcp(senders["video"], nack)
         assert streams["video"].retransmitted == resent + 1, f"NACK no longer reaches {aiortc_hooks._TX_RETRANSMIT}"
         assert parked["video"].readyState == "live"  # aiortc's sender loop is still parked on it
     finally:
@@ -267,18 +273,46 @@ def test_keyframe_detection_and_h264_pack_path() -> None:
     assert aiortc_hooks.is_keyframe(H264, rebuilt)
 
 
-def test_consent_timing_hook_sets_aioice_globals() -> None:
-    interval, failures = aioice.ice.CONSENT_INTERVAL, aioice.ice.CONSENT_FAILURES
-    stock = aioice.ice.Connection.query_consent
-    try:
-        aiortc_hooks.set_consent_timing(1.5, 3)
+def test_process_wide_patches_are_scoped_stack_and_undo_in_any_order() -> None:
+    """Consent timing and host addresses: the newest patch still applied is in force; undoing the last restores aioice."""
+    stock = (aioice.ice.CONSENT_INTERVAL, aioice.ice.CONSENT_FAILURES, aioice.ice.Connection.query_consent)
+    lookup = aioice.ice.get_host_addresses
+    assert aiortc_hooks.active_patches() == []
+    with aiortc_hooks.set_consent_timing(1.5, 3):
         assert (aioice.ice.CONSENT_INTERVAL, aioice.ice.CONSENT_FAILURES) == (1.5, 3)
-        assert aioice.ice.Connection.query_consent is aiortc_hooks._STOCK_QUERY_CONSENT
-        aiortc_hooks.set_consent_timing(1.5, 3, retransmissions=2)
-        assert aioice.ice.Connection.query_consent is aiortc_hooks._query_consent
+        assert aioice.ice.Connection.query_consent is stock[2]  # no retransmissions: aioice's own checks
+        first = aiortc_hooks.set_consent_timing(2.5, 4, retransmissions=2)
+        second = aiortc_hooks.set_consent_timing(0.7, 9, retransmissions=1)
+        assert (aioice.ice.CONSENT_INTERVAL, aioice.ice.CONSENT_FAILURES) == (0.7, 9)
+        assert aioice.ice.Connection.query_consent is not stock[2]
+        first.undo()  # not the newest: the newest stays in force
+        assert (aioice.ice.CONSENT_INTERVAL, aioice.ice.CONSENT_FAILURES) == (0.7, 9)
+        second.undo()
+        second.undo()  # idempotent
+        assert (aioice.ice.CONSENT_INTERVAL, aioice.ice.CONSENT_FAILURES) == (1.5, 3)
+        assert aioice.ice.Connection.query_consent is stock[2]
+        with aiortc_hooks.restrict_host_addresses(["192.0.2.7"]) as patch:
+            assert aioice.ice.get_host_addresses(use_ipv4=True, use_ipv6=True) == ["192.0.2.7"]
+            assert patch in aiortc_hooks.active_patches() and __file__ in patch.where
+        assert aioice.ice.get_host_addresses is lookup
+    assert (aioice.ice.CONSENT_INTERVAL, aioice.ice.CONSENT_FAILURES, aioice.ice.Connection.query_consent) == stock
+    assert aiortc_hooks.active_patches() == []
+
+
+async def test_a_media_server_applies_its_ice_settings_from_its_first_room_until_closed() -> None:
+    stock = (aioice.ice.CONSENT_INTERVAL, aioice.ice.CONSENT_FAILURES, aioice.ice.Connection.query_consent)
+    media = LocalMediaServer(MediaConfig(consent_interval=0.9, consent_failures=7, host_addresses=["192.0.2.8"]))
+    assert aiortc_hooks.active_patches() == []  # nothing changes for a server that holds no room
+    try:
+        await media.open_room("r", RoomKind.CONSULTATION)
+        assert (aioice.ice.CONSENT_INTERVAL, aioice.ice.CONSENT_FAILURES) == (0.9, 7)
+        assert aioice.ice.get_host_addresses(use_ipv4=True, use_ipv6=False) == ["192.0.2.8"]
+        await media.open_room("r2", RoomKind.DEFENSE)
+        assert len(aiortc_hooks.active_patches()) == 2
     finally:
-        aiortc_hooks.set_consent_timing(interval, failures, 0)
-        assert aioice.ice.Connection.query_consent is stock
+        await media.close()
+    assert aiortc_hooks.active_patches() == []
+    assert (aioice.ice.CONSENT_INTERVAL, aioice.ice.CONSENT_FAILURES, aioice.ice.Connection.query_consent) == stock
 
 
 async def _connected_pair() -> tuple[RTCPeerConnection, RTCPeerConnection]:
@@ -294,11 +328,8 @@ async def _connected_pair() -> tuple[RTCPeerConnection, RTCPeerConnection]:
 
 def _delay_stun(pc: RTCPeerConnection, seconds: float | None) -> None:
     """Hold every STUN datagram ``pc`` receives for ``seconds`` (None: drop them): a slow or gone peer."""
-    sctp = pc.sctp
-    assert sctp is not None
-    connection = sctp.transport.transport._connection
     loop = asyncio.get_running_loop()
-    for protocol in list(connection._protocols):
+    for protocol in aiortc_hooks.ice_protocols(pc):
         original = protocol.datagram_received
 
         def received(data: bytes, addr: Any, original: Any = original) -> None:
@@ -318,7 +349,11 @@ async def test_consent_survives_late_replies_only_with_retransmitted_checks(retr
 
     A peer that stops answering altogether is still dropped with retransmitted checks.
     """
-    aiortc_hooks.set_consent_timing(0.3, 2, retransmissions)
+    with aiortc_hooks.set_consent_timing(0.3, 2, retransmissions):
+        await _consent_with_late_replies(retransmissions)
+
+
+async def _consent_with_late_replies(retransmissions: int) -> None:
     a, b = await _connected_pair()
     try:
         _delay_stun(a, 1.2)
@@ -354,8 +389,7 @@ async def test_tap_can_shrink_the_video_jitter_buffer() -> None:
         await server.setRemoteDescription(publisher.localDescription)
         await server.setLocalDescription(await server.createAnswer())
         await publisher.setRemoteDescription(server.localDescription)
-        buffer = getattr(receivers[0], aiortc_hooks._RX_JITTER)
-        assert buffer.capacity == 128, f"{aiortc_hooks._RX_JITTER} was not replaced"
+        assert aiortc_hooks.video_jitter_capacity(receivers[0]) == 128, "the jitter buffer was not replaced"
         await until(lambda: len(frames) >= 10, "frames through the smaller jitter buffer")
     finally:
         await publisher.close()
@@ -368,52 +402,11 @@ async def test_receive_buffers_of_gathered_sockets_can_be_enlarged() -> None:
     pc.addTransceiver("video", direction="recvonly")
     try:
         await pc.setLocalDescription(await pc.createOffer())
-        assert aiortc_hooks.enlarge_receive_buffers(pc, 1 << 20) >= 1, "aioice Connection._protocols moved"
-        connection = pc.getTransceivers()[0].receiver.transport.transport._connection
-        sock = connection._protocols[0].transport.get_extra_info("socket")
+        assert aiortc_hooks.enlarge_receive_buffers(pc, 1 << 20) >= 1, "aioice's gathered sockets moved"
+        sock = aiortc_hooks.ice_protocols(pc)[0].transport.get_extra_info("socket")
         assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) >= 1 << 20  # Linux doubles it
     finally:
         await pc.close()
-
-
-@pytest.mark.usefixtures("loopback_ice")
-async def test_load_generator_counting_hooks_see_rtp() -> None:
-    """count_rtp (after SRTP, instead of the jitter buffer) and count_rtp_datagrams (at the socket)."""
-    parsed: list[Any] = []
-    raw: list[tuple[bytes, bytes]] = []
-    viewers: list[RTCPeerConnection] = []
-    publishers: list[RTCPeerConnection] = []
-    try:
-        for mode in ("parsed", "raw"):
-            publisher, viewer = RTCPeerConnection(NO_ICE_SERVERS), RTCPeerConnection(NO_ICE_SERVERS)
-            publishers.append(publisher)
-            viewers.append(viewer)
-            publisher.addTransceiver(SmallVideoTrack(), direction="sendonly")
-            if mode == "parsed":
-
-                @viewer.on("track")
-                def on_track(track: Any, viewer: RTCPeerConnection = viewer) -> None:
-                    receiver = next(t.receiver for t in viewer.getTransceivers() if t.receiver.track is track)
-                    aiortc_hooks.count_rtp(receiver, parsed.append)
-
-            await publisher.setLocalDescription(await publisher.createOffer())
-            await viewer.setRemoteDescription(publisher.localDescription)
-            await viewer.setLocalDescription(await viewer.createAnswer())
-            if mode == "raw":
-
-                def on_rtp(data: bytes, unprotect: Any) -> None:
-                    if len(raw) < 5:
-                        raw.append((data, unprotect(data)))
-
-                assert aiortc_hooks.count_rtp_datagrams(viewer, on_rtp) == 1
-            await publisher.setRemoteDescription(viewer.localDescription)
-        await until(lambda: len(parsed) >= 20 and len(raw) >= 5, "RTP counted by both hooks")
-        assert {p.payload_type for p in parsed} == {97}
-        data, clear = raw[0]
-        assert data[:12] == clear[:12] and len(clear) < len(data)  # the header travels in clear; tag removed
-    finally:
-        for pc in publishers + viewers:
-            await pc.close()
 
 
 def _big_vp8_keyframe() -> bytes:

@@ -34,17 +34,12 @@ VIDEO_EXTS = [
 
 
 @dataclass
-class _Sender:
-    _ssrc: int = 0x1234_5678
-    _rtx_ssrc: int = 0x0BAD_CAFE
-
-
-@dataclass
 class LoopbackOutlet:
     """What RtpOutlet gives a stream, over a real SRTP session and a real loopback UDP socket."""
 
     key: bytes = field(default_factory=lambda: os.urandom(30))
-    sender: _Sender = field(default_factory=_Sender)
+    ssrc: int = 0x1234_5678
+    rtx_ssrc: int = 0x0BAD_CAFE
     connected: bool = True
     accounted: list[tuple[int, int, int, int]] = field(default_factory=list)
 
