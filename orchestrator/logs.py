@@ -1,4 +1,9 @@
-"""Structured JSON logs: one object per line, request id included when there is one."""
+"""Structured JSON logs: one object per line, request id included when there is one.
+
+``setup_logging`` is the one logging setup of every aulacast process: ``aulacast serve`` calls
+it, and the worker processes the service starts (media workers, job workers) run it through
+``python -m orchestrator.worker`` before their own loop.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,9 @@ import sys
 from datetime import UTC, datetime
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+# Libraries that log per packet exchange or per job at INFO: their warnings and errors are enough.
+QUIET = ("aiohttp.access", "apscheduler.executors.default", "apscheduler.scheduler", "aioice", "aiortc")
 
 
 class JsonFormatter(logging.Formatter):
@@ -32,5 +40,5 @@ def setup_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("aiohttp.access", "apscheduler.executors.default", "apscheduler.scheduler"):
+    for noisy in QUIET:
         logging.getLogger(noisy).setLevel("WARNING")

@@ -84,13 +84,16 @@ def make_media_server(svc: Services) -> MediaServer:
     if svc.media_server is not None:
         return svc.media_server
     from media.live.workers import WorkerPool
+    from orchestrator import worker
 
-    ice = svc.settings.ice
+    settings = svc.settings
+    ice = settings.ice
     config = MediaConfig(
         ice_servers=[IceServer(urls=list(ice.stun_urls))] if ice.stun_urls else [],
         host_addresses=list(ice.host_addresses) or None,
     )
-    return WorkerPool(config, workers=svc.settings.media_workers)
+    launcher = worker.launcher("media.live.workers", settings.log_level)
+    return WorkerPool(config, workers=settings.media_workers, launcher=launcher)
 
 
 class RoomLeases:

@@ -17,7 +17,13 @@ worker it was placed on (least expected load first) for its whole life.
 
 When a worker dies, the supervisor starts a new one in its slot, re-opens the
 rooms it held (empty), fails the calls in flight with ``worker_restarted`` and
-emits one ``room-lost`` event per room, naming the peers that must rejoin.
+emits one ``room-lost`` event per room, naming the peers that must rejoin. A worker
+that refuses to start (aiortc's internals moved: ``aiortc_hooks.require_internals``)
+exits with ``EXIT_REFUSED`` and is not restarted; calls then fail with ``media_unavailable``.
+
+Logging is set up by whoever starts the process: the service starts workers through
+``python -m orchestrator.worker`` (``launcher``), which configures the one JSON log format
+of every aulacast process before it calls :func:`main`.
 """
 
 from __future__ import annotations
@@ -30,11 +36,12 @@ import logging
 import os
 import sys
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from media.live import rpc
+from media.live.aiortc_hooks import AiortcHookError
 from media.live.fanout import RoomKind
 from media.live.server import EventHub, LocalMediaServer
 from media.live.types import (
@@ -47,6 +54,9 @@ from media.live.types import (
 )
 
 log = logging.getLogger(__name__)
+
+REFUSED_MESSAGE = "media is unavailable on this server: its media worker refused to start (the service log says why)"
+EXIT_REFUSED = 78  # sysexits EX_CONFIG: this worker cannot run with what is installed; never restarted
 
 
 def config_to_json(config: MediaConfig) -> str:
@@ -130,8 +140,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="aulacast media worker (spawned by media.live.workers.WorkerPool)")
     parser.add_argument("--config", default="{}", help="MediaConfig as JSON")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    asyncio.run(WorkerServer(config_from_json(args.config)).serve())
+    try:
+        server = WorkerServer(config_from_json(args.config))
+    except AiortcHookError as exc:
+        log.critical("media worker refuses to start: %s", exc)
+        sys.exit(EXIT_REFUSED)
+    log.info("media worker %d started", os.getpid())
+    asyncio.run(server.serve())
 
 
 # --- supervisor side --------------------------------------------------------------------------
@@ -149,6 +164,7 @@ class WorkerSlot:
     pending: dict[int, asyncio.Future[Any]] = field(default_factory=dict)
     reader: asyncio.Task[None] | None = None
     restarts: int = 0
+    refused: bool = False  # the worker exited with EXIT_REFUSED: not restarted
 
     @property
     def load(self) -> int:
@@ -158,10 +174,18 @@ class WorkerSlot:
 class WorkerPool:
     """A MediaServer whose rooms live in worker processes; same methods as LocalMediaServer."""
 
-    def __init__(self, config: MediaConfig | None = None, workers: int = 0, python: str = sys.executable) -> None:
+    def __init__(
+        self,
+        config: MediaConfig | None = None,
+        workers: int = 0,
+        python: str = sys.executable,
+        launcher: Sequence[str] = ("-m", "media.live.workers"),
+    ) -> None:
+        """``launcher``: the arguments after ``python`` that run :func:`main` (``--config`` is appended)."""
         self.config = config or MediaConfig()
         self.size = workers if workers > 0 else (os.cpu_count() or 1)
         self._python = python
+        self.launcher = tuple(launcher)
         self._slots = [WorkerSlot(i) for i in range(self.size)]
         self._placement: dict[str, int] = {}
         self._events = EventHub()
@@ -179,6 +203,10 @@ class WorkerPool:
     def pid(self, index: int) -> int | None:
         process = self._slots[index].process
         return process.pid if process is not None else None
+
+    def refused(self, index: int) -> bool:
+        """True when that worker refused to start (``EXIT_REFUSED``) and is not restarted."""
+        return self._slots[index].refused
 
     async def start(self) -> None:
         for slot in self._slots:
@@ -271,13 +299,15 @@ class WorkerPool:
 
     async def _spawn(self, slot: WorkerSlot) -> None:
         slot.process = await asyncio.create_subprocess_exec(
-            self._python, "-m", "media.live.workers", "--config", config_to_json(self.config),
+            self._python, *self.launcher, "--config", config_to_json(self.config),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=1 << 22,
         )  # fmt: skip
         slot.reader = asyncio.ensure_future(self._read(slot, slot.process))
 
     async def _call(self, slot: WorkerSlot, method: str, params: dict[str, Any]) -> Any:
         process = slot.process
+        if slot.refused:
+            raise RoomMediaError(REFUSED_MESSAGE, "media_unavailable")
         if process is None or process.stdin is None or process.returncode is not None:
             raise RoomMediaError("the media worker for this room is restarting; rejoin shortly", "worker_restarted")
         self._next_id += 1
@@ -311,8 +341,21 @@ class WorkerPool:
             except RoomMediaError as exc:
                 future.set_exception(exc)
         await process.wait()
-        if not self._closing and slot.process is process:
+        if self._closing or slot.process is not process:
+            return
+        if process.returncode == EXIT_REFUSED:
+            self._refused(slot)
+        else:
             await self._restart(slot, process.returncode)
+
+    def _refused(self, slot: WorkerSlot) -> None:
+        log.critical("media worker %d refused to start (see its log above); media is unavailable on this node",
+                     slot.index)  # fmt: skip
+        slot.refused = True
+        for future in slot.pending.values():
+            if not future.done():
+                future.set_exception(RoomMediaError(REFUSED_MESSAGE, "media_unavailable"))
+        slot.pending.clear()
 
     def _on_worker_event(self, slot: WorkerSlot, event: MediaEvent) -> None:
         if event.type == "peer-left":
