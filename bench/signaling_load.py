@@ -316,12 +316,12 @@ def start_node(tmp: Path, port: int, redis_url: str | None, log: Path, db_url: s
         lines.insert(0, f'redis_url = "{redis_url}"')
     cfg.write_text("\n".join(lines) + "\n")
     env = {**os.environ, "AULACAST_CONFIG": str(cfg)}
-    env.pop("AULACAST_SIGNALING_STOCK_FANOUT", None)
-    env.pop("AULACAST_SIGNALING_GC_FREEZE", None)
+    env.pop("AULACAST_SIGNALING__STOCK_FANOUT", None)
+    env.pop("AULACAST_SIGNALING__GC_FREEZE", None)
     if variant == "stock":  # python-socketio's own manager: a task per recipient (the baseline)
-        env["AULACAST_SIGNALING_STOCK_FANOUT"] = "1"
+        env["AULACAST_SIGNALING__STOCK_FANOUT"] = "1"
     if variant == "nofreeze":  # the fast path without signaling.gcpolicy (full GC pauses of ~1 s)
-        env["AULACAST_SIGNALING_GC_FREEZE"] = "0"
+        env["AULACAST_SIGNALING__GC_FREEZE"] = "0"
     if variant == "accel":  # the fast path on uvloop, redis-py with hiredis (both from --accel DIR)
         site = tmp / "accel-site"
         site.mkdir(exist_ok=True)

@@ -17,9 +17,10 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from media.live.types import MediaConfig
 from orchestrator.errors import ConfigError
 from orchestrator.grading import scale_of
 
@@ -55,6 +56,67 @@ class ChatSettings(BaseModel):
     max_length: int = Field(2000, ge=1, le=100_000)
     rate_per_second: float = Field(2.0, gt=0)
     burst: int = Field(10, ge=1)
+
+
+class MediaSettings(BaseModel):
+    """The media server's knobs an operator may need (``[media]``); why each exists: media/live/types.py.
+
+    The defaults are MediaConfig's. ICE servers and host addresses are in ``[ice]``, the number of
+    worker processes is ``media_workers``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    pli_interval: float = Field(MediaConfig.pli_interval, gt=0, le=10,
+                                description="at most one keyframe request per published track per this many s")
+    consent_interval: float = Field(MediaConfig.consent_interval, ge=0.1, le=60,
+                                    description="s between ICE consent checks (RFC 7675)")
+    consent_failures: int = Field(MediaConfig.consent_failures, ge=1, le=1000,
+                                  description="consent checks without a reply before a peer counts as gone")
+    consent_retransmissions: int = Field(MediaConfig.consent_retransmissions, ge=0, le=6,
+                                         description="each check is resent after 0.5, 1, 2 ... s; 0 = aioice's one try")
+    udp_receive_buffer: int = Field(MediaConfig.udp_receive_buffer, ge=64 * 1024, le=256 * 2**20,
+                                    description="SO_RCVBUF bytes per ICE socket (capped by net.core.rmem_max)")
+    video_jitter_packets: int = Field(MediaConfig.video_jitter_packets, ge=32, le=4096,
+                                      description="packets of a published video's jitter buffer (a power of two)")
+    fanout_slice_packets: int = Field(MediaConfig.fanout_slice_packets, ge=16, le=100_000,
+                                      description="packets sent per event-loop turn")
+    fanout_backlog_packets: int = Field(MediaConfig.fanout_backlog_packets, ge=1000, le=10_000_000,
+                                        description="queued packets beyond which new frames are dropped")  # fmt: skip
+
+    @field_validator("video_jitter_packets")
+    @classmethod
+    def _power_of_two(cls, v: int) -> int:
+        if v & (v - 1):
+            raise ValueError("must be a power of two (aiortc's jitter buffer)")
+        return v
+
+
+class SignalingSettings(BaseModel):
+    """Socket.IO signaling between nodes (``[signaling]``): docs/operator.md, Rooms."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    heartbeat_seconds: float = Field(3.0, ge=0.1, le=60,
+                                     description="node alive marks, media leases and the presence sweep run this often")
+    stock_fanout: bool = Field(False, description="python-socketio's own fan-out instead of signaling/fanout.py's "
+                                                  "(the benchmark's baseline, or a way out after an upgrade)")
+    gc_freeze: bool = Field(True, description="short garbage-collector pauses (signaling/gcpolicy.py)")  # fmt: skip
+
+
+# Environment variables read outside Settings before they moved into it: named, so none is ignored silently.
+RENAMED_ENVIRONMENT = {
+    "AULACAST_ROOM_HEARTBEAT_SECONDS": "AULACAST_SIGNALING__HEARTBEAT_SECONDS",
+    "AULACAST_SIGNALING_STOCK_FANOUT": "AULACAST_SIGNALING__STOCK_FANOUT",
+    "AULACAST_SIGNALING_GC_FREEZE": "AULACAST_SIGNALING__GC_FREEZE",
+    "AULACAST_MEDIA_HOST_ADDRESSES": "AULACAST_ICE__HOST_ADDRESSES (a JSON list)",
+}
+
+
+DEFAULT_SCALE: list[tuple[int, str, float]] = [
+    (95, "A", 4.0), (90, "A-", 3.67), (85, "B+", 3.33), (80, "B", 3.0), (75, "B-", 2.67), (70, "C+", 2.33),
+    (65, "C", 2.0), (60, "C-", 1.67), (55, "D+", 1.33), (50, "D", 1.0), (0, "F", 0.0),
+]
 
 
 class GradingSettings(BaseModel):
@@ -95,6 +157,8 @@ class Settings(BaseSettings):
     lifecycle: LifecycleSettings = Field(default_factory=LifecycleSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     ice: IceSettings = Field(default_factory=IceSettings)
+    media: MediaSettings = Field(default_factory=MediaSettings)
+    signaling: SignalingSettings = Field(default_factory=SignalingSettings)
     chat: ChatSettings = Field(default_factory=ChatSettings)
     grading: GradingSettings = Field(default_factory=GradingSettings)
 
@@ -162,6 +226,9 @@ def _format_error(exc: ValidationError, source: str) -> str:
 
 def load_settings(path: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:
     """Read the TOML file (if any) and the environment into one ``Settings``."""
+    for old, new in RENAMED_ENVIRONMENT.items():
+        if old in os.environ:
+            raise ConfigError(f"environment: {old} is now {new}")
     explicit = path or os.environ.get("AULACAST_CONFIG")
     file = Path(explicit) if explicit else Path(DEFAULT_CONFIG_FILE)
     values: dict[str, Any] = {}

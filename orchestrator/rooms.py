@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
@@ -50,24 +49,9 @@ from signaling.server import SignalingServer
 log = logging.getLogger("aulacast.rooms")
 
 SIGNALING = web.AppKey("signaling", SignalingServer)
-HEARTBEAT_SECONDS = 3.0
-HEARTBEAT_ENV = "AULACAST_ROOM_HEARTBEAT_SECONDS"  # override (tests make crashes show quickly)
 ALIVE_BEATS = 3  # a node's alive mark lives this many heartbeats: one or two missed beats do not kill it
 PRUNE_GRACE_BEATS = 2  # and a missing mark must stay missing this long before its sockets are swept
 SESSION_CACHE_SECONDS = 5.0  # session rows change rarely; ended rooms are also flagged in room state
-
-
-def heartbeat_seconds() -> float:
-    """The room heartbeat: ``$AULACAST_ROOM_HEARTBEAT_SECONDS`` (0.1–60) or 3 s."""
-    raw = os.environ.get(HEARTBEAT_ENV, "").strip()
-    if not raw:
-        return HEARTBEAT_SECONDS
-    try:
-        value = float(raw)
-    except ValueError:
-        log.warning("%s=%r is not a number; using %.1f s", HEARTBEAT_ENV, raw, HEARTBEAT_SECONDS)
-        return HEARTBEAT_SECONDS
-    return min(max(value, 0.1), 60.0)
 
 
 def media_room_id(session_id: int) -> str:
@@ -91,6 +75,7 @@ def make_media_server(svc: Services) -> MediaServer:
     config = MediaConfig(
         ice_servers=[IceServer(urls=list(ice.stun_urls))] if ice.stun_urls else [],
         host_addresses=list(ice.host_addresses) or None,
+        **settings.media.model_dump(),
     )
     launcher = worker.launcher("media.live.workers", settings.log_level)
     return WorkerPool(config, workers=settings.media_workers, launcher=launcher)
@@ -212,8 +197,9 @@ def make_backend(svc: Services, rooms: RoomStore, media: MediaPlaneAdapter | Non
 def attach(app: web.Application, svc: Services) -> None:
     """Mount Socket.IO at /socket.io/, wire chat, rooms, media and bus events; clean up on shutdown."""
     redis_url = svc.settings.redis_url
+    stock_fanout = svc.settings.signaling.stock_fanout
     manager = fanout.make_manager(
-        None if redis_url is None else redis_url.get_secret_value(), channel="aulacast:socketio",
+        None if redis_url is None else redis_url.get_secret_value(), stock_fanout, channel="aulacast:socketio",
         redis_options={"socket_connect_timeout": 2, "health_check_interval": 5},
     )  # fmt: skip
     sio = socketio.AsyncServer(
@@ -225,7 +211,7 @@ def attach(app: web.Application, svc: Services) -> None:
         engineio_logger=False,
     )
     sio.attach(app, socketio_path="socket.io")
-    if not fanout.stock() and not fanout.install(sio):
+    if not stock_fanout and not fanout.install(sio):
         log.warning("python-engineio's websocket wiring moved; chat fan-out runs without the direct path")
     rooms = make_room_store(svc.redis)
     server: SignalingServer | None = None
@@ -264,7 +250,7 @@ def attach(app: web.Application, svc: Services) -> None:
     svc.bus.subscribe("session.closed", closed)
     svc.bus.subscribe("room.control", control)
 
-    beat = heartbeat_seconds()
+    beat = svc.settings.signaling.heartbeat_seconds
 
     async def heartbeat() -> None:
         """Every beat: alive mark first (so our re-asserted sockets never sit in Redis without it),
@@ -294,7 +280,7 @@ def attach(app: web.Application, svc: Services) -> None:
 
     async def lifespan(_app: web.Application) -> AsyncIterator[None]:
         tasks = []
-        if gcpolicy.enabled():
+        if svc.settings.signaling.gc_freeze:
             tasks.append(asyncio.create_task(gcpolicy.keep_gc_pauses_short(), name="gc-freeze"))
         if svc.redis is not None:
             with contextlib.suppress(Exception):  # alive before the first socket arrives; else the first beat

@@ -35,7 +35,6 @@ only cost.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import socketio
@@ -164,21 +163,13 @@ class FanoutRedisManager(socketio.AsyncRedisManager, FanoutManager):
     """
 
 
-STOCK_ENV = "AULACAST_SIGNALING_STOCK_FANOUT"
-
-
-def stock() -> bool:
-    """True when the environment asks for python-socketio's own fan-out (baseline, or a way out)."""
-    return os.environ.get(STOCK_ENV) == "1"
-
-
-def make_manager(redis_url: str | None, **redis_kwargs: Any) -> AsyncManager:
+def make_manager(redis_url: str | None, stock: bool = False, **redis_kwargs: Any) -> AsyncManager:
     """The client manager for this node: in-process, or through Redis when ``redis_url`` is set.
 
-    ``AULACAST_SIGNALING_STOCK_FANOUT=1`` in the environment gives python-socketio's own managers
-    instead: the benchmark's baseline, and a way out if an upgrade breaks the fast path.
+    ``stock`` (setting ``signaling.stock_fanout``) gives python-socketio's own managers instead:
+    the benchmark's baseline, and a way out if an upgrade breaks the fast path.
     """
-    if stock():
+    if stock:
         return AsyncManager() if redis_url is None else socketio.AsyncRedisManager(redis_url, **redis_kwargs)
     if redis_url is None:
         return FanoutManager()

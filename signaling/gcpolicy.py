@@ -10,7 +10,8 @@ the p99 far above 100 ms. Every ``freeze_every`` seconds this runs a young colle
 what is alive into the permanent generation (``gc.freeze``), so the automatic full collections
 walk only what is newer; every ``full_every`` seconds it unfreezes, collects everything once
 (one long pause) and freezes again, so that cyclic garbage caught in a freeze is reclaimed.
-``AULACAST_SIGNALING_GC_FREEZE=0`` turns it off (the benchmark's comparison).
+The setting ``signaling.gc_freeze = false`` (``AULACAST_SIGNALING__GC_FREEZE=0``) turns it off (the
+benchmark's comparison).
 
 Freezing alone is not enough: CPython starts a full collection when the objects promoted since
 the last one exceed a quarter of the long-lived heap, and a frozen heap counts as empty, so full
@@ -26,18 +27,12 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import os
 
 FREEZE_SECONDS = 30.0
 FULL_SECONDS = 900.0
 # (generation 0 allocations, generation 0 passes per generation 1 pass, generation 1 passes per
 # full pass): CPython's first two; the third so large that only the scheduled full pass runs.
 AUTO_FULL_OFF = (700, 10, 1_000_000_000)
-ENV = "AULACAST_SIGNALING_GC_FREEZE"
-
-
-def enabled() -> bool:
-    return os.environ.get(ENV, "1") != "0"
 
 
 async def keep_gc_pauses_short(freeze_every: float = FREEZE_SECONDS, full_every: float = FULL_SECONDS) -> None:

@@ -57,7 +57,7 @@ def write_config(tmp_path: Path, port: int, redis_url: str) -> Path:
 
 
 def start_node(cfg: Path, log: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "AULACAST_CONFIG": str(cfg), "AULACAST_MEDIA_HOST_ADDRESSES": "127.0.0.1"}
+    env = {**os.environ, "AULACAST_CONFIG": str(cfg), "AULACAST_ICE__HOST_ADDRESSES": '["127.0.0.1"]'}
     return subprocess.Popen([sys.executable, "-m", "orchestrator.cli", "serve"], env=env, stdout=log.open("ab"),
                             stderr=subprocess.STDOUT)  # fmt: skip
 

@@ -3,7 +3,7 @@ a node that was only cut off from Redis announces its swept people again when it
 
 The store tests drive ``RedisRoomStore`` against a private ``redis-server`` (so it can be killed
 and restarted); the end-to-end test runs two real ``aulacast serve`` processes with a short room
-heartbeat (``AULACAST_ROOM_HEARTBEAT_SECONDS``), SIGKILLs one (or SIGSTOPs it past the grace and
+heartbeat (``AULACAST_SIGNALING__HEARTBEAT_SECONDS``), SIGKILLs one (or SIGSTOPs it past the grace and
 resumes it), and watches the other announce it.
 """
 
@@ -25,7 +25,7 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
-from orchestrator.rooms import ALIVE_BEATS, HEARTBEAT_ENV
+from orchestrator.rooms import ALIVE_BEATS
 from orchestrator.store.db import Database
 from signaling.room import SWEPT_TTL, RedisRoomStore
 from tests.helpers.multinode import PrivateRedis, enter, healthy, write_config
@@ -232,8 +232,8 @@ async def test_nothing_to_claim_after_a_redis_restart(private_redis: PrivateRedi
 
 
 def _start(cfg: Path, log: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "AULACAST_CONFIG": str(cfg), "AULACAST_MEDIA_HOST_ADDRESSES": "127.0.0.1",
-           HEARTBEAT_ENV: str(BEAT)}  # fmt: skip
+    env = {**os.environ, "AULACAST_CONFIG": str(cfg), "AULACAST_ICE__HOST_ADDRESSES": '["127.0.0.1"]',
+           "AULACAST_SIGNALING__HEARTBEAT_SECONDS": str(BEAT)}  # fmt: skip
     return subprocess.Popen([sys.executable, "-m", "orchestrator.cli", "serve"], env=env, stdout=log.open("ab"),
                             stderr=subprocess.STDOUT)  # fmt: skip
 
