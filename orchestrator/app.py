@@ -29,11 +29,13 @@ API_MODULES = (
     "orchestrator.api.schedule",
     "orchestrator.api.results",
     "orchestrator.api.rooms",
+    "orchestrator.api.archive",
+    "orchestrator.api.uploads",
     "orchestrator.web",
 )
 
 # Modules that add more than routes (a Socket.IO server, media workers): each has ``attach(app, svc)``.
-EXTENSIONS = ("orchestrator.rooms",)
+EXTENSIONS = ("orchestrator.rooms", "orchestrator.archive.service")
 
 WEB_ROOT = Path(__file__).resolve().parent.parent / "web"
 

@@ -135,6 +135,47 @@ class GradingSettings(BaseModel):
         return v
 
 
+ARCHIVE_KINDS = ("lecture", "consultation", "control", "defense", "presentation", "written_work")
+
+# Days an asset of each kind is kept after its date; 0 keeps it for good (TOML has no null). Defense
+# records and students' work follow the usual five-year keeping of attestation records; consultations a year.
+DEFAULT_RETENTION: dict[str, int] = {
+    "lecture": 0,
+    "consultation": 365,
+    "control": 1825,
+    "defense": 1825,
+    "presentation": 1825,
+    "written_work": 1825,
+}
+
+
+class ArchiveSettings(BaseModel):
+    """The recordings archive: URL lifetimes, retention per asset kind, upload limits (§31)."""
+
+    storage: str = Field("local", description="asset storage backend (local filesystem under media_root)")
+    url_ttl_seconds: int = Field(4 * 3600, ge=30, le=7 * 86400, description="signed playback/download URLs expire")
+    retention_days: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_RETENTION), description="0 = keep for good")
+    default_language: str = Field("ru", description="Dublin Core language when the session names none")
+    default_rights: str = "For the students and staff of the institution; no redistribution."
+    hls_segment_seconds: float = Field(6.0, ge=1, le=30)
+    upload_max_bytes: int = Field(2 * 1024**3, ge=1024, description="Tus-Max-Size: largest presentation video")
+    upload_pdf_max_bytes: int = Field(100 * 1024**2, ge=1024, description="largest written work (PDF)")
+    upload_max_seconds: float = Field(3600, gt=0, description="longest presentation video accepted")
+    upload_max_height: int = Field(2160, ge=144, description="tallest picture accepted (lines)")
+    upload_expire_hours: float = Field(24, gt=0, description="an unfinished upload is dropped this long after its last byte")
+    archive_height: int = Field(720, ge=144, description="presentations taller than this are scaled down on intake")
+
+    @field_validator("retention_days")
+    @classmethod
+    def _kinds(cls, v: dict[str, int]) -> dict[str, int]:
+        unknown = set(v) - set(ARCHIVE_KINDS)
+        if unknown:
+            raise ValueError(f"unknown asset kind(s) {sorted(unknown)}; known: {', '.join(ARCHIVE_KINDS)}")
+        if any(d < 0 for d in v.values()):
+            raise ValueError("retention days must be >= 0 (0 keeps for good)")
+        return {**DEFAULT_RETENTION, **v}
+
+
 class Settings(BaseSettings):
     """Effective configuration of one aulacast node."""
 
@@ -161,6 +202,7 @@ class Settings(BaseSettings):
     signaling: SignalingSettings = Field(default_factory=SignalingSettings)
     chat: ChatSettings = Field(default_factory=ChatSettings)
     grading: GradingSettings = Field(default_factory=GradingSettings)
+    archive: ArchiveSettings = Field(default_factory=ArchiveSettings)
 
     @field_validator("log_level")
     @classmethod

@@ -1,0 +1,1 @@
+"""The recordings archive: catalogue, content-addressed storage, access policy, signed URLs, retention."""
