@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "orchestrator.commands.schedule",
     "orchestrator.commands.tv",
     "orchestrator.commands.case",
+    "orchestrator.commands.archive",
 )
 
 

@@ -340,7 +340,7 @@ class Archive:
 
     def _poster(self, video: Path, out: Path, duration: float) -> None:
         at = min(max(duration * 0.1, 0.0), 5.0)
-        self.ffmpeg.run(["-ss", f"{at:.3f}", "-i", str(video), "-frames:v", "1", "-vf", "scale=-2:360",
+        self.ffmpeg.run(["-ss", f"{at:.3f}", "-i", str(video), "-frames:v", "1", "-vf", "scale=-2:'min(360,ih)'",
                          "-q:v", "4", "-f", "image2"], output=out, subject=video.name)  # fmt: skip
 
     @contextmanager
