@@ -54,7 +54,6 @@ from orchestrator.store.types import utcnow
 TUS_VERSION = "1.0.0"
 TUS_EXTENSIONS = "creation,expiration,termination"
 OCTET = "application/offset+octet-stream"
-WRITE_BLOCK = 1024 * 1024  # bytes gathered before one write on a worker thread
 READ_CHUNK = 256 * 1024
 DISK_MARGIN = 64 * 1024 * 1024  # keep this much free beyond a new upload's declared length
 LOCK_TTL = 6 * 3600  # a slow PATCH of a large file may take hours
@@ -199,7 +198,6 @@ async def tus_head(request: web.Request) -> web.Response:
         return up
 
     up = await svc.db_call(look)
-    _reconcile(svc, up)
     headers = _tus(Upload_Offset=up.received, Upload_Length=up.length, Cache_Control="no-store")
     if up.status == "receiving":
         headers["Upload-Expires"] = _http_date(up.expires_at)
@@ -207,7 +205,10 @@ async def tus_head(request: web.Request) -> web.Response:
 
 
 def _reconcile(svc: Any, up: Upload) -> None:
-    """Bytes past the recorded offset were not confirmed on disk before a crash: cut them off."""
+    """Bytes past the recorded offset were not confirmed on disk before a crash: cut them off.
+
+    Called only under the upload's lock (a PATCH in progress writes past the recorded offset).
+    """
     path = upload_path(svc.settings, up.id)
     if up.status == "receiving" and path.exists() and path.stat().st_size != up.received:
         os.truncate(path, up.received)
@@ -249,8 +250,10 @@ async def tus_patch(request: web.Request) -> web.Response:
 async def _receive(request: web.Request, svc: Any, up: Upload) -> tuple[int, UserError | None]:
     """Append the body to the upload's file; the new offset (persisted) and any refusal to answer with.
 
-    What arrived is written and confirmed on disk before the offset is recorded, also when the
-    client drops the connection or the request is cancelled half-way.
+    Each piece is written as soon as it is read, and what was written is confirmed on disk
+    before the offset is recorded, also when the client drops the connection or the request
+    is cancelled half-way. (Bytes still in flight when a connection drops are lost by nature;
+    the client learns the offset from HEAD and sends them again.)
     """
     path = upload_path(svc.settings, up.id)
     start = up.received
@@ -259,29 +262,20 @@ async def _receive(request: web.Request, svc: Any, up: Upload) -> tuple[int, Use
     f = await asyncio.to_thread(open, path, "r+b")
     try:
         await asyncio.to_thread(f.seek, start)
-        block = bytearray()
         try:
             async for chunk in request.content.iter_chunked(READ_CHUNK):
-                if start + written + len(block) + len(chunk) > up.length:
+                if start + written + len(chunk) > up.length:
                     problem = UserError(f"more bytes than the declared Upload-Length {up.length}",
                                         code="too_large", status=413)  # fmt: skip
+                    written = 0  # a body that overruns its declared length is dropped whole
                     break
-                block += chunk
-                if len(block) >= WRITE_BLOCK:
-                    await asyncio.to_thread(f.write, block)
-                    written += len(block)
-                    block = bytearray()
+                await asyncio.to_thread(f.write, chunk)
+                written += len(chunk)
         except (ConnectionError, asyncio.IncompleteReadError, web.HTTPException) as exc:
             problem = UserError(f"the connection dropped ({type(exc).__name__}); resume from the offset HEAD gives",
                                 code="interrupted")  # fmt: skip
         except OSError as exc:
             problem = _disk_problem(exc)
-        if block:
-            try:
-                await asyncio.to_thread(f.write, block)
-                written += len(block)
-            except OSError as exc:
-                problem = _disk_problem(exc)
     finally:
         await asyncio.shield(asyncio.to_thread(_close_and_record, svc, f, path, up.id, start, written))
     return start + written, problem
