@@ -1,4 +1,4 @@
-"""Browser pages: sign-in, "My schedule", the room page. Plain files from web/static, no build step.
+"""Browser pages: sign-in, "My schedule", the room page, the archive and its player. Plain files from web/static, no build step.
 
 Pages are public HTML shells; every piece of data they show comes from the
 JSON API, which checks who is asking. A page that needs a signed-in person
@@ -48,3 +48,13 @@ async def schedule_page(request: web.Request) -> web.StreamResponse:
 @api.route("GET", "/join/{session_id:\\d+}", roles=PUBLIC, summary="The room page of a session", produces="text/html", tags=("web",))
 async def room_page(request: web.Request) -> web.StreamResponse:
     return page("room.html") if (STATIC / "room.html").exists() else page("schedule.html")
+
+
+@api.route("GET", "/archive", roles=PUBLIC, summary="The archive page: search recordings", produces="text/html", tags=("web",))
+async def archive_page(request: web.Request) -> web.StreamResponse:
+    return page("archive.html")
+
+
+@api.route("GET", "/archive/{asset_id:\\d+}", roles=PUBLIC, summary="The player page of one recording: video, chapters, chat replay", produces="text/html", tags=("web",))
+async def player_page(request: web.Request) -> web.StreamResponse:
+    return page("player.html")

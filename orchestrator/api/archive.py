@@ -360,19 +360,3 @@ async def signed_file(request: web.Request) -> web.StreamResponse:
 def _suffix(name: str) -> str:
     return name[name.rfind("."):] if "." in name else ""
 
-
-# ---------------------------------------------------------------- pages
-
-
-@api.route("GET", "/archive", roles=PUBLIC, summary="The archive page: search recordings", produces="text/html", tags=("web",))
-async def archive_page(request: web.Request) -> web.StreamResponse:
-    from orchestrator.web import page
-
-    return page("archive.html")
-
-
-@api.route("GET", "/archive/{asset_id:\\d+}", roles=PUBLIC, summary="The player page of one recording: video, chapters, chat replay", produces="text/html", tags=("web",))
-async def player_page(request: web.Request) -> web.StreamResponse:
-    from orchestrator.web import page
-
-    return page("player.html")

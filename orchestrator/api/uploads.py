@@ -57,7 +57,7 @@ OCTET = "application/offset+octet-stream"
 READ_CHUNK = 256 * 1024
 DISK_MARGIN = 64 * 1024 * 1024  # keep this much free beyond a new upload's declared length
 LOCK_TTL = 6 * 3600  # a slow PATCH of a large file may take hours
-_ID = "{upload_id:[0-9a-f]{32}}"
+_ID = "{upload_id:[0-9a-f]{1,64}}"
 _KEY = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 

@@ -32,9 +32,9 @@ from sqlalchemy.orm import Session
 
 from media.errors import MediaError
 from media.transcode.ffmpeg import FFmpeg
-from media.transcode.probe import MediaInfo
 from media.transcode.hls import cut_hls
 from media.transcode.intake import IntakeLimits, inspect, is_archive_format, normalise, read_chapters
+from media.transcode.probe import MediaInfo
 from orchestrator import audit
 from orchestrator.archive import search
 from orchestrator.archive.models import DC_TYPES, Asset, AssetFile

@@ -19,8 +19,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from media.errors import MediaError
-from media.transcode.probe import MediaInfo
 from media.transcode.intake import IntakeLimits, inspect
+from media.transcode.probe import MediaInfo
 from orchestrator import audit
 from orchestrator.archive.catalogue import Archive
 from orchestrator.archive.models import Asset, Upload

@@ -20,7 +20,8 @@ async def test_every_route_checks_identity_and_role(api: ApiClient) -> None:
         path = concrete(spec.path)
         r = await api.call(spec.method, path)
         assert r.status == 401, f"{spec.method} {spec.path} without identity gave {r.status}"
-        assert (await r.json())["error"]["code"]
+        if spec.method != "HEAD":  # a HEAD answer has no body (tus asks offsets with HEAD)
+            assert (await r.json())["error"]["code"]
         if spec.roles == AUTHENTICATED:
             continue
         for role in ROLE_PEOPLE:

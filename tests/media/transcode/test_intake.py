@@ -9,8 +9,8 @@ import av
 import pytest
 
 from media.transcode.ffmpeg import FFmpeg
-from media.transcode.probe import NotMediaFile
 from media.transcode.intake import IntakeLimits, OverLimit, TruncatedMedia, inspect, normalise, read_chapters
+from media.transcode.probe import NotMediaFile
 
 pytestmark = pytest.mark.slow
 LIMITS = IntakeLimits(max_seconds=60, max_height=1080)

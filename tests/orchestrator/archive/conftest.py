@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from archive_world import Media, World, build_world, make_media
 
 from orchestrator.store.db import Database
+from tests.helpers.archive import Media, World, build_world, make_media
 
 
 @pytest.fixture(scope="session")
@@ -50,7 +50,7 @@ class ArchiveServer:
 
     async def token(self, who: str) -> str:
         if who not in self._tokens:
-            from archive_world import PASSWORD
+            from tests.helpers.archive import PASSWORD
 
             r = await self.client.post("/api/auth/login", json={"username": who, "password": PASSWORD, "kind": "api"})
             assert r.status == 200, await r.text()
@@ -73,10 +73,10 @@ class ArchiveServer:
 @pytest.fixture
 async def archive_server(tmp_path: Path):  # type: ignore[no-untyped-def]
     from aiohttp.test_utils import TestClient, TestServer
-    from support import free_port, make_settings
 
     from orchestrator.app import create_app
     from orchestrator.archive.catalogue import Archive
+    from tests.helpers.support import free_port, make_settings
 
     settings = make_settings(tmp_path, archive={"upload_max_bytes": 4 * 1024 * 1024, "upload_pdf_max_bytes": 1024 * 1024,
                                                 "upload_max_seconds": 30})  # fmt: skip

@@ -8,9 +8,9 @@ from urllib.parse import urljoin
 from xml.etree import ElementTree as ET
 
 import pytest
-from archive_world import Media
 
 from orchestrator.archive.signing import UrlSigner
+from tests.helpers.archive import Media
 
 pytestmark = pytest.mark.slow
 

@@ -8,9 +8,7 @@ from pathlib import Path
 
 import av
 import pytest
-from archive_world import Media, World
 from sqlalchemy import func, select
-from support import make_settings
 
 from orchestrator.archive import search
 from orchestrator.archive.catalogue import Archive
@@ -22,6 +20,8 @@ from orchestrator.audit import verify_chain
 from orchestrator.errors import Conflict, UserError
 from orchestrator.store.db import Database
 from orchestrator.store.models import AuditEntry, ChatMessage
+from tests.helpers.archive import Media, World
+from tests.helpers.support import make_settings
 
 pytestmark = pytest.mark.slow
 
@@ -77,7 +77,7 @@ def test_chat_comes_from_the_store_when_the_composer_gave_none(archive: Archive,
     db, w = sqlite_world
     sid = w.sessions["consultation-g2"]
     with db.session() as s:
-        from archive_world import START
+        from tests.helpers.archive import START
 
         s.add(ChatMessage(session_id=sid, sender_id=w.people["s2"], sender_name="S2", body="is elasticity on the exam?",
                           sent_at=START + timedelta(seconds=3)))  # fmt: skip
@@ -176,7 +176,7 @@ def test_orphan_blobs_left_by_a_crash_are_swept(archive: Archive) -> None:
 
 def test_ingest_on_postgres(pg_schema_url: str, tmp_path: Path, media: Media) -> None:
     """The whole ingest once on PostgreSQL: the tsvector index finds the chat."""
-    from archive_world import build_world
+    from tests.helpers.archive import build_world
 
     db = Database.from_url(pg_schema_url)
     db.upgrade()

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from archive_world import World, add_asset
 
 from orchestrator.archive.models import Asset
 from orchestrator.archive.policy import ANONYMOUS, archive_access, handin_access, viewer_of
 from orchestrator.auth import identity_of
 from orchestrator.store.db import Database
 from orchestrator.store.models import Person, SessionRecord
+from tests.helpers.archive import World, add_asset
 
 EVERYONE = ("t1", "t2", "s1", "s2", "s3", "s4", "c1", "c2", "adm", "reg", "pro", "eng")
 

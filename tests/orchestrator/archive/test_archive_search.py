@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import date
 
-from archive_world import World, add_asset
 from sqlalchemy import text
 
 from orchestrator.archive import search
 from orchestrator.store.db import Database
+from tests.helpers.archive import World, add_asset
 
 
 def _ids(db: Database, query: str) -> list[int]:

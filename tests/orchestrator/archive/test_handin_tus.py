@@ -14,7 +14,6 @@ from urllib.parse import urlsplit
 
 import av
 import pytest
-from archive_world import Media
 from sqlalchemy import func, select
 from tusclient import client as tus
 from tusclient.exceptions import TusCommunicationError
@@ -22,6 +21,7 @@ from tusclient.exceptions import TusCommunicationError
 from orchestrator.archive.models import Asset, Upload
 from orchestrator.archive.service import expire_uploads, upload_path
 from orchestrator.store.types import utcnow
+from tests.helpers.archive import Media
 
 pytestmark = pytest.mark.slow
 

@@ -1,4 +1,4 @@
-"""A small institution for archive tests: two disciplines, three groups, tutors, students, a committee.
+"""A small institution for the archive tests: two disciplines, three groups, tutors, students, a committee.
 
     world = build_world(db)          # ids by name: world.people["s1"], world.sessions["consultation"], ...
     make_media(tmp)                  # small generated files: lecture.mp4 (chapters), talk.webm, broken ones
