@@ -1,0 +1,120 @@
+"""The archive player in Debian's Chromium: HLS (remuxed, played by the vendored hls.js), chapters, chat replay.
+
+The server runs in this test's event loop on a loopback port; Chromium is driven by Playwright with
+``executable_path=/usr/bin/chromium`` (never a downloaded browser). Times asserted are the video's own
+clock (``currentTime`` when a chat line appeared), not wall-clock times.
+Set AULACAST_E2E_SCREENSHOTS=docs/img to refresh the player's screenshot in the docs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers.archive import PASSWORD, Media, build_world, make_media
+from tests.helpers.support import free_port, make_settings
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--autoplay-policy=no-user-gesture-required", "--mute-audio",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+
+# Records, for every chat line the page adds, the video time at that moment.
+WATCH_CHAT = """() => {
+  window.__chatSeen = [];
+  const list = document.getElementById("chat");
+  new MutationObserver((records) => {
+    for (const r of records) for (const n of r.addedNodes) {
+      if (n.nodeType === 1) window.__chatSeen.push({
+        text: n.querySelector(".text").textContent, at: document.getElementById("video").currentTime });
+    }
+  }).observe(list, { childList: true });
+}"""
+
+
+@pytest.fixture
+async def player_site(tmp_path: Path) -> Any:
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from orchestrator.app import create_app
+    from orchestrator.archive.catalogue import Archive
+    from orchestrator.store.db import Database
+
+    media: Media = make_media(tmp_path / "media")
+    settings = make_settings(tmp_path)
+    db = Database.from_url(settings.effective_database_url)
+    db.upgrade()
+    world = build_world(db)
+    archive = Archive(settings, db)
+    result = await asyncio.to_thread(
+        archive.ingest_recording, world.sessions["consultation"], media.lecture, chat_vtt=media.chat_vtt)
+    async with TestClient(TestServer(create_app(settings), host="127.0.0.1", port=free_port())) as client:
+        yield str(client.make_url("")).rstrip("/"), result.asset_id
+    db.engine.dispose()
+
+
+async def _signed_in(browser: Any, base: str, who: str) -> Any:
+    context = await browser.new_context(base_url=base, viewport={"width": 1200, "height": 800})
+    r = await context.request.post("/api/auth/login", data={"username": who, "password": PASSWORD, "kind": "session"})
+    assert r.ok, await r.text()
+    return context
+
+
+async def test_chromium_plays_the_recording_with_chapters_and_chat_in_time(player_site: Any, tmp_path: Path) -> None:
+    from playwright.async_api import async_playwright
+
+    base, asset_id = player_site
+    shots = Path(os.environ.get("AULACAST_E2E_SCREENSHOTS") or tmp_path / "img")
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            context = await _signed_in(browser, base, "s1")
+            page = await context.new_page()
+            errors: list[str] = []
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+            await page.goto(f"/archive/{asset_id}")
+            await page.wait_for_function("() => document.getElementById('video').readyState >= 2", timeout=60_000)
+            assert await page.locator("#title").text_content() == "Databases: normal forms"
+            assert await page.locator("#chat li").count() == 0  # nothing said yet at 0:00
+            chapters = await page.locator("#chapters li").all_text_contents()
+            assert chapters == ["0:00 Intro", "0:04 Normal forms"]
+            await page.evaluate(WATCH_CHAT)
+            await page.evaluate("() => document.getElementById('video').play()")
+            await page.wait_for_function("() => document.getElementById('video').currentTime > 6.5", timeout=120_000)
+            state = await page.evaluate("""() => { const v = document.getElementById('video');
+                return { w: v.videoWidth, frames: v.getVideoPlaybackQuality().totalVideoFrames, t: v.currentTime,
+                         src: v.currentSrc, seen: window.__chatSeen }; }""")
+            assert state["w"] == 320 and state["frames"] > 100, state  # decoded pictures, through MSE (blob:)
+            assert state["src"].startswith("blob:"), "hls.js did not drive the video"
+            seen = {s["text"]: s["at"] for s in state["seen"]}
+            assert set(seen) == {"first question", "about the second normal form"}, state["seen"]
+            # Each line appeared at its moment in the video (timeupdate fires about every 0.25 s).
+            assert 1.5 <= seen["first question"] < 2.5, seen
+            assert 5.0 <= seen["about the second normal form"] < 6.0, seen
+            shots.mkdir(parents=True, exist_ok=True)
+            await page.screenshot(path=str(shots / "archive-player.png"))
+            # A chapter seeks; going back in time takes the later chat line off again.
+            await page.evaluate("() => document.getElementById('video').pause()")
+            await page.get_by_role("button", name="0:00 Intro").click()
+            await page.wait_for_function("() => document.querySelectorAll('#chat li').length === 0", timeout=30_000)
+            assert not [e for e in errors if "favicon" not in e and "Failed to load resource" not in e], errors
+            await context.close()
+
+            # A student of another group gets the refusal, in words, and no video.
+            other = await _signed_in(browser, base, "s2")
+            page = await other.new_page()
+            await page.goto(f"/archive/{asset_id}")
+            await page.wait_for_function("() => document.getElementById('status').textContent.length > 0", timeout=30_000)
+            assert "another group" in await page.locator("#status").text_content()
+            assert await page.evaluate("() => document.getElementById('video').currentSrc") == ""
+        finally:
+            await browser.close()
