@@ -18,9 +18,12 @@ import pytest
 from tests.helpers.archive import PASSWORD, Media, build_world, make_media
 from tests.helpers.support import free_port, make_settings
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
-
 CHROMIUM = Path("/usr/bin/chromium")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.timeout(300),
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not at /usr/bin/chromium (apt-get install chromium)"),
+]
 ARGS = ["--no-sandbox", "--disable-gpu", "--autoplay-policy=no-user-gesture-required", "--mute-audio",
         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
 
@@ -39,8 +42,6 @@ WATCH_CHAT = """() => {
 
 @pytest.fixture
 async def player_site(tmp_path: Path) -> Any:
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
     from aiohttp.test_utils import TestClient, TestServer
 
     from orchestrator.app import create_app
@@ -100,7 +101,6 @@ async def test_chromium_plays_the_recording_with_chapters_and_chat_in_time(playe
             # Each line appeared at its moment in the video (timeupdate fires about every 0.25 s).
             assert 1.5 <= seen["first question"] < 2.5, seen
             assert 5.0 <= seen["about the second normal form"] < 6.0, seen
-            shots.mkdir(parents=True, exist_ok=True)
             await page.screenshot(path=str(shots / "archive-player.png"))
             # A chapter seeks; going back in time takes the later chat line off again.
             await page.evaluate("() => document.getElementById('video').pause()")
