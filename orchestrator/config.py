@@ -164,6 +164,7 @@ class ArchiveSettings(BaseModel):
     upload_max_height: int = Field(2160, ge=144, description="tallest picture accepted (lines)")
     upload_expire_hours: float = Field(24, gt=0, description="an unfinished upload is dropped this long after its last byte")
     archive_height: int = Field(720, ge=144, description="presentations taller than this are scaled down on intake")
+    retention_auto: bool = Field(True, description="apply retention once a day on the running service")
 
     @field_validator("retention_days")
     @classmethod

@@ -2,6 +2,7 @@
 
     attach(app, svc)                  # from orchestrator.app's EXTENSIONS
     archive = archive_of(svc)         # the node's Archive (catalogue + storage + ffmpeg)
+    result = await archive_recording(svc, session_id, Path("lecture.mp4"), chat_vtt=..., poster=...)
     handins(svc).submit(upload_id, checked)   # archive a checked upload in the background
 
 Processing a hand-in (normalise, HLS cut) is batch work: one at a time per node, ffmpeg at
@@ -16,15 +17,17 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from sqlalchemy import select
 
 from orchestrator import audit
-from orchestrator.archive.catalogue import Archive
-from orchestrator.archive.models import Upload
+from orchestrator.archive.catalogue import Archive, IngestResult
+from orchestrator.archive.models import Asset, Upload
 from orchestrator.archive.presentations import Checked, HandinRefused, archive_handin, check_handin
 from orchestrator.config import Settings
 from orchestrator.errors import UserError
@@ -34,6 +37,24 @@ from orchestrator.store.types import utcnow
 log = logging.getLogger("aulacast.archive")
 
 SWEEP_SECONDS = 300
+RETENTION_EVERY = timedelta(days=1)
+
+
+async def archive_recording(svc: Services, session_id: int, video: Path, **kw: Any) -> IngestResult:
+    """``Archive.ingest_recording`` off the event loop; publishes ``asset.archived`` when a new item was made.
+
+    Keyword arguments are ``ingest_recording``'s (chat_vtt, poster, chapters, recording_started_at,
+    kind, description, actor_id).
+    """
+    result = await asyncio.to_thread(archive_of(svc).ingest_recording, session_id, video, **kw)
+    if result.created:
+        await svc.bus.publish("asset.archived", _event(result, session_id))
+    return result
+
+
+def _event(result: IngestResult, session_id: int | None) -> dict[str, Any]:
+    return {"asset_id": result.asset_id, "kind": result.kind, "sha256": result.sha256, "session_id": session_id,
+            "page": f"/archive/{result.asset_id}"}
 
 
 def archive_of(svc: Services) -> Archive:
@@ -98,8 +119,9 @@ def expire_uploads(archive: Archive) -> list[str]:
 class Handins:
     """Background archiving of checked uploads, one at a time per node."""
 
-    def __init__(self, archive: Archive) -> None:
+    def __init__(self, archive: Archive, bus: Any | None = None) -> None:
         self.archive = archive
+        self.bus = bus
         self._gate = asyncio.Semaphore(1)
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -112,9 +134,18 @@ class Handins:
     async def _run(self, upload_id: str, checked: Checked | None) -> None:
         async with self._gate:
             try:
-                await asyncio.to_thread(process_upload, self.archive, upload_id, checked)
+                asset_id = await asyncio.to_thread(process_upload, self.archive, upload_id, checked)
             except Exception:
                 log.exception("hand-in processing failed", extra={"upload": upload_id})
+                return
+        if asset_id is not None and self.bus is not None:
+            def facts() -> tuple[IngestResult, int | None]:
+                with self.archive.db.session() as s:
+                    a = s.get(Asset, asset_id)
+                    return IngestResult(a.id, a.sha256, True, a.kind), a.session_id
+
+            result, session_id = await asyncio.to_thread(facts)
+            await self.bus.publish("asset.archived", _event(result, session_id))
 
     async def idle(self) -> None:
         """Wait until every submitted hand-in is processed (tests, shutdown)."""
@@ -130,7 +161,7 @@ class Handins:
 def handins(svc: Services) -> Handins:
     h = svc.extras.get("handins")
     if h is None:
-        h = svc.extras["handins"] = Handins(archive_of(svc))
+        h = svc.extras["handins"] = Handins(archive_of(svc), svc.bus)
     return h
 
 
@@ -164,6 +195,7 @@ async def _sweep(svc: Services) -> None:
             handins(svc).submit(upload_id)
     except Exception:
         log.exception("could not resume hand-ins")
+    last_retention: datetime | None = None
     while True:
         try:
             dropped = await asyncio.to_thread(expire_uploads, archive)
@@ -171,11 +203,33 @@ async def _sweep(svc: Services) -> None:
                 log.info("expired uploads", extra={"uploads": dropped})
         except Exception:
             log.exception("upload sweep failed")
+        now = utcnow()
+        if svc.settings.archive.retention_auto and (last_retention is None or now - last_retention >= RETENTION_EVERY):
+            last_retention = now
+            await _retention(svc, archive)
         await asyncio.sleep(SWEEP_SECONDS)
+
+
+async def _retention(svc: Services, archive: Archive) -> None:
+    """Once a day: retention on one node at a time (the lock), each deletion audited."""
+    from orchestrator.archive.retention import apply_retention
+
+    async with svc.locks.hold("archive:retention", ttl=3600, wait=0) as got:
+        if not got:
+            return
+        try:
+            today = datetime.now(ZoneInfo(svc.settings.timezone)).date()
+            report = await asyncio.to_thread(apply_retention, archive, today=today)
+            if report.deleted or report.orphans_removed:
+                log.info("retention", extra={"deleted": report.deleted, "held": report.held,
+                                             "orphans": report.orphans_removed})  # fmt: skip
+        except Exception:
+            log.exception("retention failed")
 
 
 def expires_from_now(settings: Settings) -> timedelta:
     return timedelta(hours=settings.archive.upload_expire_hours)
 
 
-__all__ = ["HandinRefused", "Handins", "archive_of", "attach", "expire_uploads", "handins", "process_upload"]
+__all__ = ["HandinRefused", "Handins", "archive_of", "archive_recording", "attach", "expire_uploads", "handins",
+           "process_upload"]

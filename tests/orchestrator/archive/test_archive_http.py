@@ -155,3 +155,22 @@ async def test_the_player_page_and_its_script_are_served(archive_server) -> None
     assert "hls.light.min.js" in await r.text()
     js = await archive_server.call("GET", "/static/vendor/hls.light.min.js")
     assert js.status == 200 and len(await js.read()) > 100_000
+
+
+async def test_archiving_a_recording_announces_it_once(archive_server, media: Media) -> None:
+    from orchestrator.archive.service import archive_recording
+
+    svc = archive_server.services()
+    events: list[dict] = []
+
+    async def seen(event) -> None:  # type: ignore[no-untyped-def]
+        events.append(event.payload)
+
+    svc.bus.subscribe("asset.archived", seen)
+    sid = archive_server.world.sessions["consultation"]
+    first = await archive_recording(svc, sid, media.lecture, chat_vtt=media.chat_vtt)
+    again = await archive_recording(svc, sid, media.lecture, chat_vtt=media.chat_vtt)  # a retried job
+    await asyncio.sleep(0.1)
+    assert again.asset_id == first.asset_id
+    assert events == [{"asset_id": first.asset_id, "kind": "consultation", "sha256": first.sha256, "session_id": sid,
+                       "page": f"/archive/{first.asset_id}"}]  # fmt: skip

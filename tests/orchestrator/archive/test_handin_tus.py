@@ -57,10 +57,18 @@ async def _refusal(server, who: str, path: Path, kind: str, name: str) -> TusCom
 
 
 async def test_a_presentation_is_uploaded_normalised_archived_and_seen_by_the_committee(archive_server, media: Media) -> None:
+    events: list[dict] = []
+
+    async def seen(event) -> None:  # type: ignore[no-untyped-def]
+        events.append(event.payload)
+
+    archive_server.services().bus.subscribe("asset.archived", seen)
     upload_id = await _upload(archive_server, "s1", media.webm, "presentation", "my talk.webm")
     status = await _settled(archive_server, upload_id)
     assert status["status"] == "archived", status
     aid = status["asset_id"]
+    await asyncio.sleep(0.1)
+    assert [(e["asset_id"], e["kind"]) for e in events] == [(aid, "presentation")]
     with archive_server.archive.db.session() as s:
         a = s.get(Asset, aid)
         master = archive_server.archive.storage.path(a.sha256)
