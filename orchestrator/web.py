@@ -58,3 +58,8 @@ async def archive_page(request: web.Request) -> web.StreamResponse:
 @api.route("GET", "/archive/{asset_id:\\d+}", roles=PUBLIC, summary="The player page of one recording: video, chapters, chat replay", produces="text/html", tags=("web",))
 async def player_page(request: web.Request) -> web.StreamResponse:
     return page("player.html")
+
+
+@api.route("GET", "/handin", roles=PUBLIC, summary="Hand in a recorded presentation and the written work for a defense (§31)", produces="text/html", tags=("web",))
+async def handin_page(request: web.Request) -> web.StreamResponse:
+    return page("handin.html")

@@ -31,6 +31,7 @@ from email.utils import format_datetime
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from orchestrator import audit
@@ -277,8 +278,10 @@ async def _receive(request: web.Request, svc: Any, up: Upload) -> tuple[int, Use
         except OSError as exc:
             problem = _disk_problem(exc)
     finally:
-        await asyncio.shield(asyncio.to_thread(_close_and_record, svc, f, path, up.id, start, written))
-    return start + written, problem
+        recorded = await asyncio.shield(asyncio.to_thread(_close_and_record, svc, f, path, up.id, start, written))
+    if recorded < start + written and problem is None:
+        problem = _disk_problem(OSError(errno.ENOSPC, "flush failed"))
+    return recorded, problem
 
 
 def _disk_problem(exc: OSError) -> UserError:
@@ -288,18 +291,26 @@ def _disk_problem(exc: OSError) -> UserError:
     raise exc
 
 
-def _close_and_record(svc: Any, f: Any, path: Any, upload_id: str, start: int, written: int) -> None:
+def _close_and_record(svc: Any, f: Any, path: Any, upload_id: str, start: int, written: int) -> int:
+    """Flush and fsync, then record the new offset; the offset recorded (``start`` if the disk failed us)."""
+    end = start + written
     try:
         f.flush()
         os.fsync(f.fileno())
+    except OSError:
+        end = start  # not confirmed on disk: this request's bytes do not count; the client sends them again
     finally:
-        f.close()
-    os.truncate(path, start + written)  # a failed partial write leaves nothing past what is counted
+        try:
+            f.close()
+        except OSError:
+            end = start
+    os.truncate(path, end)  # nothing past what is counted
     with svc.db.session() as s:
         up = s.get(Upload, upload_id)
         if up is not None and up.status == "receiving":
             now = utcnow()
-            up.received, up.updated_at, up.expires_at = start + written, now, now + expires_from_now(svc.settings)
+            up.received, up.updated_at, up.expires_at = end, now, now + expires_from_now(svc.settings)
+    return end
 
 
 async def _complete(svc: Any, up: Upload, person_id: int) -> web.Response:
@@ -359,5 +370,29 @@ async def upload_status(request: web.Request) -> dict[str, Any]:
         return {"id": up.id, "status": up.status, "message": up.message, "kind": up.kind, "filename": up.filename,
                 "length": up.length, "received": up.received, "session_id": up.session_id, "asset_id": up.asset_id,
                 "expires_at": up.expires_at.isoformat() if up.status == "receiving" else None}  # fmt: skip
+
+    return await svc.db_call(look)
+
+
+@api.route("GET", "/api/uploads", roles=AUTHENTICATED, summary="My defenses I may hand in for (§31), with what I handed in and what became of it", tags=("uploads",))
+async def my_handins(request: web.Request) -> dict[str, Any]:
+    ident = identity(request)
+    svc = services(request)
+
+    def look(s: Session) -> dict[str, Any]:
+        viewer = viewer_of(s, ident)
+        ids = [sid for sid, role in viewer.sessions.items() if role == "presenter"]
+        rows = s.scalars(select(SessionRecord).where(SessionRecord.id.in_(ids)).order_by(SessionRecord.start_at)) if ids else []
+        out = []
+        for row in rows:
+            if not handin_access(viewer, row):
+                continue
+            ups = s.scalars(select(Upload).where(Upload.session_id == row.id, Upload.owner_id == ident.person_id)
+                            .order_by(Upload.created_at))  # fmt: skip
+            out.append({"session_id": row.id, "title": row.title, "start": row.start_at.isoformat(),
+                        "uploads": [{"id": u.id, "kind": u.kind, "filename": u.filename, "status": u.status,
+                                     "message": u.message, "asset_id": u.asset_id} for u in ups]})  # fmt: skip
+        return {"defenses": out, "limits": {"presentation": svc.settings.archive.upload_max_bytes,
+                                            "written_work": svc.settings.archive.upload_pdf_max_bytes}}  # fmt: skip
 
     return await svc.db_call(look)

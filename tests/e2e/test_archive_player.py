@@ -57,7 +57,7 @@ async def player_site(tmp_path: Path) -> Any:
     result = await asyncio.to_thread(
         archive.ingest_recording, world.sessions["consultation"], media.lecture, chat_vtt=media.chat_vtt)
     async with TestClient(TestServer(create_app(settings), host="127.0.0.1", port=free_port())) as client:
-        yield str(client.make_url("")).rstrip("/"), result.asset_id
+        yield str(client.make_url("")).rstrip("/"), result.asset_id, media
     db.engine.dispose()
 
 
@@ -71,7 +71,7 @@ async def _signed_in(browser: Any, base: str, who: str) -> Any:
 async def test_chromium_plays_the_recording_with_chapters_and_chat_in_time(player_site: Any, tmp_path: Path) -> None:
     from playwright.async_api import async_playwright
 
-    base, asset_id = player_site
+    base, asset_id, _media = player_site
     shots = Path(os.environ.get("AULACAST_E2E_SCREENSHOTS") or tmp_path / "img")
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
@@ -116,5 +116,38 @@ async def test_chromium_plays_the_recording_with_chapters_and_chat_in_time(playe
             await page.wait_for_function("() => document.getElementById('status').textContent.length > 0", timeout=30_000)
             assert "another group" in await page.locator("#status").text_content()
             assert await page.evaluate("() => document.getElementById('video').currentSrc") == ""
+        finally:
+            await browser.close()
+
+
+async def test_a_student_hands_in_a_presentation_and_a_bad_file_is_refused(player_site: Any, tmp_path: Path) -> None:
+    from playwright.async_api import async_playwright
+
+    base, _asset, media = player_site
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = await (await _signed_in(browser, base, "s1")).new_page()
+            await page.goto("/handin")
+            await page.wait_for_function("() => !document.getElementById('handin').hidden", timeout=30_000)
+            options = await page.locator("select[name=session] option").all_text_contents()
+            assert len(options) == 1 and options[0].startswith("Course work defense: s1")
+            # Not a video: refused at the last byte, with the reason, in words.
+            await page.get_by_label("File").set_input_files(str(media.text))
+            await page.get_by_role("button", name="Upload").click()
+            await page.wait_for_function("() => document.getElementById('error').textContent.length > 0", timeout=60_000)
+            assert "not a media file" in await page.locator("#error").text_content()
+            # A browser-made WebM: uploaded, converted, archived, linked.
+            await page.get_by_label("File").set_input_files(str(media.webm))
+            await page.get_by_role("button", name="Upload").click()
+            await page.wait_for_function(
+                "() => document.getElementById('done').textContent.includes('archived')", timeout=120_000)
+            assert "Handed in" in await page.locator("#status").text_content()
+            done = await page.locator("#done li").all_text_contents()
+            assert any("talk.webm — archived" in d for d in done), done
+            assert any("notes.mp4 — refused" in d for d in done), done
+            await page.get_by_role("link", name="Open in the archive").click()
+            await page.wait_for_function("() => document.getElementById('video').readyState >= 2", timeout=60_000)
+            await page.screenshot(path=str(tmp_path / "handin-player.png"))
         finally:
             await browser.close()
