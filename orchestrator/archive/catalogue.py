@@ -15,6 +15,7 @@ blobs, which ``verify`` reports and ``sweep_orphans`` removes.
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import uuid
@@ -152,7 +153,8 @@ class Archive:
                 cues = parse_webvtt(chat_vtt.read_text(encoding="utf-8"))
             except (OSError, UnicodeDecodeError, ValueError) as exc:
                 raise UserError(f"{chat_vtt.name}: not a readable WebVTT file ({exc})") from None
-            chat = [{"start": c.start, "end": c.end, "speaker": c.speaker, "text": c.text} for c in cues]
+            chat = [{"start": c.start, "end": c.end, "speaker": _unescape(c.speaker),
+                     "text": c.text.removesuffix("</v>")} for c in cues]  # fmt: skip
             chat_bytes = chat_vtt.read_bytes()
         else:
             cues = timeline(records, origin)
@@ -160,6 +162,29 @@ class Archive:
             chat_bytes = to_webvtt(records, origin).encode() if cues else None
         return self._ingest_video(video, facts, poster=poster, chapters=chapters, chat=chat,
                                   chat_bytes=chat_bytes, actor_id=actor_id)  # fmt: skip
+
+    def ingest_composition(self, session_id: int, folder: Path, *, actor_id: int | None = None) -> IngestResult:
+        """Archive a composer's output folder (media.composition): ``lecture.mp4`` and, when present,
+        ``chat.vtt``, ``poster.jpg`` and ``chapters.json`` (``[{"start": s, "title": ...}, ...]``).
+
+        The chat cues and chapters are already on the video's clock, so nothing is re-timed.
+        """
+        folder = Path(folder)
+        video = folder / "lecture.mp4"
+        if not video.is_file():
+            raise UserError(f"{folder} holds no lecture.mp4: not a finished composition")
+        chapters: list[Chapter] | None = None
+        if (folder / "chapters.json").is_file():
+            try:
+                raw = json.loads((folder / "chapters.json").read_text(encoding="utf-8"))
+                chapters = [Chapter(float(c["start"]), str(c["title"])) for c in raw]
+            except (ValueError, KeyError, TypeError) as exc:
+                raise UserError(f"{folder / 'chapters.json'}: not a list of {{start, title}} ({exc})") from None
+        chat = folder / "chat.vtt"
+        poster = folder / "poster.jpg"
+        return self.ingest_recording(session_id, video, chat_vtt=chat if chat.is_file() else None,
+                                     poster=poster if poster.is_file() else None, chapters=chapters,
+                                     actor_id=actor_id)  # fmt: skip
 
     def import_video(
         self,
@@ -403,6 +428,8 @@ class Archive:
                          session_id=asset.session_id)  # fmt: skip
             asset.files = []
             asset.status = "deleted"
+            # The source is free again: composing the session anew after a deletion makes a new item.
+            asset.source_key = f"{asset.source_key}#deleted-{asset.id}"[:200]
             asset.deleted_at = utcnow()
             asset.chat = []
             search.drop_asset(s, asset.id)
@@ -427,6 +454,10 @@ def _kind_of(row: SessionRecord, offering: Offering | None) -> str:
 
 def _subject(discipline: Discipline | None) -> str:
     return f"{discipline.title} ({discipline.code})" if discipline else ""
+
+
+def _unescape(text: str) -> str:
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def _plain(value: Any) -> Any:

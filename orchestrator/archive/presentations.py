@@ -78,8 +78,10 @@ def _check_pdf(path: Path, filename: str) -> int:
         pages = len(reader.pages)
     except HandinRefused:
         raise
-    except (PdfReadError, ValueError, KeyError, OSError) as exc:
+    except PdfReadError as exc:
         raise HandinRefused(f"{filename} is a damaged PDF ({exc}); export it again and upload it") from None
+    except Exception as exc:  # a malformed PDF makes pypdf fail in many ways; none may escape as a crash
+        raise HandinRefused(f"{filename} is a damaged PDF ({type(exc).__name__}); export it again and upload it") from None
     if pages < 1:
         raise HandinRefused(f"{filename} has no pages")
     return pages

@@ -52,6 +52,14 @@ async def archive_recording(svc: Services, session_id: int, video: Path, **kw: A
     return result
 
 
+async def archive_composition(svc: Services, session_id: int, folder: Path, **kw: Any) -> IngestResult:
+    """``Archive.ingest_composition`` off the event loop; publishes ``asset.archived`` when a new item was made."""
+    result = await asyncio.to_thread(archive_of(svc).ingest_composition, session_id, folder, **kw)
+    if result.created:
+        await svc.bus.publish("asset.archived", _event(result, session_id))
+    return result
+
+
 def _event(result: IngestResult, session_id: int | None) -> dict[str, Any]:
     return {"asset_id": result.asset_id, "kind": result.kind, "sha256": result.sha256, "session_id": session_id,
             "page": f"/archive/{result.asset_id}"}
@@ -89,6 +97,12 @@ def process_upload(archive: Archive, upload_id: str, checked: Checked | None = N
         return archive_handin(archive, upload_id, checked, path)
     except UserError as exc:  # HandinRefused, or media that would not normalise
         refuse(archive, upload_id, str(exc), actor_id=owner)
+        return None
+    except Exception:
+        # Not the student's fault, but retrying at every start would fail the same way: say so and stop.
+        log.exception("hand-in processing failed", extra={"upload": upload_id})
+        refuse(archive, upload_id, "the file could not be processed because of a server error; the operator has "
+               "the details — please upload it again later", actor_id=owner)  # fmt: skip
         return None
 
 
@@ -231,5 +245,5 @@ def expires_from_now(settings: Settings) -> timedelta:
     return timedelta(hours=settings.archive.upload_expire_hours)
 
 
-__all__ = ["HandinRefused", "Handins", "archive_of", "archive_recording", "attach", "expire_uploads", "handins",
+__all__ = ["HandinRefused", "Handins", "archive_composition", "archive_of", "archive_recording", "attach", "expire_uploads", "handins",
            "process_upload"]

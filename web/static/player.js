@@ -129,10 +129,14 @@ async function main() {
   if (playback.download) {
     const a = document.getElementById("download");
     a.href = playback.download;
+    if (playback.kind === "written_work") a.textContent = "Download the written work (PDF)";
     a.hidden = false;
   }
   if (playback.hls) load(playback.hls, 0);
-  else announce("This item has no video to play.");
+  else {
+    video.hidden = true;
+    announce(playback.kind === "written_work" ? "A written work: download it below." : "This item has no video to play.");
+  }
   video.addEventListener("timeupdate", replayChat);
   video.addEventListener("seeked", replayChat);
 }

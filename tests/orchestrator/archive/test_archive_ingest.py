@@ -163,6 +163,9 @@ def test_retention_deletes_what_is_due_and_never_what_is_held(archive: Archive, 
         archive.set_hold(s, s.get(Asset, defense), hold=False, reason="appeal decided", actor_id=w.people["reg"])
     archive.delete_asset(defense, actor_id=w.people["adm"], reason="appeal decided")
     assert list(archive.storage.digests()) == []
+    # A deleted item frees its source: the session composed anew is archived as a new item.
+    again = archive.ingest_recording(w.sessions["defense-s1"], media.lecture)
+    assert again.created and again.asset_id not in (consultation, defense)
 
 
 def test_orphan_blobs_left_by_a_crash_are_swept(archive: Archive) -> None:
@@ -202,3 +205,24 @@ def test_time_zone_decides_the_dc_date(archive: Archive, sqlite_world, media: Me
         row.start_at = row.start_at.replace(hour=20, tzinfo=UTC)
     a = _asset(archive, archive.ingest_recording(w.sessions["consultation"], media.lecture).asset_id)
     assert a.dc_date == date(2026, 11, 17)
+
+
+def test_a_composer_output_folder_is_archived_as_it_is(archive: Archive, sqlite_world, media: Media, tmp_path: Path) -> None:
+    """media.composition writes lecture.mp4, chat.vtt, poster.jpg and chapters.json into one folder."""
+    import json
+    import shutil
+
+    _, w = sqlite_world
+    folder = tmp_path / "composition"
+    folder.mkdir()
+    shutil.copy(media.lecture, folder / "lecture.mp4")
+    (folder / "chat.vtt").write_text("WEBVTT\n\nchat-1\n00:00:02.000 --> 00:00:08.000\n<v Bob &amp; Co>a &lt;b&gt; c\n")
+    (folder / "chapters.json").write_text(json.dumps([{"start": 0, "end": 3, "title": "Lecture"},
+                                                      {"start": 3, "end": 8, "title": "Aigerim"}]))  # fmt: skip
+    result = archive.ingest_composition(w.sessions["consultation"], folder)
+    a = _asset(archive, result.asset_id)
+    assert a.chapters == [{"start": 0.0, "title": "Lecture"}, {"start": 3.0, "title": "Aigerim"}]  # not the MP4's
+    assert [(c["start"], c["speaker"], c["text"]) for c in a.chat] == [(2.0, "Bob & Co", "a <b> c")]
+    assert archive.ingest_composition(w.sessions["consultation"], folder).asset_id == a.id
+    with pytest.raises(UserError, match="no lecture.mp4"):
+        archive.ingest_composition(w.sessions["consultation"], tmp_path)
