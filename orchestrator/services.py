@@ -24,6 +24,8 @@ from orchestrator.store.db import Database
 if TYPE_CHECKING:
     from media.live.placement import MediaRouter
     from media.live.types import MediaServer
+    from orchestrator.archive.catalogue import Archive
+    from orchestrator.archive.service import Handins
     from orchestrator.planning import PlanCache
     from orchestrator.store.models import SessionRecord
     from signaling.server import SignalingServer
@@ -54,6 +56,8 @@ class Services:
     signaling: SignalingServer | None = None
     lifecycle: SessionJobs | None = None
     plan_cache: PlanCache = field(default_factory=lambda: _plan_cache())  # the last Planner, kept for re-plans
+    archive: Archive | None = None  # set by orchestrator.archive.service.attach; archive_of(svc) makes one if not
+    handins: Handins | None = None  # background archiving of §31 hand-ins (orchestrator.archive.service)
 
     @classmethod
     def build(cls, settings: Settings, *, db: Database | None = None) -> Services:

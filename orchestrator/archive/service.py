@@ -16,14 +16,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from orchestrator import audit
 from orchestrator.archive.catalogue import Archive, IngestResult
@@ -31,11 +32,12 @@ from orchestrator.archive.models import Asset, Upload
 from orchestrator.archive.presentations import Checked, HandinRefused, archive_handin, check_handin
 from orchestrator.config import Settings
 from orchestrator.errors import UserError
-from orchestrator.services import Services
+from orchestrator.store.db import Database
 from orchestrator.store.types import utcnow
 
 log = logging.getLogger("aulacast.archive")
 
+T = TypeVar("T")
 SWEEP_SECONDS = 300
 RETENTION_EVERY = timedelta(days=1)
 
@@ -65,11 +67,25 @@ def _event(result: IngestResult, session_id: int | None) -> dict[str, Any]:
             "page": f"/archive/{result.asset_id}"}
 
 
+class Services(Protocol):
+    """What this module uses of ``orchestrator.services.Services`` (named here, not imported: that module
+    names the archive's types, and the import contracts forbid a cycle)."""
+
+    settings: Settings
+    db: Database
+    bus: Any
+    locks: Any
+    archive: Archive | None
+    handins: Handins | None
+
+    async def db_call(self, fn: Callable[[Session], T]) -> T: ...
+
+
 def archive_of(svc: Services) -> Archive:
-    archive = svc.extras.get("archive")
-    if archive is None:
-        archive = svc.extras["archive"] = Archive(svc.settings, svc.db)
-    return archive
+    """The node's Archive (made on first use)."""
+    if svc.archive is None:
+        svc.archive = Archive(svc.settings, svc.db)
+    return svc.archive
 
 
 def upload_dir(settings: Settings) -> Path:
@@ -173,10 +189,9 @@ class Handins:
 
 
 def handins(svc: Services) -> Handins:
-    h = svc.extras.get("handins")
-    if h is None:
-        h = svc.extras["handins"] = Handins(archive_of(svc), svc.bus)
-    return h
+    if svc.handins is None:
+        svc.handins = Handins(archive_of(svc), svc.bus)
+    return svc.handins
 
 
 async def _on_prepare(request: web.Request, response: web.StreamResponse) -> None:

@@ -44,7 +44,7 @@ async def _upload(server, who: str, path: Path, kind: str, name: str, chunk: int
 
 
 async def _settled(server, upload_id: str) -> dict:  # type: ignore[no-untyped-def,type-arg]
-    await server.services().extras["handins"].idle()
+    await server.services().handins.idle()
     r = await server.call("GET", f"/api/uploads/{upload_id}", "s1")
     assert r.status == 200
     return await r.json()
