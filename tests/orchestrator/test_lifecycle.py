@@ -112,15 +112,16 @@ def test_restart_between_transitions_loses_none_repeats_none(tmp_path: Path) -> 
     db = Database.from_url(f"sqlite:///{tmp_path / 'var' / 'aulacast.db'}")
     db.upgrade()
     now = datetime.now(UTC)
-    # open at +9 s (lobby 3 s before start), live at +12 s, closed at +15 s: room for a slow start-up
-    add_session(db, now + timedelta(seconds=12), now + timedelta(seconds=15))
+    # open at +17 s (lobby 3 s before start), live at +20 s, closed at +23 s: room for a start-up
+    # that takes several seconds on a loaded machine (importing the app alone can take 6 s)
+    add_session(db, now + timedelta(seconds=20), now + timedelta(seconds=23))
     log = tmp_path / "node.log"
     node = start_node(cfg, log)
     try:
-        assert wait_for(lambda: transitions(db) == ["open"], 11), log.read_text()
+        assert wait_for(lambda: transitions(db) == ["open"], 19), log.read_text()
         node.send_signal(signal.SIGKILL)  # dies between "open" and "live"
         node.wait(10)
-        wait_for(lambda: datetime.now(UTC) > now + timedelta(seconds=13), 15)
+        wait_for(lambda: datetime.now(UTC) > now + timedelta(seconds=21), 23)
         assert transitions(db) == ["open"]  # nothing ran while it was down
         node = start_node(cfg, log)
         assert wait_for(lambda: transitions(db) == ["open", "live", "closed"], 25), log.read_text()
