@@ -91,7 +91,7 @@ def check_tracks(rec: Recording) -> tuple[list[Usable], list[dict[str, Any]]]:
 
 
 def _readable_length(path: Path, kind: str) -> float | None:
-    """Seconds from the first to the end of the last packet of the file's first ``kind`` stream."""
+    """Seconds to the end of the last packet of the file's first ``kind`` stream (its timestamps start at 0)."""
     with av.open(str(path)) as container:
         streams = [s for s in container.streams if s.type == kind]
         if not streams:
@@ -110,7 +110,7 @@ def _readable_length(path: Path, kind: str) -> float | None:
             pass  # a cut-short file: what was read so far is what can be used
         if first is None or last is None:
             return None
-        return last - first
+        return last
 
 
 def composition_key(rec: Recording) -> str:

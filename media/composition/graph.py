@@ -4,7 +4,8 @@
     g.filter_script          # the graph as text (written to a file: long sessions outgrow argv)
     g.args(script_path)      # ffmpeg arguments before the output file
 
-Each video track is put on the session clock once (``setpts``), split once per segment that
+A track file's timestamps are 0 at the track's ``start`` and keep its gaps (docs/recording-format.md),
+so each video track is put on the session clock by adding its start (``setpts``), split once per segment that
 shows it, trimmed to that segment and scaled into its tile over a black 1280×720 base; the
 segments are concatenated. Trimming before scaling means a frame is scaled only when shown.
 Every audio track is put on the session clock with silence before it and in its gaps
@@ -71,7 +72,7 @@ def build_graph(
     for tid, count in uses.items():
         n = index[tid]
         outs = "".join(f"[v{n}_{k}]" for k in range(count))
-        lines.append(f"[{n}:v:0]setpts=PTS-STARTPTS+{_n(inputs[n].start)}/TB,split={count}{outs}")
+        lines.append(f"[{n}:v:0]setpts=PTS+{_n(inputs[n].start)}/TB,split={count}{outs}")
         taken[tid] = 0
     seg_labels = []
     for j, seg in enumerate(segments):
@@ -104,7 +105,7 @@ def build_graph(
     audio = [n for n, inp in enumerate(inputs) if inp.kind == "audio"]
     for n in audio:
         lines.append(
-            f"[{n}:a:0]asetpts=PTS-STARTPTS+{_n(inputs[n].start)}/TB,aresample=48000:async=1:first_pts=0,"
+            f"[{n}:a:0]asetpts=PTS+{_n(inputs[n].start)}/TB,aresample=48000:async=1:first_pts=0,"
             f"aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo[a{n}]"
         )
     d = _n(duration)
