@@ -21,6 +21,7 @@ from orchestrator.calendar_import import current_calendar_row, import_calendar, 
 from orchestrator.config import Settings
 from orchestrator.curriculum import Curriculum, apply_curriculum
 from orchestrator.planning import apply, compute, load_inputs
+from orchestrator.policy import OPERATOR
 from orchestrator.roster import apply_roster, parse_roster
 from orchestrator.store.db import Database
 from orchestrator.store.models import (
@@ -59,7 +60,7 @@ def load_demo(settings: Settings, db: Database) -> list[tuple[str, str, str]]:
             create_person(s, username="ada", display_name="Ada Admin", roles=["admin"], password=logins["ada"])
             report = parse_roster((DATA / "roster.csv").read_text(encoding="utf-8"), source="demo roster.csv")
             assert report.ok, report.errors
-            apply_roster(s, report.rows)
+            apply_roster(s, report.rows, actor=OPERATOR)
             for p in s.scalars(select(Person)):
                 if p.username in logins:
                     p.password_hash = hash_password(logins[p.username])

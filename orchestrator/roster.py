@@ -1,7 +1,8 @@
 """CSV roster import: students, tutors and staff with their groups and programmes.
 
     report = parse_roster(text, source="roster.csv")     # every bad row, by line
-    if report.ok and not dry_run: apply_roster(session, report.rows)
+    refused = check_roster(session, actor, report)        # rows the actor may not apply, by line
+    if report.ok and not refused and not dry_run: apply_roster(session, report.rows, actor=actor)
 
 Columns (header required, order free): ``username, display_name, roles`` and
 optionally ``group, group_name, programme, email, timezone``. ``roles`` holds
@@ -20,6 +21,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from orchestrator.auth import Identity
+from orchestrator.errors import Forbidden
+from orchestrator.policy import can_import_roster_row
 from orchestrator.store.models import ROLES, Group, GroupMember, Person, PersonRole, Programme
 
 REQUIRED = ("username", "display_name", "roles")
@@ -135,8 +139,31 @@ class RosterResult:
     groups_created: int = 0
 
 
-def apply_roster(s: Session, rows: list[RosterRow]) -> RosterResult:
-    """Create or update every row in one transaction (the caller's)."""
+class RosterRefused(Forbidden):
+    """Rows the actor may not apply (role changes), one message per line; nothing was imported."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__(f"{len(errors)} row(s) refused; nothing imported", code="roster_refused")
+        self.errors = errors
+
+
+def check_roster(s: Session, actor: Identity, rows: list[RosterRow], source: str = "roster.csv") -> list[str]:
+    """Every row whose role change the actor may not make, as ``source:line: roles: reason``."""
+    errors: list[str] = []
+    for row in rows:
+        person = s.scalar(select(Person).where(Person.username == row.username))
+        decision = can_import_roster_row(actor, None if person is None else person.role_names, row.roles)
+        if not decision:
+            errors.append(f"{source}:{row.line}: roles: {row.username}: {decision.reason}")
+    return errors
+
+
+def apply_roster(s: Session, rows: list[RosterRow], *, actor: Identity, source: str = "roster.csv") -> RosterResult:
+    """Create or update every row in one transaction (the caller's); ``RosterRefused`` before any write
+    when a row changes roles the actor may not change."""
+    refused = check_roster(s, actor, rows, source)
+    if refused:
+        raise RosterRefused(refused)
     result = RosterResult()
     programmes = {p.code: p for p in s.scalars(select(Programme))}
     groups = {g.code: g for g in s.scalars(select(Group))}

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from orchestrator.store.models import Group, GroupMember, Offering, Person, SessionParticipant, SessionRecord
+from orchestrator.store.models import Group, GroupMember, Person, SessionParticipant, SessionRecord
 from schedules.academic.ical import IcalEvent, render_calendar
 
 
@@ -44,21 +44,6 @@ def sessions_of_group(s: Session, group_id: int, include_cancelled: bool = True)
     if not include_cancelled:
         q = q.where(SessionRecord.status != "cancelled")
     return list(s.scalars(q.order_by(SessionRecord.start_at, SessionRecord.key)))
-
-
-def is_participant(s: Session, row: SessionRecord, person_id: int) -> bool:
-    if row.tutor_id == person_id or any(p.person_id == person_id for p in row.participants):
-        return True
-    return row.group_id is not None and row.group_id in group_ids_of(s, person_id)
-
-
-def tutors_of_student(s: Session, student_id: int) -> set[int]:
-    """Tutors of the offerings of the student's groups, and committee members of their defenses."""
-    groups = group_ids_of(s, student_id)
-    tutors = set(s.scalars(select(Offering.tutor_id).where(Offering.group_id.in_(groups))))
-    for row in sessions_of_person(s, student_id, include_cancelled=False):
-        tutors |= {p.person_id for p in row.participants if p.role in ("chair", "committee", "host")}
-    return tutors
 
 
 def join_url(public_url: str, session_id: int) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import web
@@ -15,8 +15,9 @@ from orchestrator.api import STAFF, TEACHING, api, services
 from orchestrator.auth import create_person, hash_password
 from orchestrator.errors import NotFound, UserError
 from orchestrator.http import identity, parse_body
-from orchestrator.roster import apply_roster, parse_roster
-from orchestrator.store.models import AuditEntry, Group, GroupMember, Person
+from orchestrator.policy import can_set_password, can_set_roles
+from orchestrator.roster import RosterRefused, apply_roster, check_roster, parse_roster
+from orchestrator.store.models import ROLES, AuditEntry, Group, GroupMember, Person, PersonRole
 
 MAX_ROSTER_BYTES = 5 * 1024 * 1024
 
@@ -69,8 +70,7 @@ async def list_people(request: web.Request) -> dict[str, Any]:
 async def add_person(request: web.Request) -> dict[str, Any]:
     ident = identity(request)
     body: PersonBody = await parse_body(request, PersonBody)
-    if "admin" in body.roles and not ident.has("admin"):
-        raise UserError("only an admin can create another admin", code="forbidden", status=403)
+    can_set_roles(ident, None, body.roles).enforce()
 
     def make(s: Session) -> dict[str, Any]:
         p = create_person(
@@ -93,11 +93,37 @@ async def set_password(request: web.Request) -> dict[str, Any]:
         p = s.get(Person, pid)
         if p is None:
             raise NotFound(f"no person {pid}")
+        can_set_password(ident, pid).enforce()
         p.password_hash = hash_password(body.password)
         audit.record(s, ident.person_id, "person.password", f"person:{pid}")
 
     await services(request).db_call(update)
     return {"ok": True}
+
+
+class RolesBody(BaseModel):
+    roles: list[Literal[ROLES]] = Field(max_length=len(ROLES))  # type: ignore[valid-type]
+
+
+@api.route("PUT", "/api/people/{person_id:\\d+}/roles", roles=STAFF, summary="Set a person's roles (staff accounts and admin grants: an admin only)", body=RolesBody, tags=("people",))
+async def set_roles(request: web.Request) -> dict[str, Any]:
+    ident = identity(request)
+    body: RolesBody = await parse_body(request, RolesBody)
+    pid = int(request.match_info["person_id"])
+
+    def update(s: Session) -> dict[str, Any]:
+        p = s.get(Person, pid)
+        if p is None:
+            raise NotFound(f"no person {pid}")
+        before = sorted(p.role_names)
+        can_set_roles(ident, before, body.roles).enforce()
+        wanted = set(body.roles)
+        p.roles = [r for r in p.roles if r.role in wanted] + [PersonRole(role=r) for r in sorted(wanted - set(before))]
+        s.flush()
+        audit.record(s, ident.person_id, "person.roles", f"person:{pid}", before=before, after=sorted(set(body.roles)))
+        return person_row(p)
+
+    return {"person": await services(request).db_call(update)}
 
 
 @api.route("GET", "/api/groups", roles=STAFF | TEACHING, summary="Study groups with their students", tags=("people",))
@@ -134,15 +160,23 @@ async def import_roster(request: web.Request) -> web.Response:
             {"error": {"code": "invalid_roster", "message": f"{len(report.errors)} bad row(s); nothing imported"}, "errors": report.errors},
             status=422,
         )
-    if dry:
-        return web.json_response({"dry_run": True, "rows": len(report.rows), "errors": []})
 
-    def apply(s: Session) -> dict[str, int]:
-        res = apply_roster(s, report.rows)
+    def apply(s: Session) -> dict[str, Any]:
+        if dry:
+            refused = check_roster(s, ident, report.rows)
+            if refused:
+                raise RosterRefused(refused)
+            return {"dry_run": True, "rows": len(report.rows), "errors": []}
+        res = apply_roster(s, report.rows, actor=ident)
         audit.record(s, ident.person_id, "roster.import", "roster", rows=len(report.rows))
-        return {"created": res.created, "updated": res.updated, "groups_created": res.groups_created}
+        return {"dry_run": False, "created": res.created, "updated": res.updated, "groups_created": res.groups_created}
 
-    return web.json_response({"dry_run": False, **await services(request).db_call(apply)})
+    try:
+        return web.json_response(await services(request).db_call(apply))
+    except RosterRefused as exc:
+        return web.json_response(
+            {"error": {"code": exc.code, "message": str(exc)}, "errors": exc.errors}, status=exc.status,
+        )
 
 
 @api.route("GET", "/api/audit", roles=frozenset({"admin"}), summary="The audit log, newest first, and whether its chain is intact", tags=("ops",))

@@ -15,9 +15,10 @@ from sqlalchemy.orm import Session
 
 from orchestrator import audit
 from orchestrator.api import STAFF, TEACHING, api, services
-from orchestrator.errors import Forbidden, NotFound, UserError
+from orchestrator.errors import NotFound, UserError
 from orchestrator.grading import scale_of
 from orchestrator.http import identity, parse_body
+from orchestrator.policy import can_enter_result
 from orchestrator.store.models import ControlResult, GroupMember, Offering, Person
 from orchestrator.store.types import utcnow
 
@@ -41,8 +42,7 @@ async def post_result(request: web.Request) -> dict[str, Any]:
         off = s.scalar(select(Offering).where(Offering.code == body.offering))
         if off is None:
             raise NotFound(f"no offering {body.offering!r}")
-        if not ident.has("admin", "registrar") and off.tutor_id != ident.person_id:
-            raise Forbidden("only the offering's tutor or the registrar enters its results")
+        can_enter_result(s, ident, off).enforce()
         activities = {a["id"] for a in (off.rules or {}).get("controls", [])}
         if body.activity not in activities:
             raise UserError(f"offering {body.offering} has no control activity {body.activity!r} "

@@ -13,16 +13,15 @@ from sqlalchemy.orm import Session
 from orchestrator import audit
 from orchestrator.api import STAFF, TEACHING, api, services
 from orchestrator.auth import Identity, person_by_feed_token
-from orchestrator.errors import Forbidden, NotFound, UserError
+from orchestrator.errors import NotFound, UserError
 from orchestrator.http import AUTHENTICATED, PUBLIC, identity, parse_body
+from orchestrator.policy import can_create_consultation, can_view_group, can_view_session, can_view_student
 from orchestrator.schedule_views import (
     group_feed,
     group_ids_of,
-    is_participant,
     person_feed,
     session_json,
     sessions_of_person,
-    tutors_of_student,
 )
 from orchestrator.store.models import (
     ControlResult,
@@ -57,12 +56,8 @@ def _range(request: web.Request) -> tuple[datetime, datetime]:
 
 
 def may_see_student(s: Session, ident: Identity, student_id: int) -> None:
-    """The student, their tutors and committee, the registrar and the admin (§13)."""
-    if ident.person_id == student_id or ident.has("admin", "registrar"):
-        return
-    if ident.person_id in tutors_of_student(s, student_id):
-        return
-    raise Forbidden("only the student, their tutors and the registrar see this")
+    """The student, the tutors of their offerings, their defense committee, the registrar, the admin (§13)."""
+    can_view_student(s, ident, student_id).enforce()
 
 
 @api.route("GET", "/api/me/schedule", roles=AUTHENTICATED, summary="My sessions in my time zone", query={"from": "ISO start", "to": "ISO end"}, tags=("schedule",))
@@ -113,6 +108,7 @@ async def person_ics(request: web.Request) -> web.Response:
 
 @api.route("GET", "/api/groups/{group_id:\\d+}/schedule.ics", roles=STAFF | TEACHING, summary="A study group's schedule as iCalendar", produces=ICS, tags=("schedule",))
 async def group_ics(request: web.Request) -> web.Response:
+    ident = identity(request)
     svc = services(request)
     gid = int(request.match_info["group_id"])
 
@@ -120,6 +116,7 @@ async def group_ics(request: web.Request) -> web.Response:
         group = s.get(Group, gid)
         if group is None:
             raise NotFound(f"no group {gid}")
+        can_view_group(s, ident, gid).enforce()
         return group_feed(s, group, tz=svc.settings.timezone, public_url=svc.settings.effective_public_url, domain=svc.settings.institution_domain)
 
     return web.Response(body=await svc.db_call(render), content_type="text/calendar", charset="utf-8")
@@ -196,8 +193,7 @@ async def get_session(request: web.Request) -> dict[str, Any]:
         row = s.get(SessionRecord, sid)
         if row is None:
             raise NotFound(f"no session {sid}")
-        if not (ident.has("admin", "registrar") or is_participant(s, row, ident.person_id)):
-            raise Forbidden("you are not a participant of this session")
+        can_view_session(s, ident, row).enforce()
         out = session_json(row, ident.timezone, svc.settings.effective_public_url)
         out["participants"] = [{"person_id": p.person_id, "role": p.role} for p in row.participants]
         if row.group_id:
@@ -231,14 +227,16 @@ async def create_session(request: web.Request) -> dict[str, Any]:
             return existing
         if body.group_id is not None and s.get(Group, body.group_id) is None:
             raise NotFound(f"no group {body.group_id}")
+        for st in body.student_ids:
+            if s.get(Person, st) is None:
+                raise NotFound(f"no person {st}")
+        can_create_consultation(s, ident, body.group_id, body.student_ids).enforce()
         row = SessionRecord(
             key=key, kind="consultation", title=body.title, start_at=body.start, end_at=body.start + timedelta(minutes=body.minutes),
             status="planned", tutor_id=ident.person_id, group_id=body.group_id, detail={"adhoc": True},
         )
         row.participants = [SessionParticipant(person_id=ident.person_id, role="host")]
         for st in dict.fromkeys(body.student_ids):
-            if s.get(Person, st) is None:
-                raise NotFound(f"no person {st}")
             if st != ident.person_id:
                 row.participants.append(SessionParticipant(person_id=st, role="participant"))
         s.add(row)

@@ -40,6 +40,9 @@ def create(args: argparse.Namespace) -> int:
         password = getpass.getpass("password: ")
         if password != getpass.getpass("again: "):
             raise UserError("the two passwords differ")
+    from orchestrator.policy import OPERATOR, can_set_roles
+
+    can_set_roles(OPERATOR, None, ["admin"]).enforce()
     with db.session() as s:
         person = create_person(
             s, username=args.username.lower(), display_name=args.name or args.username, roles=["admin"],

@@ -22,7 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run_import(args: argparse.Namespace) -> int:
     from orchestrator import audit
     from orchestrator.config import load_settings
-    from orchestrator.roster import apply_roster, parse_roster
+    from orchestrator.policy import OPERATOR
+    from orchestrator.roster import RosterRefused, apply_roster, check_roster, parse_roster
     from orchestrator.store.db import Database
 
     settings = load_settings(args.config)
@@ -37,13 +38,21 @@ def run_import(args: argparse.Namespace) -> int:
         for line in report.errors:
             print(line, file=sys.stderr)
         raise UserError(f"{args.file}: {len(report.errors)} bad row(s); nothing imported")
-    if args.dry_run:
-        print(f"{args.file}: {len(report.rows)} row(s) are valid; dry run, nothing imported")
-        return 0
     db = Database.from_url(settings.effective_database_url)
     db.check_revision()
-    with db.session() as s:
-        res = apply_roster(s, report.rows)
-        audit.record(s, None, "roster.import", str(args.file), rows=len(report.rows), via="cli")
+    try:
+        with db.session() as s:
+            if args.dry_run:
+                refused = check_roster(s, OPERATOR, report.rows, str(args.file))
+                if refused:
+                    raise RosterRefused(refused)
+                print(f"{args.file}: {len(report.rows)} row(s) are valid; dry run, nothing imported")
+                return 0
+            res = apply_roster(s, report.rows, actor=OPERATOR, source=str(args.file))
+            audit.record(s, None, "roster.import", str(args.file), rows=len(report.rows), via="cli")
+    except RosterRefused as exc:
+        for line in exc.errors:
+            print(line, file=sys.stderr)
+        raise UserError(f"{args.file}: {len(exc.errors)} row(s) refused; nothing imported") from None
     print(f"{args.file}: {res.created} created, {res.updated} updated, {res.groups_created} group(s) created")
     return 0
