@@ -35,7 +35,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("args", nargs=argparse.REMAINDER, help="the worker's own arguments")
     args = parser.parse_args(argv)
     setup_logging(args.log_level)
-    importlib.import_module(args.worker).main(args.args)
+    module = importlib.import_module(args.worker)
+    if args.worker == "media.live.workers":
+        # the recorder is the media server's egress sink; media.live may not import it, so it is given here
+        from media.recording.recorder import open_sink
+
+        module.main(args.args, egress=open_sink)
+    else:
+        module.main(args.args)
 
 
 if __name__ == "__main__":

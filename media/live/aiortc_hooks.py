@@ -8,6 +8,7 @@ Usage::
     observe_keyframe_requests(sender, on_pli)           # subscriber asked for a keyframe
     on_nack(sender, resend)                             # subscriber lost a packet
     request_keyframe(receiver)                          # send PLI to the publisher
+    undo = observe_audio_levels(receiver, on_level)     # RFC 6464 levels of received audio (a recorder)
     with set_consent_timing(2.0, 3, 2), restrict_host_addresses(["10.0.0.5"]):
         ...                                             # process-wide aioice settings, undone on exit
 
@@ -327,6 +328,35 @@ def request_keyframe(receiver: RTCRtpReceiver) -> bool:
     for source in sources:
         asyncio.ensure_future(send_pli(source.source))
     return True
+
+
+def observe_audio_levels(receiver: RTCRtpReceiver, callback: Callable[[int, bool], None]) -> Callable[[], None]:
+    """Call ``callback(level, voice)`` for each RTP packet reaching ``receiver`` with an audio level (RFC 6464).
+
+    ``level`` is -dBov (0 loudest, 127 silence), ``voice`` the V bit. Read from the header
+    extension aiortc already parses; nothing is decoded. Wraps ``_handle_rtp_packet`` on this
+    receiver instance; returns a function that takes the observer off again.
+    """
+    original = _require(receiver, _RX_HANDLE_RTP)
+    active = [True]
+
+    async def handle(packet: Any, arrival_time_ms: int) -> None:
+        level = packet.extensions.audio_level
+        if level is not None and active[0]:
+            try:
+                callback(level[1], level[0])
+            except Exception:
+                log.exception("an audio level observer failed")
+        await original(packet, arrival_time_ms=arrival_time_ms)
+
+    setattr(receiver, _RX_HANDLE_RTP, handle)
+
+    def undo() -> None:
+        active[0] = False
+        if receiver.__dict__.get(_RX_HANDLE_RTP) is handle:  # on top: unwrap; else it stays, inert
+            setattr(receiver, _RX_HANDLE_RTP, original)
+
+    return undo
 
 
 def observe_keyframe_requests(sender: RTCRtpSender, callback: Callable[[], None]) -> None:

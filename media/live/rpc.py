@@ -24,7 +24,8 @@ from media.live.types import MediaGrant, MediaServer, RoomMediaError
 
 log = logging.getLogger(__name__)
 
-METHODS = ("open_room", "join", "renegotiate", "answer", "set_active_speaker", "leave", "close_room")
+METHODS = ("open_room", "join", "renegotiate", "answer", "set_active_speaker", "leave", "close_room",
+           "start_egress", "stop_egress")  # fmt: skip
 
 
 def request(rid: Any, method: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -72,6 +73,10 @@ async def call_method(media: MediaServer, method: str, p: dict[str, Any]) -> Any
         return await media.leave(p["room_id"], p["peer_id"])
     if method == "close_room":
         return await media.close_room(p["room_id"])
+    if method == "start_egress":
+        return await media.start_egress(p["room_id"], str(p["egress_id"]), p.get("params") or {})
+    if method == "stop_egress":
+        return await media.stop_egress(p["room_id"], str(p["egress_id"]))
     raise RoomMediaError(f"unknown media method {method!r}", "bad_request")
 
 

@@ -40,10 +40,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from media.live import aiortc_hooks
+from media.live.egress import EgressTap, stopped_event
 from media.live.fanout import RoomKind
 from media.live.rtpforward import FanoutPump
 from media.live.sfu import Room
-from media.live.types import EventCallback, MediaConfig, MediaEvent, MediaGrant, RoomMediaError
+from media.live.types import EgressFactory, EventCallback, MediaConfig, MediaEvent, MediaGrant, RoomMediaError
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,8 @@ class EventHub:
 class LocalMediaServer:
     """Rooms held in this process (a media worker, or the whole service on one small machine)."""
 
-    def __init__(self, config: MediaConfig | None = None) -> None:
+    def __init__(self, config: MediaConfig | None = None, egress: EgressFactory | None = None) -> None:
+        """``egress``: makes the sink of ``start_egress`` (the recorder, injected by whoever starts the server)."""
         aiortc_hooks.require_internals()  # refuse to start, naming what moved, rather than misbehave later
         self.config = config or MediaConfig()
         self._room_cls = Room
@@ -83,6 +85,9 @@ class LocalMediaServer:
         self._rooms: dict[str, Room] = {}
         self._events = EventHub()
         self._ice_settings: contextlib.ExitStack | None = None
+        self._egress_factory = egress
+        self._egress: dict[tuple[str, str], EgressTap] = {}
+        self._events.on_event(self._egress_event)
 
     def _apply_ice_settings(self) -> None:
         """Put aioice's process-wide settings this server needs in force, from its first room until ``close``."""
@@ -147,12 +152,60 @@ class LocalMediaServer:
             await room.remove(peer_id, reason="left")
 
     async def close_room(self, room_id: str) -> None:
+        for key in [k for k in self._egress if k[0] == room_id]:
+            await self._finish_egress(key, "room closed")
         room = self._rooms.pop(room_id, None)
         if room is not None:
             await room.close()
 
+    # --- egress (recording) ----------------------------------------------------------------
+
+    async def start_egress(self, room_id: str, egress_id: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Hand the room's encoded frames to a new sink (one more subscriber); returns what the sink says."""
+        room = self.room(room_id)
+        if self._egress_factory is None:
+            raise RoomMediaError("this media server has no recorder configured", "egress_unavailable")
+        if (room_id, egress_id) in self._egress:
+            raise RoomMediaError(f"egress {egress_id!r} already runs in room {room_id!r}", "egress_exists")
+
+        def stopped(reason: str) -> None:  # the sink gave up by itself (disk full): detach, tell signaling
+            tap = self._egress.pop((room_id, egress_id), None)
+            if tap is not None:
+                tap.detach()
+                self._events.emit(stopped_event(room_id, egress_id, reason, "interrupted"))
+
+        sink = self._egress_factory(room_id, egress_id, dict(params), stopped)
+        self._egress[(room_id, egress_id)] = EgressTap(room, sink)
+        return {"egress_id": egress_id, "room_id": room_id}
+
+    async def stop_egress(self, room_id: str, egress_id: str) -> dict[str, Any]:
+        """Detach the sink and close it (files finished); returns its summary. Unknown ids are refused."""
+        if (room_id, egress_id) not in self._egress:
+            raise RoomMediaError(f"no egress {egress_id!r} in room {room_id!r}", "egress_not_found")
+        return await self._finish_egress((room_id, egress_id), "stopped")
+
+    async def _finish_egress(self, key: tuple[str, str], reason: str) -> dict[str, Any]:
+        tap = self._egress.pop(key)
+        tap.detach()
+        try:
+            return await tap.sink.close(reason)
+        except Exception:
+            log.exception("closing egress %s of room %s failed", key[1], key[0])
+            return {"egress_id": key[1], "status": "failed"}
+
+    def _egress_event(self, event: MediaEvent) -> None:
+        for (room_id, _), tap in list(self._egress.items()):
+            if room_id == event.room_id:
+                tap.on_event(event)
+
+    @property
+    def egresses(self) -> list[tuple[str, str]]:
+        return list(self._egress)
+
     async def close(self) -> None:
         """Close every room and take back the process-wide ICE settings this server applied."""
+        for key in list(self._egress):
+            await self._finish_egress(key, "shutdown")  # not "stopped": the recording did not end normally
         for room_id in list(self._rooms):
             await self.close_room(room_id)
         if self._ice_settings is not None:

@@ -363,6 +363,15 @@ class Room:
             for published in participant.published.values():
                 published.listeners.append(listener)
 
+    def remove_frame_listener(self, listener: FrameListener) -> None:
+        """Stop handing frames to ``listener`` (every track, now and later)."""
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+        for participant in self.participants.values():
+            for published in participant.published.values():
+                if listener in published.listeners:
+                    published.listeners.remove(listener)
+
     # --- signaling-facing operations -------------------------------------------------------
 
     async def join(

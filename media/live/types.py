@@ -100,9 +100,43 @@ EVENT_TYPES = (
     "track-removed",  # data: {track_id, source, kind, reason: "unpublished" | "ended" | <peer-left reason>}
     "peer-left",  # data: {reason: "left" | "failed" (ICE/DTLS gone) | "closed" | "rejoined"}
     "room-lost",  # peer_id "", data: {reason: "worker_restarted", worker, peers: [...]}: they must rejoin
+    "egress-stopped",  # peer_id "", data: {egress_id, reason, status}: a sink stopped by itself (disk full)
 )
 
 EventCallback = Callable[[MediaEvent], Awaitable[None] | None]
+
+
+@dataclass(frozen=True)
+class EgressTrack:
+    """A published track as an egress sink sees it; ``key`` is new for every publication (a rejoin is a new one)."""
+
+    key: str
+    track_id: str  # publisher_id:source, as in track-added events
+    publisher_id: str
+    kind: str  # audio | video
+    source: str  # camera | microphone | screen | screen_audio
+    codec: str  # vp8 | vp9 | h264 | opus
+    clock_rate: int
+
+
+class FrameSink(Protocol):
+    """Where an egress (a recorder) receives a room's encoded frames, as one more subscriber would.
+
+    Every method runs on the media server's event loop and must not block it. ``frame`` gets each
+    encoded frame as received (after RTP depacketisation, nothing decoded), ``audio_level`` the
+    RTP audio-level header extension of audio packets (RFC 6464: -dBov, 127 = silence).
+    ``request_keyframe`` (given with the track) asks the publisher for a keyframe (PLI, throttled).
+    """
+
+    def track_started(self, track: EgressTrack, request_keyframe: Callable[[], None]) -> None: ...
+    def frame(self, key: str, data: bytes, timestamp: int, keyframe: bool, arrival: float) -> None: ...
+    def audio_level(self, key: str, level: int, voice: bool, arrival: float) -> None: ...
+    def track_ended(self, key: str, reason: str) -> None: ...
+    async def close(self, reason: str) -> dict[str, Any]: ...
+
+
+# (room_id, egress_id, params, stopped) -> the sink; ``stopped(reason)`` is for a sink that stops by itself
+EgressFactory = Callable[[str, str, Mapping[str, Any], Callable[[str], None]], FrameSink]
 
 
 class MediaServer(Protocol):
@@ -124,4 +158,6 @@ class MediaServer(Protocol):
     async def set_active_speaker(self, room_id: str, peer_id: str | None) -> None: ...
     async def leave(self, room_id: str, peer_id: str) -> None: ...
     async def close_room(self, room_id: str) -> None: ...
+    async def start_egress(self, room_id: str, egress_id: str, params: Mapping[str, Any]) -> dict[str, Any]: ...
+    async def stop_egress(self, room_id: str, egress_id: str) -> dict[str, Any]: ...
     def on_event(self, callback: EventCallback) -> None: ...

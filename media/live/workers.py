@@ -45,6 +45,7 @@ from media.live.aiortc_hooks import AiortcHookError
 from media.live.fanout import RoomKind
 from media.live.server import EventHub, LocalMediaServer
 from media.live.types import (
+    EgressFactory,
     EventCallback,
     IceServer,
     MediaConfig,
@@ -102,8 +103,8 @@ class LoopLag:
 class WorkerServer:
     """The loop inside a worker process: requests in on stdin, replies and events out on stdout."""
 
-    def __init__(self, config: MediaConfig) -> None:
-        self.media = LocalMediaServer(config)
+    def __init__(self, config: MediaConfig, egress: EgressFactory | None = None) -> None:
+        self.media = LocalMediaServer(config, egress)
         self.media.on_event(lambda event: self._write({"event": event.to_dict()}))
         self._out = sys.stdout
         self.lag = LoopLag()
@@ -136,12 +137,13 @@ class WorkerServer:
         return {"pid": os.getpid(), "rooms": rooms, "loop_lag": self.lag.summary(bool(p.get("reset_lag")))}
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None, egress: EgressFactory | None = None) -> None:
+    """Run a worker; ``egress`` is the recorder's sink factory (``orchestrator.worker`` passes it)."""
     parser = argparse.ArgumentParser(description="aulacast media worker (spawned by media.live.workers.WorkerPool)")
     parser.add_argument("--config", default="{}", help="MediaConfig as JSON")
     args = parser.parse_args(argv)
     try:
-        server = WorkerServer(config_from_json(args.config))
+        server = WorkerServer(config_from_json(args.config), egress)
     except AiortcHookError as exc:
         log.critical("media worker refuses to start: %s", exc)
         sys.exit(EXIT_REFUSED)
@@ -284,6 +286,13 @@ class WorkerPool:
         for table in (slot.rooms, slot.expected, slot.peers):
             table.pop(room_id, None)
         await self._call(slot, "close_room", {"room_id": room_id})
+
+    async def start_egress(self, room_id: str, egress_id: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        return await self._call(self._slot(room_id), "start_egress",
+                                {"room_id": room_id, "egress_id": egress_id, "params": dict(params)})  # fmt: skip
+
+    async def stop_egress(self, room_id: str, egress_id: str) -> dict[str, Any]:
+        return await self._call(self._slot(room_id), "stop_egress", {"room_id": room_id, "egress_id": egress_id})
 
     async def stats(self, index: int, reset_lag: bool = False) -> dict[str, Any]:
         """Rooms' counters and the worker's event-loop lag (p50/p99/max since the last reset)."""
