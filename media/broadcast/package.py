@@ -63,7 +63,7 @@ class Epg:
     """In-band EPG for a packaged programme: the stream's first PCR is ``start_utc``.
 
     ``events`` are the channel's EIT events (present/following and the 7-day
-    schedule come from them); ids are taken from the profile.
+    schedule come from them); ids are the profile's bound service's (the channel's).
     """
 
     start_utc: datetime
@@ -73,12 +73,12 @@ class Epg:
     strict: bool = True
 
     def __call__(self, src: Path | BinaryIO, dst: Path, profile: Profile) -> InjectReport:
-        t = profile.transport
+        s = profile.service
         config = SiConfig(
             start_utc=self.start_utc,
-            service_id=t.service_id,
-            transport_stream_id=t.transport_stream_id,
-            original_network_id=t.original_network_id,
+            service_id=s.service_id,
+            transport_stream_id=s.transport_stream_id,
+            original_network_id=s.original_network_id,
             time_zone=self.time_zone,
             country_code=self.country_code,
             strict=self.strict,
@@ -205,23 +205,25 @@ def audio_codec_args(profile: Profile) -> list[str]:
 
 
 def mux_args(profile: Profile) -> list[str]:
-    """The mpegts muxer at the profile's constant rate with DVB ids, PIDs, names, NIT and tight repetition."""
+    """The mpegts muxer at the profile's constant rate with the service's DVB ids and names, PIDs, NIT and
+    tight repetition."""
     t = profile.transport
+    s = profile.service
     flags = "+system_b+nit+resend_headers"
     if profile.audio.codec == "aac":
         flags += "+latm"  # DVB carries MPEG-4 AAC in LATM/LOAS (TS 101 154)
     return [
         "-f", "mpegts",
         "-muxrate", str(t.mux_rate),
-        "-mpegts_original_network_id", str(t.original_network_id),
-        "-mpegts_transport_stream_id", str(t.transport_stream_id),
-        "-mpegts_service_id", str(t.service_id),
+        "-mpegts_original_network_id", str(s.original_network_id),
+        "-mpegts_transport_stream_id", str(s.transport_stream_id),
+        "-mpegts_service_id", str(s.service_id),
         "-mpegts_service_type", str(profile.service_type),
         "-mpegts_pmt_start_pid", str(t.pmt_pid),
         "-streamid", f"0:{t.video_pid}",
         "-streamid", f"1:{t.audio_pid}",
-        "-metadata", f"service_name={t.service_name}",
-        "-metadata", f"service_provider={t.provider_name}",
+        "-metadata", f"service_name={s.name}",
+        "-metadata", f"service_provider={s.provider}",
         "-mpegts_flags", flags,
         "-pcr_period", "20",  # ms; TR 101 290 allows 40
         # one audio frame per PES (instead of ~2930-byte PES): a splice then loses at most one frame of

@@ -492,14 +492,24 @@ def splice_piece(state: _SpliceState, clip: TsClip, window: int, following: TsCl
 
 
 def content_key(path: Path, media_in: float, profile: Profile) -> str:
-    """Cache key of a normalised clip: SHA-256 of the source bytes, the in-point and the profile file."""
+    """Cache key of a normalised clip: SHA-256 of the source bytes, the in-point, the profile file and the
+    service it carries (two channels sharing a profile get clips with their own SDT)."""
     h = hashlib.sha256()
     with path.open("rb") as fh:
         while chunk := fh.read(1 << 20):
             h.update(chunk)
     h.update(f"|in={media_in:.3f}|".encode())
     h.update(profile.source.read_bytes() if profile.source.exists() else profile.name.encode())
+    h.update(f"|{profile.service.key}".encode())
     return h.hexdigest()[:32]
+
+
+def profile_tag(profile: Profile) -> str:
+    """Names generated clips (clock, black) in the cache: the profile's name plus a hash of its file and the
+    service it carries, so a changed profile or another channel's identity never reuses them."""
+    h = hashlib.sha256(profile.source.read_bytes() if profile.source.exists() else profile.name.encode())
+    h.update(f"|{profile.service.key}".encode())
+    return f"{profile.name}-{h.hexdigest()[:10]}"
 
 
 def package_normaliser(ffmpeg: FFmpeg | None = None, preset: str = "veryfast") -> Normaliser:
@@ -588,7 +598,7 @@ def assemble_day(
     for i, item in enumerate(items):
         if item.source is None:
             assert item.generator is not None
-            key = f"{item.generator}-{round(item.duration * 1000)}ms-{profile.name}"
+            key = f"{item.generator}-{round(item.duration * 1000)}ms-{profile_tag(profile)}"
             gen, secs = item.generator, item.duration
             jobs.setdefault(key, lambda dst, gen=gen, secs=secs: render_generated(gen, secs, dst, profile, ff))
         else:
@@ -639,7 +649,7 @@ def assemble_day(
         short = (window - clip.packets) * TS * 8 / rate
         if short > SHORTFALL_BLACK:
             secs = math.ceil(short * 25) / 25
-            bkey = f"black-{round(secs * 1000)}ms-{profile.name}"
+            bkey = f"black-{round(secs * 1000)}ms-{profile_tag(profile)}"
             dst = cache / f"{bkey}.ts"
             if not dst.exists():
                 render_generated("black", secs, dst, profile, ff)

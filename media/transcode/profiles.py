@@ -6,7 +6,11 @@
 
 A profile names the picture (size, rate, scan, codec, GOP, CBR bitrate and VBV
 buffer), the sound (codec, bitrate, channels, 48 kHz), the transport stream
-(mux rate, DVB ids, PIDs, service and provider names) and the loudness target.
+(mux rate and PIDs) and the loudness target: encoding parameters only. The
+service a stream carries (SDT name, provider, DVB ids) is the channel's
+(``media.transcode.service``, set in the channel file) and is bound with
+``profile.for_service(service)``; a profile file still naming one is refused
+with a message saying where it moved.
 Operators add or replace profiles by dropping ``NAME.toml`` into a directory
 of their own; the files are checked when loaded, and a bad one is refused with
 a message naming the file, the line and the key (``fileio``'s reader), because
@@ -19,7 +23,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -28,6 +32,7 @@ from fileio import Document, FileFormatError, Reader, read_toml
 from fileio.document import KeyPath
 from fileio.reader import show
 from media.errors import MediaError
+from media.transcode.service import DEFAULT_SERVICE, Service
 
 SHIPPED_DIR = Path(__file__).with_name("profiles")
 
@@ -49,6 +54,10 @@ SI_RESERVE_BPS = 150_000
 FIRST_USABLE_PID = 0x0020  # 0x0000-0x001F are reserved for PAT, CAT, TSDT, NIT, SDT, EIT, TDT...
 NULL_PID = 0x1FFF
 FFMPEG_MAX_PID = 0x1FFA  # ffmpeg's mpegts muxer refuses PMT/start PIDs above 8186
+
+MOVED_TO_CHANNEL = {"service_name": "name", "provider_name": "provider", "service_id": "id",
+                    "original_network_id": "original_network_id", "transport_stream_id": "transport_stream_id"}
+"""Keys older profile files had under [transport], and where each lives in the channel file now."""
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -105,17 +114,12 @@ class AudioSpec:
 
 @dataclass(frozen=True)
 class TransportSpec:
-    """The transport stream: constant mux rate, DVB identifiers, PIDs and SDT names."""
+    """The transport stream: constant mux rate and PIDs (the service's ids and names are the channel's)."""
 
     mux_rate: int
-    original_network_id: int
-    transport_stream_id: int
-    service_id: int
     pmt_pid: int
     video_pid: int
     audio_pid: int
-    service_name: str
-    provider_name: str
 
     @property
     def pcr_pid(self) -> int:
@@ -143,6 +147,11 @@ class Profile:
     audio: AudioSpec
     transport: TransportSpec
     loudness: LoudnessTarget
+    service: Service = field(default=DEFAULT_SERVICE)
+
+    def for_service(self, service: Service) -> Profile:
+        """This profile carrying ``service`` (a channel's identity) in what it packages."""
+        return replace(self, service=service)
 
     @property
     def service_type(self) -> int:
@@ -262,23 +271,20 @@ def _profile(r: Reader, source: Path, name: str) -> Profile:
         fail("audio.sample_rate", f"broadcast audio is {SAMPLE_RATE} Hz, not {sample_rate}")
     audio = AudioSpec(acodec, abitrate, channels, sample_rate)
 
-    known("transport", ("mux_rate", "original_network_id", "transport_stream_id", "service_id", "pmt_pid",
-                        "video_pid", "audio_pid", "service_name", "provider_name"))
+    for key, moved in MOVED_TO_CHANNEL.items():
+        if r.has(_path(f"transport.{key}")):
+            fail(f"transport.{key}", f"the service identity belongs to the channel now: set it as "
+                                     f"channel.service.{moved} in the channel file and delete this key from the "
+                                     "profile (docs/broadcast-engineer.md, 'The channel's service')")
+    known("transport", ("mux_rate", "pmt_pid", "video_pid", "audio_pid"))
     mux_rate = integer("transport.mux_rate", 500_000, 200_000_000)
-    onid = integer("transport.original_network_id", 1, 0xFFFF)
-    tsid = integer("transport.transport_stream_id", 1, 0xFFFF)
-    service_id = integer("transport.service_id", 1, 0xFFFF)
     pids = {key: _pid(r, f"transport.{key}") for key in ("pmt_pid", "video_pid", "audio_pid")}
     seen: dict[int, str] = {}
     for key, pid in pids.items():
         if pid in seen:
             fail(f"transport.{key}", f"PID 0x{pid:04X} is already used by transport.{seen[pid]}")
         seen[pid] = key
-    service_name = string("transport.service_name", max_bytes=255)
-    provider_name = string("transport.provider_name", max_bytes=255)
-    assert service_name is not None and provider_name is not None
-    transport = TransportSpec(mux_rate, onid, tsid, service_id, pids["pmt_pid"], pids["video_pid"],
-                              pids["audio_pid"], service_name, provider_name)
+    transport = TransportSpec(mux_rate, pids["pmt_pid"], pids["video_pid"], pids["audio_pid"])
 
     known("loudness", ("integrated", "true_peak", "range", "tolerance"))
     loudness = LoudnessTarget(

@@ -23,6 +23,8 @@ from media.errors import MediaError
 from media.transcode.ffmpeg import Progress
 from media.transcode.loudness import Loudness, LoudnessReport
 from media.transcode.profiles import available_profiles, load_profile
+from orchestrator.commands.tv_playout import channel_service
+from orchestrator.commands.tv_schedule import read_channel_file
 from orchestrator.errors import UserError
 from orchestrator.ffmpeg_binary import ffmpeg_from_settings
 
@@ -38,6 +40,9 @@ def register(tv_sub: argparse._SubParsersAction) -> None:
     p.add_argument("--profile", required=True, help=f"profile name or .toml file (shipped: {shipped})")
     p.add_argument("--profiles-dir", action="append", default=[], type=Path, metavar="DIR",
                    help="directory of operator profiles (NAME.toml) overriding or adding to the shipped ones; repeatable")
+    p.add_argument("--channel", type=Path, metavar="FILE",
+                   help="channel file whose service (SDT name, provider, DVB ids) the stream carries; without it "
+                        "the stream carries the default service 'Aulacast' (id 1, network 0xFF01)")
     p.add_argument("--hls", type=Path, metavar="DIR", help="also cut HLS for the web into DIR (no re-encode)")
     p.add_argument("--preset", default="veryfast", help="x264 preset (default: veryfast)")
     p.add_argument("--json", action="store_true", help="print the report as JSON instead of text")
@@ -48,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
     ffmpeg = ffmpeg_from_settings(getattr(args, "config", None))
     try:
         profile = load_profile(args.profile, extra_dirs=args.profiles_dir)
+        if args.channel is not None:
+            profile = profile.for_service(channel_service(read_channel_file(args.channel).channel))
         bar = ProgressBar(sys.stderr) if sys.stderr.isatty() and not args.json else None
         try:
             report = package(args.input, args.output, profile, hls_dir=args.hls, ffmpeg=ffmpeg,

@@ -8,6 +8,9 @@ Each distinct clip is normalised once (cached by content hash under --cache), th
 day is spliced without re-encoding, and EIT present/following (switching at each
 programme change) + 7-day schedule, TDT and TOT are put into the null packets.
 The EIT events are the day's programmes, exactly as the XMLTV export lists them.
+The service in SDT and EIT (name, provider, service id, network and TS ids) is
+the channel's, from the day file (its channel file's ``channel.service``); the
+profile gives only the encoding.
 """
 
 from __future__ import annotations
@@ -25,10 +28,11 @@ from media.broadcast.inject import SiConfig
 from media.broadcast.playout import PlayoutItem, PlayoutReport, assemble_day, hls_from_ts, send_realtime
 from media.errors import MediaError
 from media.transcode.profiles import Profile, load_profile
+from media.transcode.service import Service
 from orchestrator.errors import UserError
 from orchestrator.ffmpeg_binary import ffmpeg_from_settings
 from schedules.errors import ScheduleError
-from schedules.tv.day import ISO639_2, Day, Item, load_day, programme_window
+from schedules.tv.day import ISO639_2, Channel, Day, Item, load_day, programme_window
 from schedules.tv.playlist import AsRunLog, AsRunRecord
 
 CONTENT = {"education": CONTENT_EDUCATION, "science": 0x92, "languages": 0x97, "further education": 0x96,
@@ -105,11 +109,23 @@ def playout_items(day: Day) -> list[PlayoutItem]:
     return out
 
 
+def channel_service(channel: Channel) -> Service:
+    """The channel's DVB service as the packager and the SI injector take it."""
+    s = channel.dvb_service
+    return Service(s.name, s.provider, service_id=s.id, original_network_id=s.original_network_id,
+                   transport_stream_id=s.transport_stream_id)
+
+
+def channel_profile(day: Day, profile: Profile) -> Profile:
+    """``profile``'s encoding carrying the day's channel's service."""
+    return profile.for_service(channel_service(day.channel))
+
+
 def si_config(day: Day, profile: Profile) -> SiConfig:
-    t = profile.transport
+    s = profile.service
     return SiConfig(
-        start_utc=day.start.astimezone(UTC), service_id=t.service_id, transport_stream_id=t.transport_stream_id,
-        original_network_id=t.original_network_id, time_zone=day.channel.tz, country_code=day.channel.country,
+        start_utc=day.start.astimezone(UTC), service_id=s.service_id, transport_stream_id=s.transport_stream_id,
+        original_network_id=s.original_network_id, time_zone=day.channel.tz, country_code=day.channel.country,
     )
 
 
@@ -126,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"\r{stage}: {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
 
     try:
-        profile = load_profile(args.profile, extra_dirs=args.profiles_dir)
+        profile = channel_profile(day, load_profile(args.profile, extra_dirs=args.profiles_dir))
         items = playout_items(day)
         report = assemble_day(
             items, args.output, profile, si=None if args.no_epg else si_config(day, profile),

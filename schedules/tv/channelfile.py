@@ -17,9 +17,23 @@ from typing import Any
 
 from fileio import Document, FileFormatError, Reader, read_yaml
 from fileio.document import KeyPath
-from schedules.tv.day import Channel, Clock, Episode, Filler, FillerPool, RepeatRule, Series, TvScheduleError
+from schedules.tv.day import (
+    Channel,
+    ChannelService,
+    Clock,
+    Episode,
+    Filler,
+    FillerPool,
+    RepeatRule,
+    Series,
+    TvScheduleError,
+)
 
 # ---------------------------------------------------------------- the channel file
+
+SERVICE_KEYS = ("id", "name", "provider", "original_network_id", "transport_stream_id")
+SERVICE_NAME_BYTES = 100
+"""The SDT's service and provider names (UTF-8 bytes); receivers show far fewer characters anyway."""
 
 
 class ChannelFileError(TvScheduleError, FileFormatError):
@@ -74,6 +88,7 @@ class _ChannelFile:
             languages=self.words((*c, "languages"), ("kk", "ru", "en")),
             display_names=self.texts((*c, "display_names")),
             day_start=self.clock((*c, "day_start"), "00:00"),
+            service=self.service((*c, "service"), r.text((*c, "name"))),
         )  # fmt: skip
         try:
             channel.zone  # noqa: B018 - validates tz early, with the key named
@@ -131,6 +146,18 @@ class _ChannelFile:
             if rule.series not in known:
                 raise r.fail(("repeats", i, "series"), f"no series {rule.series!r} in this file")
         return ChannelConfig(channel, tuple(series), pool, tuple(repeats))
+
+    def service(self, path: KeyPath, channel_name: str) -> ChannelService:
+        """The channel's DVB service; the name defaults to the channel's, the provider to the name."""
+        r = self.r
+        r.mapping(path, optional=SERVICE_KEYS, default={})
+        name = r.text((*path, "name"), channel_name, max_bytes=SERVICE_NAME_BYTES)
+        return ChannelService(
+            id=r.integer((*path, "id"), 1, 0xFFFF, default=1), name=name,
+            provider=r.text((*path, "provider"), name, max_bytes=SERVICE_NAME_BYTES),
+            original_network_id=r.integer((*path, "original_network_id"), 1, 0xFFFF, default=0xFF01),
+            transport_stream_id=r.integer((*path, "transport_stream_id"), 1, 0xFFFF, default=1),
+        )
 
     def words(self, path: KeyPath, default: tuple[str, ...]) -> tuple[str, ...]:
         """A list of short texts (language codes); ``default`` when absent."""

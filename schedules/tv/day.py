@@ -41,8 +41,23 @@ class TvScheduleError(ScheduleError, ValueError):
 
 
 @dataclass(frozen=True)
+class ChannelService:
+    """The channel's DVB service: the SDT name and provider receivers list, and the ids that find it.
+
+    Set in the channel file (``channel.service``) and carried into SDT/EIT by playout, so a
+    receiver's list and the XMLTV guide name the same channel whatever profile encodes it.
+    """
+
+    id: int
+    name: str
+    provider: str
+    original_network_id: int = 0xFF01
+    transport_stream_id: int = 1
+
+
+@dataclass(frozen=True)
 class Channel:
-    """A TV channel: its ids, local time zone and the fixed start times of its slots."""
+    """A TV channel: its ids, local time zone, the fixed start times of its slots and its DVB service."""
 
     id: str
     name: str
@@ -52,6 +67,12 @@ class Channel:
     languages: tuple[str, ...] = ("kk", "ru", "en")
     display_names: Mapping[str, str] = field(default_factory=dict)
     day_start: time = time(0, 0)
+    service: ChannelService | None = None
+
+    @property
+    def dvb_service(self) -> ChannelService:
+        """The service as set, or (a channel built without one) service 1 named after the channel."""
+        return self.service or ChannelService(1, self.name, self.name)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -223,6 +244,7 @@ def day_to_json(day: Day) -> str:
             "languages": list(ch.languages), "display_names": dict(ch.display_names),
             "day_start": ch.day_start.strftime("%H:%M:%S"),
             "slots": [s.strftime("%H:%M:%S") for s in ch.slots],
+            "service": _service_dict(ch.dvb_service),
         },
         "date": day.date.isoformat(),
         "start": _iso(day.start),
@@ -267,6 +289,7 @@ def day_from_dict(data: Any, source: str = "<day>") -> Day:
             slots=tuple(time.fromisoformat(s) for s in c.get("slots", [])),
             languages=tuple(c.get("languages", ())), display_names=dict(c.get("display_names", {})),
             day_start=time.fromisoformat(c.get("day_start", "00:00:00")),
+            service=_service_from_dict(c["service"]) if c.get("service") is not None else None,
         )
         channel.zone  # noqa: B018 - validates tz
         day_date = date.fromisoformat(data["date"])
@@ -304,6 +327,21 @@ def day_from_dict(data: Any, source: str = "<day>") -> Day:
             f"({(day.length_ms - cursor) / 1000:+.3f} s)"
         )
     return day
+
+
+def _service_dict(s: ChannelService) -> dict[str, Any]:
+    return {"id": s.id, "name": s.name, "provider": s.provider, "original_network_id": s.original_network_id,
+            "transport_stream_id": s.transport_stream_id}
+
+
+def _service_from_dict(d: Any) -> ChannelService:
+    if not isinstance(d, dict):
+        raise TypeError("channel service must be a mapping")
+    ids = {k: d[k] for k in ("id", "original_network_id", "transport_stream_id")}
+    for key, value in ids.items():
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 0xFFFF:
+            raise ValueError(f"channel service {key} must be an integer 1..65535, not {value!r}")
+    return ChannelService(name=str(d["name"]), provider=str(d["provider"]), **ids)
 
 
 def _item_dict(day: Day, item: Item) -> dict[str, Any]:

@@ -84,6 +84,9 @@ def xmltv_element(days: Sequence[Day]) -> ET.Element:
                 ET.SubElement(el, "display-name", {"lang": lang}).text = name
         if not names:
             ET.SubElement(el, "display-name").text = ch.name
+        if ch.dvb_service.name not in (set(names.values()) or {ch.name}):
+            # what receivers list (the SDT's service name) is a name of this channel in the guide too
+            ET.SubElement(el, "display-name").text = ch.dvb_service.name
     progs = sorted(programmes(days), key=lambda p: (p.channel, p.start))
     for p in progs:
         el = ET.SubElement(

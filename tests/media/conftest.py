@@ -178,7 +178,7 @@ pipe = Gst.parse_launch('filesrc name=src ! tsparse ! fakesink')
 pipe.get_by_name("src").set_property("location", sys.argv[1])
 bus = pipe.get_bus()
 pipe.set_state(Gst.State.PLAYING)
-out = {"sdt": [], "eit": [], "tdt": [], "tot": []}
+out = {"sdt": [], "eit": [], "tdt": [], "tot": [], "sdt_ids": [], "pat": []}
 def dt(d):
     return "%04d-%02d-%02dT%02d:%02d:%02d" % (d.get_year(), d.get_month(), d.get_day(),
                                              d.get_hour(), d.get_minute(), d.get_second())
@@ -191,8 +191,12 @@ while True:
     if sec is None:
         continue
     st = sec.section_type
-    if st == GstMpegts.SectionType.SDT:
-        for s in sec.get_sdt().services:
+    if st == GstMpegts.SectionType.PAT:
+        out["pat"].append(sorted(p.program_number for p in sec.get_pat() if p.program_number))
+    elif st == GstMpegts.SectionType.SDT:
+        sdt = sec.get_sdt()
+        out["sdt_ids"].append([sdt.original_network_id, sdt.transport_stream_id, bool(sdt.actual_ts)])
+        for s in sdt.services:
             for d in s.descriptors:
                 if d.tag == 0x48:
                     ok, stype, name, prov = d.parse_dvb_service()
@@ -213,6 +217,7 @@ while True:
                     extended.setdefault(ext.language_code, []).append([ext.descriptor_number, ext.text])
             out["eit"].append({"table_id": sec.table_id, "service_id": sec.subtable_extension,
                                "section": sec.section_number, "version": sec.version_number,
+                               "onid": eit.original_network_id, "tsid": eit.transport_stream_id,
                                "event_id": e.event_id, "start": dt(e.start_time), "duration": e.duration,
                                "running_status": int(e.running_status), "texts": texts,
                                "extended": {k: "".join(t for _n, t in sorted(v)) for k, v in extended.items()}})

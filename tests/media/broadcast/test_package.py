@@ -18,6 +18,7 @@ from media.transcode.ffmpeg import FFmpeg, FFmpegCancelled, Progress
 from media.transcode.loudness import GENERATED_SILENCE, SILENCE, plan_normalisation
 from media.transcode.probe import NotMediaFile, probe
 from media.transcode.profiles import SHIPPED_DIR, Profile, load_profile
+from media.transcode.service import Service
 from tests.helpers.media import ebur128, ffprobe, make_clip, ts_timing
 
 pytestmark = pytest.mark.slow
@@ -81,7 +82,7 @@ def stream_starts(path: Path) -> dict[str, float]:
 
 
 def test_hd_720p25_lecture(tmp_path: Path, lecture: Path) -> None:
-    profile = load_profile("hd-720p25")
+    profile = load_profile("hd-720p25").for_service(Service("Aulacast Lectures", "Aulacast", 103, 0xFF10, 1))
     out = tmp_path / "lecture.ts"
     reports: list[Progress] = []
     report = package(lecture, out, profile, progress=reports.append)
@@ -89,7 +90,7 @@ def test_hd_720p25_lecture(tmp_path: Path, lecture: Path) -> None:
 
     info = probe_ts(out)
     program = info["programs"][0]
-    assert program["program_id"] == profile.transport.service_id
+    assert program["program_id"] == 103
     assert program["pmt_pid"] == profile.transport.pmt_pid and program["pcr_pid"] == profile.transport.video_pid
     assert program["tags"]["service_name"] == "Aulacast Lectures"
     assert program["tags"]["service_provider"] == "Aulacast"
@@ -119,8 +120,8 @@ def test_sd_576i25_mpeg2_interlaced_with_operator_4_3_aspect(tmp_path: Path, lec
     ops = tmp_path / "profiles"
     ops.mkdir()
     text = (SHIPPED_DIR / "sd-576i25.toml").read_text().replace('aspect = "16:9"', 'aspect = "4:3"')
-    (ops / "sd-576i25.toml").write_text(text.replace('service_name = "Aulacast SD"', 'service_name = "Campus SD"'))
-    profile = load_profile("sd-576i25", extra_dirs=[ops])
+    (ops / "sd-576i25.toml").write_text(text)
+    profile = load_profile("sd-576i25", extra_dirs=[ops]).for_service(Service("Campus SD", "Uni", 201, 0xFF10, 2))
     out = tmp_path / "sd.ts"
     package(lecture, out, profile)
     info = probe_ts(out)

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 import subprocess
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from contextlib import redirect_stdout
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -29,12 +32,13 @@ from schedules.tv.day import load_day
 from schedules.tv.playlist import read_as_run
 from schedules.tv.xmltv import read_xmltv
 from tests.helpers.media import make_clip
-from tests.helpers.support import TINY_PROFILE
+from tests.helpers.support import TEST_DATA, TINY_PROFILE
 
 pytestmark = pytest.mark.slow
 
 
 DAY = date(2026, 11, 26)
+SERVICE_NAME = "Аулакаст Сынақ"
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +53,10 @@ def channel_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     channel = {
         "channel": {"id": "test.aulacast.kz", "name": "Test", "tz": "Asia/Almaty", "country": "KAZ",
                     "display_names": {"kk": "Сынақ", "ru": "Тест", "en": "Test"},
-                    "slots": ["00:00:08", "00:00:22"]},
+                    "slots": ["00:00:08", "00:00:22"],
+                    # the channel's own service: none of it is in the profile (a Cyrillic name goes out as UTF-8)
+                    "service": {"id": 7, "name": SERVICE_NAME, "provider": "Университет",
+                                "original_network_id": 0xFF22, "transport_stream_id": 5}},
         "series": [{
             "id": "math", "title": {"kk": "Математика", "ru": "Математика", "en": "Mathematics"}, "season": 1,
             "episodes": [
@@ -180,6 +187,29 @@ def test_clips_are_normalised_once_and_cached(played: Path) -> None:
     assert main(["tv", "playout", str(d / "day.json"), "-o", str(out), "--profile", "tiny-180p25", "--json",
                  "--profiles-dir", str(d / "profiles"), "--cache", str(d / "cache")]) == 0
     assert out.read_bytes() == (d / "day.ts").read_bytes()  # same day, same bytes (EPG included)
+
+
+def test_sdt_and_eit_carry_the_channels_own_service(played: Path, gst_si: Callable[[Path], dict]) -> None:
+    """GStreamer's MPEG-TS reader sees the channel file's service (not the profile's, not a default) in
+    PAT, SDT and every EIT section, and the XMLTV guide tv_validate_file accepts names the same channel."""
+    seen = gst_si(played / "day.ts")
+    assert {(s["service_id"], s["name"], s["provider"], s["eit_pf"], s["eit_schedule"]) for s in seen["sdt"]} == {
+        (7, SERVICE_NAME, "Университет", True, True)}
+    assert {tuple(x) for x in seen["sdt_ids"]} == {(0xFF22, 5, True)}
+    assert {tuple(p) for p in seen["pat"]} == {(7,)}
+    assert seen["eit"] and {(e["service_id"], e["onid"], e["tsid"]) for e in seen["eit"]} == {(7, 0xFF22, 5)}
+    guide = ET.parse(played / "guide.xml").getroot()
+    channel = guide.find("channel[@id='test.aulacast.kz']")
+    assert channel is not None and SERVICE_NAME in [n.text for n in channel.findall("display-name")]
+    assert {p.get("channel") for p in guide.findall("programme")} == {"test.aulacast.kz"}
+    if shutil.which("tv_validate_file") is None:
+        pytest.skip("tv_validate_file not installed (Debian xmltv-util)")
+    sup = played / "supplement"
+    sup.mkdir(exist_ok=True)
+    shutil.copy(TEST_DATA / "xmltv.dtd", sup / "xmltv.dtd")
+    res = subprocess.run(["tv_validate_file", str(played / "guide.xml")], capture_output=True, text=True,
+                         env={**os.environ, "XMLTV_SUPPLEMENT": str(sup)}, cwd=played, timeout=60)
+    assert res.returncode == 0 and "Validated ok" in res.stdout + res.stderr, res.stdout + res.stderr
 
 
 @pytest.mark.skipif(not Path("/usr/bin/python3").exists() or shutil.which("gst-inspect-1.0") is None,

@@ -9,11 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from media.broadcast.analyzer import analyze
 from media.transcode.ffmpeg import Progress
 from media.transcode.profiles import SHIPPED_DIR
 from orchestrator.cli import main
 from orchestrator.commands.tv_package import ProgressBar
 from tests.helpers.media import make_clip
+from tests.helpers.support import REPO
 
 pytestmark = pytest.mark.slow
 
@@ -38,8 +40,12 @@ def test_package_prints_both_loudness_measurements(tmp_path: Path, capsys: pytes
 def test_json_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     source = make_clip(tmp_path / "mute.mp4", seconds=1, size="320x240", audio=None)
     out = tmp_path / "mute.ts"
-    assert main(["tv", "package", str(source), "-o", str(out), "--profile", "sd-576i25", "--json"]) == 0
+    assert main(["tv", "package", str(source), "-o", str(out), "--profile", "sd-576i25", "--json",
+                 "--channel", str(REPO / "examples" / "channel-demo.yaml")]) == 0
     captured = capsys.readouterr()
+    sdt = next(t for t in analyze(out).tables if t.name.startswith("SDT"))  # the channel file's service
+    assert [(s["service_id"], s["name"], s["provider"]) for s in sdt.content["services"]] == [
+        (103, "Aulacast 1", "Aulacast")]
     report = json.loads(captured.out)
     assert report["profile"] == "sd-576i25" and report["mux_rate"] == 5_000_000
     assert report["loudness"]["flags"] == ["generated_silence"]

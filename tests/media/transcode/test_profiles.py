@@ -17,6 +17,7 @@ from media.transcode.profiles import (
     load_profile,
     load_profile_file,
 )
+from media.transcode.service import DEFAULT_SERVICE, Service, ServiceError
 
 SHIPPED = ("hd-1080i25", "hd-720p50", "hd-720p25", "sd-576i25")
 
@@ -34,7 +35,7 @@ def test_all_four_profiles_ship_and_load() -> None:
         t = profile.transport
         assert len({t.pmt_pid, t.video_pid, t.audio_pid}) == 3
         assert all(0x20 <= pid < 0x1FFF for pid in (t.pmt_pid, t.video_pid, t.audio_pid))
-        assert t.service_name and t.provider_name
+        assert profile.service == DEFAULT_SERVICE  # the identity is the channel's, bound with for_service
 
 
 def test_shipped_profiles_say_what_the_issue_asks() -> None:
@@ -65,14 +66,14 @@ def shipped_text(name: str = "hd-720p25") -> str:
 
 def test_operator_directory_overrides_and_adds(tmp_path: Path) -> None:
     ops = tmp_path / "profiles"
-    write(ops, "hd-720p25", shipped_text().replace('service_name = "Aulacast Lectures"', 'service_name = "Uni TV"'))
-    write(ops, "campus-720p25", shipped_text().replace("service_id = 103", "service_id = 7"))
+    write(ops, "hd-720p25", shipped_text().replace("mux_rate = 5_000_000", "mux_rate = 6_000_000"))
+    write(ops, "campus-720p25", shipped_text().replace("video_pid = 0x0101", "video_pid = 0x0201"))
     overridden = load_profile("hd-720p25", extra_dirs=[ops])
-    assert overridden.transport.service_name == "Uni TV"
+    assert overridden.transport.mux_rate == 6_000_000
     assert overridden.source == ops / "hd-720p25.toml"
-    assert load_profile("hd-720p25").transport.service_name == "Aulacast Lectures"
+    assert load_profile("hd-720p25").transport.mux_rate == 5_000_000
     added = load_profile("campus-720p25", extra_dirs=[ops])
-    assert added.transport.service_id == 7
+    assert added.transport.video_pid == 0x0201
     names = available_profiles([ops])
     assert names["hd-720p25"] == ops / "hd-720p25.toml" and "campus-720p25" in names and "sd-576i25" in names
 
@@ -133,7 +134,7 @@ def test_pid_clash_is_refused_naming_file_and_key(tmp_path: Path) -> None:
         ('profile = "high"', 'profile = "baseline"', "video.profile", "unknown value 'baseline'"),
         ("mux_rate = 5_000_000", "mux_rate = 4_000_000", "transport.mux_rate", "cannot carry video 4000000"),
         ("bitrate = 4_000_000", "bitrate = 6_000_000", "transport.mux_rate", "needs at least"),
-        ("service_id = 103", 'service_id = "103"', "transport.service_id", "must be an integer, not str '103'"),
+        ("pmt_pid = 0x0100", 'pmt_pid = "256"', "transport.pmt_pid", "must be an integer PID, not str '256'"),
         ("width = 1280", "width = 1280.0", "video.width", "must be an integer"),
         ("sample_rate = 48000", "sample_rate = 44100", "audio.sample_rate", "48000 Hz"),
         ('scan = "progressive"', 'scan = "interlaced-bff"', "video.scan", "unknown value"),
@@ -154,7 +155,7 @@ def test_bad_values_are_refused_naming_file_and_key(tmp_path: Path, old: str, ne
 
 
 @pytest.mark.parametrize("key", ["video.codec", "video.bufsize", "audio.bitrate", "transport.pmt_pid",
-                                 "transport.service_name", "loudness.true_peak"])
+                                 "transport.mux_rate", "loudness.true_peak"])
 def test_missing_key_is_refused_naming_it(tmp_path: Path, key: str) -> None:
     table, name = key.split(".")
     text = shipped_text()
@@ -181,3 +182,31 @@ def test_mp2_takes_only_layer_ii_bitrates(tmp_path: Path) -> None:
 def test_broken_toml_is_refused_with_its_position(tmp_path: Path) -> None:
     err = refused(tmp_path, "[video\ncodec = 'h264'\n")
     assert err.key is None and "not valid TOML" in str(err) and "line 1" in str(err)
+
+
+@pytest.mark.parametrize(("key", "value", "moved"), [
+    ("service_name", '"Aulacast Lectures"', "channel.service.name"),
+    ("provider_name", '"Aulacast"', "channel.service.provider"),
+    ("service_id", "103", "channel.service.id"),
+    ("original_network_id", "0xFF10", "channel.service.original_network_id"),
+    ("transport_stream_id", "1", "channel.service.transport_stream_id"),
+])
+def test_an_old_profile_naming_a_service_is_refused_saying_where_it_moved(
+    tmp_path: Path, key: str, value: str, moved: str
+) -> None:
+    """Profiles keep encoding parameters only: the service identity is the channel file's."""
+    text = shipped_text().replace("mux_rate = 5_000_000", f"mux_rate = 5_000_000\n{key} = {value}")
+    err = refused(tmp_path, text)
+    assert err.key == f"transport.{key}" and err.line is not None
+    assert moved in str(err) and "channel file" in str(err) and "delete this key" in str(err)
+
+
+def test_a_profile_carries_the_service_it_is_bound_to() -> None:
+    profile = load_profile("hd-720p25")
+    bound = profile.for_service(Service("Campus TV", "Uni", 7, 0xFF10, 2))
+    assert bound.service.name == "Campus TV" and bound.transport == profile.transport and bound.video == profile.video
+    assert profile.service == DEFAULT_SERVICE
+    with pytest.raises(ServiceError, match="service_id must be an integer 1..65535"):
+        Service("x", "y", 0, 1, 1)
+    with pytest.raises(ServiceError, match="longer than 100 bytes"):
+        Service("Я" * 51, "y", 1, 1, 1)

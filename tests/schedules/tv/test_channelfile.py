@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
 
 from orchestrator.cli import main
 from schedules.tv.channelfile import ChannelFileError, read_channel_file
-from schedules.tv.day import TvScheduleError
+from schedules.tv.day import ChannelService, TvScheduleError, load_day, save_day
+from schedules.tv.fill import build_day
 from tests.helpers.support import REPO
 
 EXAMPLE = REPO / "examples" / "channel-demo.yaml"
@@ -47,6 +49,11 @@ def test_the_example_reads_with_media_beside_it() -> None:
         ("date: 2026-11-27", "date: 2026-11-31", 1, "series[0].episodes[1].date", "2026-11-31 is not a date"),
         ("season: 1", "season: first", 1, "series[0].season", "must be an integer, not str 'first'"),
         ("duration: 10,", "duration: -10,", 1, "fillers.idents[0].duration", "must not be negative"),
+        ("    id: 103 ", "    id: 70000 ", 1, "channel.service.id", "outside 1..65535"),
+        ("original_network_id: 0xFF10", "original_network_id: lots", 1, "channel.service.original_network_id",
+         "must be an integer"),
+        ("    name: Aulacast 1 ", "    name: " + "Аулакаст " * 12, 1, "channel.service.name", "100"),
+        ("    provider: Aulacast ", "    provder: Aulacast ", 1, "channel.service.provder", "unknown key"),
     ],
 )
 def test_bad_values_name_their_line(tmp_path: Path, old: str, new: str, nth: int, key: str, message: str) -> None:
@@ -55,6 +62,20 @@ def test_bad_values_name_their_line(tmp_path: Path, old: str, new: str, nth: int
     err = refused(tmp_path, text.replace(old, new, 1))
     assert (err.key, err.line) == (key, line_of(text, old, nth)), str(err)
     assert str(err).startswith(f"{tmp_path / 'channel.yaml'}:{err.line}: {key}: ") and message in str(err)
+
+
+def test_the_channel_owns_its_service_and_the_day_file_carries_it(tmp_path: Path) -> None:
+    cfg = read_channel_file(EXAMPLE)
+    assert cfg.channel.service == ChannelService(103, "Aulacast 1", "Aulacast", 0xFF10, 1)
+    day = build_day(cfg.channel, date(2026, 11, 26), cfg.series, cfg.fillers, cfg.repeats)
+    save_day(day, tmp_path / "day.json")
+    assert load_day(tmp_path / "day.json").channel.service == cfg.channel.service
+    # without a service block: the channel's name, service 1 in the private network range
+    text = EXAMPLE.read_text(encoding="utf-8")
+    start, end = text.index("  service:"), text.index("\nseries:")
+    (tmp_path / "plain.yaml").write_text(text[:start] + text[end:], encoding="utf-8")
+    plain = read_channel_file(tmp_path / "plain.yaml").channel
+    assert plain.service == ChannelService(1, "Aulacast 1", "Aulacast 1", 0xFF01, 1)
 
 
 def test_repeat_of_an_unknown_series_and_a_duplicate_key(tmp_path: Path) -> None:
