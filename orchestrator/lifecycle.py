@@ -232,32 +232,7 @@ class Lifecycle:
         return entered
 
     def _advance(self, s: Session, session_id: int, target: str, replay: bool = True) -> tuple[list[str], dict[str, Any]]:
-        row = s.get(SessionRecord, session_id)
-        if row is None:
-            return [], {}
-        steps = path_to(row.status, target)
-        if not replay:
-            steps = steps[-1:]
-        entered: list[str] = []
-        for state in steps:
-            try:
-                with s.begin_nested():
-                    s.add(Transition(session_id=row.id, from_status=row.status, to_status=state, node=self.svc.node))
-                    row.status = state
-                    s.flush()
-            except IntegrityError:  # taken already by another node or an earlier run
-                s.refresh(row)
-                continue
-            entered.append(state)
-        payload = {
-            "session_id": row.id,
-            "key": row.key,
-            "kind": row.kind,
-            "status": row.status,
-            "start": row.start_at.isoformat(),
-            "end": row.end_at.isoformat(),
-        }
-        return entered, payload
+        return advance(s, self.svc.node, session_id, target, replay)
 
     async def _remind(self, session_id: int, minutes: float) -> None:
         def insert(s: Session) -> dict[str, Any] | None:
@@ -278,3 +253,50 @@ class Lifecycle:
             payload = await self.svc.db_call(insert)
         if payload is not None:
             await self.svc.bus.publish("session.reminder", payload)
+
+
+def advance(s: Session, node: str, session_id: int, target: str, replay: bool = True) -> tuple[list[str], dict[str, Any]]:
+    """Move a session to ``target``, one recorded transition per state entered (none taken twice)."""
+    row = s.get(SessionRecord, session_id)
+    if row is None:
+        return [], {}
+    steps = path_to(row.status, target)
+    if not replay:
+        steps = steps[-1:]
+    entered: list[str] = []
+    for state in steps:
+        try:
+            with s.begin_nested():
+                s.add(Transition(session_id=row.id, from_status=row.status, to_status=state, node=node))
+                row.status = state
+                s.flush()
+        except IntegrityError:  # taken already by another node or an earlier run
+            s.refresh(row)
+            continue
+        entered.append(state)
+    payload = {
+        "session_id": row.id,
+        "key": row.key,
+        "kind": row.kind,
+        "status": row.status,
+        "start": row.start_at.isoformat(),
+        "end": row.end_at.isoformat(),
+    }
+    return entered, payload
+
+
+async def close_now(svc: Services, session_id: int, *, by: int | None = None) -> list[str]:
+    """End a session before its planned end ("End session for all"): ``closed`` once, recorded and published.
+
+    Without this the room ended but the record stayed open/live, so the schedule kept a join link and
+    ``/join`` kept issuing tokens until the planned end. The later ``live``/``closed`` jobs find
+    nothing left to do (``path_to`` never goes back). The room's own audit entry names who ended it.
+    """
+    async with svc.locks.hold(f"session:{session_id}", ttl=30, wait=20) as got:
+        if not got:
+            return []
+
+        entered, payload = await svc.db_call(lambda s: advance(s, svc.node, session_id, "closed", replay=False))
+    for state in entered:
+        await svc.bus.publish(EVENT_OF[state], {**payload, "ended_by": by})
+    return entered

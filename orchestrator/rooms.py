@@ -186,6 +186,14 @@ def make_backend(svc: Services, rooms: RoomStore, media: MediaPlaneAdapter | Non
         return await svc.db_call(lambda s: lookup(s, session_id))
 
     async def control(payload: dict[str, Any]) -> None:
+        if payload.get("action") == "end" and payload.get("by") is not None:
+            # a host ended it early: the session record follows (schedule, /join, GET /api/sessions/{id})
+            from orchestrator.lifecycle import close_now
+
+            try:
+                await close_now(svc, int(payload["session_id"]), by=int(payload["by"]))
+            except Exception:  # the room is ended either way; the planned end closes the record later
+                log.exception("closing session %s after its end for all failed", payload.get("session_id"))
         await svc.bus.publish("room.control", payload)
 
     async def write_audit(actor: int, action: str, target: str, detail: dict[str, Any]) -> None:

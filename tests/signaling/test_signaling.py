@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+import socketio
 
 from signaling.protocol import MAX_EVENT_BYTES
 from tests.helpers.rooms import RoomClient, World
@@ -113,14 +114,17 @@ async def test_moderation_remove_mute_presenter_end(world: World) -> None:
     await back.wait_for("lobby")
     assert (await tom.wait_for("waiting"))["removed_before"] is True
 
+    sue_token = (await world.join("sue", world.defense))["token"]  # issued before the end
     await tom.call("end", {"reason": "defense over"})
     ended = await sam.wait_for("session-ended")
     assert ended["reason"] == "defense over" and ended["by"] == world.ids["tom"]
     await asyncio.wait_for(sam.disconnected.wait(), 10)
     late = RoomClient("late")
     world.clients.append(late)
-    await late.connect(world.url, (await world.join("sue", world.defense))["token"])
-    assert (await late.wait_for("session-ended"))["reason"] == "defense over"
+    # the session is closed now (issue 13 §1.1): a token issued before the end is refused at connect
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await late.connect(world.url, sue_token)
+    assert late.connect_error["data"]["code"] == "session_ended"
 
 
 @pytest.mark.parametrize(
