@@ -33,16 +33,14 @@ def _missing() -> str | None:
     return None
 
 
-@pytest.fixture(scope="module")
-def browser_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """What the three browsers saw (see room_driver.scenario); fails with the server log when the run broke."""
+def run_driver(driver: Path, work: Path) -> dict[str, Any]:
+    """Run one driver script in its own network and PID namespace; its JSON result, or a failure with the logs."""
     reason = _missing()
     if reason:
         pytest.skip(reason)
-    work = tmp_path_factory.mktemp("browser-room")
     shots = Path(os.environ.get("AULACAST_E2E_SCREENSHOTS") or work / "img").resolve()
     out = work / "result.json"
-    cmd = ["unshare", "--net", "--pid", "--fork", "--kill-child", sys.executable, str(DRIVER),
+    cmd = ["unshare", "--net", "--pid", "--fork", "--kill-child", sys.executable, str(driver),
            "--workdir", str(work), "--out", str(out), "--img-dir", str(shots)]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=DRIVER_TIMEOUT)
     if not out.exists():
@@ -55,4 +53,16 @@ def browser_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
             f"console: {json.dumps(result.get('console'), indent=1)[-4000:]}\n"
             f"server log: {result.get('server_log_tail', '')[-3000:]}\n{proc.stderr[-2000:]}"
         )
-    yield result
+    return result
+
+
+@pytest.fixture(scope="module")
+def browser_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """What the three browsers saw (see room_driver.scenario); fails with the server log when the run broke."""
+    yield run_driver(DRIVER, tmp_path_factory.mktemp("browser-room"))
+
+
+@pytest.fixture(scope="module")
+def portal_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """What the portal checks saw in Chromium (see portal_driver.scenario)."""
+    yield run_driver(DRIVER.with_name("portal_driver.py"), tmp_path_factory.mktemp("portal"))

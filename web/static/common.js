@@ -34,3 +34,49 @@ export function announce(text) {
   const live = document.getElementById("status");
   if (live) live.textContent = text;
 }
+
+// --- times: every time a person sees is in their profile's zone, never the browser's ----------------
+// (issue 13 §1.2: a New York student on a UTC laptop lost sessions and saw wrong "opens at" times)
+
+export function locale() {
+  const lang = document.documentElement.lang || "en";
+  return lang === "en" ? "en-GB" : lang; // en-GB: "Monday 14 December", 24-hour clock
+}
+
+/** "YYYY-MM-DD" of an instant in a zone. */
+export function dayKey(instant, tz) {
+  return new Intl.DateTimeFormat("en-CA", { timeZone: tz, year: "numeric", month: "2-digit", day: "2-digit" })
+    .format(new Date(instant));
+}
+
+/** The calendar day key n days after key (pure date arithmetic, no zone involved). */
+export function addDays(key, n) {
+  const [y, m, d] = key.split("-").map(Number);
+  return new Date(Date.UTC(y, m - 1, d + n)).toISOString().slice(0, 10);
+}
+
+/** The Monday of the week holding day key. */
+export function mondayOf(key) {
+  const [y, m, d] = key.split("-").map(Number);
+  const weekday = new Date(Date.UTC(y, m - 1, d)).getUTCDay();
+  return addDays(key, -((weekday + 6) % 7));
+}
+
+/** A day key shown as a date ("Monday 14 December"); opts override the parts. */
+export function dayLabel(key, opts = { weekday: "long", day: "numeric", month: "long" }) {
+  const [y, m, d] = key.split("-").map(Number);
+  return new Intl.DateTimeFormat(locale(), { timeZone: "UTC", ...opts }).format(new Date(Date.UTC(y, m - 1, d, 12)));
+}
+
+/** "10:00" in the zone. */
+export function clock(instant, tz) {
+  return new Intl.DateTimeFormat(locale(), { timeZone: tz, hour: "2-digit", minute: "2-digit", hourCycle: "h23" })
+    .format(new Date(instant));
+}
+
+/** "10:00" today, else "Monday 14 December, 10:00"; with zone: "… (Asia/Almaty)". */
+export function when(instant, tz, { zone = true } = {}) {
+  const key = dayKey(instant, tz);
+  const date = key === dayKey(Date.now(), tz) ? "" : `${dayLabel(key)}, `;
+  return `${date}${clock(instant, tz)}${zone ? ` (${tz})` : ""}`;
+}

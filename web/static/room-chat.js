@@ -1,15 +1,15 @@
 // The room's chat panel: history from `welcome`, live `chat` / `chat-deleted` events, sending with an ack.
-import { el } from "/static/common.js";
-
-const timeFmt = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+import { el, when } from "/static/common.js";
 
 export class ChatView {
   /**
    * list: the <ol role="log"> element; send(body, clientId) -> Promise<ack>;
-   * remove(messageId, reason) -> Promise<ack> (moderators); canModerate() -> bool.
+   * remove(messageId, reason) -> Promise<ack> (moderators); canModerate() -> bool;
+   * timezone() -> the person's profile zone (times are shown in it, with the date when not today).
    */
-  constructor({ list, form, input, error, send, remove, canModerate }) {
-    Object.assign(this, { list, form, input, error, send, remove, canModerate });
+  constructor({ list, form, input, error, send, remove, canModerate, timezone }) {
+    Object.assign(this, { list, form, input, error, send, remove, canModerate, timezone });
+    this.pending = new Map(); // clientId -> <li> shown while the server has not answered
     this.messages = new Map(); // id -> {data, node}
     this.counter = 0;
     form.addEventListener("submit", (ev) => { ev.preventDefault(); this.submit(); });
@@ -42,10 +42,10 @@ export class ChatView {
   }
 
   render(m) {
-    const when = new Date(m.sent_at);
+    const tz = this.timezone ? this.timezone() : undefined;
     const li = el("li", { class: "msg" + (m.deleted ? " deleted" : "") + (m.offline ? " offline" : ""), "data-id": String(m.id) },
       el("span", { class: "sender" }, m.sender_name), " ",
-      el("time", { datetime: m.sent_at }, timeFmt.format(when)),
+      el("time", { datetime: m.sent_at, title: tz || "" }, when(m.sent_at, tz, { zone: false })),
       m.offline ? el("span", { class: "when" }, " (off-line message)") : "",
       el("p", { class: "body" }, m.deleted ? "This message was removed by a moderator." : m.body));
     if (this.canModerate() && !m.deleted) {
@@ -71,21 +71,36 @@ export class ChatView {
     reason.focus();
   }
 
+  /**
+   * Send what is in the box and clear the box at once, so text typed while the server answers is
+   * never touched (it used to be wiped by the previous message's confirmation: issue 13 §1.3).
+   * A refused or unsent message goes back into the box, before anything typed since, with the reason.
+   */
   async submit() {
     const body = this.input.value.trim();
     if (!body) return;
     this.error.textContent = "";
     const clientId = `c${Date.now()}-${++this.counter}`;
+    this.input.value = "";
+    const li = el("li", { class: "msg pending", "data-client": clientId }, el("p", { class: "body" }, body),
+      el("span", { class: "when" }, "sending…"));
+    this.pending.set(clientId, li);
+    this.list.append(li);
+    this.scroll();
+    let reason = null;
     try {
       const ack = await this.send(body, clientId);
-      if (!ack.ok) {
-        this.error.textContent = ack.error.message;
-        return;
-      }
-      this.input.value = "";
-      this.add(ack.message);
+      if (ack.ok) this.add(ack.message);
+      else reason = ack.error.message;
     } catch (e) {
-      this.error.textContent = `Not sent: ${e.message}. Your text is kept; try again.`;
+      reason = `not sent: ${e.message}`;
+    }
+    li.remove();
+    this.pending.delete(clientId);
+    if (reason !== null) {
+      const typed = this.input.value;
+      this.input.value = typed.trim() ? `${body}\n${typed}` : body;
+      this.error.textContent = `Not sent: ${reason}. Your message is back in the box; send it again when ready.`;
     }
   }
 

@@ -2,7 +2,7 @@
 //
 // Protocol: docs/signaling-protocol.md. Every control is a labelled button (keyboard first, §10);
 // what happens is announced in the #status live region; chat is a role="log" region.
-import { api, el, announce } from "/static/common.js";
+import { api, el, announce, when } from "/static/common.js";
 import { io } from "/static/vendor/socket.io.esm.min.js";
 import { ChatView } from "/static/room-chat.js";
 import { MediaLink, deviceErrorText, levelMeter, listDevices, openLocal } from "/static/room-media.js";
@@ -113,6 +113,25 @@ async function fetchToken() {
   }
 }
 
+/** The person's profile zone (the join answer carries it): every time on this page is shown in it. */
+function zone() {
+  return state.join?.session?.timezone || Intl.DateTimeFormat().resolvedOptions().timeZone;
+}
+
+/** Not open yet: say when it opens BEFORE any camera or microphone prompt, then go on by itself. */
+async function untilOpen() {
+  const opens = Date.parse(state.join.not_before);
+  if (!(opens > Date.now())) return;
+  show("waiting-open");
+  setConn("idle", "Waiting for the room to open");
+  notice(`The room is not open yet. It opens ${when(state.join.not_before, zone())}; this page will continue by itself.`,
+    [scheduleLink()]);
+  while (Date.now() < opens) {
+    await new Promise((r) => setTimeout(r, Math.min(opens - Date.now() + 500, 3600e3)));
+  }
+  notice("");
+}
+
 // --- 2. device check ----------------------------------------------------------------------------
 
 function publishes(source) {
@@ -218,7 +237,7 @@ function connect() {
       setTimeout(() => socket.connect(), 3000);
     } else if (code === "not_yet_valid") {
       const at = new Date(state.join.not_before);
-      notice(`${text} It opens at ${at.toLocaleTimeString()}; this page will enter by itself.`);
+      notice(`${text} It opens ${when(state.join.not_before, zone())}; this page will enter by itself.`);
       setConn("connecting", "Waiting for the room to open");
       setTimeout(() => socket.connect(), Math.max(2000, at - Date.now() + 1000));
     } else {
@@ -685,6 +704,7 @@ window.aulacastRoom = {
     send: (body, clientId) => emit("chat", { body, client_id: clientId }),
     remove: (messageId, reason) => emit("chat-delete", { message_id: messageId, reason }),
     canModerate: () => Boolean(state.grant?.moderate),
+    timezone: () => zone(),
   });
   if (!Number.isInteger(sessionId) || sessionId <= 0) {
     notice("This is not a room link. Open the session from My schedule.", [scheduleLink()]);
@@ -698,5 +718,6 @@ window.aulacastRoom = {
   $("title").textContent = join.session.title;
   document.title = `${join.session.title} — aulacast`;
   setConn("idle", "Not connected yet");
+  await untilOpen();
   await deviceCheck();
 })().catch((e) => notice(`The room page failed to start: ${e.message}`, [retryButton()]));

@@ -1,58 +1,55 @@
-// "My schedule": a week of sessions in the viewer's own time zone (§10, §13), one click to join.
-import { api, el, announce } from "/static/common.js";
+// "My schedule": a week of sessions in the viewer's PROFILE time zone (§10, §13), one click to join.
+//
+// The week, its days and every time come from the profile's zone, never the browser's: a New York
+// student on a UTC laptop sees Monday to Sunday as New York has them (issue 13 §1.2).
+import { api, el, announce, addDays, clock, dayKey, dayLabel, mondayOf } from "/static/common.js";
 
 let me = null;
-let monday = startOfWeek(new Date());
-
-function startOfWeek(d) {
-  const day = new Date(d.getFullYear(), d.getMonth(), d.getDate());
-  const shift = (day.getDay() + 6) % 7;
-  day.setDate(day.getDate() - shift);
-  return day;
-}
-
-function fmt(iso, tz, opts) {
-  return new Intl.DateTimeFormat(undefined, { timeZone: tz, ...opts }).format(new Date(iso));
-}
-
-function localDay(iso, tz) {
-  return new Intl.DateTimeFormat("en-CA", { timeZone: tz, year: "numeric", month: "2-digit", day: "2-digit" }).format(new Date(iso));
-}
+let monday = null; // "YYYY-MM-DD", the Monday of the shown week in the profile's zone
 
 async function render() {
   const tz = me.timezone;
-  const end = new Date(monday);
-  end.setDate(end.getDate() + 7);
-  const data = await api("GET", `/api/me/schedule?from=${encodeURIComponent(monday.toISOString())}&to=${encodeURIComponent(end.toISOString())}`);
-  document.getElementById("range").textContent = `${monday.toLocaleDateString()} – ${new Date(end - 1).toLocaleDateString()}`;
+  const days = [...Array(7).keys()].map((i) => addDays(monday, i));
+  // one day of margin either side covers every zone's offset; the days are then cut in the profile's zone
+  const from = `${addDays(monday, -1)}T00:00:00Z`;
+  const to = `${addDays(monday, 8)}T00:00:00Z`;
+  const data = await api("GET", `/api/me/schedule?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`);
+  const short = { day: "numeric", month: "short", year: "numeric" };
+  document.getElementById("range").textContent = `${dayLabel(days[0], short)} – ${dayLabel(days[6], short)}`;
   document.getElementById("tz").textContent = `Times in ${tz}`;
   const week = document.getElementById("week");
   week.replaceChildren();
-  const today = localDay(new Date().toISOString(), tz);
-  for (let i = 0; i < 7; i++) {
-    const d = new Date(monday);
-    d.setDate(d.getDate() + i);
-    const key = localDay(new Date(d.getTime() + 12 * 3600e3).toISOString(), tz);
-    const items = data.sessions.filter((s) => localDay(s.start, tz) === key);
-    const col = el("div", { class: "day" + (key === today ? " today" : ""), role: "region", "aria-label": key },
-      el("h2", {}, fmt(d.toISOString(), tz, { weekday: "long", day: "numeric", month: "short" })));
+  const today = dayKey(Date.now(), tz);
+  let shown = 0;
+  for (const key of days) {
+    const items = data.sessions.filter((s) => dayKey(s.start, tz) === key);
+    shown += items.length;
+    const col = el("div", { class: "day" + (key === today ? " today" : ""), role: "region", "aria-label": dayLabel(key), "data-day": key },
+      el("h2", {}, dayLabel(key, { weekday: "long", day: "numeric", month: "short" })));
     for (const s of items) {
-      const when = `${fmt(s.start, tz, { hour: "2-digit", minute: "2-digit" })}–${fmt(s.end, tz, { hour: "2-digit", minute: "2-digit" })}`;
+      const span = `${clock(s.start, tz)}–${clock(s.end, tz)}`;
       const joinable = s.status === "open" || s.status === "live";
-      const card = el(joinable ? "a" : "div", { class: `session ${s.status}`, ...(joinable ? { href: `/join/${s.id}` } : {}) },
-        el("span", { class: "when" }, `${when} · ${s.kind} · ${s.status}`), el("br"), s.title);
-      if (joinable) card.setAttribute("aria-label", `Join ${s.title}, ${when}, ${s.status}`);
+      const card = el(joinable ? "a" : "div", { class: `session ${s.status}`, "data-session": String(s.id), ...(joinable ? { href: `/join/${s.id}` } : {}) },
+        el("span", { class: "when" }, `${span} · ${s.kind} · ${s.status}`), el("br"), s.title);
       col.append(card);
     }
     if (!items.length) col.append(el("p", { class: "when" }, "—"));
     week.append(col);
   }
-  announce(`${data.sessions.length} session(s) this week`);
+  announce(`${shown} session(s) this week`);
 }
 
-document.getElementById("prev").addEventListener("click", () => { monday.setDate(monday.getDate() - 7); render(); });
-document.getElementById("next").addEventListener("click", () => { monday.setDate(monday.getDate() + 7); render(); });
-document.getElementById("today").addEventListener("click", () => { monday = startOfWeek(new Date()); render(); });
+function go(key) {
+  monday = mondayOf(key);
+  const url = new URL(location.href);
+  url.searchParams.set("week", monday);
+  history.replaceState(null, "", url);
+  return render();
+}
+
+document.getElementById("prev").addEventListener("click", () => go(addDays(monday, -7)));
+document.getElementById("next").addEventListener("click", () => go(addDays(monday, 7)));
+document.getElementById("today").addEventListener("click", () => go(dayKey(Date.now(), me.timezone)));
 document.getElementById("logout").addEventListener("click", async () => { await api("POST", "/api/auth/logout"); location.href = "/login"; });
 document.getElementById("feed").addEventListener("click", async () => {
   const { feed_url } = await api("POST", "/api/me/feed-token");
@@ -64,6 +61,7 @@ document.getElementById("feed").addEventListener("click", async () => {
 (async () => {
   me = (await api("GET", "/api/me")).person;
   document.getElementById("who").textContent = `${me.display_name} (${me.roles.join(", ")})`;
-  await render();
+  const asked = new URLSearchParams(location.search).get("week");
+  await go(/^\d{4}-\d{2}-\d{2}$/.test(asked || "") ? asked : dayKey(Date.now(), me.timezone));
   setInterval(render, 60000);
 })().catch((e) => announce(e.message));

@@ -1,0 +1,236 @@
+"""Browser run of the portal's checks (issue 13); runs INSIDE a network namespace of its own.
+
+    unshare --net --pid --fork --kill-child python portal_driver.py --workdir W --out result.json [--img-dir D]
+
+Same machinery as room_driver.py (its namespace set-up and server start are reused): the real
+``aulacast serve --demo``, Debian's Chromium with fake camera and microphone. Every browser context
+runs with the browser's zone set to UTC while the people's profiles say New York or Almaty, so a
+time shown in the browser's zone instead of the profile's is caught. Few contexts, one server:
+the machine is small and shared. The pytest side (test_portal_*.py) judges the JSON written here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import room_driver as rd  # noqa: E402  (the sibling script: namespace, server start, Chromium flags)
+
+NY = "America/New_York"
+NYC_PASSWORD = "portal-e2e-nyc-password"
+QUICK = 14  # chat messages sent as fast as the keyboard goes
+# A tight chat limit for this run, so that some of the quick messages are refused (and must stay)
+CHAT_ENV = {"AULACAST_CHAT__BURST": "5", "AULACAST_CHAT__RATE_PER_SECOND": "0.2"}
+COUNT_CAMERA = """
+  window.__mediaPrompts = 0;
+  if (navigator.mediaDevices) {
+    const real = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+    navigator.mediaDevices.getUserMedia = (...args) => { window.__mediaPrompts += 1; return real(...args); };
+  }
+"""
+
+
+def seed_new_yorker(workdir: Path) -> dict[str, Any]:
+    """A student whose profile says New York, in a group of her own, with three sessions in one
+    New York week two weeks ahead: Monday 10:00, Wednesday 12:00 and Sunday 23:00 (Monday 04:00 UTC)."""
+    from orchestrator.auth import create_person
+    from orchestrator.store.db import Database
+    from orchestrator.store.models import Group, GroupMember, SessionRecord
+
+    zone = ZoneInfo(NY)
+    today = datetime.now(zone).date()
+    monday = today - timedelta(days=today.weekday()) + timedelta(days=14)
+
+    def at(day: int, hour: int) -> datetime:
+        d = monday + timedelta(days=day)
+        return datetime(d.year, d.month, d.day, hour, tzinfo=zone).astimezone(UTC)
+
+    db = Database.from_url(f"sqlite:///{workdir / 'var' / 'aulacast.db'}")
+    out: dict[str, Any] = {"monday": monday.isoformat(), "sessions": {}}
+    with db.session() as s:
+        group = Group(code="NY-1", name="New York evening group")
+        s.add(group)
+        s.flush()
+        p = create_person(s, username="nyc", display_name="Nora York", roles=["student"], password=NYC_PASSWORD,
+                          timezone=NY)  # fmt: skip
+        s.add(GroupMember(group_id=group.id, person_id=p.id))
+        for name, day, hour in (("monday", 0, 10), ("wednesday", 2, 12), ("sunday", 6, 23)):
+            start = at(day, hour)
+            row = SessionRecord(key=f"e2e/ny/{name}", kind="consultation", title=f"NY consultation ({name})",
+                                status="planned", start_at=start, end_at=start + timedelta(hours=1),
+                                tutor_id=None, group_id=group.id)  # fmt: skip
+            s.add(row)
+            s.flush()
+            out["sessions"][name] = {"id": row.id, "start": start.isoformat(), "day": (monday + timedelta(days=day)).isoformat()}
+    db.engine.dispose()
+    return out
+
+
+async def new_page(browser: Any, base: str, *, camera: bool = False) -> tuple[Any, Any]:
+    context = await browser.new_context(viewport=rd.VIEWPORT, base_url=base, timezone_id="UTC", locale="en-US")
+    if camera:
+        await context.grant_permissions(["camera", "microphone"], origin=base)
+    await context.add_init_script(COUNT_CAMERA)
+    return context, await context.new_page()
+
+
+async def log_in(page: Any, username: str, password: str, then: str) -> None:
+    await page.goto(f"/login?next={then}")
+    await page.fill("input[name=username]", username)
+    await page.fill("input[name=password]", password)
+    await page.click("button[type=submit]")
+    await page.wait_for_url(lambda url: "/login" not in url, timeout=30000)
+
+
+async def week_view(page: Any, monday: str) -> dict[str, Any]:
+    await page.goto(f"/schedule?week={monday}")
+    await page.wait_for_function("() => /session\\(s\\) this week/.test(document.getElementById('status').textContent)",
+                                 timeout=30000)  # fmt: skip
+    return await page.evaluate("""() => ({
+      status: document.getElementById('status').textContent,
+      cards: [...document.querySelectorAll('#week .session')].map(c => ({
+        day: c.closest('.day').dataset.day, text: c.textContent, id: Number(c.dataset.session)})),
+      days: [...document.querySelectorAll('#week .day')].map(d => d.dataset.day),
+    })""")
+
+
+async def scenario(base: str, logins: dict[str, str], workdir: Path, shots: Path, result: dict[str, Any]) -> None:
+    from playwright.async_api import async_playwright
+
+    result["steps"] = []
+
+    def step(name: str) -> None:
+        result["steps"].append({"step": name, "t": round(time.monotonic() - rd.T0, 1)})
+
+    ny = result["ny"] = seed_new_yorker(workdir)
+    consult = rd.find_session(base, "aigerim", logins["aigerim"])
+    result["consult"] = consult
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=rd.CHROMIUM, args=rd.CHROMIUM_ARGS)
+        console: dict[str, list[str]] = {}
+        try:
+            # --- §1.2 the week in the profile's zone; "opens …" before any camera prompt -----------------
+            ctx, nyc = await new_page(browser, base, camera=True)
+            console["nyc"] = []
+            nyc.on("console", lambda m: console["nyc"].append(f"{m.type}: {m.text}"))
+            await log_in(nyc, "nyc", NYC_PASSWORD, "/schedule")
+            result["week"] = await week_view(nyc, ny["monday"])
+            await nyc.screenshot(path=str(shots / "schedule-week.png"))
+            step("new yorker's week")
+            monday_session = ny["sessions"]["monday"]["id"]
+            await nyc.goto(f"/join/{monday_session}")
+            await nyc.wait_for_selector("#notice:not([hidden])", timeout=30000)
+            await asyncio.sleep(1.0)  # anything that would open the camera has had its chance
+            result["not_open"] = {
+                "notice": await nyc.locator("#notice-text").inner_text(),
+                "media_prompts": await nyc.evaluate("() => window.__mediaPrompts"),
+                "check_hidden": await nyc.locator("#check").is_hidden(),
+            }
+            await ctx.close()
+            step("not open yet explained")
+
+            # --- §1.3 chat keeps what is typed meanwhile; refused messages stay with the reason ---------
+            ctx, tutor = await new_page(browser, base, camera=True)
+            console["aigerim"] = []
+            tutor.on("console", lambda m: console["aigerim"].append(f"{m.type}: {m.text}"))
+            await log_in(tutor, "aigerim", logins["aigerim"], f"/join/{consult}")
+            await tutor.wait_for_selector("#check:not([hidden])", timeout=30000)
+            await tutor.click("#enter")
+            await tutor.wait_for_selector("#room:not([hidden])", timeout=30000)
+            step("tutor in the room")
+            await tutor.click("#chat-input")
+            texts = [f"quick message {i:02d}" for i in range(1, QUICK + 1)]
+            for text in texts:
+                await tutor.keyboard.type(text)
+                await tutor.keyboard.press("Enter")
+            await tutor.wait_for_function("() => document.querySelectorAll('#chat-log .pending').length === 0", timeout=60000)
+            history = await tutor.evaluate(f"""async () => (await (await fetch('/api/sessions/{consult}/chat',
+                {{headers: {{'X-Requested-With': 'aulacast'}}}})).json()).messages""")
+            result["chat"] = {
+                "typed": texts,
+                "stored": [m["body"] for m in history],
+                "box": await tutor.locator("#chat-input").input_value(),
+                "error": await tutor.locator("#chat-error").inner_text(),
+                "times": await tutor.evaluate("""() => [...document.querySelectorAll('#chat-log li.msg')].map(li => ({
+                    id: Number(li.dataset.id), shown: li.querySelector('time').textContent,
+                    at: li.querySelector('time').getAttribute('datetime')}))"""),
+                "timezone": "Asia/Almaty",
+            }
+            await tutor.screenshot(path=str(shots / "chat-refused-kept.png"))
+            step("quick chat")
+
+            # --- §1.1 end for all: every view follows ---------------------------------------------------
+            await tutor.get_by_role("button", name="End session for all").click()
+            await tutor.get_by_role("button", name="Yes, end it").click()
+            await tutor.wait_for_selector("#notice-text:has-text('ended')", timeout=30000)
+            sctx, dana = await new_page(browser, base, camera=True)
+            await log_in(dana, "dana", logins["dana"], "/schedule")
+            await dana.wait_for_function("() => /session\\(s\\) this week/.test(document.getElementById('status').textContent)",
+                                         timeout=30000)  # fmt: skip
+            session_api = await dana.evaluate(f"""async () => (await fetch('/api/sessions/{consult}',
+                {{headers: {{'X-Requested-With': 'aulacast'}}}})).json()""")
+            result["ended"] = {
+                "status": session_api.get("status"),
+                "join_links": await dana.locator(f'a[href="/join/{consult}"]').count(),
+                "card": await dana.locator(f'[data-session="{consult}"]').all_inner_texts(),
+            }
+            await dana.goto(f"/join/{consult}")
+            await dana.wait_for_selector("#notice:not([hidden])", timeout=30000)
+            await asyncio.sleep(1.0)
+            result["ended"]["notice"] = await dana.locator("#notice-text").inner_text()
+            result["ended"]["media_prompts"] = await dana.evaluate("() => window.__mediaPrompts")
+            await sctx.close()
+            await ctx.close()
+            step("ended everywhere")
+        finally:
+            result["console"] = {n: c[-30:] for n, c in console.items()}
+            await browser.close()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--workdir", type=Path, required=True)
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--img-dir", type=Path, required=True)
+    args = ap.parse_args()
+    args.img_dir.mkdir(parents=True, exist_ok=True)
+    result: dict[str, Any] = {"ok": False}
+    server = None
+    log = args.workdir / "server.log"
+    try:
+        rd.setup_network()
+        base = f"http://127.0.0.1:{rd.PORT}"
+        os.environ.update(CHAT_ENV)
+        server = rd.start_server(args.workdir, log)
+        rd.wait_ready(base, server, log)
+        logins = json.loads((args.workdir / "var" / "demo-logins.json").read_text())
+        asyncio.run(scenario(base, logins, args.workdir, args.img_dir, result))
+        result["ok"] = True
+    except Exception as exc:  # the pytest side reports it with the server log
+        result["error"] = f"{type(exc).__name__}: {exc}"
+    finally:
+        if server is not None:
+            server.terminate()
+            try:
+                server.wait(10)
+            except Exception:
+                server.kill()
+        result["server_log_tail"] = log.read_text(errors="replace")[-4000:] if log.exists() else ""
+        tmp = args.out.with_suffix(".tmp")
+        tmp.write_text(json.dumps(result, indent=1))
+        tmp.replace(args.out)
+    return 0 if result["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
