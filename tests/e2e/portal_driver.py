@@ -119,79 +119,89 @@ async def scenario(base: str, logins: dict[str, str], workdir: Path, shots: Path
         browser = await pw.chromium.launch(executable_path=rd.CHROMIUM, args=rd.CHROMIUM_ARGS)
         console: dict[str, list[str]] = {}
         try:
-            # --- §1.2 the week in the profile's zone; "opens …" before any camera prompt -----------------
-            ctx, nyc = await new_page(browser, base, camera=True)
-            console["nyc"] = []
-            nyc.on("console", lambda m: console["nyc"].append(f"{m.type}: {m.text}"))
-            await log_in(nyc, "nyc", NYC_PASSWORD, "/schedule")
-            result["week"] = await week_view(nyc, ny["monday"])
-            await nyc.screenshot(path=str(shots / "schedule-week.png"))
-            step("new yorker's week")
-            monday_session = ny["sessions"]["monday"]["id"]
-            await nyc.goto(f"/join/{monday_session}")
-            await nyc.wait_for_selector("#notice:not([hidden])", timeout=30000)
-            await asyncio.sleep(1.0)  # anything that would open the camera has had its chance
-            result["not_open"] = {
-                "notice": await nyc.locator("#notice-text").inner_text(),
-                "media_prompts": await nyc.evaluate("() => window.__mediaPrompts"),
-                "check_hidden": await nyc.locator("#check").is_hidden(),
-            }
-            await ctx.close()
-            step("not open yet explained")
+            async def week_and_not_open() -> None:
+                ctx, nyc = await new_page(browser, base, camera=True)
+                console["nyc"] = []
+                nyc.on("console", lambda m: console["nyc"].append(f"{m.type}: {m.text}"))
+                await log_in(nyc, "nyc", NYC_PASSWORD, "/schedule")
+                result["week"] = await week_view(nyc, ny["monday"])
+                await nyc.screenshot(path=str(shots / "schedule-week.png"))
+                step("new yorker's week")
+                monday_session = ny["sessions"]["monday"]["id"]
+                await nyc.goto(f"/join/{monday_session}")
+                await nyc.wait_for_selector("#notice:not([hidden])", timeout=30000)
+                await asyncio.sleep(1.0)  # anything that would open the camera has had its chance
+                result["not_open"] = {
+                    "notice": await nyc.locator("#notice-text").inner_text(),
+                    "media_prompts": await nyc.evaluate("() => window.__mediaPrompts"),
+                    "check_hidden": await nyc.locator("#check").is_hidden(),
+                }
+                await ctx.close()
+                step("not open yet explained")
 
-            # --- §1.3 chat keeps what is typed meanwhile; refused messages stay with the reason ---------
-            ctx, tutor = await new_page(browser, base, camera=True)
-            console["aigerim"] = []
-            tutor.on("console", lambda m: console["aigerim"].append(f"{m.type}: {m.text}"))
-            await log_in(tutor, "aigerim", logins["aigerim"], f"/join/{consult}")
-            await tutor.wait_for_selector("#check:not([hidden])", timeout=30000)
-            await tutor.click("#enter")
-            await tutor.wait_for_selector("#room:not([hidden])", timeout=30000)
-            step("tutor in the room")
-            await tutor.click("#chat-input")
-            texts = [f"quick message {i:02d}" for i in range(1, QUICK + 1)]
-            for text in texts:
-                await tutor.keyboard.type(text)
-                await tutor.keyboard.press("Enter")
-            await tutor.wait_for_function("() => document.querySelectorAll('#chat-log .pending').length === 0", timeout=60000)
-            history = await tutor.evaluate(f"""async () => (await (await fetch('/api/sessions/{consult}/chat',
-                {{headers: {{'X-Requested-With': 'aulacast'}}}})).json()).messages""")
-            result["chat"] = {
-                "typed": texts,
-                "stored": [m["body"] for m in history],
-                "box": await tutor.locator("#chat-input").input_value(),
-                "error": await tutor.locator("#chat-error").inner_text(),
-                "times": await tutor.evaluate("""() => [...document.querySelectorAll('#chat-log li.msg')].map(li => ({
-                    id: Number(li.dataset.id), shown: li.querySelector('time').textContent,
-                    at: li.querySelector('time').getAttribute('datetime')}))"""),
-                "timezone": "Asia/Almaty",
-            }
-            await tutor.screenshot(path=str(shots / "chat-refused-kept.png"))
-            step("quick chat")
+            async def chat_then_end() -> None:
+                ctx, tutor = await new_page(browser, base, camera=True)
+                console["aigerim"] = []
+                tutor.on("console", lambda m: console["aigerim"].append(f"{m.type}: {m.text}"))
+                await log_in(tutor, "aigerim", logins["aigerim"], f"/join/{consult}")
+                await tutor.wait_for_selector("#check:not([hidden])", timeout=30000)
+                await tutor.click("#enter")
+                await tutor.wait_for_selector("#room:not([hidden])", timeout=30000)
+                step("tutor in the room")
+                await tutor.click("#chat-input")
+                texts = [f"quick message {i:02d}" for i in range(1, QUICK + 1)]
+                for text in texts:
+                    await tutor.keyboard.type(text)
+                    await tutor.keyboard.press("Enter")
+                # settled: nothing pending (and, for the old page that had no pending marks, a moment)
+                await asyncio.sleep(2)
+                await tutor.wait_for_function("() => document.querySelectorAll('#chat-log .pending').length === 0",
+                                              timeout=60000)  # fmt: skip
+                history = await tutor.evaluate(f"""async () => (await (await fetch('/api/sessions/{consult}/chat',
+                    {{headers: {{'X-Requested-With': 'aulacast'}}}})).json()).messages""")
+                result["chat"] = {
+                    "typed": texts,
+                    "stored": [m["body"] for m in history],
+                    "box": await tutor.locator("#chat-input").input_value(),
+                    "error": await tutor.locator("#chat-error").inner_text(),
+                    "times": await tutor.evaluate("""() => [...document.querySelectorAll('#chat-log li.msg')].map(li => ({
+                        id: Number(li.dataset.id), shown: li.querySelector('time').textContent,
+                        at: li.querySelector('time').getAttribute('datetime')}))"""),
+                    "timezone": "Asia/Almaty",
+                }
+                await tutor.screenshot(path=str(shots / "chat-refused-kept.png"))
+                step("quick chat")
 
-            # --- §1.1 end for all: every view follows ---------------------------------------------------
-            await tutor.get_by_role("button", name="End session for all").click()
-            await tutor.get_by_role("button", name="Yes, end it").click()
-            await tutor.wait_for_selector("#notice-text:has-text('ended')", timeout=30000)
-            sctx, dana = await new_page(browser, base, camera=True)
-            await log_in(dana, "dana", logins["dana"], "/schedule")
-            await dana.wait_for_function("() => /session\\(s\\) this week/.test(document.getElementById('status').textContent)",
-                                         timeout=30000)  # fmt: skip
-            session_api = await dana.evaluate(f"""async () => (await fetch('/api/sessions/{consult}',
-                {{headers: {{'X-Requested-With': 'aulacast'}}}})).json()""")
-            result["ended"] = {
-                "status": session_api.get("status"),
-                "join_links": await dana.locator(f'a[href="/join/{consult}"]').count(),
-                "card": await dana.locator(f'[data-session="{consult}"]').all_inner_texts(),
-            }
-            await dana.goto(f"/join/{consult}")
-            await dana.wait_for_selector("#notice:not([hidden])", timeout=30000)
-            await asyncio.sleep(1.0)
-            result["ended"]["notice"] = await dana.locator("#notice-text").inner_text()
-            result["ended"]["media_prompts"] = await dana.evaluate("() => window.__mediaPrompts")
-            await sctx.close()
-            await ctx.close()
-            step("ended everywhere")
+                # --- §1.1 end for all: every view follows
+                await tutor.get_by_role("button", name="End session for all").click()
+                await tutor.get_by_role("button", name="Yes, end it").click()
+                await tutor.wait_for_selector("#notice-text:has-text('ended')", timeout=30000)
+                sctx, dana = await new_page(browser, base, camera=True)
+                await log_in(dana, "dana", logins["dana"], "/schedule")
+                await dana.wait_for_function(
+                    "() => /session\\(s\\) this week/.test(document.getElementById('status').textContent)", timeout=30000)
+                session_api = await dana.evaluate(f"""async () => (await fetch('/api/sessions/{consult}',
+                    {{headers: {{'X-Requested-With': 'aulacast'}}}})).json()""")
+                result["ended"] = {
+                    "status": session_api.get("status"),
+                    "join_links": await dana.locator(f'a[href="/join/{consult}"]').count(),
+                    "card": await dana.locator(f'[data-session="{consult}"]').all_inner_texts(),
+                }
+                await dana.goto(f"/join/{consult}")
+                await dana.wait_for_selector("#notice:not([hidden]), #check:not([hidden])", timeout=30000)
+                await asyncio.sleep(1.0)
+                result["ended"]["notice"] = await dana.locator("#notice-text").inner_text()
+                result["ended"]["media_prompts"] = await dana.evaluate("() => window.__mediaPrompts")
+                await sctx.close()
+                await ctx.close()
+                step("ended everywhere")
+
+            # each part is recorded on its own: one that breaks does not hide what the others saw
+            for part in (week_and_not_open, chat_then_end):
+                try:
+                    await part()
+                except Exception as exc:
+                    result.setdefault("errors", {})[part.__name__] = f"{type(exc).__name__}: {exc}"
         finally:
             result["console"] = {n: c[-30:] for n, c in console.items()}
             await browser.close()

@@ -14,10 +14,17 @@ import pytest
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(360)]
 
 
+def seen(run: dict[str, Any], key: str) -> Any:
+    """What the run recorded under key, or a failure naming the step that broke before it."""
+    if key not in run:
+        pytest.fail(f"the browser never got to {key!r}: {run.get('errors')}\nsteps: {run.get('steps')}")
+    return run[key]
+
+
 def test_week_view_keeps_every_session_in_the_profile_zone(portal_run: dict[str, Any]) -> None:
     """Before: the week was cut in the browser's zone (UTC), "3 session(s) this week" above 2 cards,
     and the Sunday 23:00 New York session fell on no week at all."""
-    ny, week = portal_run["ny"], portal_run["week"]
+    ny, week = portal_run["ny"], seen(portal_run, "week")
     assert week["days"][0] == ny["monday"] and len(week["days"]) == 7
     shown = {c["id"]: c["day"] for c in week["cards"]}
     assert shown == {s["id"]: s["day"] for s in ny["sessions"].values()}, week
@@ -28,18 +35,18 @@ def test_week_view_keeps_every_session_in_the_profile_zone(portal_run: dict[str,
 
 def test_not_open_yet_is_said_in_the_profile_zone_before_any_camera_prompt(portal_run: dict[str, Any]) -> None:
     """Before: the camera opened first, and "opens at" was a bare browser-zone time."""
-    ny, seen = portal_run["ny"], portal_run["not_open"]
-    assert seen["media_prompts"] == 0 and seen["check_hidden"], seen
+    ny, shown = portal_run["ny"], seen(portal_run, "not_open")
+    assert shown["media_prompts"] == 0 and shown["check_hidden"], shown
     opens = datetime.fromisoformat(ny["sessions"]["monday"]["start"]).astimezone(ZoneInfo("America/New_York"))
     # the lobby opens 10 minutes before the start (the demo's lifecycle settings)
     expected = f"opens {opens:%A} {opens.day} {opens:%B}, 09:50 (America/New_York)"
-    assert expected in seen["notice"], seen["notice"]
+    assert expected in shown["notice"], shown["notice"]
 
 
 def test_quick_chat_loses_nothing_and_refusals_stay_with_the_reason(portal_run: dict[str, Any]) -> None:
     """Before: the box was cleared when the server confirmed the previous message, wiping what had
     been typed meanwhile (14 quick sends stored 9, silently)."""
-    chat = portal_run["chat"]
+    chat = seen(portal_run, "chat")
     stored = "\n".join(chat["stored"])
     lost = [t for t in chat["typed"] if t not in stored and t not in chat["box"]]
     assert lost == [], chat
@@ -49,7 +56,7 @@ def test_quick_chat_loses_nothing_and_refusals_stay_with_the_reason(portal_run: 
 
 
 def test_chat_times_are_in_the_profile_zone(portal_run: dict[str, Any]) -> None:
-    chat = portal_run["chat"]
+    chat = seen(portal_run, "chat")
     zone = ZoneInfo(chat["timezone"])
     assert chat["times"]
     for t in chat["times"]:
@@ -60,7 +67,7 @@ def test_chat_times_are_in_the_profile_zone(portal_run: dict[str, Any]) -> None:
 def test_end_for_all_is_followed_by_every_view(portal_run: dict[str, Any]) -> None:
     """Before: after "End session for all" the session stayed open, the schedule kept its join link and
     /join opened the camera before saying it had ended."""
-    ended = portal_run["ended"]
+    ended = seen(portal_run, "ended")
     assert ended["status"] == "closed"
     assert ended["join_links"] == 0 and ended["card"] and "closed" in ended["card"][0]
     assert "ended" in ended["notice"] and ended["media_prompts"] == 0, ended
