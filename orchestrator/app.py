@@ -31,6 +31,7 @@ API_MODULES = (
     "orchestrator.api.rooms",
     "orchestrator.api.archive",
     "orchestrator.api.uploads",
+    "orchestrator.api.defenses",
     "orchestrator.web",
 )
 

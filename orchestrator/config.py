@@ -22,7 +22,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from media.live.types import MediaConfig
 from orchestrator.errors import ConfigError
-from orchestrator.grading import scale_of
+from orchestrator.grading import AGGREGATION_RULES, Criterion, check_rubric, scale_of
 
 DEFAULT_CONFIG_FILE = "aulacast.toml"
 
@@ -127,6 +127,22 @@ class GradingSettings(BaseModel):
         description='"section30" (F 0-49), "section30-fx" (FX 25-49, F 0-24), or rows [minimum, letter, grade_point(, mark)]',
     )
     pass_points: int = Field(50, ge=0, le=100)
+    defense_rule: str = Field("mean", description='how committee points become a grade: "mean", "chair" or "majority" (chair decides ties)')
+    defense_rubric: list[tuple[str, str, int]] = Field(
+        default_factory=list, description="optional criteria [id, name, maximum points]; maxima sum to 100")
+
+    @field_validator("defense_rule")
+    @classmethod
+    def _rule(cls, v: str) -> str:
+        if v not in AGGREGATION_RULES:
+            raise ValueError(f"unknown rule {v!r}; known: {', '.join(AGGREGATION_RULES)}")
+        return v
+
+    @field_validator("defense_rubric")
+    @classmethod
+    def _rubric(cls, v: list[tuple[str, str, int]]) -> list[tuple[str, str, int]]:
+        check_rubric([Criterion(*row) for row in v])
+        return v
 
     @field_validator("scale")
     @classmethod

@@ -6,13 +6,14 @@
 The scale is configuration, not code: the regulation's own table (§30, F
 0–49) and later editions' table that splits F into FX 25–49 (0.5) and F 0–24
 (0) ship here by name, and an institution may give its own bands. Rules that
-combine grades (a defense's committee marks, a final grade from control
-results) will live here too.
+combine grades live here too: a defense committee's points become one grade
+by a configured rule (``aggregate``), each member's points checked by
+``check_points`` first.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
@@ -132,3 +133,91 @@ def scale_of(scale: str | Sequence[Sequence[object]], pass_points: int = 50) -> 
             raise ScaleError(f"letter {letter!r} is not on the regulation's table: give its mark as a fourth item")
         bands.append(Band(minimum, letter, float(grade_point), mark))
     return GradingScale("own", tuple(bands), pass_points)
+
+
+# --- Committee grading (defenses, §30-31) ---------------------------------------------------------
+
+AGGREGATION_RULES = ("mean", "chair", "majority")
+"""How a committee's points become one grade:
+
+- ``mean``: the mean of every member's points (the chair's included), rounded half up to whole points;
+- ``chair``: the chair's points;
+- ``majority``: the letter most members gave wins and the grade is the mean (half up) of their points;
+  when letters tie, the chair's letter decides; when the chair's letter is not among the tied ones,
+  the chair's points stand.
+"""
+
+
+class PointsError(ValueError):
+    """Points a member entered that cannot be a grade, with the reason."""
+
+
+def check_points(value: object, *, maximum: int = 100, what: str = "points") -> int:
+    """``value`` as whole points 0..maximum, or PointsError saying what is wrong (bools are not points)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise PointsError(f"{what} must be a whole number 0–{maximum}, not {value!r}")
+    if not 0 <= value <= maximum:
+        raise PointsError(f"{what} must be a whole number 0–{maximum}, not {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """One rubric criterion: a member gives it 0..``maximum`` points; the maxima of a rubric sum to 100."""
+
+    id: str
+    name: str
+    maximum: int
+
+
+def check_rubric(rubric: Sequence[Criterion]) -> None:
+    if rubric and sum(c.maximum for c in rubric) != 100:
+        raise ScaleError(f"the rubric's maxima sum to {sum(c.maximum for c in rubric)}, not 100")
+    if len({c.id for c in rubric}) != len(rubric):
+        raise ScaleError("rubric criteria need distinct ids")
+
+
+def rubric_points(rubric: Sequence[Criterion], given: Mapping[str, object]) -> int:
+    """A member's points from their points per criterion: every criterion given, nothing else, each in range."""
+    ids = [c.id for c in rubric]
+    if not rubric:
+        raise PointsError("this sitting grades without a rubric: give points, not criteria")
+    unknown = sorted(set(given) - set(ids))
+    if unknown:
+        raise PointsError(f"unknown criteria {unknown}; the rubric has: {', '.join(ids)}")
+    missing = [i for i in ids if i not in given]
+    if missing:
+        raise PointsError(f"points missing for criteria: {', '.join(missing)}")
+    return sum(check_points(given[c.id], maximum=c.maximum, what=f"criterion {c.id!r}") for c in rubric)
+
+
+def _mean_half_up(values: Sequence[int]) -> int:
+    n = len(values)
+    return (2 * sum(values) + n) // (2 * n)
+
+
+def aggregate(points: Mapping[int, int], *, chair: int, rule: str, scale: GradingScale) -> int:
+    """The committee's points for one student under ``rule`` (see AGGREGATION_RULES); keys are member ids."""
+    if rule not in AGGREGATION_RULES:
+        raise ScaleError(f"unknown aggregation rule {rule!r} (known: {', '.join(AGGREGATION_RULES)})")
+    if not points:
+        raise PointsError("no member has entered points")
+    for v in points.values():
+        check_points(v)
+    if rule == "mean":
+        return _mean_half_up(list(points.values()))
+    if chair not in points:
+        raise PointsError(f"the rule {rule!r} needs the chair's points, and the chair has not entered them")
+    if rule == "chair":
+        return points[chair]
+    by_letter: dict[str, list[int]] = {}
+    for v in points.values():
+        by_letter.setdefault(scale.band(v).letter, []).append(v)
+    most = max(len(v) for v in by_letter.values())
+    tied = [letter for letter, v in by_letter.items() if len(v) == most]
+    if len(tied) == 1:
+        return _mean_half_up(by_letter[tied[0]])
+    chair_letter = scale.band(points[chair]).letter
+    if chair_letter in tied:
+        return _mean_half_up(by_letter[chair_letter])
+    return points[chair]

@@ -13,8 +13,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from orchestrator import audit
 from orchestrator.api import STAFF, TEACHING, api, services
+from orchestrator.defenses.binding import bind
 from orchestrator.errors import NotFound, UserError
 from orchestrator.grading import scale_of
 from orchestrator.http import identity, parse_body
@@ -58,8 +58,9 @@ async def post_result(request: web.Request) -> dict[str, Any]:
             s.add(row)
         row.points, row.passed, row.recorded_by, row.recorded_at = body.points, passed, ident.person_id, utcnow()
         s.flush()
-        audit.record(s, ident.person_id, "result.enter", f"result:{row.id}", offering=body.offering,
-                     student=body.student, activity=body.activity, points=body.points, before=before)
+        # bound to its audit entry (§28): the entry carries the row's value, the row the entry's hash
+        bind(s, ident.person_id, "result.enter", row, offering=body.offering,
+             student=body.student, activity=body.activity, before=before)
         return {"id": row.id, "points": body.points, "letter": grade.letter, "grade_point": grade.grade_point,
                 "passed": passed}
 

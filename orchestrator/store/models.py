@@ -147,6 +147,7 @@ class ControlResult(Base):
     passed: Mapped[bool] = mapped_column(Boolean, default=False)
     recorded_by: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    audit_hash: Mapped[str | None] = mapped_column(String(64))  # the audit entry that wrote these values (§28)
 
 
 SESSION_STATES = (

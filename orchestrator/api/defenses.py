@@ -1,0 +1,287 @@
+"""Course-work defenses over HTTP (§29–31): my sittings, the queue, points, grading, sign-off.
+
+Every route loads the sitting, builds the asker's ``Viewer`` and asks
+``orchestrator/defenses/policy.py`` before anything else; the workflow itself is
+``orchestrator/defenses/sittings.py`` and ``scoring.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from orchestrator.api import api, services
+from orchestrator.auth import Identity
+from orchestrator.defenses import scoring, sittings
+from orchestrator.defenses.models import Sitting
+from orchestrator.defenses.policy import decide, grade_access, sitting_access, viewer_of
+from orchestrator.defenses.views import sitting_json
+from orchestrator.errors import UserError
+from orchestrator.grading import scale_of
+from orchestrator.http import AUTHENTICATED, PUBLIC, auth_state, identity, parse_body
+from orchestrator.store.models import Offering, Person
+
+SID = "/api/sittings/{sitting_id:\\d+}"
+TID = SID + "/turns/{turn_id:\\d+}"
+
+
+class OrderBody(BaseModel):
+    students: list[str] = Field(min_length=1, max_length=500, description="usernames in the new order")
+
+
+class SecretaryBody(BaseModel):
+    username: str = Field(min_length=1, max_length=80)
+
+
+class ScoreBody(BaseModel):
+    """Points as sent: checked by orchestrator.grading so a float, a bool or 101 gets its own message."""
+
+    points: Any = Field(None, description="whole points 0-100")
+    criteria: Any = Field(None, description="points per rubric criterion, when the sitting has a rubric")
+
+
+class AbsentBody(BaseModel):
+    to: str = Field("end", description="'end' of the queue or 'reserve'")
+    reserve: int | None = Field(None, description="the reserve sitting's id")
+
+
+class NoteBody(BaseModel):
+    text: str = Field(min_length=1, max_length=2000)
+
+
+class ChangeBody(BaseModel):
+    points: Any = None
+    reason: Any = None
+
+
+async def _in_sitting(request: web.Request, fn: Callable[[Session, Sitting, Identity | None], Any], *,
+                      lock: bool = False, signed_in: bool = True) -> Any:
+    svc = services(request)
+    ident = identity(request) if signed_in else auth_state(request).identity
+    sid = int(request.match_info["sitting_id"])
+
+    def run(s: Session) -> Any:
+        return fn(s, sittings.get_sitting(s, sid, lock=lock), ident)
+
+    return await svc.db_call(run)
+
+
+def _turn(request: web.Request, sitting: Sitting) -> Any:
+    return sittings.turn_of(sitting, int(request.match_info["turn_id"]))
+
+
+@api.route("GET", "/api/sittings", roles=AUTHENTICATED, summary="My defense sittings: those I sit on, host as tutor, or defend in (staff: all)", tags=("defenses",))
+async def my_sittings(request: web.Request) -> dict[str, Any]:
+    ident = identity(request)
+    svc = services(request)
+
+    def load(s: Session) -> dict[str, Any]:
+        sittings.sync_from_plan(s, svc.settings)
+        rows = s.scalars(select(Sitting).order_by(Sitting.start_at, Sitting.id)).all()
+        out = []
+        for row in rows:
+            v = viewer_of(s, ident, row)
+            if sitting_access(v, "view", row):
+                off = s.get(Offering, row.offering_id) if row.offering_id else None
+                out.append({"id": row.id, "title": row.title, "status": row.status, "start_at": row.start_at.isoformat(),
+                            "offering": off.code if off else None, "my_seat": v.seat, "students": len(row.turns)})
+        return {"sittings": out}
+
+    return await svc.db_call(load)
+
+
+@api.route("GET", SID, roles=AUTHENTICATED, summary="One sitting as I may see it: committee, queue, my points (others' once grading closes), grades", tags=("defenses",))
+async def get_sitting(request: web.Request) -> dict[str, Any]:
+    def load(s: Session, sitting: Sitting, ident: Identity | None) -> dict[str, Any]:
+        v = viewer_of(s, ident, sitting)
+        decide(sitting_access(v, "view", sitting))
+        return sitting_json(s, sitting, v)
+
+    return await _in_sitting(request, load)
+
+
+@api.route("GET", SID + "/public", roles=PUBLIC, summary="The audience's view of a sitting: order, current turn, letters after sign-off; no points", tags=("defenses",))
+async def public_sitting(request: web.Request) -> dict[str, Any]:
+    def load(s: Session, sitting: Sitting, ident: Identity | None) -> dict[str, Any]:
+        from orchestrator.defenses.policy import Viewer
+
+        decide(sitting_access(Viewer(None), "view_public", sitting))
+        return sitting_json(s, sitting, Viewer(None))
+
+    return await _in_sitting(request, load, signed_in=False)
+
+
+def _person(s: Session, username: str) -> Person:
+    p = s.scalar(select(Person).where(Person.username == username))
+    if p is None:
+        raise UserError(f"no person {username!r}", code="unknown_person", status=422)
+    return p
+
+
+@api.route("PUT", SID + "/order", roles=AUTHENTICATED, summary="Reorder the queue before the sitting starts (chair or secretary)", body=OrderBody, tags=("defenses",))
+async def put_order(request: web.Request) -> dict[str, Any]:
+    body: OrderBody = await parse_body(request, OrderBody)
+
+    def save(s: Session, sitting: Sitting, ident: Identity | None) -> dict[str, Any]:
+        assert ident is not None
+        v = viewer_of(s, ident, sitting)
+        decide(sitting_access(v, "reorder", sitting))
+        sittings.reorder(s, sitting, [_person(s, u).id for u in body.students], ident.person_id)
+        return sitting_json(s, sitting, v)
+
+    return await _in_sitting(request, save, lock=True)
+
+
+@api.route("PUT", SID + "/secretary", roles=AUTHENTICATED, summary="Name the sitting's secretary (registrar)", body=SecretaryBody, tags=("defenses",))
+async def put_secretary(request: web.Request) -> dict[str, Any]:
+    body: SecretaryBody = await parse_body(request, SecretaryBody)
+
+    def save(s: Session, sitting: Sitting, ident: Identity | None) -> dict[str, Any]:
+        assert ident is not None
+        decide(sitting_access(viewer_of(s, ident, sitting), "assign", sitting))
+        sittings.set_secretary(s, sitting, _person(s, body.username).id, ident.person_id)
+        return {"ok": True}
+
+    return await _in_sitting(request, save, lock=True)
+
+
+@api.route("POST", SID + "/start", roles=AUTHENTICATED, summary="Open the sitting (chair)", tags=("defenses",))
+async def post_start(request: web.Request) -> dict[str, Any]:
+    def save(s: Session, sitting: Sitting, ident: Identity | None) -> dict[str, Any]:
+        assert ident is not None
+        v = viewer_of(s, ident, sitting)
+        decide(sitting_access(v, "run", sitting))
+        sittings.start(s, sitting, ident.person_id)
+        return sitting_json(s, sitting, v)
+
+    return await _in_sitting(request, save, lock=True)
+
+
+@api.route("POST", TID + "/start", roles=AUTHENTICATED, summary="Start a student's turn (chair); §29 is checked again; the presenting turn ends", tags=("defenses",))
+async def post_turn_start(request: web.Request) -> dict[str, Any]:
+    def save(s: Session, sitting: Sitting, ident: Identity | None) -> dict[str, Any]:
+        assert ident is not None
+        v = viewer_of(s, ident, sitting)
+        decide(sitting_access(v, "run", sitting))
+        sittings.start_turn(s, sitting, _turn(request, sitting), ident.person_id)
+        return sitting_json(s, sitting, v)
+
+    try:
+        return await _in_sitting(request, save, lock=True)
+    except sittings.NotAdmitted as exc:
+        # kept in its own transaction (the turn's start rolled back), then told to the chair
+        reason = exc.reason
+
+        def refuse(s: Session, sitting: Sitting, ident: Identity | None) -> None:
+            assert ident is not None
+            sittings.refuse(s, sitting, _turn(request, sitting), ident.person_id, reason)
+
+        await _in_sitting(request, refuse, lock=True)
+        raise
+
+
+@api.route("POST", SID + "/end-turn", roles=AUTHENTICATED, summary="End the presenting turn (chair)", tags=("defenses",))
+async def post_end_turn(request: web.Request) -> dict[str, Any]:
+    def save(s: Session, sitting: Sitting, ident: Identity | None) -> dict[str, Any]:
+        assert ident is not None
+        v = viewer_of(s, ident, sitting)
+        decide(sitting_access(v, "run", sitting))
+        sittings.end_current(s, sitting, ident.person_id)
+        return sitting_json(s, sitting, v)
+
+    return await _in_sitting(request, save, lock=True)
+
+
+@api.route("POST", TID + "/absent", roles=AUTHENTICATED, summary="Mark a waiting student absent: to the end of the queue, or to a reserve sitting (chair)", body=AbsentBody, tags=("defenses",))
+async def post_absent(request: web.Request) -> dict[str, Any]:
+    body: AbsentBody = await parse_body(request, AbsentBody)
+
+    def save(s: Session, sitting: Sitting, ident: Identity | None) -> dict[str, Any]:
+        assert ident is not None
+        v = viewer_of(s, ident, sitting)
+        decide(sitting_access(v, "run", sitting))
+        reserve = None
+        if body.to == "reserve":
+            if body.reserve is None:
+                raise UserError("name the reserve sitting", code="bad_reserve", status=422)
+            reserve = sittings.get_sitting(s, body.reserve, lock=True)
+        sittings.mark_absent(s, sitting, _turn(request, sitting), ident.person_id, to=body.to, reserve=reserve)
+        return sitting_json(s, sitting, v)
+
+    return await _in_sitting(request, save, lock=True)
+
+
+@api.route("POST", TID + "/questions", roles=AUTHENTICATED, summary="Note a question asked in a turn (secretary or chair)", body=NoteBody, tags=("defenses",))
+async def post_question(request: web.Request) -> dict[str, Any]:
+    body: NoteBody = await parse_body(request, NoteBody)
+
+    def save(s: Session, sitting: Sitting, ident: Identity | None) -> dict[str, Any]:
+        assert ident is not None
+        decide(sitting_access(viewer_of(s, ident, sitting), "note", sitting))
+        sittings.note_question(s, sitting, _turn(request, sitting), ident.person_id, body.text)
+        return {"ok": True}
+
+    return await _in_sitting(request, save)
+
+
+@api.route("PUT", TID + "/score", roles=AUTHENTICATED, summary="Enter my points for a turn (chair or member), 0-100 or per rubric criterion", body=ScoreBody, tags=("defenses",))
+async def put_score(request: web.Request) -> dict[str, Any]:
+    body: ScoreBody = await parse_body(request, ScoreBody)
+
+    def save(s: Session, sitting: Sitting, ident: Identity | None) -> dict[str, Any]:
+        assert ident is not None
+        turn = _turn(request, sitting)
+        decide(grade_access(viewer_of(s, ident, sitting), "enter", sitting, turn))
+        row = scoring.submit(s, sitting, turn, ident.person_id, points=body.points, criteria=body.criteria)
+        return {"turn": turn.id, "points": row.points, "criteria": row.criteria}
+
+    return await _in_sitting(request, save)
+
+
+@api.route("POST", TID + "/close", roles=AUTHENTICATED, summary="Close a turn's grading (chair): the members' points become the grade by the sitting's rule", tags=("defenses",))
+async def post_close(request: web.Request) -> dict[str, Any]:
+    svc = services(request)
+
+    def save(s: Session, sitting: Sitting, ident: Identity | None) -> dict[str, Any]:
+        assert ident is not None
+        v = viewer_of(s, ident, sitting)
+        decide(sitting_access(v, "run", sitting))
+        scale = scale_of(svc.settings.grading.scale, svc.settings.grading.pass_points)
+        scoring.close_turn(s, sitting, _turn(request, sitting), ident.person_id, scale)
+        return sitting_json(s, sitting, v)
+
+    return await _in_sitting(request, save, lock=True)
+
+
+@api.route("POST", SID + "/sign", roles=AUTHENTICATED, summary="Sign the sitting off (chair): grades become final and enter the students' progress records", tags=("defenses",))
+async def post_sign(request: web.Request) -> dict[str, Any]:
+    def save(s: Session, sitting: Sitting, ident: Identity | None) -> dict[str, Any]:
+        assert ident is not None
+        v = viewer_of(s, ident, sitting)
+        decide(sitting_access(v, "run", sitting))
+        scoring.sign_off(s, sitting, ident.person_id)
+        return sitting_json(s, sitting, v)
+
+    return await _in_sitting(request, save, lock=True)
+
+
+@api.route("PUT", TID + "/grade", roles=AUTHENTICATED, summary="Change a final grade after sign-off (chair), with a written reason; the history is kept", body=ChangeBody, tags=("defenses",))
+async def put_grade(request: web.Request) -> dict[str, Any]:
+    svc = services(request)
+    body: ChangeBody = await parse_body(request, ChangeBody)
+
+    def save(s: Session, sitting: Sitting, ident: Identity | None) -> dict[str, Any]:
+        assert ident is not None
+        v = viewer_of(s, ident, sitting)
+        turn = _turn(request, sitting)
+        decide(grade_access(v, "change", sitting, turn))
+        scale = scale_of(svc.settings.grading.scale, svc.settings.grading.pass_points)
+        scoring.change_final(s, sitting, turn, ident.person_id, body.points, body.reason, scale)
+        return sitting_json(s, sitting, v)
+
+    return await _in_sitting(request, save, lock=True)
