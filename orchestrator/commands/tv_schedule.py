@@ -1,6 +1,7 @@
 """``aulacast tv schedule``: build a channel's day from its channel file, export it.
 
     aulacast tv schedule build --channel examples/channel-demo.yaml --date 2026-11-26 -o day.json
+    aulacast tv schedule build --channel channel.yaml --series archive-series.yaml --date 2026-11-26 -o day.json
     aulacast tv schedule export day.json --xmltv guide.xml --ffplayout 2026-11-26.json --csv day.csv
     aulacast tv schedule as-run asrun.jsonl --csv asrun.csv
 """
@@ -31,6 +32,9 @@ def register(tv_sub: argparse._SubParsersAction) -> None:
     b.add_argument("--channel", required=True, type=Path, help="channel file (YAML): channel, series, fillers, repeats")
     b.add_argument("--date", required=True, help="the day, YYYY-MM-DD (local to the channel)")
     b.add_argument("-o", "--output", required=True, type=Path, help="day file to write (JSON)")
+    b.add_argument("--series", action="append", default=[], type=Path, metavar="FILE",
+                   help="series file ('tv series', e.g. --from-archive): its episodes join the channel file's "
+                        "series of the same offering; repeatable")
     b.add_argument("--overlap", choices=("refuse", "shift"), default="refuse",
                    help="refuse a day with overlapping programmes (default), or move them to the next free slot")
     b.add_argument("--length", type=float, help="day length in seconds (previews and tests; default: to the next day start)")
@@ -63,6 +67,11 @@ def _build(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UserError(f"--date {args.date!r}: not a date (YYYY-MM-DD)") from exc
     cfg = read_channel_file(args.channel)
+    for path in args.series:
+        try:
+            cfg = channelfile.with_series(cfg, channelfile.read_series_file(path), source=str(path))
+        except ScheduleError as exc:
+            raise UserError(str(exc)) from exc
     length = timedelta(seconds=args.length) if args.length else None
     try:
         day = build_day(cfg.channel, day_date, cfg.series, cfg.fillers, cfg.repeats, overlap=args.overlap, length=length)

@@ -2,11 +2,19 @@
 
 Every offering whose technology is ``tv`` becomes a series titled after its
 discipline (in each language the discipline has). Lectures, with their packaged
-media, come from a lectures file until the recordings archive provides them:
+media, come from the recordings archive and/or a lectures file:
 
-    # lectures.yaml
+    aulacast tv series -o series.yaml --from-archive --channel channel.yaml --profile hd-720p25
+
+    # lectures.yaml (lectures recorded elsewhere)
     HIST100-EC22-TV:
       - {number: 1, date: 2026-09-05, title: {ru: "Введение"}, media: media/hist-01.ts, duration: 2700}
+
+``--from-archive`` takes every archived lecture of a TV offering and packages it
+for the channel (the profile's encoding, the channel file's service), keeping
+the stream with the asset in the archive (done once per channel and profile);
+the episode's ``media`` is that stream. ``tv schedule build --series series.yaml``
+adds these episodes to the channel file's series of the same offering.
 
 The output is the ``series:`` section of a channel file (docs/broadcast-engineer.md),
 ready to paste or to keep beside it; lectures without media yet are listed.
@@ -27,6 +35,12 @@ def register(tv_sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", type=Path, required=True, metavar="SERIES.yaml")
     p.add_argument("--lectures", type=Path, metavar="LECTURES.yaml",
                    help="recorded lectures per offering code (number, date, title, media, duration)")
+    p.add_argument("--from-archive", action="store_true",
+                   help="episodes from the archive's lectures of TV offerings, packaged for the channel")
+    p.add_argument("--channel", type=Path, metavar="FILE", help="with --from-archive: the channel file (its service)")
+    p.add_argument("--profile", help="with --from-archive: the channel's broadcast profile (name or .toml file)")
+    p.add_argument("--profiles-dir", action="append", default=[], type=Path, metavar="DIR",
+                   help="directory of operator profiles; repeatable")
     p.set_defaults(func=run)
 
 
@@ -77,8 +91,14 @@ def run(args: argparse.Namespace) -> int:
     from schedules.tv.series import series_from_offerings
 
     lectures = _load_lectures(args.lectures)
-    db = Database.from_url(load_settings(args.config).effective_database_url)
+    settings = load_settings(args.config)
+    db = Database.from_url(settings.effective_database_url)
     db.check_revision()
+    if args.from_archive:
+        for code, found in _archive_lectures(args, settings, db).items():
+            lectures.setdefault(code, []).extend(found)
+    elif args.channel or args.profile:
+        raise UserError("--channel and --profile go with --from-archive")
     with db.session() as s:
         records = series_records(s, lectures)
     skipped: list[str] = []
@@ -97,3 +117,27 @@ def run(args: argparse.Namespace) -> int:
         print(f"not yet on air: {line}", file=sys.stderr)
     print(f"wrote {args.output}: {len(series)} series, {sum(len(se.episodes) for se in series)} episode(s)")
     return 0
+
+
+def _archive_lectures(args: argparse.Namespace, settings: Any, db: Any) -> dict[str, list[dict[str, Any]]]:
+    """The archive's TV lectures packaged for the channel; ``asset.packaged`` for each stream made now."""
+    from media.errors import MediaError
+    from media.transcode.profiles import load_profile
+    from orchestrator.archive.catalogue import Archive
+    from orchestrator.channel.episodes import lectures_from_archive
+    from orchestrator.commands.tv_playout import channel_service
+    from orchestrator.commands.tv_schedule import read_channel_file
+
+    if args.channel is None or args.profile is None:
+        raise UserError("--from-archive needs --channel FILE (whose service the streams carry) and --profile")
+    channel = read_channel_file(args.channel).channel
+    try:
+        profile = load_profile(args.profile, extra_dirs=args.profiles_dir).for_service(channel_service(channel))
+    except MediaError as exc:
+        raise UserError(str(exc)) from None
+    made: list[Any] = []
+    found = lectures_from_archive(Archive(settings, db), profile, on_packaged=made.append)
+    fresh = [p for p in made if p.created]
+    print(f"packaged {len(fresh)} lecture(s) for {channel.id} ({profile.name}), "
+          f"{len(made) - len(fresh)} already packaged", file=sys.stderr)
+    return found

@@ -10,7 +10,8 @@ language, media paths relative to the file, and the cross-checks.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import time
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,36 @@ def read_channel_file(path: str | Path) -> ChannelConfig:
     return _ChannelFile(read_yaml(path, error=ChannelFileError), path.parent.resolve()).config()
 
 
+def read_series_file(path: str | Path) -> tuple[Series, ...]:
+    """A file holding a ``series:`` list (``aulacast tv series`` writes one); media relative to its folder."""
+    path = Path(path)
+    cf = _ChannelFile(read_yaml(path, error=ChannelFileError), path.parent.resolve())
+    if not isinstance(cf.r.doc.data, dict):
+        raise cf.r.fail((), "a series file is a mapping with the key series")
+    cf.r.mapping((), optional=("series",))
+    return tuple(cf.series())
+
+
+def with_series(cfg: ChannelConfig, extra: Sequence[Series], source: str = "<series>") -> ChannelConfig:
+    """``cfg`` with ``extra`` series added: one for an offering (or id) the channel file already has gives
+    that series its episodes (the channel file's titles and slot stay); others are added whole.
+    Two episodes of one series with the same number are refused, naming both sources."""
+    series = list(cfg.series)
+    for new in extra:
+        at = next((i for i, s in enumerate(series) if s.id == new.id
+                   or (new.offering_id is not None and s.offering_id == new.offering_id)), None)  # fmt: skip
+        if at is None:
+            series.append(new)
+            continue
+        old = series[at]
+        clash = {e.number for e in old.episodes} & {e.number for e in new.episodes}
+        if clash:
+            raise TvScheduleError(f"{source}: series {new.id}: episode(s) {', '.join(map(str, sorted(clash)))} "
+                                  f"are also in the channel file's series {old.id}")
+        series[at] = replace(old, episodes=tuple(sorted((*old.episodes, *new.episodes), key=lambda e: e.number)))
+    return replace(cfg, series=tuple(series))
+
+
 def channel_config(data: Any, source: str = "<channel>", base: Path | None = None) -> ChannelConfig:
     """Read a parsed channel YAML/JSON document; errors name the file and the key path.
 
@@ -94,29 +125,7 @@ class _ChannelFile:
             channel.zone  # noqa: B018 - validates tz early, with the key named
         except TvScheduleError as exc:
             raise r.fail((*c, "tz"), str(exc)) from exc
-        series: list[Series] = []
-        for i in range(len(r.seq(("series",)))):
-            s: KeyPath = ("series", i)
-            r.mapping(s)
-            eps = []
-            for j in range(len(r.seq((*s, "episodes")))):
-                e: KeyPath = (*s, "episodes", j)
-                r.mapping(e)
-                eps.append(Episode(
-                    number=r.integer((*e, "number"), default=j + 1), title=self.texts((*e, "title")),
-                    media=self.path((*e, "media")), duration=self.seconds((*e, "duration")),
-                    description=self.texts((*e, "description")),
-                    date=r.day((*e, "date")) if r.get((*e, "date"), None) is not None else None,
-                    start=self.clock((*e, "start")) if r.get((*e, "start"), None) is not None else None,
-                    media_in=self.seconds((*e, "in"), 0.0),
-                ))  # fmt: skip
-            series.append(Series(
-                id=r.text((*s, "id")), title=self.texts((*s, "title"), required=True), episodes=tuple(eps),
-                description=self.texts((*s, "description")), category=r.text((*s, "category"), "Education"),
-                season=r.integer((*s, "season"), default=1),
-                slot=self.clock((*s, "slot")) if r.get((*s, "slot"), None) is not None else None,
-                offering_id=r.text((*s, "offering")) if r.get((*s, "offering"), None) is not None else None,
-            ))  # fmt: skip
+        series = self.series()
         f: KeyPath = ("fillers",)
         r.mapping(f, default={})
         pool = FillerPool(
@@ -158,6 +167,34 @@ class _ChannelFile:
             original_network_id=r.integer((*path, "original_network_id"), 1, 0xFFFF, default=0xFF01),
             transport_stream_id=r.integer((*path, "transport_stream_id"), 1, 0xFFFF, default=1),
         )
+
+    def series(self) -> list[Series]:
+        """The ``series`` list (each with its episodes)."""
+        r = self.r
+        series: list[Series] = []
+        for i in range(len(r.seq(("series",)))):
+            s: KeyPath = ("series", i)
+            r.mapping(s)
+            eps = []
+            for j in range(len(r.seq((*s, "episodes")))):
+                e: KeyPath = (*s, "episodes", j)
+                r.mapping(e)
+                eps.append(Episode(
+                    number=r.integer((*e, "number"), default=j + 1), title=self.texts((*e, "title")),
+                    media=self.path((*e, "media")), duration=self.seconds((*e, "duration")),
+                    description=self.texts((*e, "description")),
+                    date=r.day((*e, "date")) if r.get((*e, "date"), None) is not None else None,
+                    start=self.clock((*e, "start")) if r.get((*e, "start"), None) is not None else None,
+                    media_in=self.seconds((*e, "in"), 0.0),
+                ))  # fmt: skip
+            series.append(Series(
+                id=r.text((*s, "id")), title=self.texts((*s, "title"), required=True), episodes=tuple(eps),
+                description=self.texts((*s, "description")), category=r.text((*s, "category"), "Education"),
+                season=r.integer((*s, "season"), default=1),
+                slot=self.clock((*s, "slot")) if r.get((*s, "slot"), None) is not None else None,
+                offering_id=r.text((*s, "offering")) if r.get((*s, "offering"), None) is not None else None,
+            ))  # fmt: skip
+        return series
 
     def words(self, path: KeyPath, default: tuple[str, ...]) -> tuple[str, ...]:
         """A list of short texts (language codes); ``default`` when absent."""
