@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.cli import main
-from schedules.tv.channelfile import ChannelFileError, read_channel_file
+from schedules.tv.channelfile import ChannelFileError, read_channel_file, read_series_file, with_series
 from schedules.tv.day import ChannelService, TvScheduleError, load_day, save_day
 from schedules.tv.fill import build_day
 from tests.helpers.support import REPO
@@ -101,3 +101,26 @@ def test_cli_prints_the_line(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     err = capsys.readouterr().err
     assert f"{bad}:{line_of(text, 'duration: 3600')}: series[1].episodes[0].duration: not a duration" in err
     assert not out.exists()
+
+
+def test_a_series_file_fills_the_channel_files_series_of_the_same_offering(tmp_path: Path) -> None:
+    cfg = read_channel_file(EXAMPLE)
+    (tmp_path / "archive-series.yaml").write_text(
+        "series:\n"
+        "  - {id: off-2026-math101-tv, offering: OFF-2026-MATH101-TV, title: {en: Maths},\n"
+        "     episodes: [{number: 9, title: {en: Integrals}, media: m9.ts, duration: 60, date: 2026-11-28}]}\n"
+        "  - {id: new, offering: NEW-TV, title: {en: New}, episodes: []}\n", encoding="utf-8")
+    merged = with_series(cfg, read_series_file(tmp_path / "archive-series.yaml"))
+    math = next(s for s in merged.series if s.id == "math101")
+    assert math.title == cfg.series[0].title and math.slot == cfg.series[0].slot  # the channel file's stay
+    assert [e.number for e in math.episodes] == [*(e.number for e in cfg.series[0].episodes), 9]
+    assert math.episodes[-1].media == str(tmp_path / "m9.ts")
+    assert [s.id for s in merged.series] == [*(s.id for s in cfg.series), "new"]
+    clash = tmp_path / "clash.yaml"
+    clash.write_text("series:\n  - {id: x, offering: OFF-2026-MATH101-TV, title: {en: M},\n"
+                     "     episodes: [{number: 4, title: {en: L}, media: m.ts, duration: 60}]}\n", encoding="utf-8")
+    with pytest.raises(TvScheduleError, match=r"clash.yaml: series x: episode\(s\) 4 are also in the channel file's"):
+        with_series(cfg, read_series_file(clash), source=str(clash))
+    (tmp_path / "bad.yaml").write_text("series: []\nchannel: {}\n", encoding="utf-8")
+    with pytest.raises(ChannelFileError, match="channel: unknown key"):
+        read_series_file(tmp_path / "bad.yaml")
