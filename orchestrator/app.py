@@ -29,6 +29,7 @@ API_MODULES = (
     "orchestrator.api.schedule",
     "orchestrator.api.results",
     "orchestrator.api.rooms",
+    "orchestrator.api.recordings",
     "orchestrator.api.archive",
     "orchestrator.api.uploads",
     "orchestrator.api.defenses",
@@ -36,7 +37,7 @@ API_MODULES = (
 )
 
 # Modules that add more than routes (a Socket.IO server, media workers): each has ``attach(app, svc)``.
-EXTENSIONS = ("orchestrator.rooms", "orchestrator.archive.service")
+EXTENSIONS = ("orchestrator.rooms", "orchestrator.recordings", "orchestrator.archive.service")
 
 WEB_ROOT = Path(__file__).resolve().parent.parent / "web"
 

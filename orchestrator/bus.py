@@ -34,6 +34,8 @@ TOPICS = (
     "session.opened",
     "session.live",
     "session.closed",
+    "recording.started",
+    "recording.stopped",  # {session_id, recording_id, folder, status, reason, alert}: alert for a disk full, a dead worker
     "recording.ready",
     "recording.composed",
     "asset.archived",

@@ -141,7 +141,7 @@ SERVER_EVENTS = (
     "welcome", "lobby", "denied", "member-joined", "member-updated", "member-left", "waiting",
     "waiting-left", "hand", "mute-requested", "removed", "presenter", "lobby-policy", "session-ended",
     "chat", "chat-deleted", "media-answer", "media-offer", "track-added", "track-removed", "peer-left",
-    "media-lost", "error",
+    "media-lost", "recording", "error",
 )  # fmt: skip
 
 ERROR_CODES = {

@@ -6,6 +6,7 @@ import { api, el, announce, when } from "/static/common.js";
 import { io } from "/static/vendor/socket.io.esm.min.js";
 import { ChatView } from "/static/room-chat.js";
 import { MediaLink, deviceErrorText, levelMeter, listDevices, openLocal } from "/static/room-media.js";
+import { watchRecording } from "/static/room-recording.js";
 
 const $ = (id) => document.getElementById(id);
 const sessionId = Number(location.pathname.split("/").filter(Boolean).pop());
@@ -217,6 +218,7 @@ function connect() {
     reconnectionDelayMax: 5000,
   });
   state.socket = socket;
+  watchRecording(socket, sessionId);
 
   socket.on("connect", () => {
     setConn("connecting", "Connected, entering…");
