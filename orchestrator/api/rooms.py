@@ -91,9 +91,9 @@ async def join_session(request: web.Request) -> dict[str, Any]:
 
     def run(s: Session) -> tuple[dict[str, Any], Grant, datetime, datetime, str]:
         row = _session(s, session_id)
+        grant = _grant_of(s, row, ident)  # first: an outsider learns nothing about the session's state
         if row.status in ENDED_STATES:
             raise UserError(f"session {row.id} is {row.status}; its room is closed", code="session_ended", status=409)
-        grant = _grant_of(s, row, ident)
         nbf = row.start_at - timedelta(minutes=lifecycle.lobby_minutes)
         exp = row.end_at + timedelta(minutes=lifecycle.grace_minutes)
         return session_json(row, ident.timezone, svc.settings.effective_public_url), grant, nbf, exp, row.kind
