@@ -76,6 +76,13 @@ class MuteRequest(_Event):
     muted: bool = True
 
 
+class MediaState(_Event):
+    """What a person's own microphone and camera are doing (shown on their tile and in the list)."""
+
+    microphone: bool = Field(strict=True)
+    camera: bool = Field(strict=True)
+
+
 class Remove(_Event):
     person_id: int
     reason: str = Field("", max_length=MAX_REASON)
@@ -128,6 +135,8 @@ CLIENT_EVENTS: dict[str, EventSpec] = {
     "deny": EventSpec(Deny, "moderate", "turn a waiting person away"),
     "lobby-policy": EventSpec(LobbyPolicy, "moderate", "switch auto-admit on/off"),
     "mute-request": EventSpec(MuteRequest, "moderate", "ask a person to mute/unmute a source"),
+    "mute-all": EventSpec(Empty, "moderate", "ask everyone else to mute their microphone"),
+    "media-state": EventSpec(MediaState, "admitted", "say whether your microphone and camera are on"),
     "remove": EventSpec(Remove, "moderate", "remove a person from the room"),
     "presenter": EventSpec(Presenter, "moderate", "set (or clear) the featured speaker"),
     "end": EventSpec(End, "moderate", "end the session for everyone"),
@@ -141,7 +150,7 @@ SERVER_EVENTS = (
     "welcome", "lobby", "denied", "member-joined", "member-updated", "member-left", "waiting",
     "waiting-left", "hand", "mute-requested", "removed", "presenter", "lobby-policy", "session-ended",
     "chat", "chat-deleted", "media-answer", "media-offer", "track-added", "track-removed", "peer-left",
-    "media-lost", "recording", "error",
+    "media-lost", "recording", "media-state", "error",
 )  # fmt: skip
 
 ERROR_CODES = {

@@ -64,6 +64,8 @@ class Member:
     removed: bool = False
     hand_raised: bool = False
     hand_at: float | None = None
+    microphone: bool = False  # as the person's page last said (media-state); off until it says
+    camera: bool = False
 
     def public(self, online: bool) -> dict[str, Any]:
         return {
@@ -73,6 +75,8 @@ class Member:
             "moderator": self.moderator,
             "online": online,
             "hand_raised": self.hand_raised,
+            "microphone": self.microphone,
+            "camera": self.camera,
         }
 
     @classmethod
@@ -86,15 +90,24 @@ def default_auto_admit(kind: str) -> bool:
     return kind == "defense"
 
 
-def admission(meta: RoomMeta, member: Member, *, moderator: bool) -> Literal["room", "lobby", "ended"]:
-    """Where a connecting person goes."""
+def admission(
+    meta: RoomMeta, member: Member, *, moderator: bool, host_present: bool = True
+) -> Literal["room", "lobby", "ended"]:
+    """Where a connecting person goes.
+
+    A consultation's auto-admit (switched on by its host) pauses while no moderator is in the room,
+    as Jitsi's lobby does: people wait, and are let in when a host comes back. A defense is public
+    (auto-admit by default) and lets its audience in before the chair arrives.
+    """
     if meta.ended:
         return "ended"
     if moderator or member.admitted:
         return "room"
     if member.removed:
         return "lobby"  # removed people wait for a moderator even under auto-admit
-    return "room" if meta.auto_admit else "lobby"
+    if meta.auto_admit and (host_present or meta.kind == "defense"):
+        return "room"
+    return "lobby"
 
 
 def raise_hand(member: Member, raised: bool, now: float | None = None) -> Member:

@@ -64,16 +64,25 @@ class Arrival(Handlers):
             if conn.socket_id not in self.conns:  # disconnected while we were arriving
                 await self.b.rooms.remove_socket(sid, conn.socket_id, c.person_id)
                 return
-            if admission(meta, member, moderator=c.grant.moderate) == "room":
+            host_present = False
+            if meta.auto_admit and not c.grant.moderate and meta.kind != "defense":
+                online = await self.b.rooms.online(sid)
+                host_present = any(m.moderator and m.admitted and m.person_id in online and m.person_id != c.person_id
+                                   for m in (await self.b.rooms.members(sid)).values())  # fmt: skip
+            if admission(meta, member, moderator=c.grant.moderate, host_present=host_present) == "room":
                 member.admitted = True
                 await self._put(sid, member)
                 await self._enter(conn, member, resumed)
+                if c.grant.moderate and meta.auto_admit:  # a host is back: the paused auto-admit resumes
+                    await self._admit_waiting(sid, c.person_id)
             else:
                 await self._put(sid, member)
                 conn.state = "lobby"
                 await self._send(conn.socket_id, "lobby", {
                     "session": conn.session.to_dict(), "you": self._you(conn),
-                    "message": "the host will let you in shortly", "auto_admit": meta.auto_admit,
+                    "message": ("the host will let you in shortly" if not meta.auto_admit else
+                                "no host is in the room yet; you will be let in when one arrives"),
+                    "auto_admit": meta.auto_admit,
                 })  # fmt: skip
                 await self.sio.emit("waiting", self._waiting_entry(member), room=mods_of(sid))
         except Exception:

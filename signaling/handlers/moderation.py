@@ -14,6 +14,7 @@ from signaling.protocol import (
     Deny,
     End,
     Hand,
+    MediaState,
     LobbyPolicy,
     MuteRequest,
     PersonRef,
@@ -59,17 +60,35 @@ class Moderation(Handlers):
         sid = conn.session_id
         self._metas[sid] = await self.b.rooms.set_meta(sid, auto_admit=msg.auto_admit)
         await self.sio.emit("lobby-policy", {"auto_admit": msg.auto_admit, "by": conn.person_id}, room=room_of(sid))
-        admitted = []
-        if msg.auto_admit:
-            online = await self.b.rooms.online(sid)
-            for m in (await self.b.rooms.members(sid)).values():
-                if not m.admitted and not m.removed and m.person_id in online:
-                    m.admitted = True
-                    await self._put(sid, m)
-                    await self.b.control({"action": "admit", "session_id": sid, "person_id": m.person_id,
-                                          "by": conn.person_id})  # fmt: skip
-                    admitted.append(m.person_id)
+        admitted = await self._admit_waiting(sid, conn.person_id) if msg.auto_admit else []
         return {"auto_admit": msg.auto_admit, "admitted": admitted}
+
+    async def _admit_waiting(self, sid: int, by: int) -> list[int]:
+        """Let in everyone online in the lobby (not removed people): auto-admit switched on, or a host back."""
+        admitted = []
+        online = await self.b.rooms.online(sid)
+        for m in (await self.b.rooms.members(sid)).values():
+            if not m.admitted and not m.removed and m.person_id in online:
+                m.admitted = True
+                await self._put(sid, m)
+                await self.b.control({"action": "admit", "session_id": sid, "person_id": m.person_id, "by": by})
+                admitted.append(m.person_id)
+        return admitted
+
+    async def _on_media_state(self, conn: Conn, msg: MediaState) -> dict[str, Any]:
+        member = await self._member(conn.session_id, conn.person_id, "media-state")
+        member.microphone, member.camera = msg.microphone, msg.camera
+        await self._put(conn.session_id, member)
+        data = {"person_id": conn.person_id, "microphone": msg.microphone, "camera": msg.camera}
+        await self.sio.emit("media-state", data, room=room_of(conn.session_id))
+        return data
+
+    async def _on_mute_all(self, conn: Conn, msg: Any) -> dict[str, Any]:
+        """Ask everyone else to mute: each of their pages turns its microphone off (nothing is forced)."""
+        data = {"source": "microphone", "muted": True, "by": conn.person_id, "everyone": True}
+        skip = list(self._sockets_of.get((conn.session_id, conn.person_id), ()))
+        await self.sio.emit("mute-requested", data, room=room_of(conn.session_id), skip_sid=skip)
+        return {"asked": True}
 
     async def _on_mute_request(self, conn: Conn, msg: MuteRequest) -> dict[str, Any]:
         await self._member(conn.session_id, msg.person_id, "mute-request")
@@ -134,7 +153,7 @@ class Moderation(Handlers):
             entered = False
             for conn in mine:
                 if conn.state == "lobby" and member is not None:
-                    await self._enter(conn, member, True)
+                    await self._enter(conn, member, False)  # let in from the lobby: a first entry, not a return
                     entered = True
             if entered:
                 await self.sio.emit("waiting-left", {"person_id": person_id, "admitted": True},
