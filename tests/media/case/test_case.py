@@ -153,7 +153,12 @@ def test_chromium_plays_the_page_from_disk(tmp_path: Path, sources: dict[str, Pa
                         const v = document.querySelector('video');
                         v.muted = true;
                         await v.play();
-                        await new Promise(r => setTimeout(r, 600));
+                        // Wait until playback has really advanced (a loaded host may take seconds
+                        // to decode the first frames); give up after 20 s.
+                        for (let i = 0; i < 200 && !(v.currentTime > 0 &&
+                             v.getVideoPlaybackQuality().totalVideoFrames > 0); i++) {
+                            await new Promise(r => setTimeout(r, 100));
+                        }
                         return {duration: v.duration, time: v.currentTime, width: v.videoWidth,
                                 frames: v.getVideoPlaybackQuality().totalVideoFrames, error: v.error && v.error.code};
                     }"""
