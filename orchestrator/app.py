@@ -33,11 +33,12 @@ API_MODULES = (
     "orchestrator.api.archive",
     "orchestrator.api.uploads",
     "orchestrator.api.defenses",
+    "orchestrator.api.jobs",
     "orchestrator.web",
 )
 
 # Modules that add more than routes (a Socket.IO server, media workers): each has ``attach(app, svc)``.
-EXTENSIONS = ("orchestrator.rooms", "orchestrator.recordings", "orchestrator.archive.service")
+EXTENSIONS = ("orchestrator.rooms", "orchestrator.recordings", "orchestrator.archive.service", "orchestrator.jobs.service")
 
 WEB_ROOT = Path(__file__).resolve().parent.parent / "web"
 

@@ -38,6 +38,7 @@ TOPICS = (
     "recording.stopped",  # {session_id, recording_id, folder, status, reason, alert}: alert for a disk full, a dead worker
     "recording.ready",
     "recording.composed",
+    "asset.composed",
     "asset.archived",
     "asset.packaged",
     "chat.message",

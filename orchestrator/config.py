@@ -193,6 +193,29 @@ class ArchiveSettings(BaseModel):
         return {**DEFAULT_RETENTION, **v}
 
 
+class JobSettings(BaseModel):
+    """Batch jobs (compose, package, HLS, verify): where they run and how gently (docs/operator.md, "Job workers")."""
+
+    broker: str = Field("auto", description="auto (Redis when redis_url is set, else in-process), redis, or embedded")
+    queue: str = Field("aulacast-jobs", description="the Dramatiq queue job messages go to")
+    namespace: str = Field("aulacast-dramatiq", description="prefix of the broker's Redis keys")
+    concurrency: int = Field(1, ge=1, le=64, description="jobs at once per worker process (and in-process)")
+    nice: int = Field(10, ge=0, le=19, description="batch work runs this much below live rooms (worker process and ffmpeg)")
+    ffmpeg_threads: int = Field(2, ge=0, le=64, description="encoder threads per job (0 = ffmpeg's choice, one per core)")
+    lease_seconds: float = Field(30, ge=3, le=3600, description="a killed worker's job is taken over after this")
+    heartbeat_seconds: float = Field(30, ge=3, le=3600, description="the broker requeues a silent worker's messages after this")
+    maintenance_chance: int = Field(50_000, ge=1, le=1_000_000, description="broker polls in a million that look for dead workers")
+    stop_grace_seconds: float = Field(30, ge=0, description="on SIGTERM a worker lets its running job finish this long")
+    compose_on_recording: bool = Field(True, description="compose and archive every recording.ready")
+
+    @field_validator("broker")
+    @classmethod
+    def _broker(cls, v: str) -> str:
+        if v not in ("auto", "redis", "embedded"):
+            raise ValueError("must be auto, redis or embedded")
+        return v
+
+
 class Settings(BaseSettings):
     """Effective configuration of one aulacast node."""
 
@@ -220,6 +243,7 @@ class Settings(BaseSettings):
     chat: ChatSettings = Field(default_factory=ChatSettings)
     grading: GradingSettings = Field(default_factory=GradingSettings)
     archive: ArchiveSettings = Field(default_factory=ArchiveSettings)
+    jobs: JobSettings = Field(default_factory=JobSettings)
 
     @field_validator("log_level")
     @classmethod

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from media.live.types import MediaServer
     from orchestrator.archive.catalogue import Archive
     from orchestrator.archive.service import Handins
+    from orchestrator.jobs.queue import Jobs
     from orchestrator.planning import PlanCache
     from orchestrator.store.models import SessionRecord
     from signaling.server import SignalingServer
@@ -58,6 +59,7 @@ class Services:
     plan_cache: PlanCache = field(default_factory=lambda: _plan_cache())  # the last Planner, kept for re-plans
     archive: Archive | None = None  # set by orchestrator.archive.service.attach; archive_of(svc) makes one if not
     handins: Handins | None = None  # background archiving of §31 hand-ins (orchestrator.archive.service)
+    jobs: Jobs | None = None  # batch jobs: submit, look up (orchestrator.jobs.service.attach sets it)
 
     @classmethod
     def build(cls, settings: Settings, *, db: Database | None = None) -> Services:

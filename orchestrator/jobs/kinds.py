@@ -1,0 +1,134 @@
+"""What each kind of job does; each body is idempotent, so a run cut short and done again leaves one result.
+
+- ``compose``: a recording folder -> ``media.composition`` (content-named output) ->
+  ``asset.composed`` on the bus -> ``orchestrator.archive.service.archive_composition``
+  (idempotent per session; publishes ``asset.archived`` when it made the item).
+- ``verify``: ``orchestrator.archive.verify`` over the whole archive.
+- ``package``: an archived lecture -> ``media.broadcast.package`` for a channel profile
+  (output named by asset and profile, written whole) -> ``asset.packaged``.
+- ``hls``: an archived lecture's master cut again as HLS by remux (``media.transcode.hls``)
+  into ``<media_root>/hls/<asset>`` (a rendition that exists is kept).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from media.transcode.ffmpeg import FFmpeg, Progress
+from orchestrator.errors import UserError
+from orchestrator.jobs.runner import JobContext
+
+
+def _ffmpeg(ctx: JobContext) -> FFmpeg:
+    return FFmpeg.locate(ctx.settings.ffmpeg_path)
+
+
+def _session_id(value: Any) -> int:
+    text = str(value)
+    if not text.isdigit():
+        raise UserError(f"recording of session {text!r}: not a session of this service (ids are numbers)")
+    return int(text)
+
+
+def compose_job(ctx: JobContext) -> dict[str, Any]:
+    from media.composition import compose
+    from orchestrator.archive.service import archive_composition
+
+    folder = Path(str(ctx.args.get("folder") or ""))
+    if not folder.is_dir():
+        raise UserError(f"recording folder {folder} does not exist (moved or deleted before composition)")
+    session_id = _session_id(ctx.args.get("session_id"))
+    out_root = ctx.settings.effective_media_root / "compositions"
+
+    def progress(p: Progress) -> None:
+        ctx.progress((p.fraction or 0.0) * 0.9, "compose")
+
+    ctx.progress(0.0, "compose")
+    result = compose(folder, out_root, ffmpeg=_ffmpeg(ctx), progress=progress, cancel=ctx.cancel,
+                     nice=ctx.runtime.nice, threads=ctx.settings.jobs.ffmpeg_threads)  # fmt: skip
+    svc = ctx.runtime.svc
+    composed = {"session_id": session_id, "recording_id": ctx.args.get("recording_id"), "folder": str(result.folder),
+                "key": result.key, "duration": result.duration, "missing": list(result.missing), "job_id": ctx.id}  # fmt: skip
+    ctx.call(svc.bus.publish("asset.composed", composed))
+    ctx.progress(0.92, "archive")
+    ingest = ctx.call(archive_composition(svc, session_id, result.folder))
+    return {"folder": str(result.folder), "key": result.key, "duration": result.duration, "reused": result.reused,
+            "missing": list(result.missing), "asset_id": ingest.asset_id, "archived_now": ingest.created}  # fmt: skip
+
+
+def verify_job(ctx: JobContext) -> dict[str, Any]:
+    from orchestrator.archive.service import archive_of
+    from orchestrator.archive.verify import verify
+
+    ctx.progress(0.0, "verify")
+    report = verify(archive_of(ctx.runtime.svc), progress=lambda n, total: ctx.progress(n / max(total, 1)))
+    return {"ok": report.ok, "checked": report.checked, "bytes": report.bytes,
+            "missing": [p.line() for p in report.missing], "corrupt": [p.line() for p in report.corrupt],
+            "orphans": len(report.orphans)}  # fmt: skip
+
+
+def _master(ctx: JobContext) -> tuple[int, Path]:
+    from orchestrator.archive.catalogue import MASTER_VIDEO
+    from orchestrator.archive.models import Asset
+    from orchestrator.archive.service import archive_of
+
+    asset_id = int(ctx.args.get("asset_id") or 0)
+    archive = archive_of(ctx.runtime.svc)
+    with archive.db.session() as s:
+        asset = s.get(Asset, asset_id)
+        if asset is None or asset.status != "active":
+            raise UserError(f"archive item {asset_id} does not exist or was deleted")
+        master = next((f for f in asset.files if f.name == MASTER_VIDEO), None)
+        if master is None:
+            raise UserError(f"archive item {asset_id} has no video")
+        return asset_id, archive.storage.path(master.sha256)
+
+
+def package_job(ctx: JobContext) -> dict[str, Any]:
+    from media.broadcast.package import package
+    from media.transcode.profiles import load_profile
+
+    asset_id, source = _master(ctx)
+    name = str(ctx.args.get("profile") or "")
+    try:
+        profile = load_profile(name)
+    except Exception as exc:  # a MediaError or a file error, said by the profile loader
+        raise UserError(f"profile {name!r}: {exc}") from None
+    out_dir = ctx.settings.effective_media_root / "tv"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    output = out_dir / f"asset-{asset_id}.{name}.ts"
+    if not output.is_file():  # written whole by package(); a retry after a kill starts it again
+        report = package(source, output, profile, ffmpeg=_ffmpeg(ctx), cancel=ctx.cancel,
+                         progress=lambda p: ctx.progress(p.fraction, p.stage or "package"))  # fmt: skip
+        summary: dict[str, Any] = {"report": report.as_dict()}
+    else:
+        summary = {"report": None}
+    ctx.call(ctx.runtime.svc.bus.publish("asset.packaged", {"asset_id": asset_id, "profile": name, "path": str(output),
+                                                            "job_id": ctx.id}))  # fmt: skip
+    return {"asset_id": asset_id, "profile": name, "path": str(output), **summary}
+
+
+def hls_job(ctx: JobContext) -> dict[str, Any]:
+    from media.transcode.hls import cut_hls
+
+    asset_id, source = _master(ctx)
+    out_dir = ctx.settings.effective_media_root / "hls" / str(asset_id)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    if not (out_dir / "index.m3u8").is_file() and not out_dir.exists():
+        ctx.progress(0.1, "hls")
+        cut_hls(_ffmpeg(ctx), source, out_dir, segment_seconds=ctx.settings.archive.hls_segment_seconds)
+    return {
+        "asset_id": asset_id,
+        "directory": str(out_dir),
+        "files": sorted(p.name for p in out_dir.iterdir()),
+    }
+
+
+BODIES: dict[str, Callable[[JobContext], dict[str, Any]]] = {
+    "compose": compose_job,
+    "verify": verify_job,
+    "package": package_job,
+    "hls": hls_job,
+}
