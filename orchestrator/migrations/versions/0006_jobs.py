@@ -1,7 +1,7 @@
 """jobs: the batch job table (compose, package, hls, verify) with claim leases and progress
 
 Revision ID: 0006_jobs
-Revises: 0004_archive
+Revises: 0008_defenses
 Create Date: 2026-12-02 16:40:00
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_jobs"
-down_revision = "0004_archive"
+down_revision = "0008_defenses"
 branch_labels = None
 depends_on = None
 
