@@ -141,6 +141,7 @@ class Recordings:
         self.active: dict[int, Active] = {}
         self._locks: dict[int, asyncio.Lock] = {}
         self._names: dict[int, dict[str, str]] = {}  # session -> participant id -> display name
+        self._deciding: set[int] = set()
 
     def _lock(self, session_id: int) -> asyncio.Lock:
         return self._locks.setdefault(session_id, asyncio.Lock())
@@ -309,9 +310,23 @@ class Recordings:
                 return self._lost(session_id, str(event.data.get("reason", "the recorder stopped")), alert=True)
         elif event.type == "room-lost" and session_id in self.active:
             return self._restart_after_loss(session_id)
-        elif event.type in ("track-added", "track-removed") and session_id in self.active:
-            return None
+        elif event.type == "track-added" and session_id not in self.active:
+            return self._start_if_due(session_id)
         return None
+
+    async def _start_if_due(self, session_id: int) -> None:
+        """Media arrived in a room whose policy says record but no recording runs here (a session that opened
+        before this process started, e.g. after a restart): start one now."""
+        if session_id in self._deciding:
+            return
+        self._deciding.add(session_id)
+        try:
+            policy = await self.policy(session_id)
+            if policy is not None and policy.on and session_id not in self.active:
+                with contextlib.suppress(UserError):
+                    await self.start(session_id)
+        finally:
+            self._deciding.discard(session_id)
 
     async def _restart_after_loss(self, session_id: int) -> None:
         await self._lost(session_id, "media worker killed", alert=True)

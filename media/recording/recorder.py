@@ -46,6 +46,8 @@ SPEECH_LEVEL = 50  # -dBov at or above which (i.e. level <= 50) an audio packet 
 SPEECH_PACKETS = 3  # this many speech packets in a row start a talk spurt (60 ms of 20 ms packets)
 SILENCE_SECONDS = 0.8  # a talk spurt ends after this long without a speech packet
 KEYFRAME_RETRY = 0.5  # seconds between our own keyframe requests while a video track waits for one
+RESERVE = ".reserve"  # kept in the folder while recording, given back when the disk fills up,
+RESERVE_BYTES = 64 * 1024  # so the manifest can still say "interrupted: disk full"
 
 
 class Track(Protocol):
@@ -98,6 +100,14 @@ class RoomRecorder:
         # who writes this folder: the finaliser touches only recordings whose writer is gone
         manifest.extra["recorder"] = {**manifest.extra.get("recorder", {}), "pid": os.getpid()}
         self.timeline: Timeline = folder.open_timeline(self.clock)
+        self._reserve = folder.path / RESERVE
+        try:
+            with open(self._reserve, "wb") as fh:
+                fh.write(b"\0" * RESERVE_BYTES)
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError:
+            self._reserve.unlink(missing_ok=True)
         self._save()
 
     # --- FrameSink -----------------------------------------------------------------------------
@@ -188,8 +198,15 @@ class RoomRecorder:
                 self.manifest.status = "complete"
                 self.manifest.ended_at = _iso_now()
             self._save()
+        self._give_back_reserve()
         self.timeline.close()
         return self.summary()
+
+    def _give_back_reserve(self) -> None:
+        try:
+            self._reserve.unlink(missing_ok=True)
+        except OSError as exc:
+            log.warning("recording %s: reserve file not removed (%s)", self.manifest.recording_id, exc)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -247,6 +264,7 @@ class RoomRecorder:
         reason = "disk full" if full else f"write failed: {exc}"
         log.error("recording %s stopped: %s", self.manifest.recording_id, reason)
         self.stopped = reason
+        self._give_back_reserve()
         for rec in self._tracks.values():
             if rec.writer is not None:
                 rec.writer.abandon()

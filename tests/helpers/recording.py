@@ -27,7 +27,14 @@ def decode_track(path: Path) -> Decoded:
         first_key = False
         last = 0.0
         width = height = None
-        for packet in container.demux(stream):
+        packets = container.demux(stream)
+        while True:
+            try:
+                packet = next(packets)
+            except StopIteration:
+                break
+            except av.FFmpegError:  # a file cut short mid-cluster (kill, full disk): it ends there
+                break
             if packet.size == 0:
                 continue
             try:
