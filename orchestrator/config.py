@@ -17,7 +17,15 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from media.live.types import MediaConfig
@@ -216,6 +224,46 @@ class JobSettings(BaseModel):
         return v
 
 
+WEBHOOK_TOPICS = ("recording.ready", "recording.composed", "asset.composed", "asset.archived", "asset.packaged")
+
+
+class WebhookSettings(BaseModel):
+    """Events sent to other systems: POSTed to each URL, signed like LiveKit's webhooks (docs/webhooks.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    urls: list[str] = Field(default_factory=list, description="receivers (http:// or https://); none = no webhooks")
+    secret: SecretStr | None = Field(None, description="signs every request (HS256 JWT); required with urls")
+    issuer: str = Field("aulacast", min_length=1, description="the JWT's iss claim (LiveKit: the API key)")
+    topics: list[str] = Field(default_factory=lambda: list(WEBHOOK_TOPICS), description="bus topics sent")
+    timeout_seconds: float = Field(10.0, gt=0, le=300, description="a receiver slower than this counts as failed")
+    max_attempts: int = Field(12, ge=1, le=100, description="then the delivery is marked failed")
+    backoff_seconds: float = Field(5.0, gt=0, description="first retry after this; doubled at each failure")
+    backoff_max_seconds: float = Field(3600.0, gt=0, description="the longest wait between two attempts")
+    poll_seconds: float = Field(5.0, gt=0, le=600, description="how often due retries are looked for")
+
+    @field_validator("urls")
+    @classmethod
+    def _urls(cls, v: list[str]) -> list[str]:
+        from urllib.parse import urlsplit
+
+        for url in v:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(f"{url!r} is not an http:// or https:// URL")
+            if len(url) > 500:
+                raise ValueError(f"{url[:60]!r}...: a webhook URL is at most 500 characters")
+        if len(set(v)) != len(v):
+            raise ValueError("a URL is listed twice")
+        return v
+
+    @model_validator(mode="after")
+    def _secret(self) -> WebhookSettings:
+        if self.urls and (self.secret is None or len(self.secret.get_secret_value()) < 32):
+            raise ValueError("webhooks.urls needs webhooks.secret (at least 32 characters) to sign the requests")
+        return self
+
+
 class Settings(BaseSettings):
     """Effective configuration of one aulacast node."""
 
@@ -244,6 +292,7 @@ class Settings(BaseSettings):
     grading: GradingSettings = Field(default_factory=GradingSettings)
     archive: ArchiveSettings = Field(default_factory=ArchiveSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
 
     @field_validator("log_level")
     @classmethod

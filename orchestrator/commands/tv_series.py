@@ -138,6 +138,13 @@ def _archive_lectures(args: argparse.Namespace, settings: Any, db: Any) -> dict[
     made: list[Any] = []
     found = lectures_from_archive(Archive(settings, db), profile, on_packaged=made.append)
     fresh = [p for p in made if p.created]
+    if fresh:  # the running service's webhook dispatcher sends them (docs/webhooks.md)
+        from orchestrator.bus import Event
+        from orchestrator.webhooks.outbox import record_event
+
+        with db.session() as s:
+            for p in fresh:
+                record_event(s, settings, Event("asset.packaged", p.event(), node="cli"))
     print(f"packaged {len(fresh)} lecture(s) for {channel.id} ({profile.name}), "
           f"{len(made) - len(fresh)} already packaged", file=sys.stderr)
     return found
