@@ -136,6 +136,7 @@ class GradingSettings(BaseModel):
     )
     pass_points: int = Field(50, ge=0, le=100)
     defense_rule: str = Field("mean", description='how committee points become a grade: "mean", "chair" or "majority" (chair decides ties)')
+    defense_warning_seconds: int = Field(120, ge=0, le=3600, description="a defense turn's timer warns this long before its end")
     defense_rubric: list[tuple[str, str, int]] = Field(
         default_factory=list, description="optional criteria [id, name, maximum points]; maxima sum to 100")
 

@@ -147,6 +147,10 @@ class MediaPlaneAdapter:
     async def close_room(self, session_id: int) -> None:
         await self._call(session_id, "close_room", {})
 
+    async def set_floor(self, session_id: int, grants: Mapping[int, dict[str, bool]], speaker: int | None) -> None:
+        params = {"grants": {str(p): g for p, g in grants.items()}, "peer_id": None if speaker is None else str(speaker)}
+        await self._call(session_id, "set_floor", params)
+
 
 def make_backend(svc: Services, rooms: RoomStore, media: MediaPlaneAdapter | None) -> Backend:
     key = svc.settings.signing_key()
@@ -199,7 +203,10 @@ def make_backend(svc: Services, rooms: RoomStore, media: MediaPlaneAdapter | Non
     async def write_audit(actor: int, action: str, target: str, detail: dict[str, Any]) -> None:
         await svc.db_call(lambda s: audit.record(s, actor, action, target, **detail))
 
-    return Backend(verify_token, session_info, chat, store, rooms, media, control, write_audit, svc.node)
+    from orchestrator.defenses.desk import Desk
+
+    return Backend(verify_token, session_info, chat, store, rooms, media, control, write_audit, svc.node,
+                   desk=Desk(svc))
 
 
 def attach(app: web.Application, svc: Services) -> None:

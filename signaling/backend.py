@@ -38,6 +38,7 @@ class MediaPlane(Protocol):
     async def leave(self, session_id: int, person_id: int) -> None: ...
     async def set_active_speaker(self, session_id: int, person_id: int | None) -> None: ...
     async def close_room(self, session_id: int) -> None: ...
+    async def set_floor(self, session_id: int, grants: Mapping[int, dict[str, bool]], speaker: int | None) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,24 @@ class SessionInfo:
         }
 
 
+class SittingRefused(Exception):
+    """The sitting's desk said no (not the chair, not admitted under §29, ...); ``code`` goes to the client."""
+
+    def __init__(self, message: str, code: str = "forbidden") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class SittingDesk(Protocol):
+    """The defense workflow behind a sitting's room (the composition root supplies it).
+
+    ``act`` checks who asks and changes the sitting; it answers what the room must show:
+    ``{"sitting", "presenter", "previous", "turn": {...} | None, "speaker"}``, or raises SittingRefused.
+    """
+
+    async def act(self, session_id: int, person_id: int, action: str, params: dict[str, Any]) -> dict[str, Any]: ...
+
+
 @dataclass
 class Backend:
     """Everything the signaling server needs from the service, injected by the composition root."""
@@ -73,3 +92,4 @@ class Backend:
     control: Callable[[dict[str, Any]], Awaitable[None]]  # publish to every node (bus "room.control")
     audit: Callable[[int, str, str, dict[str, Any]], Awaitable[None]]
     node: str = "local"
+    desk: SittingDesk | None = None  # defense sittings (None: the room has no sitting workflow)

@@ -110,6 +110,21 @@ class MediaAnswer(_Event):
     sdp: str = Field(max_length=MAX_SDP_BYTES)
 
 
+class TurnRef(_Event):
+    turn_id: int
+
+
+class Absent(_Event):
+    turn_id: int
+    to: Literal["end", "reserve"] = "end"
+    reserve: int | None = None
+
+
+class Mic(_Event):
+    person_id: int
+    open: bool
+
+
 Needs = Literal["admitted", "chat", "moderate", "media", "any"]
 
 
@@ -144,6 +159,11 @@ CLIENT_EVENTS: dict[str, EventSpec] = {
     "media-renegotiate": EventSpec(MediaRenegotiate, "media", "new publish offer (screen share on/off)"),
     "media-answer": EventSpec(MediaAnswer, "media", "answer to a media-offer"),
     "media-leave": EventSpec(Empty, "media", "stop publishing and receiving"),
+    # defense sittings (signaling/handlers/defense.py); the sitting's desk checks the chair again
+    "turn-start": EventSpec(TurnRef, "moderate", "start a student's turn: the presenter grant moves to them"),
+    "turn-end": EventSpec(Empty, "moderate", "end the presenting turn: nobody holds the floor"),
+    "absent": EventSpec(Absent, "moderate", "mark a waiting student absent (end of queue or reserve sitting)"),
+    "mic": EventSpec(Mic, "moderate", "open or close a committee member's microphone"),
 }
 
 SERVER_EVENTS = (

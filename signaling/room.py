@@ -45,6 +45,12 @@ class RoomMeta:
     presenter: int | None = None
     ended: bool = False
     ended_reason: str = ""
+    # A defense sitting's floor (signaling/handlers/defense.py): who presents, whose microphone the
+    # chair opened, the running turn and its timer. ``sitting`` None = an ordinary room.
+    sitting: int | None = None
+    floor: int | None = None
+    mics: list[int] = field(default_factory=list)
+    turn: dict[str, Any] | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RoomMeta:

@@ -29,6 +29,7 @@ from signaling.errors import Unavailable
 from signaling.handlers.arrival import Arrival
 from signaling.handlers.base import Conn, Handlers
 from signaling.handlers.chat import ChatEvents
+from signaling.handlers.defense import DefenseEvents
 from signaling.handlers.media import MediaRelay
 from signaling.handlers.moderation import Moderation
 from signaling.handlers.recovery import NodeRecovery
@@ -42,7 +43,7 @@ from signaling.room import Member, RoomMeta
 log = logging.getLogger("aulacast.signaling")
 
 
-class SignalingServer(Arrival, Moderation, ChatEvents, MediaRelay, NodeRecovery, Handlers):
+class SignalingServer(Arrival, Moderation, ChatEvents, DefenseEvents, MediaRelay, NodeRecovery, Handlers):
     """Binds the room rules to one ``socketio.AsyncServer``; the handler groups live in ``signaling.handlers``."""
 
     def __init__(self, sio: socketio.AsyncServer, backend: Backend) -> None:

@@ -28,7 +28,7 @@ from media.live.types import MediaServer, RoomMediaError
 log = logging.getLogger(__name__)
 
 # Calls that may find no open room and simply do nothing: the room ended, or never had media.
-IDEMPOTENT_WITHOUT_ROOM = ("leave", "close_room", "set_active_speaker")
+IDEMPOTENT_WITHOUT_ROOM = ("leave", "close_room", "set_active_speaker", "set_floor")
 
 
 class MediaLeases(Protocol):

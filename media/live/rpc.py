@@ -69,6 +69,9 @@ async def call_method(media: MediaServer, method: str, p: dict[str, Any]) -> Any
         return await media.answer(p["room_id"], p["peer_id"], p["answer_sdp"])
     if method == "set_active_speaker":
         return await media.set_active_speaker(p["room_id"], p.get("peer_id"))
+    if method == "set_floor":
+        grants = {str(p): MediaGrant.from_dict(g) for p, g in (p.get("grants") or {}).items()}
+        return await media.set_floor(p["room_id"], grants, p.get("peer_id"))
     if method == "leave":
         return await media.leave(p["room_id"], p["peer_id"])
     if method == "close_room":

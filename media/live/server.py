@@ -146,6 +146,10 @@ class LocalMediaServer:
     async def set_active_speaker(self, room_id: str, peer_id: str | None) -> None:
         await self.room(room_id).set_active_speaker(peer_id)
 
+    async def set_floor(self, room_id: str, grants: Mapping[str, MediaGrant], speaker: str | None) -> None:
+        """New grants for some peers and the active speaker, in one step (``sfu.Room.set_floor``)."""
+        await self.room(room_id).set_floor(grants, speaker)
+
     async def leave(self, room_id: str, peer_id: str) -> None:
         room = self._rooms.get(room_id)
         if room is not None:

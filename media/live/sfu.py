@@ -431,6 +431,24 @@ class Room:
             if participant.dirty:
                 await self._sync(participant)
 
+    async def set_floor(self, grants: Mapping[str, MediaGrant], speaker: str | None) -> None:
+        """Give peers new grants and name the active speaker in one step (a defense's presenter switch).
+
+        Tracks a peer may no longer publish are unpublished at once; every subscriber is brought in
+        line once, under the room's lock, so nobody sees a moment with two presenters or none.
+        """
+        async with self._lock:
+            for peer_id, grant in grants.items():
+                participant = self.participants.get(peer_id)
+                if participant is None or participant.gone:
+                    continue
+                participant.grant = grant
+                for published in participant.published.values():
+                    if published.active and not grant.allows(published.source):
+                        self._unpublish(published, "floor")
+            self.active_speaker = speaker
+            await self._sync_all()
+
     async def set_active_speaker(self, peer_id: str | None) -> None:
         """Name the speaking participant; in a defense the audience then receives their camera."""
         async with self._lock:

@@ -271,6 +271,10 @@ class WorkerPool:
     async def set_active_speaker(self, room_id: str, peer_id: str | None) -> None:
         await self._call(self._slot(room_id), "set_active_speaker", {"room_id": room_id, "peer_id": peer_id})
 
+    async def set_floor(self, room_id: str, grants: Mapping[str, MediaGrant], speaker: str | None) -> None:
+        params = {"room_id": room_id, "grants": {p: asdict(g) for p, g in grants.items()}, "peer_id": speaker}
+        await self._call(self._slot(room_id), "set_floor", params)
+
     async def leave(self, room_id: str, peer_id: str) -> None:
         if room_id not in self._placement:
             return

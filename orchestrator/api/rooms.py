@@ -34,7 +34,18 @@ ENDED_STATES = ("closed", "recorded", "composed", "archived", "packaged", "cance
 
 
 def session_role(s: Session, row: SessionRecord, ident: Identity) -> str | None:
-    """The person's role in this session as the plan says (None when the plan does not name them)."""
+    """The person's role in this session as the plan says (None when the plan does not name them).
+
+    A defense slot belongs to a sitting whose room is shared: there the sitting says who is who
+    (its seats; every student of its queue a presenter, under the floor), and anyone else signed
+    in is the public audience (§31: defenses are public).
+    """
+    if row.kind == "defense" and row.sitting:
+        from orchestrator.defenses.policy import room_role
+
+        role = room_role(s, row, ident)
+        if role is not None:
+            return role
     for p in row.participants:
         if p.person_id == ident.person_id:
             return p.role

@@ -25,12 +25,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from orchestrator.auth import Identity
 from orchestrator.defenses.models import Sitting, Turn
 from orchestrator.policy import ALLOW, Decision
-from orchestrator.store.models import Offering
+from orchestrator.store.models import Offering, SessionRecord
 
 STAFF = frozenset({"admin", "registrar"})
 
@@ -66,6 +67,21 @@ def viewer_of(s: Session, ident: Identity | None, sitting: Sitting) -> Viewer:
         tutor=off is not None and off.tutor_id == ident.person_id,
         student=any(t.student_id == ident.person_id for t in sitting.turns),
     )
+
+
+def room_role(s: Session, row: SessionRecord, ident: Identity) -> str | None:
+    """The role a person has in the room of a sitting's slot ``row`` (None: not a sitting)."""
+    sitting = s.scalar(select(Sitting).where(Sitting.key == row.sitting))
+    if sitting is None:
+        return None
+    seat = sitting.seat_of(ident.person_id)
+    if seat is not None:
+        return {"chair": "chair", "member": "committee", "secretary": "secretary"}[seat]
+    if any(t.student_id == ident.person_id and t.status not in ("moved", "refused") for t in sitting.turns):
+        return "presenter"
+    if ident.has(*STAFF):
+        return "observer"
+    return "audience"
 
 
 def sitting_access(v: Viewer, action: SittingAction, sitting: Sitting) -> Decision:

@@ -110,6 +110,13 @@ def _renumber(sitting: Sitting) -> None:
         t.position = i
 
 
+def room_session(s: Session, sitting: Sitting) -> int | None:
+    """The session whose room the whole sitting meets in: its earliest slot still planned."""
+    return s.scalar(select(SessionRecord.id).where(SessionRecord.sitting == sitting.key,
+                                                   SessionRecord.status != "cancelled")
+                    .order_by(SessionRecord.start_at, SessionRecord.id).limit(1))
+
+
 def get_sitting(s: Session, sitting_id: int, *, lock: bool = False) -> Sitting:
     q = select(Sitting).where(Sitting.id == sitting_id)
     if lock:

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from orchestrator.defenses.models import Sitting, Turn
 from orchestrator.defenses.policy import Viewer, grade_access, sitting_access
 from orchestrator.defenses.scoring import grade_of, history_of, scores_of
+from orchestrator.defenses.sittings import room_session
 from orchestrator.store.models import Person
 
 
@@ -29,6 +30,7 @@ def sitting_json(s: Session, sitting: Sitting, v: Viewer) -> dict[str, Any]:
         "id": sitting.id, "key": sitting.key, "title": sitting.title, "status": sitting.status,
         "start_at": sitting.start_at.isoformat(), "slot_minutes": sitting.slot_minutes,
         "current_turn": sitting.current_turn_id,
+        "room": room_session(s, sitting),  # the session whose room the sitting meets in
         "committee": [{"seat": x.seat, "name": people[x.person_id].display_name,
                        **({"id": x.person_id, "username": people[x.person_id].username} if full else {})}
                       for x in sorted(sitting.seats, key=lambda x: ("chair", "member", "secretary").index(x.seat))],

@@ -11,7 +11,7 @@ from typing import Any
 import socketio
 
 from signaling.backend import Backend, SessionInfo
-from signaling.grants import JoinClaims
+from signaling.grants import Grant, JoinClaims
 from signaling.protocol import (
     ProtocolError,
 )
@@ -64,6 +64,10 @@ class Handlers:
     _tasks: set[asyncio.Task[Any]]
     _beats: int
     _recovering: bool
+
+    async def _grant_now(self, conn: Conn) -> Grant:
+        """What the socket may do now: its join grant, narrowed by a defense sitting's floor."""
+        return conn.claims.grant
 
     async def _enter(self, conn: Conn, member: Member, resumed: bool) -> None:
         sid = conn.session_id

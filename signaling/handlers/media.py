@@ -21,7 +21,7 @@ log = logging.getLogger("aulacast.signaling")
 class MediaRelay(Handlers):
     async def _on_media_join(self, conn: Conn, msg: MediaJoin) -> dict[str, Any]:
         media = self._require_media("media-join")
-        grant = conn.claims.grant
+        grant = await self._grant_now(conn)
         self._check_sources(grant, msg.sources, "media-join")
         if msg.sdp is None and not grant.subscribe:
             raise ProtocolError("forbidden", "your grant allows neither publishing nor receiving", "media-join")
@@ -34,7 +34,7 @@ class MediaRelay(Handlers):
 
     async def _on_media_renegotiate(self, conn: Conn, msg: MediaRenegotiate) -> dict[str, Any]:
         media = self._require_media("media-renegotiate")
-        self._check_sources(conn.claims.grant, msg.sources, "media-renegotiate")
+        self._check_sources(await self._grant_now(conn), msg.sources, "media-renegotiate")
         answer = await media.renegotiate(conn.session_id, conn.person_id, msg.sdp, dict(msg.sources))
         await self._send(conn.socket_id, "media-answer", {"sdp": answer})
         return {"sdp": answer}

@@ -118,3 +118,43 @@ async def serve_defense(tmp_path: Path, database_url: str | None = None, **over:
     app = create_app(settings)
     async with TestClient(TestServer(app, host="127.0.0.1", port=free_port())) as client:
         yield DefenseClient(client, ids, db, settings)
+
+
+async def start_sitting_world(tmp_path: Path, *, media: bool = True, **over: Any) -> tuple[Any, Any, int, int]:
+    """The real app with an in-process SFU and a planted sitting that is on now; (world, runner, sitting, room)."""
+    import aiohttp
+    from aiohttp import web
+    from sqlalchemy import select
+
+    from orchestrator.app import create_app
+    from orchestrator.auth import issue_token
+    from orchestrator.defenses.models import Sitting
+    from orchestrator.defenses.sittings import room_session, sync_from_plan
+    from orchestrator.services import Services
+    from orchestrator.store.models import Person, SessionRecord
+    from tests.helpers.rooms import World
+
+    cfg = make_settings(tmp_path, **over)
+    svc = Services.build(cfg)
+    svc.db.upgrade()
+    ids = plant_sitting(svc.db, start=datetime.now(UTC) - timedelta(minutes=5))
+    with svc.db.session() as s:
+        for row in s.scalars(select(SessionRecord)):
+            row.status = "open"
+        sync_from_plan(s, cfg)
+        sitting = s.scalar(select(Sitting))
+        sitting_id, room = sitting.id, room_session(s, sitting)
+        tokens = {p.username: issue_token(s, p, kind="api", lifetime=timedelta(days=1)) for p in s.scalars(select(Person))}
+    if media:
+        from media.live.server import LocalMediaServer
+        from media.live.types import MediaConfig
+
+        svc.media_server = LocalMediaServer(MediaConfig(host_addresses=["127.0.0.1"], consent_interval=1.0,
+                                                        consent_failures=2))
+    app = create_app(cfg, services=svc)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    world = World(f"http://127.0.0.1:{port}", aiohttp.ClientSession(), ids, 0, room or 0, svc, _bearer=tokens)
+    return world, runner, sitting_id, room or 0

@@ -1,0 +1,144 @@
+"""A defense sitting's room: the chair's turns, the floor (who may publish now), mics, the turn timer.
+
+The presenter grant is not in anyone's join token: every student of the queue joins with the
+``presenter`` role, and the room's floor decides what that role may publish *now* — the student
+whose turn runs publishes camera, microphone and screen; the others only watch. A committee
+member's camera is always on offer, their microphone only once the chair opens it. Moving the
+floor is one step on the media plane (``set_floor``: new grants and the active speaker under the
+room's lock), so the audience never sees two presenters or a gap of none.
+
+The sitting's workflow (who is the chair, §29, the queue in the database) is the ``desk`` of the
+backend; this module only turns its answers into the room's state, events and timer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+
+from signaling.backend import MediaRefused, SittingDesk, SittingRefused
+from signaling.grants import GRANTS, Grant
+from signaling.handlers.base import Conn, Handlers, room_of
+from signaling.protocol import Absent, Mic, ProtocolError, TurnRef
+from signaling.room import RoomMeta
+
+log = logging.getLogger("aulacast.signaling")
+
+_WAITING = Grant("presenter", (), sees_all_cameras=False)  # a student whose turn is not running
+
+
+def floor_grant(base: Grant, person_id: int, meta: RoomMeta | None) -> Grant:
+    """``base`` narrowed by the sitting's floor (the grant itself when the room runs no sitting)."""
+    if meta is None or meta.sitting is None:
+        return base
+    if base.role == "presenter":
+        return base if meta.floor == person_id else _WAITING
+    if base.role in ("committee", "secretary"):
+        allowed = [s for s in base.publish if s != "microphone" or person_id in meta.mics]
+        if base.role == "secretary" and person_id not in meta.mics:
+            allowed = []
+        return Grant(base.role, tuple(allowed), base.subscribe, base.chat, base.moderate, base.sees_all_cameras,
+                     base.featured)  # fmt: skip
+    return base
+
+
+class DefenseEvents(Handlers):
+    _timers: dict[int, asyncio.Task[Any]]
+
+    async def _grant_now(self, conn: Conn) -> Grant:
+        if conn.claims.room_kind != "defense":
+            return conn.claims.grant
+        meta = await self.b.rooms.get_meta(conn.session_id)
+        return floor_grant(conn.claims.grant, conn.person_id, meta)
+
+    def _desk(self, event: str) -> SittingDesk:
+        if self.b.desk is None:
+            raise ProtocolError("not_a_sitting", "this server runs no defense sittings", event)
+        return self.b.desk
+
+    async def _ask(self, conn: Conn, event: str, action: str, params: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return await self._desk(event).act(conn.session_id, conn.person_id, action, params)
+        except SittingRefused as exc:
+            raise ProtocolError(exc.code, str(exc), event) from None
+
+    async def _on_turn_start(self, conn: Conn, msg: TurnRef) -> dict[str, Any]:
+        res = await self._ask(conn, "turn-start", "turn-start", {"turn_id": msg.turn_id})
+        return await self._move_floor(conn, res)
+
+    async def _on_turn_end(self, conn: Conn, msg: Any) -> dict[str, Any]:
+        res = await self._ask(conn, "turn-end", "turn-end", {})
+        return await self._move_floor(conn, res)
+
+    async def _on_absent(self, conn: Conn, msg: Absent) -> dict[str, Any]:
+        res = await self._ask(conn, "absent", "absent", {"turn_id": msg.turn_id, "to": msg.to, "reserve": msg.reserve})
+        await self.sio.emit("queue", {"queue": res.get("queue", []), "by": conn.person_id}, room=room_of(conn.session_id))
+        return res
+
+    async def _on_mic(self, conn: Conn, msg: Mic) -> dict[str, Any]:
+        await self._ask(conn, "mic", "mic", {"person_id": msg.person_id, "open": msg.open})
+        sid = conn.session_id
+        meta = await self.b.rooms.get_meta(sid) or RoomMeta(kind="defense")
+        mics = sorted((set(meta.mics) | {msg.person_id}) if msg.open else (set(meta.mics) - {msg.person_id}))
+        meta = await self.b.rooms.set_meta(sid, mics=mics)
+        self._metas[sid] = meta
+        speaker = msg.person_id if msg.open else meta.floor
+        await self._push_floor(sid, meta, speaker, only={msg.person_id})
+        data = {"person_id": msg.person_id, "open": msg.open, "by": conn.person_id}
+        await self.sio.emit("mic", data, room=room_of(sid))
+        return data
+
+    async def _move_floor(self, conn: Conn, res: dict[str, Any]) -> dict[str, Any]:
+        """Set the room's floor from the desk's answer, in one media step; tell everyone; run the timer."""
+        sid = conn.session_id
+        presenter, turn = res.get("presenter"), res.get("turn")
+        meta = await self.b.rooms.set_meta(sid, sitting=res["sitting"], floor=presenter, turn=turn, mics=[],
+                                           presenter=presenter)  # fmt: skip
+        self._metas[sid] = meta
+        await self._push_floor(sid, meta, presenter)
+        data = {"presenter": presenter, "previous": res.get("previous"), "turn": turn, "by": conn.person_id,
+                "sitting": res["sitting"]}  # fmt: skip
+        await self.sio.emit("floor", data, room=room_of(sid))
+        self._arm_timer(sid, turn)
+        return data
+
+    async def _push_floor(self, sid: int, meta: RoomMeta, speaker: int | None, only: set[int] | None = None) -> None:
+        """Every sitting-governed member's grant as the floor now says, and the speaker, to the media plane."""
+        if self.b.media is None:
+            return
+        grants: dict[int, dict[str, bool]] = {}
+        for m in (await self.b.rooms.members(sid)).values():
+            if only is not None and m.person_id not in only:
+                continue
+            base = _base_grant(m.role)
+            if base is not None:
+                grants[m.person_id] = floor_grant(base, m.person_id, meta).media()
+        with contextlib.suppress(MediaRefused):  # no media room yet: the floor still holds for later joins
+            await self.b.media.set_floor(sid, grants, speaker)
+
+    def _arm_timer(self, sid: int, turn: dict[str, Any] | None) -> None:
+        timers = self.__dict__.setdefault("_timers", {})
+        old = timers.pop(sid, None)
+        if old is not None:
+            old.cancel()
+        if not turn or not turn.get("ends_at"):
+            return
+
+        async def run() -> None:
+            for event, at in (("turn-warning", turn.get("warn_at")), ("turn-time-up", turn["ends_at"])):
+                if at is None:
+                    continue
+                await asyncio.sleep(max(0.0, float(at) - time.time()))
+                await self.sio.emit(event, {"turn_id": turn["id"], "ends_at": turn["ends_at"]}, room=room_of(sid))
+
+        task = asyncio.ensure_future(run())
+        timers[sid] = task
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+def _base_grant(role: str) -> Grant | None:
+    return GRANTS["defense"].get(role) if role in ("presenter", "committee", "secretary") else None
