@@ -172,6 +172,8 @@ async def scenario(base: str, logins: dict[str, str], workdir: Path, shots: Path
                 await tutor.screenshot(path=str(shots / "chat-refused-kept.png"))
                 step("quick chat")
 
+                await room_with_a_student(tutor)
+
                 # --- §1.1 end for all: every view follows
                 await tutor.get_by_role("button", name="End session for all").click()
                 await tutor.get_by_role("button", name="Yes, end it").click()
@@ -196,6 +198,14 @@ async def scenario(base: str, logins: dict[str, str], workdir: Path, shots: Path
                 await ctx.close()
                 step("ended everywhere")
 
+            async def room_with_a_student(tutor: Any) -> None:
+                """§1.4-1.6 and §2 in a room of two: statuses, names, toggles, indicators, layout, a phone."""
+                try:
+                    await _room_checks(browser, base, logins, consult, tutor, shots, result, console)
+                except Exception as exc:  # recorded; the end-for-all part still runs
+                    result.setdefault("errors", {})["room_with_a_student"] = f"{type(exc).__name__}: {exc}"
+                step("room with a student")
+
             # each part is recorded on its own: one that breaks does not hide what the others saw
             for part in (week_and_not_open, chat_then_end):
                 try:
@@ -205,6 +215,113 @@ async def scenario(base: str, logins: dict[str, str], workdir: Path, shots: Path
         finally:
             result["console"] = {n: c[-30:] for n, c in console.items()}
             await browser.close()
+
+
+NAMES_JS = """() => [...document.querySelectorAll('button, a[href], [role=button]')]
+  .filter(e => e.offsetParent !== null)
+  .map(e => ({visible: e.textContent.trim().replace(/\\s+/g, ' '), name: (e.getAttribute('aria-label') || e.textContent)
+     .trim().replace(/\\s+/g, ' '), pressed: e.getAttribute('aria-pressed')}))"""
+FITS_JS = """() => ({scroll: document.documentElement.scrollWidth, width: document.documentElement.clientWidth,
+  cut: [...document.querySelectorAll('button, a[href], input, select, textarea, h1')]
+    .filter(e => e.offsetParent !== null && !e.classList.contains('skip'))
+    .map(e => [e.textContent.trim() || e.id || e.name, e.getBoundingClientRect()])
+    .filter(([, r]) => r.left < -1 || r.right > document.documentElement.clientWidth + 1).map(([n]) => n)})"""
+
+
+async def _room_checks(browser: Any, base: str, logins: dict[str, str], consult: int, tutor: Any, shots: Path,
+                       result: dict[str, Any], console: dict[str, list[str]]) -> None:  # fmt: skip
+    out: dict[str, Any] = {}
+    result["room"] = out
+    ctx = await browser.new_context(viewport={"width": 390, "height": 844}, base_url=base, timezone_id="UTC",
+                                    has_touch=True, is_mobile=True)  # fmt: skip
+    await ctx.grant_permissions(["camera", "microphone"], origin=base)
+    dana = await ctx.new_page()
+    console["dana"] = []
+    dana.on("console", lambda m: console["dana"].append(f"{m.type}: {m.text}"))
+    await log_in(dana, "dana", logins["dana"], "/schedule")
+    await dana.wait_for_function("() => /session\\(s\\) this week/.test(document.getElementById('status').textContent)",
+                                 timeout=30000)  # fmt: skip
+    out["phone_schedule"] = await dana.evaluate(FITS_JS)
+    await dana.screenshot(path=str(shots / "schedule-phone.png"))
+    await dana.goto(f"/join/{consult}")
+    await dana.wait_for_selector("#check:not([hidden])", timeout=30000)
+    await dana.click("#enter")
+    await dana.wait_for_selector("#lobby:not([hidden])", timeout=30000)
+    dana_name = "Dana Akhmetova"
+    admit = tutor.get_by_role("button", name=f"Admit: {dana_name}", exact=True)
+    await admit.wait_for(timeout=30000)
+    out["tutor_names_waiting"] = await tutor.evaluate(NAMES_JS)
+    await admit.click()
+    await dana.wait_for_selector("#room:not([hidden])", timeout=30000)
+    await dana.wait_for_function("() => document.getElementById('status').textContent.length > 0", timeout=10000)
+    out["first_entry_status"] = await dana.locator("#status").inner_text()
+    # the phone: the room fits 390 px
+    await asyncio.sleep(1.5)
+    out["phone_room"] = await dana.evaluate(FITS_JS)
+    await dana.screenshot(path=str(shots / "room-phone.png"), full_page=True)
+
+    # hand: raised by dana, lowered by the host; dana's status line follows
+    await dana.get_by_role("button", name="Raise hand", exact=True).click()
+    await dana.wait_for_selector('#hand[aria-pressed="true"]', timeout=15000)
+    lower = tutor.get_by_role("button", name=f"Lower hand: {dana_name}", exact=True)
+    await lower.wait_for(timeout=15000)
+    await lower.click()
+    await dana.wait_for_selector('#hand[aria-pressed="false"]', timeout=15000)
+    await asyncio.sleep(0.5)
+    out["hand_lowered_status"] = await dana.locator("#status").inner_text()
+    out["hand_label"] = await dana.locator("#hand").inner_text()
+
+    # dana mutes: the tutor sees it on her tile and in the list, and she is never "speaking"
+    await dana.get_by_role("button", name="Mute microphone", exact=True).click()
+    out["mic_after_click"] = {"text": await dana.locator("#mic").inner_text(),
+                              "pressed": await dana.locator("#mic").get_attribute("aria-pressed")}  # fmt: skip
+    dana_id = (await dana.evaluate("() => window.aulacastRoom.snapshot()"))["you"]["person_id"]
+    tile = f'#grid .tile[data-person="{dana_id}"]'
+    await tutor.wait_for_selector(f'{tile}[data-mic="off"]', timeout=20000)
+    speaking = []
+    for _ in range(8):  # four seconds of the fake microphone's beeps, muted
+        speaking.append(await tutor.locator(f"{tile}.speaking").count())
+        await asyncio.sleep(0.5)
+    out["muted_seen"] = {
+        "speaking_marks": sum(speaking),
+        "tile_flags": await tutor.locator(tile).inner_text(),
+        "list": await tutor.locator(f'#people li[data-person="{dana_id}"]').inner_text(),
+    }
+    # dana stops her camera: initials on her tile
+    await dana.get_by_role("button", name="Stop camera", exact=True).click()
+    await tutor.wait_for_selector(f'{tile}[data-cam="off"].novideo', timeout=20000)
+    out["camera_off_avatar"] = await tutor.locator(f"{tile} .avatar").inner_text()
+    await tutor.screenshot(path=str(shots / "room-indicators.png"))
+
+    # ask everyone to mute: dana unmutes first, the host asks all
+    await dana.get_by_role("button", name="Mute microphone", exact=True).click()
+    await dana.wait_for_selector('#mic[aria-pressed="false"]', timeout=10000)
+    await tutor.get_by_role("button", name="Ask everyone to mute", exact=True).click()
+    await dana.wait_for_selector('#mic[aria-pressed="true"]', timeout=20000)
+    out["mute_all_notice"] = await dana.locator("#notice-text").inner_text()
+
+    # the tutor's grid fills a 1280 px stage; the screen share takes the stage, the speaker beside it
+    await dana.get_by_role("button", name="Stop camera", exact=True).click()  # camera back on
+    snap = await tutor.evaluate("() => window.aulacastRoom.snapshot()")
+    out["tutor_tiles"] = [{"key": t["key"], "box": t["box"]} for t in snap["tiles"]]
+    await tutor.get_by_role("button", name="Share screen", exact=True).click()
+    await tutor.wait_for_selector("#grid.sharing", timeout=20000)
+    await dana.wait_for_selector("#grid.sharing .tile.screen", timeout=30000)
+    await asyncio.sleep(1)
+    snap = await tutor.evaluate("() => window.aulacastRoom.snapshot()")
+    out["tutor_tiles_sharing"] = [{"key": t["key"], "box": t["box"]} for t in snap["tiles"]]
+    out["grid_sharing"] = await tutor.evaluate("""() => { const g = document.getElementById('grid');
+      const cs = getComputedStyle(g); return {cls: g.className, cols: cs.gridTemplateColumns, width: g.clientWidth,
+      style: g.getAttribute('style')}; }""")
+    out["tutor_names_room"] = await tutor.evaluate(NAMES_JS)
+    out["dana_names_room"] = await dana.evaluate(NAMES_JS)
+    await tutor.screenshot(path=str(shots / "room-share-stage.png"))
+    await tutor.get_by_role("button", name="Share screen", exact=True).click()
+    await tutor.get_by_role("button", name="Speaker view", exact=True).click()
+    out["speaker_view"] = await tutor.evaluate("() => document.getElementById('grid').className")
+    await tutor.get_by_role("button", name="Speaker view", exact=True).click()
+    out["quality"] = (await tutor.evaluate("() => window.aulacastRoom.snapshot()"))["quality"]
+    await ctx.close()
 
 
 def main() -> int:

@@ -335,7 +335,7 @@ async def scenario(base: str, logins: dict[str, str], session_id: int, shots: Pa
             result["waiting_seen_by_tutor"] = waiting
             await tutor.page.screenshot(path=str(shots / "tutor-waiting-room.png"))
             for w in waiting:
-                await tutor.page.get_by_role("button", name=f"Let {w['name']} in", exact=True).click()
+                await tutor.page.get_by_role("button", name=f"Admit: {w['name']}", exact=True).click()
             for p in (dana, timur):
                 await p.page.wait_for_selector("#room:not([hidden])", timeout=20000)
             step("students admitted")
@@ -432,14 +432,15 @@ async def scenario(base: str, logins: dict[str, str], session_id: int, shots: Pa
             # host controls: ask dana to mute, make timur presenter, remove timur
             dana_name = (await dana.snap())["you"]["name"]
             timur_name = (await timur.snap())["you"]["name"]
-            await tutor.page.get_by_role("button", name=f"Ask {dana_name} to mute the microphone").click()
-            await dana.page.wait_for_selector('#mic[aria-pressed="false"]', timeout=15000)
+            await tutor.page.get_by_role("button", name=f"Ask to mute: {dana_name}").click()
+            await dana.page.wait_for_selector('#mic[aria-pressed="true"]', timeout=15000)
             result["mute_request"] = {"notice": await dana.page.locator("#notice-text").inner_text(),
-                                      "mic_button": await dana.page.locator("#mic").inner_text()}  # fmt: skip
-            await tutor.page.get_by_role("button", name=f"Make {timur_name} the presenter").click()
+                                      "mic_button": await dana.page.locator("#mic").inner_text(),
+                                      "mic_pressed": await dana.page.locator("#mic").get_attribute("aria-pressed")}  # fmt: skip
+            await tutor.page.get_by_role("button", name=f"Make presenter: {timur_name}").click()
             await dana.page.wait_for_selector(f'#grid .tile.presenter[data-person="{timur_id}"]', timeout=15000)
             result["presenter_seen_by_dana"] = True
-            await tutor.page.get_by_role("button", name=f"Remove {timur_name} from the room").click()
+            await tutor.page.get_by_role("button", name=f"Remove: {timur_name}").click()
             await timur.page.wait_for_selector("#notice:not([hidden])", timeout=15000)
             result["removed_notice"] = await timur.page.locator("#notice-text").inner_text()
             await until("timur leaves dana's list", _offline(dana, timur_id), 15)

@@ -71,3 +71,44 @@ def test_end_for_all_is_followed_by_every_view(portal_run: dict[str, Any]) -> No
     assert ended["status"] == "closed"
     assert ended["join_links"] == 0 and ended["card"] and "closed" in ended["card"][0]
     assert "ended" in ended["notice"] and ended["media_prompts"] == 0, ended
+
+
+# --- §1.4 status messages and indicators, §1.5 names, §1.6 a phone, §2 the room that scales -----------
+
+
+def test_statuses_follow_what_happened(portal_run: dict[str, Any]) -> None:
+    room = seen(portal_run, "room")
+    assert room["first_entry_status"] == "You are in the room"  # was "You are back in the room"
+    assert "lowered your hand" in room["hand_lowered_status"]  # was "Your hand is raised"
+    assert room["muted_seen"]["speaking_marks"] == 0, room["muted_seen"]  # was a green frame while muted
+    assert "muted" in room["muted_seen"]["tile_flags"] and "muted" in room["muted_seen"]["list"]
+
+
+def test_accessible_names_start_with_the_visible_label_and_toggles_are_pressed(portal_run: dict[str, Any]) -> None:
+    room = seen(portal_run, "room")
+    for where in ("tutor_names_waiting", "tutor_names_room", "dana_names_room"):
+        for b in room[where]:
+            if b["visible"]:
+                assert b["name"].lower().startswith(b["visible"].lower()), (where, b)
+    assert room["mic_after_click"] == {"text": "Mute microphone", "pressed": "true"}
+    assert room["hand_label"] == "Raise hand"
+
+
+def test_a_390_px_phone_shows_everything(portal_run: dict[str, Any]) -> None:
+    room = seen(portal_run, "room")
+    for page in ("phone_schedule", "phone_room"):
+        fit = room[page]
+        assert fit["scroll"] <= fit["width"] and fit["cut"] == [], (page, fit)
+
+
+def test_the_room_scales_and_shows_who_is_muted(portal_run: dict[str, Any]) -> None:
+    room = seen(portal_run, "room")
+    widths = [t["box"]["width"] for t in room["tutor_tiles"]]
+    assert len(widths) == 2 and min(widths) > 300, room["tutor_tiles"]  # not 256 px tiles on a wide screen
+    sharing = {t["key"]: t["box"]["width"] for t in room["tutor_tiles_sharing"]}
+    screen = next(w for k, w in sharing.items() if k.endswith("screen"))
+    assert all(screen > 2 * w for k, w in sharing.items() if not k.endswith("screen")), (sharing, room["grid_sharing"])
+    assert room["camera_off_avatar"] == "DA"
+    assert "asked everyone to mute" in room["mute_all_notice"]
+    assert "speaker-view" in room["speaker_view"]
+    assert room["quality"]["uplink"] in ("good", "fair", "poor")

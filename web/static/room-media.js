@@ -296,6 +296,41 @@ export class MediaLink {
     return out;
   }
 
+  /**
+   * Network quality from getStats (issue 13 §2): ``uplink`` from what the server reports back about
+   * what we send (remote-inbound-rtp: fraction lost, round-trip time), ``people`` per person we
+   * receive (loss since the last call, jitter). Levels: "good" | "fair" | "poor".
+   */
+  async networkQuality() {
+    const level = (loss, rtt) => (loss > 0.08 || rtt > 0.6 ? "poor" : loss > 0.02 || rtt > 0.3 ? "fair" : "good");
+    let upLoss = 0;
+    let upRtt = 0;
+    (await this.pub.getStats()).forEach((s) => {
+      if (s.type !== "remote-inbound-rtp") return;
+      upLoss = Math.max(upLoss, s.fractionLost || 0);
+      upRtt = Math.max(upRtt, s.roundTripTime || 0);
+    });
+    const byMid = new Map(this.remote.map((r) => [r.mid, r.person_id]));
+    const per = new Map();
+    this.lastInbound = this.lastInbound || new Map();
+    (await this.sub.getStats()).forEach((s) => {
+      if (s.type !== "inbound-rtp" || !byMid.has(s.mid)) return;
+      const before = this.lastInbound.get(s.mid) || { lost: 0, got: 0 };
+      const lost = Math.max(0, (s.packetsLost || 0) - before.lost);
+      const got = Math.max(0, (s.packetsReceived || 0) - before.got);
+      this.lastInbound.set(s.mid, { lost: s.packetsLost || 0, got: s.packetsReceived || 0 });
+      const pid = byMid.get(s.mid);
+      const p = per.get(pid) || { lost: 0, got: 0, jitter: 0 };
+      per.set(pid, { lost: p.lost + lost, got: p.got + got, jitter: Math.max(p.jitter, s.jitter || 0) });
+    });
+    const people = {};
+    for (const [pid, p] of per) {
+      const loss = p.lost + p.got ? p.lost / (p.lost + p.got) : 0;
+      people[pid] = { loss, jitter: p.jitter, level: level(loss, p.jitter * 4) };
+    }
+    return { uplink: { loss: upLoss, rtt: upRtt, level: level(upLoss, upRtt) }, people };
+  }
+
   /** The selected ICE candidate pair of each connection (addresses, consent traffic): for diagnosis. */
   async iceStats() {
     const out = {};

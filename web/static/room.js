@@ -37,6 +37,9 @@ const state = {
   audio: new Map(), // mid:trackId -> <audio>
   remote: [],
   speaking: null,
+  layout: "grid", // grid | speaker
+  quality: { uplink: "good", people: {} },
+  wasInRoom: false,
   phase: "starting", // starting | check | connecting | lobby | room | ended | left | refused
   handRaised: false,
   camOn: true,
@@ -289,20 +292,23 @@ function connect() {
     state.waiting.delete(person_id);
     renderWaiting();
   });
-  socket.on("hand", ({ person_id, raised }) => {
+  socket.on("hand", ({ person_id, raised, by }) => {
     const m = state.members.get(person_id);
     if (m) m.hand_raised = raised;
-    if (person_id === state.you?.person_id) setHand(raised);
-    else if (m) announce(`${m.name} ${raised ? "raised a hand" : "lowered their hand"}`);
+    if (person_id === state.you?.person_id) {
+      setHand(raised);
+      if (by !== undefined && by !== person_id) announce(raised ? "Your hand is raised" : `${nameOf(by)} lowered your hand`);
+    } else if (m) announce(`${m.name} ${raised ? "raised a hand" : "lowered their hand"}`);
     renderPeople();
   });
-  socket.on("mute-requested", ({ source, muted }) => {
+  socket.on("mute-requested", ({ source, muted, everyone }) => {
     const name = source === "microphone" ? "microphone" : source;
     if (muted) {
       if (source === "microphone") setMic(false);
       else if (source === "camera") setCam(false);
       else if (source === "screen") stopScreen();
-      notice(`The host asked you to turn off your ${name}; it is off now. You can turn it on again when asked.`);
+      notice(everyone ? "The host asked everyone to mute; your microphone is off now. Unmute when you want to speak."
+        : `The host asked you to turn off your ${name}; it is off now. You can turn it on again when asked.`);
     } else {
       notice(`The host asks you to turn on your ${name}. Use the ${name} button when you are ready.`);
     }
@@ -315,6 +321,14 @@ function connect() {
     renderTiles();
   });
   socket.on("lobby-policy", ({ auto_admit }) => { $("auto-admit").checked = auto_admit; });
+  socket.on("media-state", ({ person_id, microphone, camera }) => {
+    const m = state.members.get(person_id);
+    if (!m || person_id === state.you?.person_id) return;
+    Object.assign(m, { microphone, camera });
+    if (!microphone && state.speaking === person_id) state.speaking = null;
+    renderPeople();
+    renderTiles();
+  });
   socket.on("chat", (m) => chat.add(m)); // the chat list is a live log region: no second announcement
   socket.on("chat-deleted", (d) => chat.deleted(d));
   socket.on("media-offer", (m) => {
@@ -351,6 +365,7 @@ function enterRoom(w) {
   $("auto-admit").checked = w.room.auto_admit;
   $("waiting-box").hidden = !state.grant.moderate;
   $("end").hidden = !state.grant.moderate;
+  $("mute-all").hidden = !state.grant.moderate;
   $("screen").hidden = !publishes("screen");
   $("mic").hidden = !state.local?.getAudioTracks().length;
   $("cam").hidden = !state.local?.getVideoTracks().length;
@@ -361,9 +376,12 @@ function enterRoom(w) {
   notice("");
   renderPeople();
   renderWaiting();
+  if (me) me.sent = false;
+  sendMediaState();
   if (!state.link) startMedia();
   if (first) {
-    announce(w.resumed ? "You are back in the room" : "You are in the room");
+    announce(w.resumed && state.wasInRoom ? "You are back in the room" : "You are in the room");
+    state.wasInRoom = true;
     $("controls").focus();
   }
 }
@@ -420,20 +438,38 @@ function nameOf(personId) {
   return state.members.get(personId)?.name || `Person ${personId}`;
 }
 
+function initials(name) {
+  return name.replace(/\(you\)/, "").trim().split(/\s+/).slice(0, 2).map((w) => w[0] || "").join("").toUpperCase();
+}
+
 function tile(key, label, { mirror = false } = {}) {
   let t = state.tiles.get(key);
   if (!t) {
     const video = el("video", { autoplay: "", playsinline: "", class: mirror ? "mirror" : "" });
     video.muted = true; // sound plays through the <audio> elements
     const caption = el("span", { class: "caption" });
-    const node = el("figure", { class: "tile", "data-key": key }, video, el("figcaption", {}, caption));
-    t = { node, video, caption, track: null };
+    const flags = el("span", { class: "flags" });
+    const avatar = el("span", { class: "avatar", "aria-hidden": "true" });
+    const node = el("figure", { class: "tile", "data-key": key }, video, avatar, el("figcaption", {}, caption, flags));
+    t = { node, video, caption, flags, avatar, track: null };
     state.tiles.set(key, t);
     $("grid").append(node);
   }
   t.caption.textContent = label;
+  t.avatar.textContent = initials(label);
   t.video.setAttribute("aria-label", label);
   return t;
+}
+
+/** The small marks on a tile: microphone off, camera off, network quality (text, not colour alone). */
+function setFlags(t, { microphone, camera, quality }) {
+  const marks = [];
+  if (microphone === false) marks.push(el("span", { class: "flag mic-off" }, "muted"));
+  if (camera === false) marks.push(el("span", { class: "flag cam-off" }, "camera off"));
+  if (quality && quality !== "good") marks.push(el("span", { class: `flag net-${quality}` }, `${quality} connection`));
+  t.flags.replaceChildren(...marks);
+  t.node.dataset.mic = microphone === false ? "off" : "on";
+  t.node.dataset.cam = camera === false ? "off" : "on";
 }
 
 function setVideo(t, track) {
@@ -450,6 +486,8 @@ function renderTiles() {
     const t = tile("local", `${state.you?.name || "You"} (you)`, { mirror: true });
     setVideo(t, state.camOn ? state.local.getVideoTracks()[0] || null : null);
     t.node.dataset.person = String(state.you?.person_id);
+    setFlags(t, { microphone: state.micOn && state.local.getAudioTracks().length > 0,
+      camera: state.camOn && state.local.getVideoTracks().length > 0, quality: state.quality.uplink });
     want.add("local");
   }
   const screen = state.screen?.getVideoTracks()[0];
@@ -457,6 +495,7 @@ function renderTiles() {
     const t = tile("local:screen", "Your shared screen");
     setVideo(t, screen);
     t.node.dataset.person = String(state.you?.person_id);
+    t.node.classList.add("screen");
     want.add("local:screen");
   }
   const remote = inRoom ? state.remote : [];
@@ -476,8 +515,10 @@ function renderTiles() {
   for (const [pid, track] of people) {
     const key = `${pid}:camera`;
     const t = tile(key, nameOf(pid));
-    setVideo(t, track);
+    const m = state.members.get(pid);
+    setVideo(t, m?.camera === false ? null : track);
     t.node.dataset.person = String(pid);
+    setFlags(t, { microphone: m?.microphone, camera: m ? m.camera : Boolean(track), quality: state.quality.people[pid] });
     want.add(key);
   }
   for (const [key, t] of state.tiles) {
@@ -485,8 +526,10 @@ function renderTiles() {
     const pid = Number(t.node.dataset.person);
     t.node.classList.toggle("presenter", pid === state.presenter && !key.endsWith("screen"));
     t.node.classList.toggle("speaking", pid === state.speaking && !key.endsWith("screen"));
+    const featured = state.presenter ?? state.speaking ?? [...state.members.values()].find((m) => m.moderator)?.person_id;
+    t.node.classList.toggle("featured", pid === featured && !key.endsWith("screen") && key !== "local");
   }
-  $("grid").dataset.count = String(state.tiles.size);
+  layoutGrid();
   // sound: one <audio> per remote audio track
   const audioWant = new Set();
   for (const r of remote) {
@@ -507,17 +550,66 @@ function renderTiles() {
   }
 }
 
+/** Tiles fill the stage: columns and rows from the count and the space (not a fixed 256 px). */
+function layoutGrid() {
+  const grid = $("grid");
+  const n = state.tiles.size;
+  grid.dataset.count = String(n);
+  const sharing = [...state.tiles.keys()].some((k) => k.endsWith("screen"));
+  grid.classList.toggle("sharing", sharing);
+  grid.classList.toggle("speaker-view", state.layout === "speaker" && !sharing);
+  const cams = sharing || state.layout === "speaker" ? 1 : Math.max(1, n);
+  const width = grid.clientWidth || window.innerWidth;
+  const height = Math.max(240, window.innerHeight - grid.getBoundingClientRect().top - 90);
+  let best = 1;
+  let bestArea = 0;
+  for (let cols = 1; cols <= cams; cols++) { // the column count giving the largest 4:3 tiles
+    const rows = Math.ceil(cams / cols);
+    const w = Math.min(width / cols, (height / rows) * 4 / 3);
+    if (w * w > bestArea) { bestArea = w * w; best = cols; }
+  }
+  grid.style.setProperty("--cols", String(best));
+  grid.style.setProperty("--tile-max", `${Math.floor(Math.sqrt(bestArea))}px`);
+}
+window.addEventListener("resize", () => layoutGrid());
+
+// Network quality every 3 s (getStats); a suffering uplink lowers our own send bitrate, a good one restores it.
+let poorChecks = 0;
+let goodChecks = 0;
+setInterval(async () => {
+  if (state.phase !== "room" || !state.link) return;
+  let q;
+  try { q = await state.link.networkQuality(); } catch { return; }
+  state.quality = { uplink: q.uplink.level, people: Object.fromEntries(Object.entries(q.people).map(([k, v]) => [k, v.level])) };
+  poorChecks = q.uplink.level === "poor" ? poorChecks + 1 : 0;
+  goodChecks = q.uplink.level === "good" ? goodChecks + 1 : 0;
+  if (poorChecks >= 2 && !state.link.lowBandwidth) {
+    await state.link.setLowBandwidth(true);
+    announce("Your connection is weak: your camera is sent at a lower quality");
+  } else if (goodChecks >= 5 && state.link.lowBandwidth && !state.userLowBandwidth) {
+    await state.link.setLowBandwidth(false);
+  }
+  renderTiles();
+}, 3000);
+
 // Active speaker: the loudest person above a threshold, held for a moment so the highlight does not flicker.
 let speakerSince = 0;
+let lastVoice = 0;
 setInterval(() => {
   if (state.phase !== "room" || !state.link) return;
   const levels = state.link.audioLevels();
   if (state.micOn && state.you) levels.set(state.you.person_id, localLevel * 0.5);
   let best = null;
   let bestLevel = 0.03;
-  for (const [pid, level] of levels) if (level > bestLevel) { best = pid; bestLevel = level; }
+  for (const [pid, level] of levels) {
+    const m = state.members.get(pid);
+    if (m && m.microphone === false && pid !== state.you?.person_id) continue; // muted: not speaking
+    if (level > bestLevel) { best = pid; bestLevel = level; }
+  }
   const now = Date.now();
-  if (best !== null && best !== state.speaking && now - speakerSince > 1200) {
+  if (best !== null) lastVoice = now;
+  const quiet = best === null && state.speaking !== null && now - lastVoice > 2000;
+  if ((best !== null && best !== state.speaking && now - speakerSince > 1200) || quiet) {
     state.speaking = best;
     speakerSince = now;
     renderTiles();
@@ -527,8 +619,9 @@ setInterval(() => {
 
 // --- participants, waiting room, host controls -------------------------------------------------
 
-function hostButton(label, aria, onclick) {
-  return el("button", { type: "button", class: "small", "aria-label": aria, onclick }, label);
+/** A button acting on one person: its accessible name is the visible label, then whom (WCAG 2.5.3). */
+function hostButton(label, name, onclick) {
+  return el("button", { type: "button", class: "small", "aria-label": `${label}: ${name}`, onclick }, label);
 }
 
 async function act(event, payload, done) {
@@ -544,21 +637,22 @@ function renderPeople() {
   list.replaceChildren(...people.map((m) => {
     const me = m.person_id === state.you?.person_id;
     const bits = [m.role, m.moderator && m.role !== "host" ? "moderator" : null, m.online ? null : "left", m.person_id === state.presenter ? "presenter" : null,
-      m.person_id === state.speaking ? "speaking" : null].filter(Boolean);
+      m.person_id === state.speaking ? "speaking" : null,
+      m.online && m.microphone === false ? "muted" : null, m.online && m.camera === false ? "camera off" : null].filter(Boolean);
     const li = el("li", { class: "person" + (m.online ? "" : " offline") + (m.hand_raised ? " hand" : ""), "data-person": String(m.person_id) },
       el("span", { class: "name" }, `${m.name}${me ? " (you)" : ""}`),
       el("span", { class: "when" }, ` ${bits.join(" · ")}`));
     if (m.hand_raised) li.append(" ", el("span", { class: "hand-flag" }, "hand raised"));
     if (mod && !me && m.online) {
       const tools = el("span", { class: "tools" });
-      if (m.hand_raised) tools.append(hostButton("Lower hand", `Lower ${m.name}'s hand`, () => act("hand", { raised: false, person_id: m.person_id }, `${m.name}'s hand lowered`)));
+      if (m.hand_raised) tools.append(hostButton("Lower hand", m.name, () => act("hand", { raised: false, person_id: m.person_id }, `${m.name}'s hand lowered`)));
       tools.append(
-        hostButton("Ask to mute", `Ask ${m.name} to mute the microphone`, () => act("mute-request", { person_id: m.person_id, source: "microphone", muted: true }, `Asked ${m.name} to mute`)),
-        hostButton("Ask camera off", `Ask ${m.name} to turn off the camera`, () => act("mute-request", { person_id: m.person_id, source: "camera", muted: true }, `Asked ${m.name} to turn off the camera`)),
+        hostButton("Ask to mute", m.name, () => act("mute-request", { person_id: m.person_id, source: "microphone", muted: true }, `Asked ${m.name} to mute`)),
+        hostButton("Ask to stop camera", m.name, () => act("mute-request", { person_id: m.person_id, source: "camera", muted: true }, `Asked ${m.name} to turn off the camera`)),
         m.person_id === state.presenter
-          ? hostButton("Stop presenting", `Stop ${m.name} presenting`, () => act("presenter", { person_id: null }, "Presenter cleared"))
-          : hostButton("Make presenter", `Make ${m.name} the presenter`, () => act("presenter", { person_id: m.person_id }, `${m.name} is the presenter`)),
-        hostButton("Remove", `Remove ${m.name} from the room`, () => act("remove", { person_id: m.person_id, reason: "removed by the host" }, `${m.name} was removed`)),
+          ? hostButton("Stop presenting", m.name, () => act("presenter", { person_id: null }, "Presenter cleared"))
+          : hostButton("Make presenter", m.name, () => act("presenter", { person_id: m.person_id }, `${m.name} is the presenter`)),
+        hostButton("Remove", m.name, () => act("remove", { person_id: m.person_id, reason: "removed by the host" }, `${m.name} was removed`)),
       );
       li.append(tools);
     }
@@ -572,44 +666,57 @@ function renderWaiting() {
   const items = [...state.waiting.values()].map((w) => el("li", { class: "person", "data-person": String(w.person_id) },
     el("span", { class: "name" }, w.name), el("span", { class: "when" }, ` ${w.role}${w.removed_before ? " · removed earlier" : ""}`),
     el("span", { class: "tools" },
-      hostButton("Admit", `Let ${w.name} in`, () => act("admit", { person_id: w.person_id }, `${w.name} was let in`)),
-      hostButton("Deny", `Turn ${w.name} away`, () => act("deny", { person_id: w.person_id, reason: "not admitted by the host" }, `${w.name} was turned away`)))));
+      hostButton("Admit", w.name, () => act("admit", { person_id: w.person_id }, `${w.name} was let in`)),
+      hostButton("Deny", w.name, () => act("deny", { person_id: w.person_id, reason: "not admitted by the host" }, `${w.name} was turned away`)))));
   list.replaceChildren(...(items.length ? items : [el("li", { class: "when" }, "Nobody is waiting.")]));
   $("waiting-title").textContent = `Waiting room${state.waiting.size ? ` (${state.waiting.size})` : ""}`;
 }
 
 // --- own controls -------------------------------------------------------------------------------
 
-function toggle(button, on, onText, offText) {
-  button.setAttribute("aria-pressed", String(on));
-  button.textContent = on ? onText : offText;
-  if (button.id === "mic" || button.id === "cam") button.classList.toggle("off", !on); // muted looks muted
+/** A toggle keeps its label (the action) and says its state with aria-pressed (WCAG 2.5.3, 4.1.2). */
+function toggle(button, pressed) {
+  button.setAttribute("aria-pressed", String(pressed));
+  if (button.id === "mic" || button.id === "cam") button.classList.toggle("off", pressed); // muted looks muted
+}
+
+/** Tell the room whether my microphone and camera are on (tiles and the list show it to everyone). */
+function sendMediaState() {
+  if (state.phase !== "room" || !state.socket?.connected) return;
+  const me = state.members.get(state.you?.person_id);
+  const microphone = Boolean(state.micOn && state.local?.getAudioTracks().length);
+  const camera = Boolean(state.camOn && state.local?.getVideoTracks().length);
+  if (me && me.microphone === microphone && me.camera === camera && me.sent) return;
+  if (me) Object.assign(me, { microphone, camera, sent: true });
+  emit("media-state", { microphone, camera });
 }
 
 function setMic(on) {
   state.micOn = on;
   state.link?.setEnabled("microphone", on);
   state.local?.getAudioTracks().forEach((t) => { t.enabled = on; });
-  toggle($("mic"), on, "Microphone on", "Microphone off");
-  $("mic").setAttribute("aria-label", on ? "Microphone is on; press to mute" : "Microphone is muted; press to unmute");
+  toggle($("mic"), !on);
+  if (!on && state.speaking === state.you?.person_id) state.speaking = null; // muted is never "speaking"
+  sendMediaState();
+  renderPeople();
 }
 
 function setCam(on) {
   state.camOn = on;
   state.link?.setEnabled("camera", on);
   state.local?.getVideoTracks().forEach((t) => { t.enabled = on; });
-  toggle($("cam"), on, "Camera on", "Camera off");
-  $("cam").setAttribute("aria-label", on ? "Camera is on; press to turn it off" : "Camera is off; press to turn it on");
+  toggle($("cam"), !on);
+  sendMediaState();
   renderTiles();
 }
 
 function setHand(raised) {
   state.handRaised = raised;
-  toggle($("hand"), raised, "Lower hand", "Raise hand");
+  toggle($("hand"), raised);
 }
 
 function setScreen(on) {
-  toggle($("screen"), on, "Stop sharing", "Share screen");
+  toggle($("screen"), on);
 }
 
 async function stopScreen() {
@@ -658,6 +765,12 @@ $("hand").addEventListener("click", async () => {
 });
 $("screen").addEventListener("click", () => (state.screen ? stopScreen() : startScreen()));
 $("leave").addEventListener("click", () => finish("left", "You left the room. Your chat stays in the session's history."));
+$("layout").addEventListener("click", () => {
+  state.layout = state.layout === "grid" ? "speaker" : "grid";
+  $("layout").setAttribute("aria-pressed", String(state.layout === "speaker"));
+  renderTiles();
+});
+$("mute-all").addEventListener("click", () => act("mute-all", {}, "Everyone was asked to mute"));
 $("end").addEventListener("click", () => { $("end").hidden = true; $("end-confirm").hidden = false; $("end-no").focus(); });
 $("end-no").addEventListener("click", () => { $("end-confirm").hidden = true; $("end").hidden = false; $("end").focus(); });
 $("end-yes").addEventListener("click", async () => {
@@ -686,7 +799,11 @@ window.aulacastRoom = {
       chat: chat ? chat.snapshot() : [],
       speaking: state.speaking,
       ice,
+      quality: state.quality,
+      layout: state.layout,
       tiles: [...state.tiles.entries()].map(([key, t]) => ({
+        mic: t.node.dataset.mic, cam: t.node.dataset.cam, flags: t.flags.textContent,
+        box: (({ width, height }) => ({ width: Math.round(width), height: Math.round(height) }))(t.node.getBoundingClientRect()),
         key, person_id: Number(t.node.dataset.person), has_video: Boolean(t.track),
         frames: t.video.getVideoPlaybackQuality?.().totalVideoFrames ?? 0, width: t.video.videoWidth,
       })),
