@@ -19,6 +19,7 @@ import math
 import os
 import shutil
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from media.composition.webvtt import to_webvtt
 from media.transcode.ffmpeg import FFmpeg, Progress
 
 COMPOSER = "aulacast-composer/1"  # part of the key: a new layout version composes again
+STALE_WORK_SECONDS = 6 * 3600  # a hidden work folder untouched this long was left by a killed run
 TRUNCATION_SLACK = 2.0  # seconds a track may fall short of its manifest end before it is called cut short
 
 ProgressCallback = Callable[[Progress], None]
@@ -165,6 +167,7 @@ def compose(
     graph = build_graph(inputs, segments, duration, threads=threads)
 
     Path(out_root).mkdir(parents=True, exist_ok=True)
+    sweep_stale(Path(out_root))
     work = Path(out_root) / f".{key[:32]}.{uuid.uuid4().hex[:8]}.part"
     work.mkdir()
     try:
@@ -207,6 +210,20 @@ def compose(
         shutil.rmtree(work, ignore_errors=True)
         raise
     return Composition(target, key, duration, tuple(missing), False)
+
+
+def sweep_stale(out_root: Path, *, older_than: float = STALE_WORK_SECONDS) -> list[Path]:
+    """Remove work folders a killed run left (its ffmpeg dies too, on its next progress write to a closed pipe)."""
+    gone = []
+    now = time.time()
+    for p in out_root.glob(".*.part"):
+        try:
+            if p.is_dir() and now - max(c.stat().st_mtime for c in [p, *p.iterdir()]) > older_than:
+                shutil.rmtree(p, ignore_errors=True)
+                gone.append(p)
+        except OSError:
+            continue  # another run removed or renamed it meanwhile
+    return gone
 
 
 def compose_folder_key(recording: Path) -> str:

@@ -217,3 +217,31 @@ def peak_frequency(samples: np.ndarray, rate: int, a: float, b: float) -> tuple[
     spectrum = np.abs(np.fft.rfft(w * np.hanning(len(w))))
     freqs = np.fft.rfftfreq(len(w), 1 / rate)
     return float(freqs[int(np.argmax(spectrum))]), float(np.sqrt(np.mean(w**2)))
+
+
+def lecture(folder: Path, seconds: float = 20.0, *, session_id: str = "7") -> Path:
+    """A longer three-party session (speaker changes every few seconds, a screen share in the second half)."""
+    third = seconds / 3
+    tracks: list[VideoTrack | AudioTrack] = [
+        VideoTrack("va", "a", "Ana", "red", 0.0, seconds),
+        AudioTrack("aa", "a", "Ana", 440, 0.0, seconds),
+        VideoTrack("vb", "b", "Ben", "green", 0.5, seconds - 0.5),
+        AudioTrack("ab", "b", "Ben", 1000, 0.5, seconds - 0.5),
+        VideoTrack("vc", "c", "Cam", "yellow", 1.0, seconds - 1.0),
+        AudioTrack("ac", "c", "Cam", 700, 1.0, seconds - 1.0),
+        VideoTrack(
+            "vs", "a", "Ana", "blue", seconds / 2, seconds / 2, source="screen", size="1280x720", rate=5
+        ),
+    ]
+    events: list[dict[str, Any]] = [
+        {"t": 0.1, "type": "presenter", "participant_id": "a"},
+        {"t": seconds / 2, "type": "screenshare", "participant_id": "a", "track_id": "vs", "on": True},
+    ]
+    t, who = 0.5, 0
+    while t < seconds:
+        events.append({"t": round(t, 3), "type": "speaking", "participant_id": "abc"[who % 3]})
+        if who % 7 == 6:
+            events.append({"t": round(t, 3), "type": "presenter", "participant_id": "abc"[who % 3]})
+        t += min(third, 4.0)
+        who += 1
+    return make_recording(folder, tracks, events, session_id=session_id)

@@ -140,3 +140,23 @@ def test_flash_and_beep_stay_within_40ms(tmp_path: Path) -> None:
     beep = float(loud.argmax()) / rate
     assert loud.any() and flash == pytest.approx(4.0, abs=0.05)
     assert abs(beep - flash) <= 0.040, f"flash at {flash:.3f} s, beep at {beep:.3f} s"
+
+
+def test_a_killed_runs_work_folder_is_swept_later(tmp_path: Path) -> None:
+    import os
+
+    from media.composition.compose import sweep_stale
+
+    old = tmp_path / ".abc.1234.part"
+    old.mkdir()
+    (old / ".lecture.part-x.mp4").write_bytes(b"half")
+    fresh = tmp_path / ".def.5678.part"
+    fresh.mkdir()
+    done = tmp_path / "0123"
+    done.mkdir()
+    past = 7 * 3600
+    for p in (old, old / ".lecture.part-x.mp4", done):
+        st = p.stat()
+        os.utime(p, (st.st_atime - past, st.st_mtime - past))
+    assert sweep_stale(tmp_path) == [old]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".def.5678.part", "0123"]
