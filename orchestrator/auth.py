@@ -139,6 +139,20 @@ def revoke_token(s: Session, token_id: int) -> None:
         row.revoked_at = utcnow()
 
 
+def replace_password(s: Session, person: Person, password: str, *, keep_token_id: int | None = None) -> int:
+    """Set a new password and revoke every session and API token of the person (but ``keep_token_id``,
+    the one a self-service change is made with): whoever knew the old password is signed out."""
+    person.password_hash = hash_password(password)
+    now = utcnow()
+    rows = s.scalars(select(AuthToken).where(AuthToken.person_id == person.id, AuthToken.revoked_at.is_(None)))
+    count = 0
+    for row in rows:
+        if row.id != keep_token_id:
+            row.revoked_at = now
+            count += 1
+    return count
+
+
 def rotate_feed_token(s: Session, person: Person) -> str:
     """A new secret calendar-feed token; the old feed URL stops working at once."""
     token = new_token("feed")

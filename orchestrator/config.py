@@ -11,6 +11,7 @@ one ``ConfigError`` line naming the key.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 import tomllib
@@ -45,9 +46,33 @@ class LifecycleSettings(BaseModel):
 class AuthSettings(BaseModel):
     session_hours: int = Field(12, ge=1, le=24 * 30)
     api_token_days: int = Field(30, ge=1, le=366)
-    login_attempts_per_minute: int = Field(10, ge=1)
-    login_attempts_per_address_per_minute: int = Field(30, ge=1)
+    login_attempts_per_minute: int = Field(
+        10, ge=1, description="failed sign-ins of one account from one address before each try waits 1, 2, 4 ... s"
+    )
+    login_attempts_per_address_per_minute: int = Field(30, ge=1, description="sign-in tries of one client address")
     cookie_secure: bool = False
+
+
+class HttpSettings(BaseModel):
+    """How the HTTP server reads requests and whom it believes about the client's address (``[http]``)."""
+
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="addresses or networks (CIDR) of reverse proxies whose client-address header is believed",
+    )
+    client_address_header: str = Field("X-Forwarded-For", description="the header such a proxy sets")
+    header_timeout_seconds: float = Field(15.0, gt=0, le=300, description="a client must send its headers within")
+    body_timeout_seconds: float = Field(60.0, gt=0, le=3600, description="longest pause between body bytes")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        for item in v:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or network") from None
+        return v
 
 
 class IceSettings(BaseModel):
@@ -286,6 +311,7 @@ class Settings(BaseSettings):
     media_workers: int = Field(0, ge=0, description="0 = one per core")
     lifecycle: LifecycleSettings = Field(default_factory=LifecycleSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
     ice: IceSettings = Field(default_factory=IceSettings)
     media: MediaSettings = Field(default_factory=MediaSettings)
     signaling: SignalingSettings = Field(default_factory=SignalingSettings)

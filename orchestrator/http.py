@@ -13,6 +13,7 @@ role, before the handler runs. Handlers return dicts (JSON) or responses;
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import re
@@ -72,6 +73,33 @@ class RouteSpec:
         return self.roles == PUBLIC
 
 
+def client_address(request: web.Request, trusted: list[str], header: str = "X-Forwarded-For") -> str:
+    """The client's address: the TCP peer, unless the peer is a configured trusted proxy; then the
+    right-most address in ``header`` that is not itself a trusted proxy (what the proxy saw)."""
+    peer = request.remote or "unknown"
+    if not trusted:
+        return peer
+    nets = [ipaddress.ip_network(t, strict=False) for t in trusted]
+
+    def is_trusted(addr: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(addr)
+        except ValueError:
+            return False
+        return any(ip in n for n in nets)
+
+    if not is_trusted(peer):
+        return peer
+    hops = [h.strip() for v in request.headers.getall(header, []) for h in v.split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not is_trusted(hop):
+            try:
+                return str(ipaddress.ip_address(hop))
+            except ValueError:
+                return peer  # a mangled header: fall back to the proxy itself, never to attacker text
+    return peer
+
+
 def identity(request: web.Request) -> Identity:
     ident = auth_state(request).identity
     if ident is None:
@@ -86,11 +114,34 @@ def auth_state(request: web.Request) -> AuthState:
     return state
 
 
+MAX_JSON_BYTES = 1024 * 1024
+READ_CHUNK = 64 * 1024
+
+
+async def read_body(request: web.Request, limit: int, what: str = "body") -> bytes:
+    """The whole request body, or 413 once it passes ``limit`` bytes (declared or actually sent).
+
+    ``request.content.read(n)`` returns *at most* n bytes (whatever has arrived), so a body is
+    read to its end here and only then parsed: nothing is ever imported from half a file.
+    """
+    if request.content_length is not None and request.content_length > limit:
+        raise UserError(f"{what} larger than {limit} bytes", code="too_large", status=413)
+    buf = bytearray()
+    async for chunk in request.content.iter_chunked(READ_CHUNK):
+        buf += chunk
+        if len(buf) > limit:
+            raise UserError(f"{what} larger than {limit} bytes", code="too_large", status=413)
+    return bytes(buf)
+
+
 async def parse_body(request: web.Request, model: type[BaseModel]) -> Any:
+    raw_bytes = await read_body(request, MAX_JSON_BYTES, "JSON body")
     try:
-        raw = await request.json()
+        raw = json.loads(raw_bytes)
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise UserError("the request body is not valid JSON", code="invalid_json") from None
+    except RecursionError:
+        raise UserError("the request body is nested too deeply", code="invalid_json") from None
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
@@ -179,6 +230,9 @@ def make_middlewares(resolve: Callable[[web.Request], Awaitable[None]]) -> list[
         except UserError as exc:
             status = exc.status
             response = web.json_response(error_body(exc.code, str(exc), rid), status=exc.status)
+            retry_after = getattr(exc, "retry_after", None)
+            if retry_after is not None:
+                response.headers["Retry-After"] = str(retry_after)
         except web.HTTPException as exc:
             status = exc.status
             if exc.status >= 400 and request.path.startswith(("/api", "/feeds")):

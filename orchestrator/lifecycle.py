@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from orchestrator.services import Services
-from orchestrator.store.models import Reminder, RevokedGrant, SessionRecord, Transition
+from orchestrator.store.models import JoinGrant, Reminder, RevokedGrant, SessionRecord, Transition
 from orchestrator.store.types import utcnow
 from schedules.academic.lifecycle import ORDER, due_state, lifecycle_steps, path_to
 
@@ -190,6 +190,7 @@ class Lifecycle:
 
         def run(s: Session) -> int:
             result = s.execute(delete(RevokedGrant).where(RevokedGrant.expires_at < cutoff))
+            s.execute(delete(JoinGrant).where(JoinGrant.expires_at < cutoff))  # issued tokens past use, likewise
             return int(getattr(result, "rowcount", 0) or 0)
 
         purged = await self.svc.db_call(run)

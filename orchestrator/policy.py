@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from orchestrator.auth import Identity
 from orchestrator.errors import Forbidden
 from orchestrator.store.models import GroupMember, Offering, SessionParticipant, SessionRecord
+from signaling.room import Member
 
 STAFF = frozenset({"admin", "registrar"})
 STUDENT_ONLY = frozenset({"student"})
@@ -186,3 +187,22 @@ def can_view_session(s: Session, actor: Identity, row: SessionRecord) -> Decisio
     if actor.has(*STAFF) or is_in_session(s, row, actor.person_id):
         return ALLOW
     return deny("you are not a participant of this session")
+
+
+# --- a session's chat thread over HTTP ------------------------------------------------------------
+
+LIVE_STATES = frozenset({"open", "live"})
+
+
+def can_use_chat(status: str, member: Member | None, *, moderator: bool, write: bool, grant_chat: bool) -> Decision:
+    """The thread over HTTP obeys the room: during open/live time only people the room admitted
+    read or write it (the lobby, removal and denial hold); a removed person is refused at any time."""
+    if write and not grant_chat:
+        return deny("your role in this session does not allow writing to its thread")
+    if moderator:
+        return ALLOW
+    if member is not None and member.removed:
+        return deny("the host removed you from this session's room", code="removed")
+    if status in LIVE_STATES and (member is None or not member.admitted):
+        return deny("the session is live: join its room and wait to be let in", code="not_admitted")
+    return ALLOW

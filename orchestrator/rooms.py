@@ -42,7 +42,7 @@ from signaling import fanout, gcpolicy
 from signaling.backend import Backend, MediaRefused, SessionInfo
 from signaling.chat import Chat, ChatPolicy
 from signaling.errors import Unavailable
-from signaling.grants import JoinClaims, room_kind, verify
+from signaling.grants import GrantError, JoinClaims, room_kind, verify
 from signaling.room import RoomStore, make_room_store
 from signaling.server import SignalingServer
 
@@ -176,8 +176,10 @@ def make_backend(svc: Services, rooms: RoomStore, media: MediaPlaneAdapter | Non
     async def verify_token(token: str) -> JoinClaims:
         # one transaction: the revocation check (always fresh) and the session row (cached briefly)
         def run(s: Session) -> JoinClaims:
-            claims = verify(token, key, session_id=None, now=time.time(),
-                            is_revoked=lambda jti: s.get(RevokedGrant, jti) is not None)  # fmt: skip
+            claims = verify(token, key, session_id=None, now=time.time())
+            revoked = s.get(RevokedGrant, claims.jti)  # bound to its session (NULL: revoked before 0007, any)
+            if revoked is not None and revoked.session_id in (None, claims.session_id):
+                raise GrantError("this join link was revoked by the host or staff", "revoked")
             lookup(s, claims.session_id)
             return claims
 

@@ -50,6 +50,18 @@ def join_url(public_url: str, session_id: int) -> str:
     return f"{public_url}/join/{session_id}"
 
 
+FEED_YEARS = range(1970, 2200)
+"""Sessions a feed shows: a stored date outside these years (bad data) is left out rather than
+turning every feed of the people in it into an error."""
+
+
+def _local(at: datetime, zone: ZoneInfo) -> str:
+    try:
+        return at.astimezone(zone).isoformat()
+    except (OverflowError, ValueError):
+        return at.isoformat()
+
+
 def session_json(row: SessionRecord, tz: str, public_url: str) -> dict[str, Any]:
     zone = ZoneInfo(tz)
     return {
@@ -61,8 +73,8 @@ def session_json(row: SessionRecord, tz: str, public_url: str) -> dict[str, Any]
         "sequence": row.sequence,
         "start": row.start_at.isoformat(),
         "end": row.end_at.isoformat(),
-        "local_start": row.start_at.astimezone(zone).isoformat(),
-        "local_end": row.end_at.astimezone(zone).isoformat(),
+        "local_start": _local(row.start_at, zone),
+        "local_end": _local(row.end_at, zone),
         "timezone": tz,
         "sitting": row.sitting,
         "join_url": join_url(public_url, row.id),
@@ -84,6 +96,7 @@ def ical_events(rows: list[SessionRecord], public_url: str) -> list[IcalEvent]:
             categories=(r.kind,),
         )
         for r in rows
+        if r.start_at.year in FEED_YEARS and r.end_at.year in FEED_YEARS
     ]
 
 

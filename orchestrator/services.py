@@ -60,6 +60,7 @@ class Services:
     archive: Archive | None = None  # set by orchestrator.archive.service.attach; archive_of(svc) makes one if not
     handins: Handins | None = None  # background archiving of §31 hand-ins (orchestrator.archive.service)
     jobs: Jobs | None = None  # batch jobs: submit, look up (orchestrator.jobs.service.attach sets it)
+    login_guard: Any = None  # orchestrator.loginguard.LoginGuard, made by the first sign-in
 
     @classmethod
     def build(cls, settings: Settings, *, db: Database | None = None) -> Services:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import math
 from datetime import timedelta
 from typing import Any, Literal
 
@@ -16,14 +18,24 @@ from orchestrator.auth import (
     Identity,
     identity_of,
     issue_token,
+    replace_password,
     resolve_token,
     revoke_feed_token,
     revoke_token,
     rotate_feed_token,
     verify_password,
 )
-from orchestrator.errors import NotFound, Unauthenticated, UserError
-from orchestrator.http import AUTHENTICATED, PUBLIC, SESSION_COOKIE, auth_state, identity, parse_body
+from orchestrator.errors import Forbidden, NotFound, Unauthenticated, UserError
+from orchestrator.http import (
+    AUTHENTICATED,
+    PUBLIC,
+    SESSION_COOKIE,
+    auth_state,
+    client_address,
+    identity,
+    parse_body,
+)
+from orchestrator.loginguard import LoginGuard, make_login_guard
 from orchestrator.store.models import AuthToken, Person
 from orchestrator.store.types import utcnow
 
@@ -34,8 +46,30 @@ class LoginBody(BaseModel):
     kind: Literal["session", "api"] = "session"
 
 
+class OwnPasswordBody(BaseModel):
+    current_password: str = Field(min_length=1, max_length=1024)
+    new_password: str = Field(min_length=10, max_length=1024)
+
+
 class TokenBody(BaseModel):
     label: str = Field("api", max_length=200)
+
+
+class RetryLater(UserError):
+    code = "rate_limited"
+    status = 429
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = math.ceil(retry_after)
+
+
+def login_guard(svc: Any) -> LoginGuard:
+    """The node's sign-in backoff (in Redis when configured), made once per Services."""
+    if svc.login_guard is None:
+        svc.login_guard = make_login_guard(svc.redis, svc.settings.auth.login_attempts_per_minute)
+    guard: LoginGuard = svc.login_guard
+    return guard
 
 
 def person_json(ident: Identity) -> dict[str, Any]:
@@ -76,14 +110,19 @@ async def login(request: web.Request) -> web.Response:
     svc = services(request)
     body: LoginBody = await parse_body(request, LoginBody)
     cfg = svc.settings.auth
-    address = request.remote or "unknown"
+    address = client_address(request, svc.settings.http.trusted_proxies, svc.settings.http.client_address_header)
     username = body.username.strip().lower()
-    per_acct = await svc.limiter.allow(f"login:acct:{username}", rate=cfg.login_attempts_per_minute / 60, burst=cfg.login_attempts_per_minute)
     per_addr = await svc.limiter.allow(
         f"login:addr:{address}", rate=cfg.login_attempts_per_address_per_minute / 60, burst=cfg.login_attempts_per_address_per_minute
     )
-    if not (per_acct and per_addr):
-        raise UserError("too many sign-in attempts; wait a minute and try again", code="rate_limited", status=429)
+    if not per_addr:
+        raise UserError("too many sign-in attempts from your address; wait a minute and try again", code="rate_limited", status=429)
+    guard = login_guard(svc)
+    wait, pause = await guard.wait_before(username, address)
+    if wait > 0:
+        raise RetryLater(f"too many failed sign-ins; try again in {math.ceil(wait)} s", retry_after=wait)
+    if pause > 0:
+        await asyncio.sleep(pause)  # the account is being guessed widely: answer slowly, never refuse
 
     def check(s: Session) -> tuple[Identity, str]:
         person = s.scalar(select(Person).where(Person.username == username))
@@ -99,8 +138,10 @@ async def login(request: web.Request) -> web.Response:
     try:
         ident, token = await svc.db_call(check)
     except Unauthenticated:
+        await guard.failed(username, address)
         await svc.db_call(lambda s: audit.record(s, None, "login.failed", f"person:{username}", address=address))
         raise
+    await guard.succeeded(username, address)
     body_out: dict[str, Any] = {"person": person_json(ident)}
     if body.kind == "api":
         body_out["token"] = token
@@ -132,6 +173,24 @@ async def logout(request: web.Request) -> web.Response:
 @api.route("GET", "/api/me", roles=AUTHENTICATED, summary="Who am I", tags=("auth",))
 async def me(request: web.Request) -> dict[str, Any]:
     return {"person": person_json(identity(request))}
+
+
+@api.route("PUT", "/api/me/password", roles=AUTHENTICATED, summary="Change my password: every other session and token of mine ends", body=OwnPasswordBody, tags=("auth",))
+async def change_own_password(request: web.Request) -> dict[str, Any]:
+    ident = identity(request)
+    body: OwnPasswordBody = await parse_body(request, OwnPasswordBody)
+
+    def change(s: Session) -> int:
+        person = s.get(Person, ident.person_id)
+        assert person is not None
+        if not verify_password(person.password_hash, body.current_password):
+            raise Forbidden("the current password is wrong", code="bad_credentials")
+        revoked = replace_password(s, person, body.new_password, keep_token_id=ident.token_id)
+        audit.record(s, ident.person_id, "person.password", f"person:{ident.person_id}", self_service=True,
+                     tokens_revoked=revoked)
+        return revoked
+
+    return {"ok": True, "tokens_revoked": await services(request).db_call(change)}
 
 
 @api.route("GET", "/api/me/tokens", roles=AUTHENTICATED, summary="My live sessions and API tokens", tags=("auth",))

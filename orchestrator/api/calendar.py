@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiohttp import web
@@ -17,7 +18,7 @@ from orchestrator.calendar_import import (
 )
 from orchestrator.curriculum import Curriculum, apply_curriculum
 from orchestrator.errors import NotFound, UserError
-from orchestrator.http import AUTHENTICATED, identity
+from orchestrator.http import AUTHENTICATED, identity, read_body
 from orchestrator.planning import apply, compute, describe_diff, load_inputs
 from orchestrator.store.models import SessionRecord
 from orchestrator.yamlfile import load_yaml_model
@@ -27,9 +28,7 @@ MAX_BODY = 2 * 1024 * 1024
 
 
 async def read_text(request: web.Request) -> str:
-    raw = await request.content.read(MAX_BODY + 1)
-    if len(raw) > MAX_BODY:
-        raise UserError(f"body larger than {MAX_BODY} bytes", code="too_large", status=413)
+    raw = await read_body(request, MAX_BODY)
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -65,7 +64,7 @@ async def post_calendar(request: web.Request) -> dict[str, Any]:
     ident = identity(request)
     text = await read_text(request)
     inp = CalendarInput(text, request.query.get("name", "calendar.yaml")[:200])
-    cal = validate_calendar(inp)
+    cal = await asyncio.to_thread(validate_calendar, inp)  # parsing is CPU work: never on the event loop
     if request.query.get("dry_run") in ("1", "true"):
         return {"dry_run": True, "name": cal.name, "description": describe(cal)}
     row = await services(request).db_call(lambda s: import_calendar(s, inp, actor_id=ident.person_id))
@@ -79,7 +78,8 @@ async def post_calendar(request: web.Request) -> dict[str, Any]:
 async def post_curriculum(request: web.Request) -> dict[str, Any]:
     ident = identity(request)
     name = request.query.get("name", "curriculum.yaml")[:200]
-    cur = load_yaml_model(await read_text(request), Curriculum, file=name)
+    text = await read_text(request)
+    cur = await asyncio.to_thread(load_yaml_model, text, Curriculum, file=name)  # off the event loop
 
     def run(s: Session) -> dict[str, int]:
         counts = apply_curriculum(s, cur, source=name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -12,9 +13,9 @@ from sqlalchemy.orm import Session
 
 from orchestrator import audit
 from orchestrator.api import STAFF, TEACHING, api, services
-from orchestrator.auth import create_person, hash_password
+from orchestrator.auth import create_person, replace_password
 from orchestrator.errors import NotFound, UserError
-from orchestrator.http import identity, parse_body
+from orchestrator.http import identity, parse_body, read_body
 from orchestrator.policy import can_set_password, can_set_roles
 from orchestrator.roster import RosterRefused, apply_roster, check_roster, parse_roster
 from orchestrator.store.models import ROLES, AuditEntry, Group, GroupMember, Person, PersonRole
@@ -94,8 +95,9 @@ async def set_password(request: web.Request) -> dict[str, Any]:
         if p is None:
             raise NotFound(f"no person {pid}")
         can_set_password(ident, pid).enforce()
-        p.password_hash = hash_password(body.password)
-        audit.record(s, ident.person_id, "person.password", f"person:{pid}")
+        keep = ident.token_id if pid == ident.person_id else None
+        revoked = replace_password(s, p, body.password, keep_token_id=keep)
+        audit.record(s, ident.person_id, "person.password", f"person:{pid}", tokens_revoked=revoked)
 
     await services(request).db_call(update)
     return {"ok": True}
@@ -146,14 +148,12 @@ async def list_groups(request: web.Request) -> dict[str, Any]:
 )
 async def import_roster(request: web.Request) -> web.Response:
     ident = identity(request)
-    raw = await request.content.read(MAX_ROSTER_BYTES + 1)
-    if len(raw) > MAX_ROSTER_BYTES:
-        raise UserError(f"roster larger than {MAX_ROSTER_BYTES} bytes", code="too_large", status=413)
+    raw = await read_body(request, MAX_ROSTER_BYTES, "roster")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise UserError("roster is not UTF-8 text", code="invalid_roster") from None
-    report = parse_roster(text, source="roster.csv")
+    report = await asyncio.to_thread(parse_roster, text, source="roster.csv")  # CPU work: off the event loop
     dry = request.query.get("dry_run") in ("1", "true", "yes")
     if not report.ok:
         return web.json_response(

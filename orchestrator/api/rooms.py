@@ -21,8 +21,9 @@ from orchestrator.api import STAFF, TEACHING, api, services
 from orchestrator.auth import Identity
 from orchestrator.errors import Forbidden, NotFound, UserError
 from orchestrator.http import identity, parse_body
+from orchestrator.policy import can_use_chat
 from orchestrator.schedule_views import group_ids_of, join_url, session_json
-from orchestrator.store.models import RevokedGrant, SessionRecord
+from orchestrator.store.models import JoinGrant, RevokedGrant, SessionRecord
 from orchestrator.store.types import utcnow
 from signaling.chat import ChatRefused, to_json, to_webvtt
 from signaling.grants import Grant, GrantError, JoinClaims, grant_for, issue, room_kind
@@ -79,6 +80,13 @@ def _moderates(s: Session, row: SessionRecord, ident: Identity) -> bool:
     return ident.has(*STAFF) or _grant_of(s, row, ident).moderate
 
 
+def _chat_standing(s: Session, session_id: int, ident: Identity) -> tuple[bool, str, bool]:
+    """(moderates, session status, grant allows chat) of the asker; Forbidden when not in the plan."""
+    row = _session(s, session_id)
+    grant = _grant_of(s, row, ident)
+    return ident.has(*STAFF) or grant.moderate, row.status, grant.chat
+
+
 def _ice_servers(svc: Any, person_id: int) -> list[dict[str, Any]]:
     from media.errors import MediaError
     from media.live.turn import TurnConfig, ice_servers
@@ -116,6 +124,8 @@ async def join_session(request: web.Request) -> dict[str, Any]:
     claims = JoinClaims(ident.person_id, session_id, ident.display_name, grant, nbf.timestamp(), exp.timestamp(),
                         room_kind=room_kind(kind))  # fmt: skip
     token = issue(svc.settings.signing_key(), claims, now=now)
+    await svc.db_call(lambda s: s.add(JoinGrant(jti=claims.jti, session_id=session_id, person_id=ident.person_id,
+                                                expires_at=exp)))  # fmt: skip
     return {
         "token": token,
         "jti": claims.jti,
@@ -136,19 +146,25 @@ async def revoke_grant(request: web.Request) -> dict[str, Any]:
     session_id, jti = int(request.match_info["session_id"]), request.match_info["jti"]
     grace = svc.settings.lifecycle.grace_minutes
 
-    def run(s: Session) -> str:
+    def run(s: Session) -> tuple[str, int]:
         row = _session(s, session_id)
         if not _moderates(s, row, ident):
             raise Forbidden("only the session's host or staff may revoke join links")
+        issued = s.get(JoinGrant, jti)
+        if issued is None or issued.session_id != session_id:  # a token of another session is not yours to revoke
+            raise NotFound(f"session {session_id} issued no join link {jti}", code="no_such_grant")
         expires = row.end_at + timedelta(minutes=grace)
         if s.get(RevokedGrant, jti) is None:
-            s.add(RevokedGrant(jti=jti, expires_at=expires))
-            audit.record(s, ident.person_id, "grant.revoke", f"session:{session_id}", jti=jti)
-        return expires.isoformat()
+            s.add(RevokedGrant(jti=jti, expires_at=expires, session_id=session_id, person_id=issued.person_id))
+            audit.record(s, ident.person_id, "grant.revoke", f"session:{session_id}", jti=jti, person_id=issued.person_id)
+        return expires.isoformat(), issued.person_id
 
-    expires = await svc.db_call(run)
-    await svc.bus.publish("room.control", {"action": "revoke", "session_id": session_id, "jti": jti,
-                                           "by": ident.person_id})  # fmt: skip
+    expires, holder = await svc.db_call(run)
+    if svc.signaling is not None:  # the holder goes back to the lobby: a new token does not walk back in
+        await svc.signaling.revoke(session_id, holder, jti, by=ident.person_id)
+    else:
+        await svc.bus.publish("room.control", {"action": "revoke", "session_id": session_id, "jti": jti,
+                                               "person_id": holder, "by": ident.person_id})  # fmt: skip
     return {"jti": jti, "revoked": True, "until": expires}
 
 
@@ -164,8 +180,11 @@ async def chat_history(request: web.Request) -> dict[str, Any]:
     svc = services(request)
     ident = identity(request)
     session_id = int(request.match_info["session_id"])
-    moderator = await svc.db_call(lambda s: _moderates(s, _session(s, session_id), ident))
-    records = await _chat(request).b.chat_store.history(session_id)
+    moderator, status, chat = await svc.db_call(lambda s: _chat_standing(s, session_id, ident))
+    server = _chat(request)
+    member = await server.b.rooms.get_member(session_id, ident.person_id)
+    can_use_chat(status, member, moderator=moderator, write=False, grant_chat=chat).enforce()
+    records = await server.b.chat_store.history(session_id)
     return {"session_id": session_id, "messages": [r.to_dict(moderator=moderator) for r in records]}
 
 
@@ -179,15 +198,11 @@ async def post_message(request: web.Request) -> dict[str, Any]:
     ident = identity(request)
     session_id = int(request.match_info["session_id"])
 
-    def check(s: Session) -> str:
-        row = _session(s, session_id)
-        if not _grant_of(s, row, ident).chat:
-            raise Forbidden("your role in this session does not allow writing to its thread")
-        return row.status
-
-    status = await svc.db_call(check)
-    body: MessageBody = await parse_body(request, MessageBody)
+    moderator, status, chat = await svc.db_call(lambda s: _chat_standing(s, session_id, ident))
     server = _chat(request)
+    member = await server.b.rooms.get_member(session_id, ident.person_id)
+    can_use_chat(status, member, moderator=moderator, write=True, grant_chat=chat).enforce()
+    body: MessageBody = await parse_body(request, MessageBody)
     try:
         record = await server.b.chat.send(session_id=session_id, sender_id=ident.person_id,
                                           sender_name=ident.display_name, body=body.body,

@@ -49,10 +49,28 @@ def _range(request: web.Request) -> tuple[datetime, datetime]:
         return value if value.tzinfo else value.replace(tzinfo=UTC)
 
     start = parse("from", datetime.now(UTC) - timedelta(days=1))
+    if not (EARLIEST <= start <= LATEST):
+        raise UserError(f"from: {start.date()} is outside {EARLIEST.year}-{LATEST.year}", code="invalid_query")
     end = parse("to", start + timedelta(days=14))
     if end <= start or end - start > timedelta(days=400):
         raise UserError("to must be after from, and at most 400 days later", code="invalid_query")
     return start, end
+
+
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+BOOK_BEHIND = timedelta(days=366)
+BOOK_AHEAD = timedelta(days=2 * 366)
+
+
+def bookable(start: datetime, now: datetime | None = None) -> None:
+    """On-request sessions lie within a year back and two academic years ahead, so no stored date can
+    overflow a time-zone conversion or a feed (years 1 and 9999 did)."""
+    now = now or datetime.now(UTC)
+    if not (now - BOOK_BEHIND <= start <= now + BOOK_AHEAD):
+        raise UserError(f"start: {start.date()} is outside the bookable range "
+                        f"{(now - BOOK_BEHIND).date()} .. {(now + BOOK_AHEAD).date()}",
+                        code="invalid_body", status=422)  # fmt: skip
 
 
 def may_see_student(s: Session, ident: Identity, student_id: int) -> None:
@@ -219,6 +237,7 @@ async def create_session(request: web.Request) -> dict[str, Any]:
     body: AdHocBody = await parse_body(request, AdHocBody)
     if body.start.tzinfo is None:
         raise UserError("start: give a time zone offset (e.g. 2026-11-26T15:00+05:00)", code="invalid_body", status=422)
+    bookable(body.start)
     key = f"adhoc/{ident.username}/{body.key or body.start.astimezone(UTC).strftime('%Y%m%dT%H%M')}"
 
     def make(s: Session) -> SessionRecord:

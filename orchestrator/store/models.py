@@ -238,10 +238,26 @@ class ChatMessage(Base):
 
 
 class RevokedGrant(Base):
+    """A withdrawn join token; ``session_id`` None (rows older than 0007) means any session."""
+
     __tablename__ = "revoked_grants"
 
     jti: Mapped[str] = mapped_column(String(64), primary_key=True)
     revoked_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    session_id: Mapped[int | None] = mapped_column(Integer)
+    person_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class JoinGrant(Base):
+    """A join token handed out (only its id): revocation finds its session and holder here."""
+
+    __tablename__ = "join_grants"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    issued_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
 
 

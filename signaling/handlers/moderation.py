@@ -22,7 +22,7 @@ from signaling.protocol import (
     ProtocolError,
     Remove,
 )
-from signaling.room import RoomMeta, default_auto_admit, raise_hand
+from signaling.room import Member, RoomMeta, default_auto_admit, raise_hand
 
 log = logging.getLogger("aulacast.signaling")
 
@@ -109,6 +109,16 @@ class Moderation(Handlers):
                               "by": conn.person_id, "reason": msg.reason})  # fmt: skip
         return {"person_id": msg.person_id}
 
+    async def revoke(self, session_id: int, person_id: int, jti: str, *, by: int) -> None:
+        """A join token withdrawn over HTTP: its holder is marked removed (a new token lands in the
+        lobby, not the room) and every socket using it, on any node, is sent away."""
+        member = await self.b.rooms.get_member(session_id, person_id) or Member(person_id, "", "participant")
+        member.admitted, member.removed = False, True
+        raise_hand(member, False)
+        await self._put(session_id, member)
+        await self.b.control({"action": "revoke", "session_id": session_id, "person_id": person_id, "jti": jti,
+                              "by": by})  # fmt: skip
+
     async def _on_presenter(self, conn: Conn, msg: Presenter) -> dict[str, Any]:
         sid = conn.session_id
         if msg.person_id is not None:
@@ -164,8 +174,8 @@ class Moderation(Handlers):
         elif action == "remove":
             for conn in mine:
                 await self._kick(conn, "removed", {"reason": msg.get("reason", ""), "by": msg.get("by")})
-        elif action == "revoke":
-            for conn in [c for c in list(self.conns.values()) if c.claims.jti == msg.get("jti")]:
+        elif action == "revoke":  # only that session's socket holding that token
+            for conn in [c for c in mine if c.claims.jti == msg.get("jti")]:
                 await self._kick(conn, "removed", {"reason": "your join link was revoked", "by": msg.get("by")})
         elif action == "end":
             for conn in mine:
