@@ -1,7 +1,7 @@
 """hardening: join grants issued (who holds which join token), revocations bound to their session
 
 Revision ID: 0007_hardening
-Revises: 0006_jobs
+Revises: 0010_webhooks
 Create Date: 2026-12-02 17:00:00
 
 A revocation names its session and person: a host of one session cannot revoke a token of
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007_hardening"
-down_revision = "0006_jobs"
+down_revision = "0010_webhooks"
 branch_labels = None
 depends_on = None
 
