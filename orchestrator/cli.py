@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "orchestrator.commands.tv",
     "orchestrator.commands.case",
     "orchestrator.commands.archive",
+    "orchestrator.commands.protocol",
     "orchestrator.commands.jobs",
 )
 

@@ -317,6 +317,11 @@ class Settings(BaseSettings):
     signaling: SignalingSettings = Field(default_factory=SignalingSettings)
     chat: ChatSettings = Field(default_factory=ChatSettings)
     grading: GradingSettings = Field(default_factory=GradingSettings)
+    protocol_key_file: Path | None = Field(
+        None, description="Ed25519 private key (PEM) signing defense protocols and audit anchors; default: made once in data_dir")
+    audit_anchor_file: Path | None = Field(
+        None, description="append-only file the audit chain's head is anchored to, signed; default: data_dir/audit-anchors.jsonl")
+    audit_anchor_minutes: float = Field(15, gt=0, description="how often the running service anchors the chain head")
     archive: ArchiveSettings = Field(default_factory=ArchiveSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)

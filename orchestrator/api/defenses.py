@@ -7,6 +7,9 @@ Every route loads the sitting, builds the asker's ``Viewer`` and asks
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -19,7 +22,7 @@ from orchestrator.api import api, services
 from orchestrator.auth import Identity
 from orchestrator.defenses import scoring, sittings
 from orchestrator.defenses.models import Sitting
-from orchestrator.defenses.policy import decide, grade_access, sitting_access, viewer_of
+from orchestrator.defenses.policy import decide, grade_access, protocol_access, sitting_access, viewer_of
 from orchestrator.defenses.views import sitting_json
 from orchestrator.errors import UserError
 from orchestrator.grading import scale_of
@@ -285,3 +288,37 @@ async def put_grade(request: web.Request) -> dict[str, Any]:
         return sitting_json(s, sitting, v)
 
     return await _in_sitting(request, save, lock=True)
+
+
+@api.route("GET", SID + "/protocol", roles=AUTHENTICATED, summary="The sitting's signed protocol (Ed25519 over its canonical JSON) as JSON, HTML or PDF", query={"format": "json (default), html or pdf"}, produces="application/json", tags=("defenses",))
+async def get_protocol(request: web.Request) -> web.StreamResponse:
+    from orchestrator.defenses.protocol import signed_protocol, to_html, to_pdf
+
+    svc = services(request)
+    fmt = request.query.get("format", "json")
+    if fmt not in ("json", "html", "pdf"):
+        raise UserError("format is json, html or pdf", code="bad_format", status=422)
+
+    def build(s: Session, sitting: Sitting, ident: Identity | None) -> tuple[bytes, str, str]:
+        protocol_access(viewer_of(s, ident, sitting), "read", sitting).enforce()
+        env = signed_protocol(s, sitting, svc.settings)  # rendering runs here too: a worker thread, not the loop
+        name = f"protocol-sitting-{sitting.id}"
+        if fmt == "pdf":
+            return to_pdf(env), "application/pdf", name + ".pdf"
+        if fmt == "html":
+            return to_html(env).encode(), "text/html", name + ".html"
+        return json.dumps(env, ensure_ascii=False, indent=1).encode(), "application/json", name + ".json"
+
+    body, ctype, name = await _in_sitting(request, build)
+    return web.Response(body=body, content_type=ctype, charset="utf-8" if ctype != "application/pdf" else None,
+                        headers={"Content-Disposition": f'attachment; filename="{name}"',
+                                 "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
+
+
+@api.route("GET", "/.well-known/aulacast/protocol-key", roles=PUBLIC, summary="The Ed25519 public key that signs defense protocols and audit anchors", tags=("defenses",))
+async def protocol_key(request: web.Request) -> dict[str, Any]:
+    from orchestrator.defenses.signing import key_id, public_pem, raw_public, signing_key
+
+    pub = (await asyncio.to_thread(signing_key, services(request).settings)).public_key()
+    return {"alg": "Ed25519", "key_id": key_id(pub), "public_key": base64.b64encode(raw_public(pub)).decode(),
+            "pem": public_pem(pub)}

@@ -113,6 +113,12 @@ function load(url, at) {
   }
 }
 
+// A Media Fragments start time (#t=95 or #t=npt:95): a defense protocol links each turn's start so.
+function startAt() {
+  const m = /^#t=(?:npt:)?(\d+(?:\.\d+)?)/.exec(window.location.hash);
+  return m ? Number(m[1]) : 0;
+}
+
 async function main() {
   try {
     const item = await api("GET", `/api/archive/${id}`);
@@ -132,7 +138,7 @@ async function main() {
     if (playback.kind === "written_work") a.textContent = "Download the written work (PDF)";
     a.hidden = false;
   }
-  if (playback.hls) load(playback.hls, 0);
+  if (playback.hls) load(playback.hls, startAt());
   else {
     video.hidden = true;
     announce(playback.kind === "written_work" ? "A written work: download it below." : "This item has no video to play.");
