@@ -67,6 +67,7 @@ class RouteSpec:
     query: dict[str, str] = field(default_factory=dict)
     produces: str = "application/json"
     tags: tuple[str, ...] = ()
+    response: type[BaseModel] | None = None
 
     @property
     def public(self) -> bool:
@@ -166,10 +167,12 @@ class Api:
         query: dict[str, str] | None = None,
         produces: str = "application/json",
         tags: tuple[str, ...] = (),
+        response: type[BaseModel] | None = None,
     ) -> Callable[[Handler], Handler]:
         def deco(fn: Handler) -> Handler:
             self.routes.append(
-                RouteSpec(method, path, fn, frozenset(roles), summary, body, body_type, query or {}, produces, tags)
+                RouteSpec(method, path, fn, frozenset(roles), summary, body, body_type, query or {}, produces, tags,
+                          response)  # fmt: skip
             )
             return fn
 
@@ -293,6 +296,23 @@ def route_params(path: str) -> tuple[str, list[str]]:
     return "".join(out), names
 
 
+def _model_schema(model: type[BaseModel], schemas: dict[str, Any], mode: str) -> dict[str, Any]:
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}", mode=mode, by_alias=True)  # type: ignore[arg-type]
+    for name, sub in schema.pop("$defs", {}).items():
+        schemas[name] = sub
+    schemas[model.__name__] = schema
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def _response_schema(spec: RouteSpec, schemas: dict[str, Any]) -> dict[str, Any]:
+    """The 200 body: its model when the route names one, else what the media type says."""
+    if spec.response is not None:
+        return _model_schema(spec.response, schemas, "serialization")
+    if spec.produces == "application/json":
+        return {"type": "object"}
+    return {"type": "string"}
+
+
 def openapi_document(api: Api, *, title: str, version: str, server: str) -> dict[str, Any]:
     paths: dict[str, Any] = {}
     schemas: dict[str, Any] = {
@@ -326,7 +346,7 @@ def openapi_document(api: Api, *, title: str, version: str, server: str) -> dict
             "tags": list(spec.tags),
             "parameters": params,
             "responses": {
-                "200": {"description": "OK", "content": {spec.produces: {"schema": {}}}},
+                "200": {"description": "OK", "content": {spec.produces: {"schema": _response_schema(spec, schemas)}}},
                 "400": {"description": "Bad request", **err},
             },
         }

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from orchestrator import audit
 from orchestrator.api import api, services
+from orchestrator.api.schemas import LoginOut, MeOut
 from orchestrator.auth import (
     Identity,
     identity_of,
@@ -105,7 +106,7 @@ async def resolve_identity(request: web.Request) -> None:
         state.error, state.code = str(exc), exc.code
 
 
-@api.route("POST", "/api/auth/login", roles=PUBLIC, summary="Sign in; a cookie session or an API bearer token", body=LoginBody, tags=("auth",))
+@api.route("POST", "/api/auth/login", roles=PUBLIC, summary="Sign in; a cookie session or an API bearer token", body=LoginBody, tags=("auth",), response=LoginOut)
 async def login(request: web.Request) -> web.Response:
     svc = services(request)
     body: LoginBody = await parse_body(request, LoginBody)
@@ -170,7 +171,7 @@ async def logout(request: web.Request) -> web.Response:
     return response
 
 
-@api.route("GET", "/api/me", roles=AUTHENTICATED, summary="Who am I", tags=("auth",))
+@api.route("GET", "/api/me", roles=AUTHENTICATED, summary="Who am I", tags=("auth",), response=MeOut)
 async def me(request: web.Request) -> dict[str, Any]:
     return {"person": person_json(identity(request))}
 

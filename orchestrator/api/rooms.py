@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from orchestrator import audit
 from orchestrator.api import STAFF, TEACHING, api, services
+from orchestrator.api.schemas import ChatHistoryOut, JoinOut, PostedMessageOut
 from orchestrator.auth import Identity
 from orchestrator.errors import Forbidden, NotFound, UserError
 from orchestrator.http import identity, parse_body
@@ -101,7 +102,7 @@ def _ice_servers(svc: Any, person_id: int) -> list[dict[str, Any]]:
         raise UserError(f"ICE configuration: {exc}", code="config", status=500) from None
 
 
-@api.route("POST", "/api/sessions/{session_id:\\d+}/join", roles=ROOM_PEOPLE, summary="A join token for the session's room, with ICE servers (TURN credentials)", tags=("rooms",))  # noqa: E501
+@api.route("POST", "/api/sessions/{session_id:\\d+}/join", roles=ROOM_PEOPLE, summary="A join token for the session's room, with ICE servers (TURN credentials)", tags=("rooms",), response=JoinOut)  # noqa: E501
 async def join_session(request: web.Request) -> dict[str, Any]:
     svc = services(request)
     ident = identity(request)
@@ -175,7 +176,7 @@ def _chat(request: web.Request) -> Any:
     return server
 
 
-@api.route("GET", "/api/sessions/{session_id:\\d+}/chat", roles=ROOM_PEOPLE, summary="The session's chat thread (live and off-line messages)", tags=("rooms",))  # noqa: E501
+@api.route("GET", "/api/sessions/{session_id:\\d+}/chat", roles=ROOM_PEOPLE, summary="The session's chat thread (live and off-line messages)", tags=("rooms",), response=ChatHistoryOut)  # noqa: E501
 async def chat_history(request: web.Request) -> dict[str, Any]:
     svc = services(request)
     ident = identity(request)
@@ -192,7 +193,7 @@ class MessageBody(BaseModel):
     body: str = Field(min_length=1, max_length=100_000)
 
 
-@api.route("POST", "/api/sessions/{session_id:\\d+}/messages", roles=ROOM_PEOPLE, summary="Write to the session's thread (off-line outside live time, §25)", body=MessageBody, tags=("rooms",))  # noqa: E501
+@api.route("POST", "/api/sessions/{session_id:\\d+}/messages", roles=ROOM_PEOPLE, summary="Write to the session's thread (off-line outside live time, §25)", body=MessageBody, tags=("rooms",), response=PostedMessageOut)  # noqa: E501
 async def post_message(request: web.Request) -> dict[str, Any]:
     svc = services(request)
     ident = identity(request)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from orchestrator import audit
 from orchestrator.api import STAFF, TEACHING, api, services
+from orchestrator.api.schemas import ScheduleOut, SessionDetailOut, SessionOut, SessionsOut
 from orchestrator.auth import Identity, person_by_feed_token
 from orchestrator.errors import NotFound, UserError
 from orchestrator.http import AUTHENTICATED, PUBLIC, identity, parse_body
@@ -78,7 +79,7 @@ def may_see_student(s: Session, ident: Identity, student_id: int) -> None:
     can_view_student(s, ident, student_id).enforce()
 
 
-@api.route("GET", "/api/me/schedule", roles=AUTHENTICATED, summary="My sessions in my time zone", query={"from": "ISO start", "to": "ISO end"}, tags=("schedule",))
+@api.route("GET", "/api/me/schedule", roles=AUTHENTICATED, summary="My sessions in my time zone", query={"from": "ISO start", "to": "ISO end"}, tags=("schedule",), response=ScheduleOut)
 async def my_schedule(request: web.Request) -> dict[str, Any]:
     ident = identity(request)
     svc = services(request)
@@ -189,7 +190,7 @@ async def student_plan(request: web.Request) -> dict[str, Any]:
     return await services(request).db_call(load)
 
 
-@api.route("GET", "/api/sessions", roles=STAFF, summary="All sessions in a time range", query={"from": "ISO start", "to": "ISO end"}, tags=("sessions",))
+@api.route("GET", "/api/sessions", roles=STAFF, summary="All sessions in a time range", query={"from": "ISO start", "to": "ISO end"}, tags=("sessions",), response=SessionsOut)
 async def list_sessions(request: web.Request) -> dict[str, Any]:
     svc = services(request)
     start, end = _range(request)
@@ -201,7 +202,7 @@ async def list_sessions(request: web.Request) -> dict[str, Any]:
     return {"sessions": await svc.db_call(load)}
 
 
-@api.route("GET", "/api/sessions/{session_id:\\d+}", roles=AUTHENTICATED, summary="One session (its participants and staff)", tags=("sessions",))
+@api.route("GET", "/api/sessions/{session_id:\\d+}", roles=AUTHENTICATED, summary="One session (its participants and staff)", tags=("sessions",), response=SessionDetailOut)
 async def get_session(request: web.Request) -> dict[str, Any]:
     ident = identity(request)
     svc = services(request)
@@ -230,7 +231,7 @@ class AdHocBody(BaseModel):
     key: str | None = Field(None, max_length=120, description="idempotency key: the same key yields the same session")
 
 
-@api.route("POST", "/api/sessions", roles=STAFF | TEACHING, summary="An on-request consultation (§19), idempotent by key", body=AdHocBody, tags=("sessions",))
+@api.route("POST", "/api/sessions", roles=STAFF | TEACHING, summary="An on-request consultation (§19), idempotent by key", body=AdHocBody, tags=("sessions",), response=SessionOut)
 async def create_session(request: web.Request) -> dict[str, Any]:
     ident = identity(request)
     svc = services(request)
