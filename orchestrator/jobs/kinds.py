@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -92,6 +93,8 @@ def package_job(ctx: JobContext) -> dict[str, Any]:
 
     asset_id, source = _master(ctx)
     name = str(ctx.args.get("profile") or "")
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,40}", name):
+        raise UserError(f"profile {name!r}: a profile is named by lower-case letters, digits and '-'")
     try:
         profile = load_profile(name)
     except Exception as exc:  # a MediaError or a file error, said by the profile loader
@@ -111,12 +114,12 @@ def package_job(ctx: JobContext) -> dict[str, Any]:
 
 
 def hls_job(ctx: JobContext) -> dict[str, Any]:
-    from media.transcode.hls import cut_hls
+    from media.transcode.hls import PLAYLIST, cut_hls
 
     asset_id, source = _master(ctx)
     out_dir = ctx.settings.effective_media_root / "hls" / str(asset_id)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    if not (out_dir / "index.m3u8").is_file() and not out_dir.exists():
+    if not (out_dir / PLAYLIST).is_file():  # cut_hls renames its folder into place whole
         ctx.progress(0.1, "hls")
         cut_hls(_ffmpeg(ctx), source, out_dir, segment_seconds=ctx.settings.archive.hls_segment_seconds)
     return {

@@ -34,6 +34,7 @@ class VideoTrack:
     size: str = "320x240"
     rate: int = 15
     flash_at: float | None = None  # seconds into the file: two white frames on black instead of a colour
+    pattern: str | None = None  # a lavfi source instead of the colour, e.g. "testsrc2" (moving, as a camera)
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,9 @@ def _run(args: list[str]) -> None:
 
 
 def write_video(path: Path, t: VideoTrack) -> None:
-    if t.flash_at is None:
+    if t.pattern is not None:
+        src = f"{t.pattern}=s={t.size}:r={t.rate}:d={t.seconds}"
+    elif t.flash_at is None:
         src = f"color=c={t.colour}:s={t.size}:r={t.rate}:d={t.seconds}"
     else:
         src = (f"color=c=black:s={t.size}:r={t.rate}:d={t.seconds},"
