@@ -136,7 +136,10 @@ class RoomRecorder:
         try:
             written = rec.writer.write(data, timestamp, keyframe, arrival)
         except (OSError, av.FFmpegError) as exc:
-            self._fail(exc)
+            if getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT):
+                self._fail(exc)  # the disk: nothing more can be written, stop everything cleanly
+            else:
+                self._drop(rec, exc)  # this track's data: the others go on
             return
         if not written:
             if arrival - rec.last_request >= KEYFRAME_RETRY:
@@ -170,6 +173,8 @@ class RoomRecorder:
         rec = self._tracks.pop(key, None)
         if rec is None or self.stopped is not None:
             return
+        if rec.writer is None:
+            return  # never stored, or dropped after a write error (its unpublish line is written)
         self._finish(rec, "complete")
         if rec.entry is not None:
             self._line("unpublish", rec.writer.last_arrival if rec.writer else None,
@@ -186,6 +191,8 @@ class RoomRecorder:
             normal = reason in NORMAL_ENDS
             for key in list(self._tracks):
                 rec = self._tracks.pop(key)
+                if rec.writer is None:
+                    continue
                 self._finish(rec, "complete" if normal else "interrupted")
                 if rec.entry is not None and normal:
                     self._line("unpublish", rec.writer.last_arrival if rec.writer else None,
@@ -257,6 +264,21 @@ class RoomRecorder:
             if rec.track.source == "screen" and status == "complete":
                 self._line("screenshare", writer.last_arrival, participant_id=rec.track.publisher_id,
                            track_id=rec.entry.id, on=False)  # fmt: skip
+
+    def _drop(self, rec: _Recorded, exc: BaseException) -> None:
+        """One track cannot be written (its data, not the disk): stop it alone, keep what it has."""
+        writer = rec.writer
+        assert writer is not None
+        log.error("recording %s: track %s stopped: %s", self.manifest.recording_id, rec.track.track_id, exc)
+        writer.abandon()
+        rec.writer = None
+        if rec.entry is not None:
+            rec.entry.end = round(rec.entry.start + writer.duration, 3)
+            rec.entry.status = "interrupted"
+            rec.entry.extra["error"] = str(exc)
+            self._line("unpublish", writer.last_arrival, participant_id=rec.track.publisher_id, track_id=rec.entry.id,
+                       reason=f"write failed: {exc}")  # fmt: skip
+            self._save()
 
     def _fail(self, exc: BaseException) -> None:
         """A write failed: stop everything now, keep what is written, say why."""

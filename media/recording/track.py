@@ -91,6 +91,89 @@ def h264_parameter_sets(data: bytes) -> bytes:
     return b"".join(out)
 
 
+class _Bits:
+    """An RBSP bit reader (Exp-Golomb) for the few SPS fields a container header needs."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data.replace(b"\x00\x00\x03", b"\x00\x00")  # emulation prevention bytes
+        self.pos = 0
+
+    def u(self, n: int) -> int:
+        value = 0
+        for _ in range(n):
+            byte = self.data[self.pos >> 3]
+            value = (value << 1) | ((byte >> (7 - (self.pos & 7))) & 1)
+            self.pos += 1
+        return value
+
+    def ue(self) -> int:
+        zeros = 0
+        while self.u(1) == 0:
+            zeros += 1
+        return (1 << zeros) - 1 + self.u(zeros)
+
+    def se(self) -> int:
+        k = self.ue()
+        return (k + 1) // 2 if k & 1 else -(k // 2)
+
+
+def h264_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height from the SPS of an Annex-B access unit (ITU-T H.264 7.3.2.1.1), None without one."""
+    sps = next((n for n in _nal_units(data) if n and n[0] & 0x1F == 7), None)
+    if sps is None:
+        return None
+    try:
+        b = _Bits(sps[1:])
+        profile = b.u(8)
+        b.u(16)  # constraint flags, level
+        b.ue()  # seq_parameter_set_id
+        chroma = 1
+        if profile in (100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135):
+            chroma = b.ue()
+            if chroma == 3:
+                b.u(1)
+            b.ue()
+            b.ue()
+            b.u(1)
+            if b.u(1):  # seq_scaling_matrix_present_flag
+                for i in range(8 if chroma != 3 else 12):
+                    if b.u(1):
+                        last = nxt = 8
+                        for _ in range(16 if i < 6 else 64):
+                            if nxt:
+                                nxt = (last + b.se() + 256) % 256
+                            last = nxt or last
+        b.ue()  # log2_max_frame_num_minus4
+        poc = b.ue()
+        if poc == 0:
+            b.ue()
+        elif poc == 1:
+            b.u(1)
+            b.se()
+            b.se()
+            for _ in range(b.ue()):
+                b.se()
+        b.ue()  # max_num_ref_frames
+        b.u(1)
+        width_mbs = b.ue() + 1
+        height_units = b.ue() + 1
+        frame_mbs_only = b.u(1)
+        if not frame_mbs_only:
+            b.u(1)
+        b.u(1)
+        width = width_mbs * 16
+        height = (2 - frame_mbs_only) * height_units * 16
+        if b.u(1):  # frame_cropping_flag
+            left, right, top, bottom = b.ue(), b.ue(), b.ue(), b.ue()
+            crop_x = 1 if chroma in (0, 3) else 2
+            crop_y = (2 - frame_mbs_only) * (2 if chroma == 1 else 1)
+            width -= crop_x * (left + right)
+            height -= crop_y * (top + bottom)
+        return width, height
+    except IndexError:
+        return None
+
+
 def _nal_units(data: bytes) -> list[bytes]:
     units = []
     starts = []
@@ -184,6 +267,9 @@ class TrackWriter:
                 if size is not None:
                     self.width, self.height = size
             elif self.codec == "h264":
+                size = h264_size(data)
+                if size is not None:
+                    self.width, self.height = size
                 extradata = h264_parameter_sets(data)
                 if extradata:
                     stream.codec_context.extradata = extradata

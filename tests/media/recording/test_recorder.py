@@ -142,3 +142,25 @@ async def test_egress_requests_that_cannot_work_are_refused_plainly(tmp_path: Pa
     finally:
         await media.close()
         await bare.close()
+
+
+async def test_h264_is_written_as_received_into_matroska(tmp_path: Path) -> None:
+    media = await _server()
+    tutor = Client(media, "session-7", "11", TUTOR, publish=("camera",), video_codec="video/H264")
+    wire(media, [tutor])
+    folder = tmp_path / "h264"
+    try:
+        await media.start_egress("session-7", "r1", {"folder": str(folder)})
+        await tutor.join()
+        camera = _published(media, "11:camera")
+        await until(lambda: camera.frames >= 60, "H.264 camera frames", 90)
+        await media.stop_egress("session-7", "r1")
+        manifest = read_manifest(folder)
+        (video,) = manifest.tracks
+        assert (video.codec, video.file) == ("h264", f"tracks/{video.id}.mkv")
+        decoded = decode_track(folder / video.file)
+        assert decoded.codec == "h264" and decoded.keyframe_first and decoded.errors == 0
+        assert (decoded.width, decoded.height) == (160, 120) and decoded.frames > 20
+    finally:
+        await tutor.close()
+        await media.close()
