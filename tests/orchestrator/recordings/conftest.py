@@ -24,7 +24,8 @@ async def world(tmp_path: Path, loopback_only: None) -> AsyncIterator[World]:
     from media.live.types import MediaConfig
     from media.recording.recorder import open_sink
 
-    w, runner = await start_world(tmp_path, media=False)
+    # composing each recording.ready is the jobs helper's (tested there): off, to keep these tests to recording
+    w, runner = await start_world(tmp_path, media=False, jobs={"compose_on_recording": False})
     # the app built its media router lazily: the server it will use is the one set here
     w.svc.media_server = LocalMediaServer(MediaConfig(host_addresses=["127.0.0.1"], consent_failures=60),
                                           egress=open_sink)  # fmt: skip

@@ -60,7 +60,7 @@ async def test_a_full_disk_stops_the_recording_cleanly_and_the_session_goes_on(
     from media.live.types import MediaConfig
     from media.recording.recorder import open_sink
 
-    world, runner = await start_world(tmp_path, media=False, media_root=small_disk)
+    world, runner = await start_world(tmp_path, media=False, media_root=small_disk, jobs={"compose_on_recording": False})
     world.svc.media_server = LocalMediaServer(MediaConfig(host_addresses=["127.0.0.1"], consent_failures=60),
                                               egress=open_sink)  # fmt: skip
     seen: list[Event] = []
@@ -117,6 +117,7 @@ def _config(tmp_path: Path, port: int) -> Path:
     cfg.write_text("\n".join([
         f'data_dir = "{tmp_path / "var"}"', f"port = {port}", 'secret_key = "recording-crash-test-key"',
         "scheduler_enabled = false", "media_workers = 1", 'log_level = "WARNING"',
+        "[jobs]", "compose_on_recording = false",
     ]) + "\n")  # fmt: skip
     return cfg
 
