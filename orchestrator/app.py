@@ -39,7 +39,7 @@ API_MODULES = (
 
 # Modules that add more than routes (a Socket.IO server, media workers): each has ``attach(app, svc)``.
 EXTENSIONS = ("orchestrator.rooms", "orchestrator.recordings", "orchestrator.archive.service", "orchestrator.jobs.service",
-              "orchestrator.webhooks.service")
+              "orchestrator.webhooks.service", "orchestrator.defenses.service")
 
 WEB_ROOT = Path(__file__).resolve().parent.parent / "web"
 

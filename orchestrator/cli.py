@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "orchestrator.commands.case",
     "orchestrator.commands.archive",
     "orchestrator.commands.protocol",
+    "orchestrator.commands.audit",
     "orchestrator.commands.jobs",
 )
 

@@ -20,6 +20,7 @@ from orchestrator.auth import create_person, hash_password
 from orchestrator.calendar_import import current_calendar_row, import_calendar, read_calendar_files
 from orchestrator.config import Settings
 from orchestrator.curriculum import Curriculum, apply_curriculum
+from orchestrator.defenses.binding import bind
 from orchestrator.planning import apply, compute, load_inputs
 from orchestrator.policy import OPERATOR
 from orchestrator.roster import apply_roster, parse_roster
@@ -95,8 +96,10 @@ def _demo_results(s) -> None:  # type: ignore[no-untyped-def]
         exists = s.scalar(select(ControlResult).where(
             ControlResult.offering_id == o.id, ControlResult.student_id == people[user], ControlResult.activity == act))
         if exists is None:
-            s.add(ControlResult(offering_id=o.id, student_id=people[user], activity=act, points=points, passed=passed,
-                                recorded_by=o.tutor_id))
+            row = ControlResult(offering_id=o.id, student_id=people[user], activity=act, points=points,
+                                passed=passed, recorded_by=o.tutor_id)
+            s.add(row)
+            bind(s, None, "result.enter", row, source="demo")  # every result is bound to its audit entry (§28)
     s.flush()
 
 

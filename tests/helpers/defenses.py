@@ -57,8 +57,12 @@ def plant_sitting(db: Any, *, key: str = SITTING_KEY, start: datetime = START, s
                                   "defense": {"window": "w", "slot_minutes": 20, "committee": list(COMMITTEE)}})
             s.add(off)
             s.flush()
+            from orchestrator.defenses.binding import bind
+
             for u in (*STUDENTS, "out"):
-                s.add(ControlResult(offering_id=off.id, student_id=ids[u], activity="lab", points=80, passed=True))
+                result = ControlResult(offering_id=off.id, student_id=ids[u], activity="lab", points=80, passed=True)
+                s.add(result)
+                bind(s, None, "result.enter", result)
         for i, u in enumerate(students):
             at = start + timedelta(minutes=20 * i)
             row = SessionRecord(key=f"{offering}/defense/{u}/{key}", offering_id=off.id, kind="defense",
@@ -158,3 +162,22 @@ async def start_sitting_world(tmp_path: Path, *, media: bool = True, **over: Any
     await web.TCPSite(runner, "127.0.0.1", port).start()
     world = World(f"http://127.0.0.1:{port}", aiohttp.ClientSession(), ids, 0, room or 0, svc, _bearer=tokens)
     return world, runner, sitting_id, room or 0
+
+
+async def run_sitting(dc: DefenseClient) -> tuple[int, dict[str, int]]:
+    """A sitting taken through to sign-off: st1 B+, st2 F then changed to D+, st3 absent twice."""
+    sid = await dc.sitting_id()
+    turns = {t["student"]["username"]: t["id"] for t in (await dc.ok("GET", f"/api/sittings/{sid}", "chr"))["queue"]}
+    base = f"/api/sittings/{sid}/turns"
+    await dc.ok("PUT", f"/api/sittings/{sid}/secretary", "reg", json={"username": "sec"})
+    for who, pts in (("st1", (92, 85, 78)), ("st2", (49, 49, 50))):
+        await dc.ok("POST", f"{base}/{turns[who]}/start", "chr")
+        await dc.ok("POST", f"{base}/{turns[who]}/questions", "sec", json={"text": f"Why this design, {who}?"})
+        for member, p in zip(("chr", "mem1", "mem2"), pts, strict=True):
+            await dc.ok("PUT", f"{base}/{turns[who]}/score", member, json={"points": p})
+        await dc.ok("POST", f"{base}/{turns[who]}/close", "chr")
+    await dc.ok("POST", f"{base}/{turns['st3']}/absent", "chr", json={"to": "end"})
+    await dc.ok("POST", f"{base}/{turns['st3']}/absent", "chr", json={"to": "end"})
+    await dc.ok("POST", f"/api/sittings/{sid}/sign", "chr")
+    await dc.ok("PUT", f"{base}/{turns['st2']}/grade", "chr", json={"points": 55, "reason": "recount of the answers"})
+    return sid, turns

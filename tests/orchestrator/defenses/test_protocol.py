@@ -15,27 +15,8 @@ from pypdf import PdfReader
 from orchestrator.defenses.protocol import verify_bytes
 from orchestrator.defenses.signing import Invalid, canonical, load_public, sign
 from tests.helpers.archive import add_asset
-from tests.helpers.defenses import DefenseClient, serve_defense
+from tests.helpers.defenses import DefenseClient, run_sitting, serve_defense
 from tests.helpers.registrar import cli
-
-
-async def run_sitting(dc: DefenseClient) -> tuple[int, dict[str, int]]:
-    """A sitting taken through to sign-off: st1 B+, st2 F then changed to D+, st3 absent twice."""
-    sid = await dc.sitting_id()
-    turns = {t["student"]["username"]: t["id"] for t in (await dc.ok("GET", f"/api/sittings/{sid}", "chr"))["queue"]}
-    base = f"/api/sittings/{sid}/turns"
-    await dc.ok("PUT", f"/api/sittings/{sid}/secretary", "reg", json={"username": "sec"})
-    for who, pts in (("st1", (92, 85, 78)), ("st2", (49, 49, 50))):
-        await dc.ok("POST", f"{base}/{turns[who]}/start", "chr")
-        await dc.ok("POST", f"{base}/{turns[who]}/questions", "sec", json={"text": f"Why this design, {who}?"})
-        for member, p in zip(("chr", "mem1", "mem2"), pts, strict=True):
-            await dc.ok("PUT", f"{base}/{turns[who]}/score", member, json={"points": p})
-        await dc.ok("POST", f"{base}/{turns[who]}/close", "chr")
-    await dc.ok("POST", f"{base}/{turns['st3']}/absent", "chr", json={"to": "end"})
-    await dc.ok("POST", f"{base}/{turns['st3']}/absent", "chr", json={"to": "end"})
-    await dc.ok("POST", f"/api/sittings/{sid}/sign", "chr")
-    await dc.ok("PUT", f"{base}/{turns['st2']}/grade", "chr", json={"points": 55, "reason": "recount of the answers"})
-    return sid, turns
 
 
 @pytest.fixture
