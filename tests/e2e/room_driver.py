@@ -526,6 +526,11 @@ async def defense(base: str, logins: dict[str, str], workdir: Path, shots: Path,
                 out["receiving"] = {"error": str(exc), "per_viewer": {v.name: await v.packets() for v in viewers}}
             out["viewer_errors"] = [e for v in viewers for e in v.errors]
             out["presenter_members"] = len((await dana.snap())["members"])
+            try:  # a defense is always recorded: the room shows it (web/static/room-recording.js)
+                badge = await dana.page.wait_for_selector("#rec:not([hidden])", timeout=30000)
+                out["recording_badge"] = (await badge.text_content() or "").strip()
+            except Exception as exc:  # noqa: BLE001 - reported, the test names it
+                out["recording_badge"] = f"not shown: {exc}"
             await dana.page.screenshot(path=str(shots / "defense-presenter.png"))
         finally:
             out["console"] = dana.console[-20:] if dana else []

@@ -116,6 +116,11 @@ def test_defense_audience_receives_the_presenter(browser_run: dict[str, Any]) ->
     assert d["presenter_members"] == 11  # the presenter sees the ten listeners in the list
 
 
+def test_a_defense_shows_its_recording_badge(browser_run: dict[str, Any]) -> None:
+    """A defense is always recorded (orchestrator/recordings.py): the presenter's room shows "● Recording"."""
+    assert browser_run["defense"]["recording_badge"] == "● Recording"
+
+
 def test_a_staying_subscriber_sees_two_who_rejoined(browser_run: dict[str, Any]) -> None:
     """Opt-in (AULACAST_E2E_TWO_REJOIN=1): aigerim and dana drop and come back together; timur stays.
 

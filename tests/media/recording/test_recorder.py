@@ -164,3 +164,24 @@ async def test_h264_is_written_as_received_into_matroska(tmp_path: Path) -> None
     finally:
         await tutor.close()
         await media.close()
+
+
+async def test_a_screen_share_is_its_own_track_with_on_and_off_on_the_timeline(tmp_path: Path) -> None:
+    media = await _server()
+    tutor = Client(media, "session-7", "11", TUTOR, publish=("camera", "screen"))
+    wire(media, [tutor])
+    folder = tmp_path / "screen"
+    try:
+        await media.start_egress("session-7", "r1", {"folder": str(folder)})
+        await tutor.join()
+        screen = _published(media, "11:screen")
+        await until(lambda: screen.frames >= 45, "screen frames")
+        await media.stop_egress("session-7", "r1")
+        manifest = read_manifest(folder)
+        shared = next(t for t in manifest.tracks if t.source == "screen")
+        assert shared.kind == "video" and decode_track(folder / shared.file).frames > 10
+        shares = [(e["on"], e["track_id"]) for e in read_timeline(folder) if e["type"] == "screenshare"]
+        assert shares == [(True, shared.id), (False, shared.id)]
+    finally:
+        await tutor.close()
+        await media.close()
