@@ -207,8 +207,13 @@ def make_backend(svc: Services, rooms: RoomStore, media: MediaPlaneAdapter | Non
 
     from orchestrator.defenses.desk import Desk
 
+    async def presence(session_id: int, person_id: int, role: str, joined: bool) -> None:
+        from orchestrator.defenses.attendance import record_presence
+
+        await svc.db_call(lambda s: record_presence(s, session_id, person_id, role, joined))
+
     return Backend(verify_token, session_info, chat, store, rooms, media, control, write_audit, svc.node,
-                   desk=Desk(svc))
+                   desk=Desk(svc), presence=presence)
 
 
 def attach(app: web.Application, svc: Services) -> None:

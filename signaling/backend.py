@@ -93,3 +93,6 @@ class Backend:
     audit: Callable[[int, str, str, dict[str, Any]], Awaitable[None]]
     node: str = "local"
     desk: SittingDesk | None = None  # defense sittings (None: the room has no sitting workflow)
+    # the room's timeline of people: (session, person, role, joined) when someone's first socket enters
+    # the room and when their last one leaves (attendance)
+    presence: Callable[[int, int, str, bool], Awaitable[None]] | None = None

@@ -322,3 +322,31 @@ async def protocol_key(request: web.Request) -> dict[str, Any]:
     pub = (await asyncio.to_thread(signing_key, services(request).settings)).public_key()
     return {"alg": "Ed25519", "key_id": key_id(pub), "public_key": base64.b64encode(raw_public(pub)).decode(),
             "pem": public_pem(pub)}
+
+
+@api.route("GET", "/api/sessions/{session_id:\\d+}/attendance", roles=AUTHENTICATED, summary="Who was in the session's room and when (join/leave from the room's timeline); CSV for spreadsheets", query={"format": "json (default) or csv"}, produces="application/json", tags=("defenses",))
+async def get_attendance(request: web.Request) -> web.StreamResponse:
+    from orchestrator.defenses.attendance import attendance_of, to_csv
+    from orchestrator.defenses.policy import attendance_access
+    from orchestrator.errors import NotFound
+    from orchestrator.store.models import SessionRecord
+
+    ident = identity(request)
+    svc = services(request)
+    sid = int(request.match_info["session_id"])
+    fmt = request.query.get("format", "json")
+    if fmt not in ("json", "csv"):
+        raise UserError("format is json or csv", code="bad_format", status=422)
+
+    def load(s: Session) -> list[dict[str, Any]]:
+        row = s.get(SessionRecord, sid)
+        if row is None:
+            raise NotFound(f"no session {sid}")
+        attendance_access(s, ident, row).enforce()
+        return attendance_of(s, sid)
+
+    rows = await svc.db_call(load)
+    if fmt == "csv":
+        return web.Response(text=to_csv(rows), content_type="text/csv", charset="utf-8",
+                            headers={"Content-Disposition": f'attachment; filename="attendance-session-{sid}.csv"'})
+    return web.json_response({"session": sid, "attendance": rows})

@@ -84,6 +84,20 @@ def room_role(s: Session, row: SessionRecord, ident: Identity) -> str | None:
     return "audience"
 
 
+def attendance_access(s: Session, ident: Identity, row: SessionRecord) -> Decision:
+    """Who sees a session's attendance: staff, the session's (or offering's) tutor, a sitting's committee."""
+    if ident.has(*STAFF) or row.tutor_id == ident.person_id:
+        return ALLOW
+    off = s.get(Offering, row.offering_id) if row.offering_id else None
+    if off is not None and off.tutor_id == ident.person_id:
+        return ALLOW
+    if row.kind == "defense" and row.sitting:
+        sitting = s.scalar(select(Sitting).where(Sitting.key == row.sitting))
+        if sitting is not None and sitting.seat_of(ident.person_id):
+            return ALLOW
+    return Decision(False, "a session's attendance is shown to its tutor, its committee and the registrar")
+
+
 def sitting_access(v: Viewer, action: SittingAction, sitting: Sitting) -> Decision:
     """May ``v`` do ``action`` on ``sitting``?"""
     if action == "view_public":

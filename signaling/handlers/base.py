@@ -82,6 +82,15 @@ class Handlers:
         await self._send(conn.socket_id, "welcome", await self._welcome(conn, resumed))
         if first:
             await self.sio.emit("member-joined", member.public(True), room=room_of(sid), skip_sid=conn.socket_id)
+            await self._presence(sid, member.person_id, member.role, True)
+
+    async def _presence(self, session_id: int, person_id: int, role: str, joined: bool) -> None:
+        if self.b.presence is None:
+            return
+        try:
+            await self.b.presence(session_id, person_id, role, joined)
+        except Exception:  # attendance must never break the room
+            log.exception("recording presence failed", extra={"session_id": session_id})
 
     @staticmethod
     def _waiting_entry(m: Member) -> dict[str, Any]:
@@ -91,6 +100,8 @@ class Handlers:
         """The presence update for a person's last socket going (a disconnect here, or a dead node's sweep)."""
         if prior == "room":
             await self.sio.emit("member-left", {"person_id": person_id}, room=room_of(session_id))
+            member = self._members.get((session_id, person_id))
+            await self._presence(session_id, person_id, member.role if member else "", False)
         elif prior == "lobby":
             await self.sio.emit("waiting-left", {"person_id": person_id, "admitted": False},
                                 room=mods_of(session_id))  # fmt: skip
