@@ -1,7 +1,10 @@
 """The channel's episodes from the archive: every archived lecture of a TV offering, packaged for the channel.
 
-    found = archived_lectures(s)                                  # {offering code: [ArchivedLecture, ...]}
-    lectures = lectures_from_archive(archive, profile)            # packaged now; records for series_from_offerings
+    found = archived_lectures(s)                          # {offering code: [ArchivedLecture, ...]}
+    records = lecture_records(found, {asset_id: (path, duration)})   # for series_from_offerings
+
+The packaging itself is the job queue's ``package`` job (``orchestrator.channel.packaging``);
+``aulacast tv series --from-archive`` submits one per lecture and waits for them.
 
 A lecture is an active ``lecture`` asset with a video, made from a session of an
 offering whose technology is ``tv``. Its episode number is the session's place
@@ -12,7 +15,7 @@ is the asset's date, its title the asset's title in the asset's language.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -20,10 +23,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from media.transcode.profiles import Profile
-from orchestrator.archive.catalogue import Archive
 from orchestrator.archive.models import Asset
-from orchestrator.channel.packaging import Packaged, package_asset
 from orchestrator.store.models import Offering, SessionRecord
 
 
@@ -64,29 +64,18 @@ def archived_lectures(s: Session) -> dict[str, list[ArchivedLecture]]:
     return out
 
 
-def lectures_from_archive(
-    archive: Archive,
-    profile: Profile,
-    *,
-    on_packaged: Callable[[Packaged], None] | None = None,
-    actor_id: int | None = None,
-) -> dict[str, list[dict[str, Any]]]:
-    """Package every archived TV lecture for ``profile`` (the channel's service bound to it) and return
-    the lecture records ``schedules.tv.series.series_from_offerings`` takes, per offering code.
-
-    Streams packaged before for the same profile and service are reused; ``on_packaged`` is called
-    for every stream (``created`` tells whether it was made now), e.g. to publish ``asset.packaged``.
-    """
-    with archive.db.session() as s:
-        found = archived_lectures(s)
+def lecture_records(found: dict[str, list[ArchivedLecture]], media: Mapping[int, tuple[str, float]],
+                    ) -> dict[str, list[dict[str, Any]]]:  # fmt: skip
+    """The records ``schedules.tv.series.series_from_offerings`` takes, per offering code, for the lectures
+    whose packaged stream is known (``media``: asset id -> (path, duration)); the others are left out."""
     out: dict[str, list[dict[str, Any]]] = {}
     for code, lectures in found.items():
         for lec in lectures:
-            done = package_asset(archive, lec.asset_id, profile, actor_id=actor_id)
-            if on_packaged is not None:
-                on_packaged(done)
+            if lec.asset_id not in media:
+                continue
+            path, duration = media[lec.asset_id]
             out.setdefault(code, []).append({
                 "number": lec.number, "date": lec.date, "title": lec.title, "description": lec.description,
-                "media": str(done.path), "duration": done.duration,
+                "media": path, "duration": duration,
             })
     return out

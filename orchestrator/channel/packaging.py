@@ -8,14 +8,14 @@ file of the asset named after the profile and the channel's service
 (``tv/hd-720p25-<hash>.ts``, role ``tv``), so ``archive verify`` checks it,
 retention and deletion take it with the asset, and packaging again for the same
 channel and profile finds it instead of encoding twice (retries are idempotent:
-same inputs, same file, one row). ``package_asset`` is the body of the "package
-for TV" job; until the job queue (orchestrator/jobs) is on main it is called
-directly, and the caller publishes ``asset.packaged``.
+same inputs, same file, one row). ``package_asset`` is the body of the job queue's
+``package`` job (orchestrator/jobs/kinds.py), which publishes ``asset.packaged``.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,9 @@ from sqlalchemy.exc import IntegrityError
 from media.broadcast.package import package
 from media.broadcast.playout import profile_tag
 from media.errors import MediaError
+from media.transcode.ffmpeg import ProgressCallback
 from media.transcode.profiles import Profile
+from media.transcode.service import DEFAULT_SERVICE, Service
 from orchestrator import audit
 from orchestrator.archive.catalogue import MASTER_VIDEO, Archive
 from orchestrator.archive.models import Asset, AssetFile
@@ -61,7 +63,29 @@ def packaged_name(profile: Profile) -> str:
     return f"tv/{profile_tag(profile)}.ts"
 
 
-def package_asset(archive: Archive, asset_id: int, profile: Profile, *, actor_id: int | None = None) -> Packaged:
+def service_args(service: Service) -> dict[str, Any]:
+    """A service as a job's JSON arguments."""
+    return {"name": service.name, "provider": service.provider, "service_id": service.service_id,
+            "original_network_id": service.original_network_id, "transport_stream_id": service.transport_stream_id}
+
+
+def service_from_args(data: Any) -> Service:
+    """The service a package job was given (``service_args``); the default service without one."""
+    if data is None:
+        return DEFAULT_SERVICE
+    if not isinstance(data, dict):
+        raise UserError("a package job's service must be a mapping")
+    try:
+        return Service(**{k: data[k] for k in ("name", "provider", "service_id", "original_network_id",
+                                               "transport_stream_id")})  # fmt: skip
+    except KeyError as exc:
+        raise UserError(f"a package job's service lacks {exc.args[0]!r}") from None
+    except MediaError as exc:
+        raise UserError(str(exc)) from None
+
+
+def package_asset(archive: Archive, asset_id: int, profile: Profile, *, actor_id: int | None = None,
+                  progress: ProgressCallback | None = None, cancel: threading.Event | None = None) -> Packaged:  # fmt: skip
     """Package asset ``asset_id``'s master video in ``profile`` (with the channel's service bound to it).
 
     Idempotent: a stream already packaged for this profile and service is returned as it is.
@@ -88,7 +112,7 @@ def package_asset(archive: Archive, asset_id: int, profile: Profile, *, actor_id
     with archive._workdir() as work:
         out = work / "packaged.ts"
         try:
-            report = package(source, out, profile, ffmpeg=archive.ffmpeg)
+            report = package(source, out, profile, ffmpeg=archive.ffmpeg, progress=progress, cancel=cancel)
         except MediaError as exc:
             raise UserError(f"archive item {asset_id} could not be packaged for {profile.name}: {exc}") from None
         blob = archive.storage.put_file(out, move=True)

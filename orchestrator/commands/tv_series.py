@@ -11,9 +11,10 @@ media, come from the recordings archive and/or a lectures file:
       - {number: 1, date: 2026-09-05, title: {ru: "Введение"}, media: media/hist-01.ts, duration: 2700}
 
 ``--from-archive`` takes every archived lecture of a TV offering and packages it
-for the channel (the profile's encoding, the channel file's service), keeping
-the stream with the asset in the archive (done once per channel and profile);
-the episode's ``media`` is that stream. ``tv schedule build --series series.yaml``
+for the channel (the profile's encoding, the channel file's service) as a
+``package`` job of the job queue (in this process without Redis, by the job
+workers with it), keeping the stream with the asset in the archive (done once
+per channel and profile); the episode's ``media`` is that stream. ``tv schedule build --series series.yaml``
 adds these episodes to the channel file's series of the same offering.
 
 The output is the ``series:`` section of a channel file (docs/broadcast-engineer.md),
@@ -120,11 +121,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _archive_lectures(args: argparse.Namespace, settings: Any, db: Any) -> dict[str, list[dict[str, Any]]]:
-    """The archive's TV lectures packaged for the channel; ``asset.packaged`` for each stream made now."""
+    """The archive's TV lectures, each packaged for the channel by a ``package`` job of the job queue."""
+    import asyncio
+
     from media.errors import MediaError
     from media.transcode.profiles import load_profile
-    from orchestrator.archive.catalogue import Archive
-    from orchestrator.channel.episodes import lectures_from_archive
+    from orchestrator.channel.episodes import archived_lectures, lecture_records
+    from orchestrator.channel.packaging import packaged_name, service_args
     from orchestrator.commands.tv_playout import channel_service
     from orchestrator.commands.tv_schedule import read_channel_file
 
@@ -135,16 +138,63 @@ def _archive_lectures(args: argparse.Namespace, settings: Any, db: Any) -> dict[
         profile = load_profile(args.profile, extra_dirs=args.profiles_dir).for_service(channel_service(channel))
     except MediaError as exc:
         raise UserError(str(exc)) from None
-    made: list[Any] = []
-    found = lectures_from_archive(Archive(settings, db), profile, on_packaged=made.append)
-    fresh = [p for p in made if p.created]
-    if fresh:  # the running service's webhook dispatcher sends them (docs/webhooks.md)
-        from orchestrator.bus import Event
-        from orchestrator.webhooks.outbox import record_event
+    with db.session() as s:
+        found = archived_lectures(s)
+    asset_ids = [lec.asset_id for lectures in found.values() for lec in lectures]
+    base = {"profile": str(Path(args.profile).resolve()) if args.profile.endswith(".toml") else args.profile,
+            "profiles_dirs": [str(d.resolve()) for d in args.profiles_dir], "service": service_args(profile.service)}
+    results = asyncio.run(_package_by_jobs(settings, asset_ids, base, packaged_name(profile)))
+    failed = [f"archive item {a}: {r['error']}" for a, r in results.items() if r["status"] != "done"]
+    if failed:
+        raise UserError("packaging failed: " + "; ".join(failed))
+    made = sum(1 for r in results.values() if r["now"] and r["result"].get("created"))
+    print(f"packaged {made} lecture(s) for {channel.id} ({profile.name}), {len(results) - made} already packaged",
+          file=sys.stderr)
+    media = {a: (r["result"]["path"], float(r["result"]["duration"])) for a, r in results.items()}
+    return lecture_records(found, media)
 
-        with db.session() as s:
-            for p in fresh:
-                record_event(s, settings, Event("asset.packaged", p.event(), node="cli"))
-    print(f"packaged {len(fresh)} lecture(s) for {channel.id} ({profile.name}), "
-          f"{len(made) - len(fresh)} already packaged", file=sys.stderr)
-    return found
+
+async def _package_by_jobs(settings: Any, asset_ids: list[int], base: dict[str, Any],
+                           tag: str) -> dict[int, dict[str, Any]]:  # fmt: skip
+    """Submit one ``package`` job per asset (idempotent by key) and wait for each; the finished jobs by asset.
+
+    Without Redis the jobs run in this process; with it, ``aulacast jobs worker`` processes take them.
+    ``asset.packaged`` goes on this process's bus; the webhook outbox records it (docs/webhooks.md).
+    """
+    import asyncio
+
+    from orchestrator.jobs.queue import Jobs
+    from orchestrator.services import Services
+    from orchestrator.webhooks.service import record_on
+
+    svc = Services.build(settings)
+    record_on(svc)
+    jobs = Jobs(svc)
+    await jobs.start()
+    try:
+        pending: dict[int, str] = {}
+        submitted: dict[str, bool] = {}
+        for asset_id in asset_ids:
+            key = f"package:{asset_id}:{tag}"
+            job = await jobs.submit("package", {**base, "asset_id": asset_id}, key=key)
+            for _ in range(100):  # failed before (a missing file since restored): a new job, keyed after that one
+                if job["status"] != "failed":
+                    break
+                job = await jobs.submit("package", {**base, "asset_id": asset_id}, key=f"{key}:{job['id'][:8]}")
+            pending[asset_id] = job["id"]
+            submitted[job["id"]] = job["status"] == "queued"  # made now (else a job of an earlier run)
+        if pending and not jobs.embedded:
+            print(f"waiting for job workers to package {len(pending)} lecture(s)", file=sys.stderr)
+        results: dict[int, dict[str, Any]] = {}
+        while pending:
+            for asset_id, job_id in list(pending.items()):
+                job = await jobs.get(job_id)
+                if job is not None and job["status"] in ("done", "failed"):
+                    results[asset_id] = {**job, "result": job["result"] or {}, "now": submitted[job_id]}
+                    del pending[asset_id]
+            if pending:
+                await asyncio.sleep(0.5)
+        return results
+    finally:
+        await jobs.close()
+        await svc.close()

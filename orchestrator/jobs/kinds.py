@@ -4,8 +4,9 @@
   ``asset.composed`` on the bus -> ``orchestrator.archive.service.archive_composition``
   (idempotent per session; publishes ``asset.archived`` when it made the item).
 - ``verify``: ``orchestrator.archive.verify`` over the whole archive.
-- ``package``: an archived lecture -> ``media.broadcast.package`` for a channel profile
-  (output named by asset and profile, written whole) -> ``asset.packaged``.
+- ``package``: an archived lecture -> ``orchestrator.channel.packaging.package_asset`` for a
+  channel's profile and service (a ``tv/<profile>-<hash>.ts`` file of the asset, made once)
+  -> ``asset.packaged``.
 - ``hls``: an archived lecture's master cut again as HLS by remux (``media.transcode.hls``)
   into ``<media_root>/hls/<asset>`` (a rendition that exists is kept).
 """
@@ -88,29 +89,27 @@ def _master(ctx: JobContext) -> tuple[int, Path]:
 
 
 def package_job(ctx: JobContext) -> dict[str, Any]:
-    from media.broadcast.package import package
+    """Args: ``asset_id``, ``profile`` (name or .toml path), ``profiles_dirs`` (optional), ``service`` (the
+    channel's, ``orchestrator.channel.packaging.service_args``; the default service without one)."""
     from media.transcode.profiles import load_profile
+    from orchestrator.archive.service import archive_of
+    from orchestrator.channel.packaging import package_asset, service_from_args
 
-    asset_id, source = _master(ctx)
+    asset_id = int(ctx.args.get("asset_id") or 0)
     name = str(ctx.args.get("profile") or "")
     if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,40}", name):
         raise UserError(f"profile {name!r}: a profile is named by lower-case letters, digits and '-'")
     try:
-        profile = load_profile(name)
+        profile = load_profile(name, extra_dirs=[str(d) for d in ctx.args.get("profiles_dirs") or []])
     except Exception as exc:  # a MediaError or a file error, said by the profile loader
         raise UserError(f"profile {name!r}: {exc}") from None
-    out_dir = ctx.settings.effective_media_root / "tv"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    output = out_dir / f"asset-{asset_id}.{name}.ts"
-    if not output.is_file():  # written whole by package(); a retry after a kill starts it again
-        report = package(source, output, profile, ffmpeg=_ffmpeg(ctx), cancel=ctx.cancel,
+    profile = profile.for_service(service_from_args(ctx.args.get("service")))
+    ctx.progress(0.0, "package")
+    done = package_asset(archive_of(ctx.runtime.svc), asset_id, profile, cancel=ctx.cancel,
                          progress=lambda p: ctx.progress(p.fraction, p.stage or "package"))  # fmt: skip
-        summary: dict[str, Any] = {"report": report.as_dict()}
-    else:
-        summary = {"report": None}
-    ctx.call(ctx.runtime.svc.bus.publish("asset.packaged", {"asset_id": asset_id, "profile": name, "path": str(output),
-                                                            "job_id": ctx.id}))  # fmt: skip
-    return {"asset_id": asset_id, "profile": name, "path": str(output), **summary}
+    if done.created:  # a retry that finds the stream made announces nothing new
+        ctx.call(ctx.runtime.svc.bus.publish("asset.packaged", {**done.event(), "job_id": ctx.id}))
+    return {**done.event(), "path": str(done.path), "created": done.created}
 
 
 def hls_job(ctx: JobContext) -> dict[str, Any]:

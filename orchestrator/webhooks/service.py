@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -122,6 +122,22 @@ class Dispatcher:
 WEBHOOKS = web.AppKey("webhooks", Dispatcher)
 
 
+def record_on(svc: Any, recorded: Callable[[], None] | None = None) -> None:
+    """Record the configured topics' events seen on ``svc.bus`` in the delivery table (the service, and a
+    command-line process whose events the running service then sends); nothing without URLs."""
+    settings: Settings = svc.settings
+    if not settings.webhooks.urls:
+        return
+
+    async def on_event(event: Event) -> None:
+        added = await svc.db_call(lambda s: record_event(s, settings, event))
+        if added and recorded is not None:
+            recorded()
+
+    for topic in settings.webhooks.topics:
+        svc.bus.subscribe(topic, on_event)
+
+
 def attach(app: web.Application, svc: Any) -> None:
     """Record the configured topics' events and run the dispatcher (only when URLs are configured)."""
     settings: Settings = svc.settings
@@ -129,14 +145,7 @@ def attach(app: web.Application, svc: Any) -> None:
         return
     dispatcher = Dispatcher(settings, svc.db)
     app[WEBHOOKS] = dispatcher
-
-    async def on_event(event: Event) -> None:
-        added = await svc.db_call(lambda s: record_event(s, settings, event))
-        if added:
-            dispatcher.wake()
-
-    for topic in settings.webhooks.topics:
-        svc.bus.subscribe(topic, on_event)
+    record_on(svc, dispatcher.wake)
 
     async def background(app: web.Application) -> AsyncIterator[None]:
         dispatcher.start()

@@ -3,13 +3,15 @@
 The registrar's CLI loads the demo institution (a TV offering HIST100-EC22-TV); two of its
 sessions are stored and the second one's lecture video is archived as the composition job
 does (``Archive.ingest_recording``). ``tv series --from-archive`` packages it for the
-channel (the test-only tiny profile with the channel file's service), ``tv schedule build
+channel (the test-only tiny profile with the channel file's service) as a ``package``
+job of the job queue (in-process: no Redis here), ``tv schedule build
 --series`` places it in the channel day and ``tv playout`` airs it: the stream's SDT and
 PAT carry the channel's service, and the lecture's packets are the archived stream's.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,8 +23,10 @@ from media.broadcast.analyzer import analyze
 from orchestrator.archive.catalogue import Archive
 from orchestrator.archive.models import Asset
 from orchestrator.config import load_settings
+from orchestrator.jobs.models import Job
 from orchestrator.store.db import Database
 from orchestrator.store.models import Offering, SessionRecord
+from orchestrator.webhooks.models import WebhookDelivery
 from schedules.tv.day import load_day
 from tests.helpers.media import make_clip
 from tests.helpers.registrar import cli, ok, one_line_error
@@ -71,6 +75,8 @@ def test_an_archived_tv_lecture_reaches_the_channel_day_with_the_channels_servic
     assert archived.created and archived.kind == "lecture"
 
     channel = channel_file(tmp)
+    with (tmp / "aulacast.toml").open("a") as f:  # asset.packaged goes to the webhook outbox
+        f.write('[webhooks]\nurls = ["http://127.0.0.1:9/hooks"]\nsecret = "a-webhook-secret-of-32-characters!!"\n')
     series = tmp / "series.yaml"
     args = ["tv", "series", "-o", str(series), "--from-archive", "--channel", str(channel),
             "--profile", "tiny-180p25", "--profiles-dir", str(tmp / "profiles")]
@@ -88,10 +94,17 @@ def test_an_archived_tv_lecture_reaches_the_channel_day_with_the_channels_servic
         assert len(tv) == 1 and packaged.name == tv[0].sha256 and tv[0].media_type == "video/mp2t"
     sdt = next(t for t in analyze(packaged).tables if t.name.startswith("SDT"))
     assert [(x["service_id"], x["name"]) for x in sdt.content["services"]] == [(9, "Aulacast History")]
+    with db.session() as s:  # packaged by a job of the queue, announced once to the webhook outbox
+        jobs = [(j.kind, j.status, j.args["asset_id"], j.args["service"]["service_id"]) for j in s.scalars(select(Job))]
+        assert jobs == [("package", "done", archived.asset_id, 9)]
+        hooks = [(d.topic, json.loads(d.body)["data"]["asset_id"]) for d in s.scalars(select(WebhookDelivery))]
+        assert hooks == [("asset.packaged", archived.asset_id)]
     # again: nothing is packaged twice, the same stream is named
     res = cli(tmp, *args)
     assert res.returncode == 0 and "packaged 0 lecture(s) for history.aulacast.kz (tiny-180p25), 1 already" in res.stderr
     assert yaml.safe_load(series.read_text(encoding="utf-8"))["series"][0]["episodes"][0]["media"] == str(packaged)
+    with db.session() as s:
+        assert len(s.scalars(select(Job)).all()) == 1 and len(s.scalars(select(WebhookDelivery)).all()) == 1
 
     ok(cli(tmp, "tv", "schedule", "build", "--channel", str(channel), "--series", str(series),
            "--date", "2026-09-12", "--length", "20", "-o", str(tmp / "day.json")))
