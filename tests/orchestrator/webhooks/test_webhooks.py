@@ -102,6 +102,14 @@ async def receiver() -> AsyncIterator[tuple[Receiver, int]]:
     await runner.cleanup()
 
 
+async def settled(db: Database, n: int) -> None:
+    """Until ``n`` rows are delivered: the receiver's answer is written down just after it is sent."""
+    deadline = time.monotonic() + 60
+    while sum(r.status == "delivered" for r in rows(db)) < n:
+        assert time.monotonic() < deadline, [(r.status, r.attempts, r.last_error) for r in rows(db)]
+        await asyncio.sleep(0.1)
+
+
 def rows(db: Database) -> list[WebhookDelivery]:
     with db.session() as s:
         out = list(s.scalars(select(WebhookDelivery).order_by(WebhookDelivery.id)))
@@ -128,6 +136,7 @@ async def test_events_are_signed_retried_after_a_500_and_sent_once(tmp_path: Pat
         packaged = await bus.publish("asset.packaged", {"asset_id": 7, "profile": "hd-720p25"})
         await rec.wait_for(2)
         assert [e["id"] for e in rec.events] == [archived.id, packaged.id] and rec.requests == 4
+        await settled(db, 2)
         await asyncio.sleep(1.5)  # a few dispatcher rounds later: still nothing sent again
         assert rec.requests == 4
     done = rows(db)
@@ -156,6 +165,7 @@ async def test_a_pending_delivery_survives_a_restart(tmp_path: Path) -> None:
     try:
         async with TestClient(TestServer(create_app(settings), host="127.0.0.1", port=free_port())):
             await rec.wait_for(1)
+            await settled(db, 1)
         assert [e["id"] for e in rec.events] == [event.id] and rec.requests == 1
     finally:
         await runner.cleanup()
