@@ -96,7 +96,7 @@ def package_asset(archive: Archive, asset_id: int, profile: Profile, *, actor_id
     with archive.db.session() as s:
         asset = s.get(Asset, asset_id)
         if asset is None or asset.status != "active":
-            raise NotFound(f"archive item {asset_id} does not exist")
+            raise NotFound(f"archive item {asset_id} does not exist or was deleted")
         master = asset.file(MASTER_VIDEO)
         if master is None:
             raise UserError(f"archive item {asset_id} is a {asset.kind} without a video; nothing to put on air")

@@ -133,6 +133,9 @@ def _archive_lectures(args: argparse.Namespace, settings: Any, db: Any) -> dict[
 
     if args.channel is None or args.profile is None:
         raise UserError("--from-archive needs --channel FILE (whose service the streams carry) and --profile")
+    if args.profile.endswith(".toml"):
+        raise UserError("--from-archive takes a profile name (packaging jobs never take a path): put the file in "
+                        "a folder given with --profiles-dir and name it")
     channel = read_channel_file(args.channel).channel
     try:
         profile = load_profile(args.profile, extra_dirs=args.profiles_dir).for_service(channel_service(channel))
@@ -141,8 +144,7 @@ def _archive_lectures(args: argparse.Namespace, settings: Any, db: Any) -> dict[
     with db.session() as s:
         found = archived_lectures(s)
     asset_ids = [lec.asset_id for lectures in found.values() for lec in lectures]
-    base = {"profile": str(Path(args.profile).resolve()) if args.profile.endswith(".toml") else args.profile,
-            "profiles_dirs": [str(d.resolve()) for d in args.profiles_dir], "service": service_args(profile.service)}
+    base = {"profile": args.profile, "profiles_dirs": [str(d.resolve()) for d in args.profiles_dir], "service": service_args(profile.service)}
     results = asyncio.run(_package_by_jobs(settings, asset_ids, base, packaged_name(profile)))
     failed = [f"archive item {a}: {r['error']}" for a, r in results.items() if r["status"] != "done"]
     if failed:

@@ -89,8 +89,9 @@ def _master(ctx: JobContext) -> tuple[int, Path]:
 
 
 def package_job(ctx: JobContext) -> dict[str, Any]:
-    """Args: ``asset_id``, ``profile`` (name or .toml path), ``profiles_dirs`` (optional), ``service`` (the
-    channel's, ``orchestrator.channel.packaging.service_args``; the default service without one)."""
+    """Args: ``asset_id``, ``profile`` (a name, never a path), ``profiles_dirs`` (the operator's profile
+    folders the command line was given, optional), ``service`` (the channel's,
+    ``orchestrator.channel.packaging.service_args``; the default service without one)."""
     from media.transcode.profiles import load_profile
     from orchestrator.archive.service import archive_of
     from orchestrator.channel.packaging import package_asset, service_from_args

@@ -46,7 +46,9 @@ async def test_hls_and_package_jobs(jobs_server, tmp_path: Path) -> None:  # typ
     ts = Path(job["result"]["path"])
     info = probe(ts)
     assert info.format == "mpegts" and info.video is not None and info.size == (1280, 720)
-    assert seen == [{"asset_id": asset, "profile": "hd-720p25", "path": str(ts), "job_id": job["id"]}]
+    # announced once; the stream is a file of the asset, named by its SHA-256 in the archive's storage
+    assert [(e["asset_id"], e["profile"], e["job_id"], e["sha256"]) for e in seen] == [
+        (asset, "hd-720p25", job["id"], ts.name)]
     r = await srv.call("GET", f"/api/jobs/{job['id']}", "eng")  # the engineer who asked sees it
     assert r.status == 200
 
