@@ -32,6 +32,7 @@ API_MODULES = (
     "orchestrator.api.recordings",
     "orchestrator.api.archive",
     "orchestrator.api.uploads",
+    "orchestrator.api.portal",
     "orchestrator.api.defenses",
     "orchestrator.api.jobs",
     "orchestrator.web",
@@ -39,7 +40,7 @@ API_MODULES = (
 
 # Modules that add more than routes (a Socket.IO server, media workers): each has ``attach(app, svc)``.
 EXTENSIONS = ("orchestrator.rooms", "orchestrator.recordings", "orchestrator.archive.service", "orchestrator.jobs.service",
-              "orchestrator.webhooks.service", "orchestrator.defenses.service")
+              "orchestrator.webhooks.service", "orchestrator.defenses.service", "orchestrator.metrics")
 
 WEB_ROOT = Path(__file__).resolve().parent.parent / "web"
 

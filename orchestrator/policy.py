@@ -206,3 +206,20 @@ def can_use_chat(status: str, member: Member | None, *, moderator: bool, write: 
     if status in LIVE_STATES and (member is None or not member.admitted):
         return deny("the session is live: join its room and wait to be let in", code="not_admitted")
     return ALLOW
+
+
+# --- the portal's staff pages (issue 13 §3) ------------------------------------------------------
+
+
+def can_view_offering(s: Session, actor: Identity, offering: Offering) -> Decision:
+    """An offering's gradebook: its tutor, and the registrar/admin (the same rule as entering results)."""
+    if actor.has(*STAFF) or offering.tutor_id == actor.person_id:
+        return ALLOW
+    return deny("only the offering's tutor or the registrar sees its gradebook")
+
+
+def can_view_operations(actor: Identity) -> Decision:
+    """Nodes, rooms, workers, Redis/database state and /metrics: the operator (an admin account)."""
+    if actor.has("admin"):
+        return ALLOW
+    return deny("only an administrator (the operator) sees the service's state")

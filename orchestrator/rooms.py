@@ -152,9 +152,20 @@ class MediaPlaneAdapter:
         await self._call(session_id, "set_floor", params)
 
 
+class CountedChatStore(SqlChatStore):
+    """The chat store, counting each stored message for /metrics (live or off-line)."""
+
+    async def add(self, session_id: int, sender_id: int, sender_name: str, body: str, offline: bool) -> Any:
+        from orchestrator.metrics import count_chat
+
+        record = await super().add(session_id, sender_id, sender_name, body, offline)
+        count_chat("offline" if offline else "live")
+        return record
+
+
 def make_backend(svc: Services, rooms: RoomStore, media: MediaPlaneAdapter | None) -> Backend:
     key = svc.settings.signing_key()
-    store = SqlChatStore(svc)
+    store = CountedChatStore(svc)
     chat_cfg = svc.settings.chat
 
     async def chat_allowed(key: str, *, rate: float, burst: int, cost: float = 1.0) -> bool:

@@ -66,6 +66,12 @@ class MediaRouter:
         self._start_lock = asyncio.Lock()
         self._next_id = 0
 
+    def status(self) -> dict[str, Any]:
+        """Rooms whose media is on this node, and the media server's workers when it has any."""
+        workers = getattr(self._media, "workers_status", None)
+        return {"node": self.node, "started": self._started, "rooms": sorted(self.owned),
+                "workers": workers() if callable(workers) else []}  # fmt: skip
+
     def on_event(self, callback: Callable[[Any], Any]) -> None:
         self._on_event.append(callback)
         if self._media is not None:

@@ -202,6 +202,15 @@ class WorkerPool:
         """Index of the worker holding ``room_id`` (None if not open)."""
         return self._placement.get(room_id)
 
+    def workers_status(self) -> list[dict[str, Any]]:
+        """Each worker's process, rooms, peers and placement load (the operator's page and /metrics read it)."""
+        return [
+            {"index": s.index, "pid": s.process.pid if s.process is not None else None, "rooms": sorted(s.rooms),
+             "peers": sum(len(p) for p in s.peers.values()), "load": s.load, "restarts": s.restarts,
+             "refused": s.refused}
+            for s in self._slots
+        ]  # fmt: skip
+
     def pid(self, index: int) -> int | None:
         process = self._slots[index].process
         return process.pid if process is not None else None
