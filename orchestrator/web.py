@@ -30,9 +30,26 @@ def page(name: str) -> web.FileResponse:
     return response
 
 
-@api.route("GET", "/", roles=PUBLIC, summary="Portal start page (sends you to your schedule)", produces="text/html", tags=("web",))
+@api.route("GET", "/", roles=PUBLIC, summary="Portal start page (sends you to your home page)", produces="text/html", tags=("web",))
 async def index(request: web.Request) -> web.StreamResponse:
-    raise web.HTTPFound("/schedule")
+    raise web.HTTPFound("/home")
+
+
+@api.route("GET", "/home", roles=PUBLIC, summary="Home: the pages of your roles (no one lands on an empty schedule)", produces="text/html", tags=("web",))
+async def home_page(request: web.Request) -> web.StreamResponse:
+    return page("staff.html")
+
+
+@api.route("GET", "/staff/{page:(?:registrar|admin|tutor|operator)}", roles=PUBLIC, summary="A staff page (registrar, admin, tutor, operator); its data comes from the API, which checks who asks", produces="text/html", tags=("web",))
+async def staff_page(request: web.Request) -> web.StreamResponse:
+    return page("staff.html")
+
+
+@api.route("GET", "/favicon.ico", roles=PUBLIC, summary="The icon", produces="image/svg+xml", tags=("web",))
+async def favicon(request: web.Request) -> web.StreamResponse:
+    response = web.FileResponse(STATIC / "favicon.svg")
+    response.content_type = "image/svg+xml"
+    return response
 
 
 @api.route("GET", "/login", roles=PUBLIC, summary="Sign-in page", produces="text/html", tags=("web",))

@@ -206,8 +206,47 @@ async def scenario(base: str, logins: dict[str, str], workdir: Path, shots: Path
                     result.setdefault("errors", {})["room_with_a_student"] = f"{type(exc).__name__}: {exc}"
                 step("room with a student")
 
+            async def staff_pages() -> None:
+                """§3: each role signs in, lands on a home page listing its pages, and each page works."""
+                out: dict[str, Any] = {}
+                result["staff"] = out
+                for user in ("reg", "ada", "aigerim", "eng", "dana"):
+                    ctx, page = await new_page(browser, base)
+                    errors: list[str] = []
+                    page.on("console", lambda m, e=errors: e.append(m.text) if m.type == "error" else None)
+                    await log_in(page, user, logins[user], "/home")
+                    await page.wait_for_selector("body[data-ready='1']", timeout=30000)
+                    seen: dict[str, Any] = {"landed": page.url.split(base)[-1],
+                                            "tiles": await page.locator(".tiles h2").all_inner_texts(), "pages": {}}  # fmt: skip
+                    await page.screenshot(path=str(shots / f"home-{user}.png"))
+                    links = await page.evaluate("() => [...document.querySelectorAll('.tiles h2 a')].map(a => a.getAttribute('href'))")
+                    for href in [h for h in links if h.startswith("/staff/")]:
+                        await page.goto(href)
+                        await page.wait_for_selector("body[data-ready='1'], #status:not(:empty)", timeout=30000)
+                        info: dict[str, Any] = {
+                            "title": await page.locator("#page-title").inner_text(),
+                            "sections": await page.locator("section.staff h2").all_inner_texts(),
+                            "status": await page.locator("#status").inner_text(),
+                        }
+                        if href == "/staff/registrar":
+                            await page.click("#plan-dry")
+                            await page.wait_for_selector(".plan-summary, #page .error", timeout=60000)
+                            info["plan"] = await page.locator(".plan-summary, #page .error").first.inner_text()
+                        if href == "/staff/admin":
+                            info["chain"] = await page.locator("#chain").inner_text()
+                        if href in ("/staff/tutor", "/staff/registrar"):
+                            info["gradebooks"] = await page.locator(".gradebook caption").all_inner_texts()
+                        if href == "/staff/operator":
+                            info["services"] = await page.locator("section.staff table").first.inner_text()
+                        await page.screenshot(path=str(shots / f"staff-{href.rsplit('/', 1)[-1]}-{user}.png"), full_page=True)
+                        seen["pages"][href] = info
+                    seen["console_errors"] = errors
+                    out[user] = seen
+                    await ctx.close()
+                step("staff pages")
+
             # each part is recorded on its own: one that breaks does not hide what the others saw
-            for part in (week_and_not_open, chat_then_end):
+            for part in (week_and_not_open, chat_then_end, staff_pages):
                 try:
                     await part()
                 except Exception as exc:

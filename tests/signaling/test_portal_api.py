@@ -74,3 +74,19 @@ async def test_operator_view_and_metrics_are_admin_only(world: World) -> None:
     http = [s for s in families["aulacast_http_requests"].samples if s.name.endswith("_total")]
     assert any(s.labels["route"] == "/api/ops/status" and s.labels["status"] == "403" for s in http)
     assert all("/api/sessions/" not in s.labels["route"] or "{" in s.labels["route"] for s in http)  # patterns, not ids
+
+
+def test_the_grafana_dashboard_asks_only_for_metrics_we_export() -> None:
+    """infra/grafana-aulacast.json: every metric its queries name is one /metrics exports."""
+    import json
+    import re
+
+    from tests.helpers.support import REPO
+
+    dash = json.loads((REPO / "infra" / "grafana-aulacast.json").read_text())
+    exported = {"aulacast_rooms_live", "aulacast_peers", "aulacast_jobs", "aulacast_media_worker_rooms",
+                "aulacast_media_worker_peers", "aulacast_http_requests_total", "aulacast_http_request_seconds_bucket",
+                "aulacast_chat_messages_total"}  # fmt: skip
+    named = {m for p in dash["panels"] for t in p["targets"] for m in re.findall(r"aulacast_[a-z_]+", t["expr"])}
+    assert named and named <= exported, named - exported
+    assert len({p["id"] for p in dash["panels"]}) == len(dash["panels"])

@@ -9,7 +9,7 @@ form.addEventListener("submit", async (ev) => {
   try {
     await api("POST", "/api/auth/login", { username: data.get("username"), password: data.get("password") });
     const next = new URLSearchParams(location.search).get("next");
-    location.href = next && next.startsWith("/") && !next.startsWith("//") ? next : "/schedule";
+    location.href = next && next.startsWith("/") && !next.startsWith("//") ? next : "/home";
   } catch (e) {
     error.textContent = e.message;
   }

@@ -1,0 +1,65 @@
+// Shared parts of the staff pages: the page list per role, tables, sections, uploads.
+import { el } from "/static/common.js";
+
+export const PAGES = [
+  { path: "/schedule", title: "My schedule", roles: null, text: "Your sessions this week, in your time zone; one click to join." },
+  { path: "/staff/tutor", title: "Tutor desk", roles: ["tutor", "teacher"], text: "Your offerings, their gradebooks, a consultation on request (§19)." },
+  { path: "/staff/registrar", title: "Registrar desk", roles: ["registrar", "admin"], text: "Calendar, roster and curriculum uploads, the plan's dry run and apply, sessions, gradebooks." },
+  { path: "/staff/admin", title: "Administration", roles: ["admin"], text: "People and roles, your tokens, the audit log and its chain." },
+  { path: "/staff/operator", title: "Operations", roles: ["admin"], text: "Nodes, live rooms per media worker, worker load, Redis and database; /metrics." },
+  { path: "/handin", title: "Hand in", roles: ["student"], text: "Hand in your presentation and written work for a defense (§31)." },
+  { path: "/archive", title: "Archive", roles: null, text: "Recorded lectures and consultations you may watch." },
+];
+
+export function mine(me) {
+  return PAGES.filter((p) => !p.roles || p.roles.some((r) => me.roles.includes(r)));
+}
+
+export function table(headers, rows, caption) {
+  return el("table", { class: "data" },
+    ...(caption ? [el("caption", {}, caption)] : []),
+    el("thead", {}, el("tr", {}, ...headers.map((h) => el("th", { scope: "col" }, h)))),
+    el("tbody", {}, ...rows.map((r) => el("tr", {}, ...r.map((c) => el("td", {}, c ?? ""))))));
+}
+
+export function section(title, ...children) {
+  const id = `h-${title.toLowerCase().replace(/[^a-z0-9]+/g, "-")}`;
+  return el("section", { class: "card staff", "aria-labelledby": id }, el("h2", { id }, title), ...children);
+}
+
+/** A file upload to a route taking the raw file as its body; the answer (or the refusal) goes to out. */
+export function uploadForm(label, accept, send, out) {
+  const input = el("input", { type: "file", accept });
+  const dry = el("button", { type: "button" }, "Check (dry run)");
+  const go = el("button", { type: "button", class: "primary" }, "Import");
+  const run = async (dryRun) => {
+    const file = input.files[0];
+    if (!file) { out.replaceChildren(el("p", { class: "error" }, "Choose a file first.")); return; }
+    out.replaceChildren(el("p", { class: "when" }, "Working…"));
+    try {
+      out.replaceChildren(...await send(await file.text(), file.name, dryRun));
+    } catch (e) {
+      out.replaceChildren(el("p", { class: "error", role: "alert" }, e.message), ...(e.rows || []));
+    }
+  };
+  dry.addEventListener("click", () => run(true));
+  go.addEventListener("click", () => run(false));
+  return el("div", { class: "upload" }, el("label", {}, label, input), el("span", { class: "buttons" }, dry, go));
+}
+
+/** A raw body request (YAML, CSV) with the JSON answer; refusals carry their rows in e.rows. */
+export async function sendRaw(method, path, contentType, body) {
+  const res = await fetch(path, { method, body, credentials: "same-origin",
+    headers: { "Content-Type": contentType, "X-Requested-With": "aulacast" } });
+  const data = await res.json();
+  if (!res.ok) {
+    const err = new Error(data?.error?.message || res.statusText);
+    const rows = data.errors || data.error?.errors;
+    if (Array.isArray(rows) && rows.length) {
+      err.rows = [table(["Row / where", "Problem"], rows.map((r) => typeof r === "string" ? ["", r] : [String(r.row ?? r.line ?? r.where ?? ""), r.message ?? r.error ?? JSON.stringify(r)]), "Every bad row")];
+    }
+    throw err;
+  }
+  return data;
+}
+
