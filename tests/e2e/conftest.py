@@ -62,7 +62,7 @@ def browser_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
     yield run_driver(DRIVER, tmp_path_factory.mktemp("browser-room"))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def portal_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """What the portal checks saw in Chromium (see portal_driver.scenario)."""
+    """What the portal checks saw in Chromium (see portal_driver.scenario); one run for every test module."""
     yield run_driver(DRIVER.with_name("portal_driver.py"), tmp_path_factory.mktemp("portal"))
