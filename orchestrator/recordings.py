@@ -53,7 +53,8 @@ log = logging.getLogger("aulacast.recordings")
 
 RECORDINGS = web.AppKey("recordings", object)
 HOST_ROLES = ("host", "chair")
-FINALISE_RETRY_SECONDS = 30.0  # a killed service's workers may take this long to notice and exit
+FINALISE_RETRY_SECONDS = 30.0
+REMOTE_RECHECK_SECONDS = 5.0  # how stale a node's idea of another node's recording may be  # a killed service's workers may take this long to notice and exit
 
 
 def media_room_id(session_id: int) -> str:
@@ -125,6 +126,22 @@ class Active:
     since: str
 
 
+def _timeline_line(event: str, data: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """The timeline line (type, fields) for a room event signaling sends, None for the others."""
+    if event == "member-joined":
+        return "join", {"participant_id": str(data.get("person_id")), "display_name": str(data.get("name", "")),
+                        "role": _role_of(data)}  # fmt: skip
+    if event == "member-left":
+        return "leave", {"participant_id": str(data.get("person_id"))}
+    if event == "presenter":
+        who = data.get("person_id")
+        return "presenter", {"participant_id": None if who is None else str(who)}
+    if event == "chat" and not data.get("deleted"):
+        return "chat", {"participant_id": str(data.get("sender_id")), "display_name": str(data.get("sender_name", "")),
+                        "text": str(data.get("body", "")), "message_id": str(data.get("id"))}  # fmt: skip
+    return None
+
+
 def _role_of(member: dict[str, Any]) -> str:
     if member.get("moderator"):
         return "host"
@@ -142,6 +159,8 @@ class Recordings:
         self._locks: dict[int, asyncio.Lock] = {}
         self._names: dict[int, dict[str, str]] = {}  # session -> participant id -> display name
         self._deciding: set[int] = set()
+        self._remote: dict[int, tuple[float, Timeline | None]] = {}  # timelines of recordings run elsewhere
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def _lock(self, session_id: int) -> asyncio.Lock:
         return self._locks.setdefault(session_id, asyncio.Lock())
@@ -336,27 +355,71 @@ class Recordings:
                 await self.start(session_id)  # the rejoining room is recorded on, in a new recording
 
     def observe(self, event: str, data: Any, session_id: int) -> None:
-        """What signaling tells a room, as timeline lines (called for every emit to a room)."""
-        if isinstance(data, dict) and event == "member-joined" and "person_id" in data:
-            self._names.setdefault(session_id, {})[str(data["person_id"])] = str(data.get("name", ""))
-        active = self.active.get(session_id)
-        if active is None or not isinstance(data, dict):
+        """What signaling tells a room, as timeline lines (called for every emit to a room).
+
+        The recording may run on another node (the one holding the room's media) while this node
+        holds the socket that caused the event: the line then goes to that recording's timeline
+        in the shared media root, found by its manifest (``_elsewhere``).
+        """
+        if not isinstance(data, dict):
             return
+        if event == "member-joined" and "person_id" in data:
+            self._names.setdefault(session_id, {})[str(data["person_id"])] = str(data.get("name", ""))
+        line = _timeline_line(event, data)
+        if line is None:
+            return
+        active = self.active.get(session_id)
+        if active is not None:
+            self._append(active.timeline, line, None)
+        else:
+            cached = self._remote.get(session_id)
+            if cached is not None and cached[1] is None and time.monotonic() - cached[0] <= REMOTE_RECHECK_SECONDS:
+                return  # looked a moment ago: no recording of this session anywhere
+            task = asyncio.ensure_future(self._elsewhere(session_id, line, time.time()))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    @staticmethod
+    def _append(timeline: Timeline, line: tuple[str, dict[str, Any]], moment: float | None) -> None:
         try:
-            if event == "member-joined":
-                active.timeline.append("join", participant_id=str(data.get("person_id")),
-                                       display_name=str(data.get("name", "")), role=_role_of(data))  # fmt: skip
-            elif event == "member-left":
-                active.timeline.append("leave", participant_id=str(data.get("person_id")))
-            elif event == "presenter":
-                who = data.get("person_id")
-                active.timeline.append("presenter", participant_id=None if who is None else str(who))
-            elif event == "chat" and not data.get("deleted"):
-                active.timeline.append("chat", participant_id=str(data.get("sender_id")),
-                                       display_name=str(data.get("sender_name", "")), text=str(data.get("body", "")),
-                                       message_id=str(data.get("id")))  # fmt: skip
+            timeline.append(line[0], moment=moment, **line[1])
         except OSError as exc:
-            log.warning("recording %s: timeline line lost (%s)", active.recording_id, exc)
+            log.warning("recording timeline %s: line lost (%s)", timeline.path, exc)
+
+    async def _elsewhere(self, session_id: int, line: tuple[str, dict[str, Any]], moment: float) -> None:
+        """Append to the timeline of a recording another node runs (checked again at most every few seconds)."""
+        now = time.monotonic()
+        cached = self._remote.get(session_id)
+        if cached is None or now - cached[0] > REMOTE_RECHECK_SECONDS:
+            folder = await asyncio.to_thread(self._recording_folder, session_id)
+            if cached is not None and cached[1] is not None and (folder is None or cached[1].path != folder.timeline_path):
+                cached[1].close()
+                cached = None
+            timeline = cached[1] if cached is not None else None
+            if folder is not None and timeline is None:
+                manifest = await asyncio.to_thread(folder.read_manifest)
+                timeline = folder.open_timeline(manifest.clock())
+            cached = (now, timeline)
+            self._remote[session_id] = cached
+        if cached[1] is not None and session_id not in self.active:
+            self._append(cached[1], line, moment)
+
+    async def on_recording_event(self, event: Event) -> None:
+        """recording.started/stopped from any node: what this node knows of other nodes' recordings is stale."""
+        session_id = event.payload.get("session_id")
+        cached = self._remote.pop(session_id, None) if isinstance(session_id, int) else None
+        if cached is not None and cached[1] is not None:
+            cached[1].close()
+
+    def _recording_folder(self, session_id: int) -> RecordingFolder | None:
+        """The session's recording still being written (the newest), if any; runs on a thread."""
+        found = []
+        for path in self.root.joinpath(str(session_id)).glob("*/manifest.json"):
+            with contextlib.suppress(Exception):
+                manifest = read_manifest(path.parent)
+                if manifest.status == "recording":
+                    found.append((manifest.started_at, path.parent))
+        return RecordingFolder(max(found)[1]) if found else None
 
     async def _present_members(self, session_id: int, timeline: Timeline) -> None:
         """Who is already in the room when the recording starts: a ``join`` line each at t=0."""
@@ -411,6 +474,10 @@ class Recordings:
         return [p for p in unfinished(self.root, self.host, pids_gone=None) if p not in mine]
 
     async def close(self) -> None:
+        for _, timeline in self._remote.values():
+            if timeline is not None:
+                timeline.close()
+        self._remote.clear()
         for session_id in list(self.active):
             active = self.active.pop(session_id)
             active.timeline.close()  # the media worker's shutdown finishes the files; the next start finalises
@@ -451,6 +518,8 @@ def attach(app: web.Application, svc: Services) -> None:
     svc.bus.subscribe("session.opened", rec.on_opened)
     svc.bus.subscribe("session.closed", rec.on_closed)
     svc.bus.subscribe("room.control", rec.on_control)
+    svc.bus.subscribe("recording.started", rec.on_recording_event)
+    svc.bus.subscribe("recording.stopped", rec.on_recording_event)
 
     async def lifespan(_app: web.Application) -> Any:
         task = asyncio.create_task(rec.finalise_leftovers(), name="recordings-finalise")

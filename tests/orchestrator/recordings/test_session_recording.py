@@ -151,3 +151,30 @@ async def test_a_consultation_is_recorded_when_its_host_chooses(world: World) ->
     assert len(events) == 3
 
 
+
+
+@pytest.mark.slow
+async def test_room_events_on_another_node_reach_the_recording_timeline(world: World) -> None:
+    """Node B holds a socket, node A the room's media and its recording: B's lines land in A's timeline."""
+    from orchestrator.recordings import Recordings
+
+    events = collect(world)
+    sid = world.defense
+    tom = await enter(world, "tom", sid)
+    await world.svc.bus.publish("session.opened", {"session_id": sid, "kind": "defense"})
+    folder = Path(events[0].payload["folder"])
+    # the app's own Recordings is node A; node B is a second one on the same media root and bus
+    node_b = Recordings(world.svc)
+    world.svc.bus.subscribe("recording.*", node_b.on_recording_event)
+    node_b.observe("chat", {"id": 99, "sender_id": 5, "sender_name": "Zara", "body": "from the other node"}, sid)
+    node_b.observe("member-left", {"person_id": 5}, sid)
+    node_b.observe("hand", {"person_id": 5, "raised": True}, sid)  # not a timeline event
+    await until(lambda: any(e.get("text") == "from the other node" for e in read_timeline(folder)), "B's chat line")
+    await until(lambda: any(e["type"] == "leave" for e in read_timeline(folder)), "B's leave line")
+    await world.svc.bus.publish("session.closed", {"session_id": sid})
+    node_b.observe("chat", {"id": 100, "sender_id": 5, "sender_name": "Zara", "body": "after the end"}, sid)
+    await asyncio.sleep(0.5)
+    await node_b.close()
+    assert not any(e.get("text") == "after the end" for e in read_timeline(folder))
+    assert read_manifest(folder).status == "complete"
+    assert tom.events["recording"][-1]["on"] is False
