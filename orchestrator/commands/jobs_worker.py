@@ -7,8 +7,8 @@ starts), so the live rooms on the same machine keep the CPU; it runs ``jobs.conc
 jobs at once (one by default) with ``jobs.ffmpeg_threads`` encoder threads each. Its services
 (database, Redis bus, archive) live on an event loop in a thread of their own; job bodies,
 on Dramatiq's worker threads, call into it. SIGTERM/SIGINT: stop taking jobs, let the
-running one finish for ``jobs.stop_grace_seconds``, then leave; whatever was cut short is
-run again elsewhere once its lease lapses. SIGKILL: the same, without the grace.
+running one finish for ``jobs.stop_grace_seconds``, then cancel it and put it back in the
+queue, and leave. SIGKILL: the job is run again elsewhere once its lease lapses.
 """
 
 from __future__ import annotations
@@ -70,7 +70,12 @@ def serve(settings: Settings, *, concurrency: int | None = None, ready: threadin
     print(f"aulacast jobs worker {svc.node}: taking jobs from {jobs_cfg.queue} (Ctrl-C stops)", flush=True)
     stop.wait()
     log.info("job worker stopping")
-    worker.stop(timeout=int(jobs_cfg.stop_grace_seconds * 1000))
+    # The running job may finish within the grace; then it is cancelled and handed back to the queue.
+    timer = threading.Timer(jobs_cfg.stop_grace_seconds, runtime.stopping.set)
+    timer.daemon = True
+    timer.start()
+    worker.stop(timeout=int((jobs_cfg.stop_grace_seconds + 30) * 1000))
+    timer.cancel()
     broker.close()
 
     async def close() -> Any:

@@ -47,7 +47,8 @@ def declare(
 
     def aulacast_job(job_id: str) -> None:
         try:
-            run(job_id)
+            if run(job_id) == "released":  # this worker is stopping: another one takes the job
+                actor.send(job_id)
         except LeaseHeld as exc:
             log.info("job held elsewhere, checking again later", extra={"job": job_id, "detail": str(exc)})
             actor.send_with_options(args=(job_id,), delay=recheck_ms)

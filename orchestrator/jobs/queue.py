@@ -86,6 +86,9 @@ class Jobs:
         self._reaper = asyncio.get_running_loop().create_task(self._reap(), name="jobs-reaper")
 
     async def close(self) -> None:
+        """Stop: running in-process jobs are cancelled and handed back to the queue (taken up at the next start)."""
+        if self._runtime is not None:
+            self._runtime.stopping.set()
         if self._reaper is not None:
             self._reaper.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -52,6 +52,9 @@ class Runtime:
     loop: asyncio.AbstractEventLoop
     nice: int = 0  # added to ffmpeg's niceness (the in-process runner; a worker process is niced whole)
     bodies: dict[str, Callable[[JobContext], dict[str, Any]]] = field(default_factory=dict)
+    stopping: threading.Event = field(
+        default_factory=threading.Event
+    )  # set: running jobs stop and go back to the queue
 
     def call(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run a coroutine on the services' loop from a job's thread and wait for it."""
@@ -70,7 +73,7 @@ class JobContext:
         self.attempt = job.attempts
         self.fraction = 0.0
         self.stage = "started"
-        self.cancel = threading.Event()  # set when the lease was lost: stop, someone else has the job
+        self.cancel = threading.Event()  # set when the lease was lost or the node stops: the body should stop
 
     @property
     def settings(self) -> Settings:
@@ -113,6 +116,8 @@ def _heartbeat(
 ) -> None:
     """Renew the lease and write progress until ``stop``; a lost lease sets ``ctx.cancel``."""
     while not stop.wait(PROGRESS_EVERY):
+        if ctx.runtime.stopping.is_set():
+            ctx.cancel.set()  # the lease is still renewed until the body has stopped and released the job
         now = utcnow()
         try:
             with db.session() as s:
@@ -141,8 +146,22 @@ def _finish(db: Database, job_id: str, owner: str, **values: Any) -> bool:
         ).rowcount == 1  # fmt: skip
 
 
+def _release(db: Database, job_id: str, owner: str) -> bool:
+    """Put a job this node stopped back in the queue, for the next worker (or this node's next start)."""
+    now = utcnow()
+    with db.session() as s:
+        return s.execute(
+            update(Job).where(Job.id == job_id, Job.owner == owner, Job.status == "running")
+            .values(status="queued", owner=None, lease_until=None, stage="queued", progress=0.0, updated_at=now)
+            .execution_options(synchronize_session=False)
+        ).rowcount == 1  # fmt: skip
+
+
 def run_job(runtime: Runtime, job_id: str) -> str:
-    """Run one job if it is ours to run; the outcome: ``done``, ``failed`` or ``skipped``."""
+    """Run one job if it is ours to run: ``done``, ``failed``, ``skipped`` (nothing to do), ``released``
+    (this node is stopping: the job is queued again) or ``lost`` (another worker took the lapsed lease)."""
+    if runtime.stopping.is_set():
+        return "skipped"  # a job not yet started stays queued for the next worker
     lease = runtime.settings.jobs.lease_seconds
     owner = f"{runtime.node}/{threading.get_ident()}"
     job = claim(runtime.db, job_id, owner, lease)
@@ -159,20 +178,25 @@ def run_job(runtime: Runtime, job_id: str) -> str:
         if body is None:
             raise UserError(f"no worker here knows job kind {job.kind!r}")
         result = body(ctx)
-    except (UserError, MediaError) as exc:
-        stop.set()
-        beat.join()
-        _finish(runtime.db, job_id, owner, status="failed", error=str(exc), stage="failed")
-        log.info("job refused", extra={"job": job_id, "kind": job.kind, "reason": str(exc)})
-        return "failed"
     except Exception as exc:
         stop.set()
         beat.join()
+        if ctx.cancel.is_set():  # stopped on purpose: not the job's failure
+            if runtime.stopping.is_set() and _release(runtime.db, job_id, owner):
+                log.info("job handed back: this node is stopping", extra={"job": job_id, "kind": job.kind})
+                return "released"
+            log.warning("job %s stopped: its lease was taken over (%s)", job_id, exc)
+            return "lost"
+        if isinstance(exc, UserError | MediaError):
+            _finish(runtime.db, job_id, owner, status="failed", error=str(exc), stage="failed")
+            log.info("job refused", extra={"job": job_id, "kind": job.kind, "reason": str(exc)})
+            return "failed"
         log.exception("job failed", extra={"job": job_id, "kind": job.kind})
         _finish(runtime.db, job_id, owner, status="failed", stage="failed",
                 error=f"server error ({type(exc).__name__}); the operator has the details in the worker's log")  # fmt: skip
         return "failed"
-    stop.set()
+    finally:
+        stop.set()
     beat.join()
     if not _finish(runtime.db, job_id, owner, status="done", progress=1.0, stage="done", result=result):
         log.warning(
