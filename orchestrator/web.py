@@ -80,3 +80,8 @@ async def player_page(request: web.Request) -> web.StreamResponse:
 @api.route("GET", "/handin", roles=PUBLIC, summary="Hand in a recorded presentation and the written work for a defense (§31)", produces="text/html", tags=("web",))
 async def handin_page(request: web.Request) -> web.StreamResponse:
     return page("handin.html")
+
+
+@api.route("GET", "/committee", roles=PUBLIC, summary="The committee page: my sittings, the queue, grading, sign-off (?view=public: the audience's view)", produces="text/html", tags=("web",))
+async def committee_page(request: web.Request) -> web.StreamResponse:
+    return page("committee.html")

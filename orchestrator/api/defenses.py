@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Session
 from orchestrator.api import api, services
 from orchestrator.auth import Identity
 from orchestrator.defenses import scoring, sittings
+from orchestrator.defenses.desk import floor_answer
 from orchestrator.defenses.models import Sitting
 from orchestrator.defenses.policy import decide, grade_access, protocol_access, sitting_access, viewer_of
 from orchestrator.defenses.views import sitting_json
@@ -28,6 +30,8 @@ from orchestrator.errors import UserError
 from orchestrator.grading import scale_of
 from orchestrator.http import AUTHENTICATED, PUBLIC, auth_state, identity, parse_body
 from orchestrator.store.models import Offering, Person
+
+log = logging.getLogger("aulacast.defenses")
 
 SID = "/api/sittings/{sitting_id:\\d+}"
 TID = SID + "/turns/{turn_id:\\d+}"
@@ -167,15 +171,21 @@ async def post_start(request: web.Request) -> dict[str, Any]:
 
 @api.route("POST", TID + "/start", roles=AUTHENTICATED, summary="Start a student's turn (chair); §29 is checked again; the presenting turn ends", tags=("defenses",))
 async def post_turn_start(request: web.Request) -> dict[str, Any]:
-    def save(s: Session, sitting: Sitting, ident: Identity | None) -> dict[str, Any]:
+    svc = services(request)
+
+    def save(s: Session, sitting: Sitting, ident: Identity | None) -> Any:
         assert ident is not None
         v = viewer_of(s, ident, sitting)
         decide(sitting_access(v, "run", sitting))
-        sittings.start_turn(s, sitting, _turn(request, sitting), ident.person_id)
-        return sitting_json(s, sitting, v)
+        turn = _turn(request, sitting)
+        prev = sittings.start_turn(s, sitting, turn, ident.person_id)
+        answer = floor_answer(s, sitting, turn, prev, svc.settings.grading.defense_warning_seconds)
+        return sitting_json(s, sitting, v), answer
 
     try:
-        return await _in_sitting(request, save, lock=True)
+        out, answer = await _in_sitting(request, save, lock=True)
+        await _floor(request, out, answer)
+        return out
     except sittings.NotAdmitted as exc:
         # kept in its own transaction (the turn's start rolled back), then told to the chair
         reason = exc.reason
@@ -190,14 +200,28 @@ async def post_turn_start(request: web.Request) -> dict[str, Any]:
 
 @api.route("POST", SID + "/end-turn", roles=AUTHENTICATED, summary="End the presenting turn (chair)", tags=("defenses",))
 async def post_end_turn(request: web.Request) -> dict[str, Any]:
-    def save(s: Session, sitting: Sitting, ident: Identity | None) -> dict[str, Any]:
+    svc = services(request)
+
+    def save(s: Session, sitting: Sitting, ident: Identity | None) -> Any:
         assert ident is not None
         v = viewer_of(s, ident, sitting)
         decide(sitting_access(v, "run", sitting))
-        sittings.end_current(s, sitting, ident.person_id)
-        return sitting_json(s, sitting, v)
+        prev = sittings.end_current(s, sitting, ident.person_id)
+        return sitting_json(s, sitting, v), floor_answer(s, sitting, None, prev, svc.settings.grading.defense_warning_seconds)
 
-    return await _in_sitting(request, save, lock=True)
+    out, answer = await _in_sitting(request, save, lock=True)
+    await _floor(request, out, answer)
+    return out
+
+
+async def _floor(request: web.Request, sitting: dict[str, Any], answer: dict[str, Any]) -> None:
+    """A turn started or ended from the committee page moves the room's floor as the socket event does."""
+    server = services(request).signaling
+    if server is not None and sitting.get("room"):
+        try:
+            await server.apply_floor(sitting["room"], answer, identity(request).person_id)
+        except Exception:  # the turn is recorded; the room catches up at the chair's next step
+            log.exception("moving the floor of session %s failed", sitting["room"])
 
 
 @api.route("POST", TID + "/absent", roles=AUTHENTICATED, summary="Mark a waiting student absent: to the end of the queue, or to a reserve sitting (chair)", body=AbsentBody, tags=("defenses",))

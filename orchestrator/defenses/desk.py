@@ -42,6 +42,13 @@ def turn_info(s: Session, sitting: Sitting, turn: Turn, warning_seconds: int) ->
             "recording_offset": turn.recording_offset}
 
 
+def floor_answer(s: Session, sitting: Sitting, turn: Turn | None, prev: Turn | None, warning: int) -> dict[str, Any]:
+    """What the sitting's room must show after a turn started (``turn``) or ended (None)."""
+    return {"sitting": sitting.id, "presenter": turn.student_id if turn else None,
+            "previous": prev.student_id if prev else None,
+            "turn": turn_info(s, sitting, turn, warning) if turn else None}
+
+
 class Desk:
     def __init__(self, svc: Services) -> None:
         self.svc = svc
@@ -77,12 +84,10 @@ class Desk:
         if action == "turn-start":
             turn = sittings.turn_of(sitting, int(params["turn_id"]))
             prev = sittings.start_turn(s, sitting, turn, person_id)
-            return {"sitting": sitting.id, "presenter": turn.student_id,
-                    "previous": prev.student_id if prev else None, "turn": turn_info(s, sitting, turn, warning)}
+            return floor_answer(s, sitting, turn, prev, warning)
         if action == "turn-end":
             prev = sittings.end_current(s, sitting, person_id)
-            return {"sitting": sitting.id, "presenter": None, "previous": prev.student_id if prev else None,
-                    "turn": None}
+            return floor_answer(s, sitting, None, prev, warning)
         if action == "absent":
             reserve = sittings.get_sitting(s, int(params["reserve"]), lock=True) if params.get("reserve") else None
             sittings.mark_absent(s, sitting, sittings.turn_of(sitting, int(params["turn_id"])), person_id,

@@ -92,14 +92,19 @@ class DefenseEvents(Handlers):
         return data
 
     async def _move_floor(self, conn: Conn, res: dict[str, Any]) -> dict[str, Any]:
-        """Set the room's floor from the desk's answer, in one media step; tell everyone; run the timer."""
-        sid = conn.session_id
+        return await self.apply_floor(conn.session_id, res, conn.person_id)
+
+    async def apply_floor(self, sid: int, res: dict[str, Any], by: int) -> dict[str, Any]:
+        """Set the room's floor from the desk's answer, in one media step; tell everyone; run the timer.
+
+        Also called by the orchestrator when the chair starts a turn from the committee page (HTTP).
+        """
         presenter, turn = res.get("presenter"), res.get("turn")
         meta = await self.b.rooms.set_meta(sid, sitting=res["sitting"], floor=presenter, turn=turn, mics=[],
                                            presenter=presenter)  # fmt: skip
         self._metas[sid] = meta
         await self._push_floor(sid, meta, presenter)
-        data = {"presenter": presenter, "previous": res.get("previous"), "turn": turn, "by": conn.person_id,
+        data = {"presenter": presenter, "previous": res.get("previous"), "turn": turn, "by": by,
                 "sitting": res["sitting"]}  # fmt: skip
         await self.sio.emit("floor", data, room=room_of(sid))
         self._arm_timer(sid, turn)

@@ -58,6 +58,17 @@ async def test_join_and_leave_become_attendance_shown_to_tutor_and_registrar(tmp
         assert "'=HYPERLINK(\"http://evil\",\"x\")" in names  # shown as text, never run
         assert not any(cell.startswith(("=", "+", "-", "@")) for row in table[1:] for cell in row)
 
+        # the committee page starts turns over HTTP: the room's floor moves as with the socket event
+        tid = next(t["id"] for t in (await (await world.request("GET", f"/api/sittings/{_sitting}", "chr")).json())["queue"]
+                   if t["student"]["username"] == "st1")
+        r = await world.request("POST", f"/api/sittings/{_sitting}/turns/{tid}/start", "chr")
+        assert r.status == 200, await r.text()
+        floor = await st1.wait_for("floor", lambda d: d["presenter"] == world.ids["st1"])
+        assert floor["turn"]["id"] == tid and floor["by"] == world.ids["chr"]
+        r = await world.request("POST", f"/api/sittings/{_sitting}/end-turn", "chr")
+        assert r.status == 200
+        await st1.wait_for("floor", lambda d: d["presenter"] is None and d["previous"] == world.ids["st1"])
+
         for who, status in (("st1", 403), ("oth", 403), ("mem1", 200), ("out", 403)):
             r = await world.request("GET", f"/api/sessions/{room}/attendance", who)
             assert r.status == status, (who, await r.text())
