@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from aiohttp import web
 from orchestrator.api import SERVICES, api
 from orchestrator.api.auth import resolve_identity
 from orchestrator.config import Settings
-from orchestrator.http import make_middlewares
+from orchestrator.http import BODY_TIMEOUT, make_middlewares
 from orchestrator.services import Services
 
 log = logging.getLogger("aulacast.app")
@@ -53,11 +54,25 @@ def load_api_modules() -> None:
         importlib.import_module(name)
 
 
+def private_data_dir(settings: Settings) -> None:
+    """The data folder (database, keys, media) is the service's own: 0700, made so if it is wider."""
+    path = settings.data_dir
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    st = path.stat()
+    if st.st_uid == os.getuid() and st.st_mode & 0o077:
+        os.chmod(path, 0o700)
+
+
 def create_app(settings: Settings, *, services: Services | None = None, hooks: tuple[Hook, ...] = ()) -> web.Application:
     load_api_modules()
+    private_data_dir(settings)
     svc = services or Services.build(settings)
     app = web.Application(middlewares=make_middlewares(resolve_identity), client_max_size=16 * 1024 * 1024)
     app[SERVICES] = svc
+    app[BODY_TIMEOUT] = settings.http.body_timeout_seconds
+    from orchestrator.web import harden_response
+
+    app.on_response_prepare.append(harden_response)
     api.install(app)
     if (WEB_ROOT / "static").is_dir():
         app.router.add_static("/static/", WEB_ROOT / "static", append_version=True)

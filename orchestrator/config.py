@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import secrets
 import tomllib
 from pathlib import Path
@@ -135,6 +136,8 @@ class SignalingSettings(BaseModel):
     stock_fanout: bool = Field(False, description="python-socketio's own fan-out instead of signaling/fanout.py's "
                                                   "(the benchmark's baseline, or a way out after an upgrade)")
     gc_freeze: bool = Field(True, description="short garbage-collector pauses (signaling/gcpolicy.py)")  # fmt: skip
+    max_sockets_per_person: int = Field(5, ge=1, le=100,
+                                        description="open Socket.IO connections of one person in one session, per node")  # fmt: skip
 
 
 # Environment variables read outside Settings before they moved into it: named, so none is ignored silently.
@@ -427,8 +430,10 @@ def render_settings(settings: Settings) -> str:
                 continue
             if isinstance(value, SecretStr):
                 shown = f'"{SECRET_MASK}"'
-            elif name == "database_url" and value:
+            elif isinstance(value, str) and value:
                 shown = f'"{_mask_url(value)}"'
+            elif isinstance(value, list) and any(isinstance(v, str) for v in value):
+                shown = repr([_mask_url(v) if isinstance(v, str) else v for v in value])
             elif value is None:
                 shown = '""  # not set'
             elif isinstance(value, str | Path):
@@ -450,10 +455,22 @@ def render_settings(settings: Settings) -> str:
     return "\n".join(lines) + "\n"
 
 
+_SECRET_KEYS = r"(?:password|passwd|pwd|pass|secret|token|key|sslpassword|sslkey|auth|credential|apikey|api_key)"
+_USERINFO = re.compile(r"^(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*:(?://)?)(?P<user>[^:@/\s]*):(?P<pw>[^@\s]*)@")
+_OPAQUE_USERINFO = re.compile(r"^(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*:)(?!//)(?P<info>[^@/\s]+)@")
+_QUERY_SECRET = re.compile(r"(?i)([?&;]" + _SECRET_KEYS + r"=)[^&;#\s]*")
+_KV_SECRET = re.compile(r"(?i)(\b" + _SECRET_KEYS + r"\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)")
+
+
 def _mask_url(url: str) -> str:
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        creds, host = rest.rsplit("@", 1)
-        user = creds.split(":", 1)[0]
-        return f"{scheme}://{user}:{SECRET_MASK}@{host}" if ":" in creds else url
-    return url
+    """Every credential form in a DSN or URL masked: ``user:pw@`` (also ``turn:user:pw@host``),
+    secret query parameters (``?password=``), and libpq key/value strings (``password=... ``)."""
+    if not url:
+        return url
+    out = _USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:{SECRET_MASK}@", url)
+    if SECRET_MASK not in out:  # turn:secret@host (no user): the whole userinfo
+        out = _OPAQUE_USERINFO.sub(lambda m: f"{m['scheme']}{SECRET_MASK}@", out)
+    out = _QUERY_SECRET.sub(lambda m: m.group(1) + SECRET_MASK, out)
+    if "://" not in out and "=" in out:
+        out = _KV_SECRET.sub(lambda m: m.group(1) + SECRET_MASK, out)
+    return out

@@ -13,6 +13,7 @@ role, before the handler runs. Handlers return dicts (JSON) or responses;
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import json
 import logging
@@ -22,12 +23,13 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from orchestrator.auth import Identity
-from orchestrator.errors import Forbidden, Unauthenticated, UserError
+from orchestrator.errors import Forbidden, NotFound, Unauthenticated, UserError
 
 log = logging.getLogger("aulacast.http")
 
@@ -101,6 +103,16 @@ def client_address(request: web.Request, trusted: list[str], header: str = "X-Fo
     return peer
 
 
+def same_origin(request: web.Request, public_url: str) -> bool:
+    """Whether the request's ``Origin`` (when it sends one) is this site: the public URL or the host asked."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True  # not a browser's cross-site form: scripts and curl send none
+    public = urlsplit(public_url)
+    own = {f"{public.scheme}://{public.netloc}", f"{request.scheme}://{request.host}"}
+    return origin in own
+
+
 def identity(request: web.Request) -> Identity:
     ident = auth_state(request).identity
     if ident is None:
@@ -116,7 +128,11 @@ def auth_state(request: web.Request) -> AuthState:
 
 
 MAX_JSON_BYTES = 1024 * 1024
+MAX_ID = 2**63 - 1
 READ_CHUNK = 64 * 1024
+
+
+BODY_TIMEOUT = web.AppKey("body_timeout", float)
 
 
 async def read_body(request: web.Request, limit: int, what: str = "body") -> bytes:
@@ -128,11 +144,18 @@ async def read_body(request: web.Request, limit: int, what: str = "body") -> byt
     if request.content_length is not None and request.content_length > limit:
         raise UserError(f"{what} larger than {limit} bytes", code="too_large", status=413)
     buf = bytearray()
-    async for chunk in request.content.iter_chunked(READ_CHUNK):
+    pause = request.app.get(BODY_TIMEOUT, 60.0)
+    while True:
+        try:
+            async with asyncio.timeout(pause):  # a client that stops sending mid-body is cut off
+                chunk = await request.content.readany()
+        except TimeoutError:
+            raise UserError(f"{what}: no data for {pause:g} s; send the whole body", code="timeout", status=408) from None
+        if not chunk:
+            return bytes(buf)
         buf += chunk
         if len(buf) > limit:
             raise UserError(f"{what} larger than {limit} bytes", code="too_large", status=413)
-    return bytes(buf)
 
 
 async def parse_body(request: web.Request, model: type[BaseModel]) -> Any:
@@ -143,12 +166,30 @@ async def parse_body(request: web.Request, model: type[BaseModel]) -> Any:
         raise UserError("the request body is not valid JSON", code="invalid_json") from None
     except RecursionError:
         raise UserError("the request body is nested too deeply", code="invalid_json") from None
+    where = _out_of_range(raw)  # ids and counts live in 64-bit columns: larger numbers are refused here
+    if where is not None:
+        raise UserError(f"{where or '(body)'}: number out of range", code="invalid_body", status=422)
     try:
-        return model.model_validate(raw)
+        # strict: JSON types as written (true is not 1, "5" is not 5); dates still from ISO strings
+        return model.model_validate_json(raw_bytes, strict=True)
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"]) or "(body)"
         raise UserError(f"{where}: {err['msg']}", code="invalid_body", status=422) from None
+
+
+def _out_of_range(value: Any, path: str = "") -> str | None:
+    """The key path of the first integer beyond 64 bits in parsed JSON, else None (iterative: no recursion)."""
+    stack = [(value, path)]
+    while stack:
+        v, p = stack.pop()
+        if isinstance(v, int) and not isinstance(v, bool) and abs(v) > MAX_ID:
+            return p
+        if isinstance(v, dict):
+            stack.extend((sub, f"{p}.{k}" if p else str(k)) for k, sub in v.items())
+        elif isinstance(v, list):
+            stack.extend((sub, f"{p}.{i}" if p else str(i)) for i, sub in enumerate(v))
+    return None
 
 
 class Api:
@@ -185,6 +226,9 @@ class Api:
 
 def _guard(spec: RouteSpec) -> Handler:
     async def handler(request: web.Request) -> web.StreamResponse:
+        for name, value in request.match_info.items():
+            if value.isdigit() and (len(value) > 19 or int(value) > MAX_ID):
+                raise NotFound(f"no such {name.removesuffix('_id')}: {value[:24]}{'...' if len(value) > 24 else ''}")
         if not spec.public:
             state = auth_state(request)
             ident = state.identity
@@ -217,6 +261,17 @@ def error_body(code: str, message: str, request_id: str | None = None) -> dict[s
     return body
 
 
+_FEED = re.compile(r"^/feeds/[^/]+\.ics$")
+_SIGNED_PATH = re.compile(r"^(/archive/(?:play|download)/\d+/)[^/]+")
+
+
+def loggable_path(path: str) -> str:
+    """The path as logs keep it: secrets that travel in paths (feed tokens) are cut out."""
+    if _FEED.match(path):
+        return "/feeds/[redacted].ics"
+    return _SIGNED_PATH.sub(r"\1[redacted]", path)
+
+
 def make_middlewares(resolve: Callable[[web.Request], Awaitable[None]]) -> list[Any]:
     @web.middleware
     async def request_context(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -245,7 +300,7 @@ def make_middlewares(resolve: Callable[[web.Request], Awaitable[None]]) -> list[
             else:
                 raise
         except Exception:
-            log.exception("unhandled error", extra={"request_id": rid, "path": request.path})
+            log.exception("unhandled error", extra={"request_id": rid, "path": loggable_path(request.path)})
             response = web.json_response(
                 error_body("internal", "internal error; the request id identifies it in the logs", rid), status=500
             )
@@ -255,7 +310,7 @@ def make_middlewares(resolve: Callable[[web.Request], Awaitable[None]]) -> list[
                 extra={
                     "request_id": rid,
                     "method": request.method,
-                    "path": request.path,
+                    "path": loggable_path(request.path),
                     "status": status,
                     "ms": round((time.perf_counter() - started) * 1000, 1),
                     "person": getattr(auth_state(request).identity, "username", None),

@@ -224,7 +224,8 @@ def make_backend(svc: Services, rooms: RoomStore, media: MediaPlaneAdapter | Non
         await svc.db_call(lambda s: record_presence(s, session_id, person_id, role, joined))
 
     return Backend(verify_token, session_info, chat, store, rooms, media, control, write_audit, svc.node,
-                   desk=Desk(svc), presence=presence)
+                   desk=Desk(svc), presence=presence,
+                   max_sockets_per_person=svc.settings.signaling.max_sockets_per_person)
 
 
 def attach(app: web.Application, svc: Services) -> None:

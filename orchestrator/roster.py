@@ -100,8 +100,10 @@ def parse_roster(text: str, *, source: str = "roster.csv", default_tz: str = "As
             bad = [r for r in roles if r not in ROLES]
             if bad:
                 problems.append(f"roles: unknown {', '.join(bad)} (known: {', '.join(ROLES)})")
-            if values.get("email") and not EMAIL.match(values["email"]):
-                problems.append(f"email: {values['email']!r} is not an e-mail address")
+            if values.get("email") and (len(values["email"]) > 200 or not EMAIL.match(values["email"])):
+                problems.append(f"email: {values['email'][:80]!r} is not an e-mail address (at most 200 characters)")
+            if len(values["display_name"]) > 200:
+                problems.append("display_name: longer than 200 characters")
             tz = values.get("timezone") or default_tz
             try:
                 ZoneInfo(tz)

@@ -22,6 +22,16 @@ CSP = (
 )
 
 
+async def harden_response(request: web.Request, response: web.StreamResponse) -> None:
+    """Every response (routes, static files, errors): no software versions in ``Server``, and any
+    HTML (the /static/*.html copies too) carries the pages' CSP and frame protections."""
+    response.headers["Server"] = "aulacast"
+    if response.content_type == "text/html":
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+
+
 def page(name: str) -> web.FileResponse:
     response = web.FileResponse(STATIC / name)
     response.headers["Content-Security-Policy"] = CSP

@@ -96,3 +96,4 @@ class Backend:
     # the room's timeline of people: (session, person, role, joined) when someone's first socket enters
     # the room and when their last one leaves (attendance)
     presence: Callable[[int, int, str, bool], Awaitable[None]] | None = None
+    max_sockets_per_person: int = 5  # open sockets of one person in one session on one node (tabs, reconnects)

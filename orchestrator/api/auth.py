@@ -35,6 +35,7 @@ from orchestrator.http import (
     client_address,
     identity,
     parse_body,
+    same_origin,
 )
 from orchestrator.loginguard import LoginGuard, make_login_guard
 from orchestrator.store.models import AuthToken, Person
@@ -109,6 +110,11 @@ async def resolve_identity(request: web.Request) -> None:
 @api.route("POST", "/api/auth/login", roles=PUBLIC, summary="Sign in; a cookie session or an API bearer token", body=LoginBody, tags=("auth",), response=LoginOut)
 async def login(request: web.Request) -> web.Response:
     svc = services(request)
+    if request.content_type != "application/json":  # a cross-site form can only send text/plain or form types
+        raise UserError("sign in with a JSON body (Content-Type: application/json)", code="unsupported_media_type",
+                        status=415)  # fmt: skip
+    if not same_origin(request, svc.settings.effective_public_url):
+        raise Forbidden("signing in from another site is refused", code="csrf")
     body: LoginBody = await parse_body(request, LoginBody)
     cfg = svc.settings.auth
     address = client_address(request, svc.settings.http.trusted_proxies, svc.settings.http.client_address_header)

@@ -26,7 +26,7 @@ def find_ffmpeg(configured: str | None) -> str | None:
 
 @api.route("GET", "/healthz", roles=PUBLIC, summary="The process is up", tags=("ops",))
 async def healthz(request: web.Request) -> dict[str, Any]:
-    return {"status": "ok", "node": services(request).node}
+    return {"status": "ok"}  # the node's hostname:pid is for logs and operators, not for anyone who asks
 
 
 @api.route("GET", "/readyz", roles=PUBLIC, summary="Database, Redis (when configured) and ffmpeg are usable", tags=("ops",))

@@ -27,8 +27,8 @@ class PersonBody(BaseModel):
     username: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{1,79}$")
     display_name: str = Field(min_length=1, max_length=200)
     roles: list[str] = Field(min_length=1)
-    email: str | None = None
-    timezone: str = "Asia/Almaty"
+    email: str | None = Field(None, max_length=200, pattern=r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+    timezone: str = Field("Asia/Almaty", max_length=64)
     password: str | None = Field(None, min_length=10, max_length=1024)
 
     @field_validator("timezone")

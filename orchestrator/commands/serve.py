@@ -38,13 +38,23 @@ def run(args: argparse.Namespace) -> int:
         db.check_revision()
         logins = []
     app = create_app(settings)
-    return asyncio.run(_serve(app, settings.host, settings.port, logins))
+    return asyncio.run(_serve(app, settings.host, settings.port, logins, settings.http.header_timeout_seconds))
 
 
-async def _serve(app: web.Application, host: str, port: int, logins: list[tuple[str, str, str]]) -> int:
+def make_runner(app: web.Application, header_timeout: float) -> web.AppRunner:
+    """The runner ``serve`` uses: no access log (the app logs each request, secrets cut out), and a
+    connection must send a request within ``header_timeout`` s (aiohttp's idle timer also closes a
+    client still trickling its headers then: slow-header clients are closed)."""
     from aiohttp import web
 
-    runner = web.AppRunner(app, access_log=None)
+    return web.AppRunner(app, access_log=None, keepalive_timeout=header_timeout)
+
+
+async def _serve(app: web.Application, host: str, port: int, logins: list[tuple[str, str, str]],
+                 header_timeout: float = 15.0) -> int:  # fmt: skip
+    from aiohttp import web
+
+    runner = make_runner(app, header_timeout)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()

@@ -12,6 +12,7 @@ STATUS:CANCELLED.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -98,7 +99,7 @@ def render_calendar(
     cal.add("version", "2.0")
     cal.add("calscale", "GREGORIAN")
     cal.add("method", "PUBLISH")
-    cal.add("x-wr-calname", name)
+    cal.add("x-wr-calname", _CONTROLS.sub("", name.replace("\r", " ").replace("\n", " ")))
     cal.add("x-wr-timezone", tz)
     first = items[0].start.year if items else stamp.year
     last = items[-1].end.year if items else stamp.year
@@ -141,7 +142,13 @@ def render_calendar(
     return b"".join(out)
 
 
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
 def _text(value: str) -> str:
+    """An RFC 5545 TEXT value: line breaks (CRLF, CR, LF) become the escaped \\n, other control
+    characters (not allowed in TEXT, §3.3.11) are dropped; then icalendar escapes , ; \\."""
+    value = _CONTROLS.sub("", value.replace("\r\n", "\n").replace("\r", "\n"))
     return vText(value).to_ical().decode("utf-8")
 
 

@@ -13,7 +13,6 @@ part played; for a cut filler we only know the part, so duration = out.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import os
@@ -25,6 +24,7 @@ from types import TracebackType
 from typing import Any
 
 from fileio import write_text_atomic
+from fileio.csvcell import csv_writer
 from schedules.tv.day import Day, Item, TvScheduleError
 
 GENERATED_SOURCE = "generated:{kind}"
@@ -84,7 +84,7 @@ CSV_COLUMNS = (
 def day_csv(day: Day) -> str:
     """One row per item; local ISO times with offsets, texts in the channel's first language."""
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
+    w = csv_writer(buf)
     w.writerow(CSV_COLUMNS)
     langs = day.channel.languages
     for item in day.items:
@@ -180,7 +180,7 @@ AS_RUN_COLUMNS = ("channel", "start", "end", "kind", "title", "source", "media_i
 
 def as_run_csv(records: Iterable[AsRunRecord]) -> str:
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
+    w = csv_writer(buf)
     w.writerow(AS_RUN_COLUMNS)
     for r in records:
         d = asdict(r)

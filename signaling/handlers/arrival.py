@@ -38,6 +38,9 @@ class Arrival(Handlers):
             raise _refused("not_found", f"session {claims.session_id} does not exist")
         if info.status in ENDED_STATES:
             raise _refused("session_ended", f"the session is {info.status}; the room is closed")
+        if len(self._sockets_of.get((claims.session_id, claims.person_id), ())) >= self.b.max_sockets_per_person:
+            raise _refused("too_many_connections",
+                           f"you already have {self.b.max_sockets_per_person} connections to this room; close one")
         conn = Conn(sid, claims, info)
         self.conns[sid] = conn
         self._sockets_of.setdefault((claims.session_id, claims.person_id), set()).add(sid)

@@ -1,5 +1,18 @@
 import { api } from "/static/common.js";
 
+/** Where to go after signing in: a page of this site only. The check resolves `next` the way the
+ * browser will (backslashes, tabs, "//host"), so only the same origin passes; anything else: /home. */
+function afterSignIn(next) {
+  if (!next) return "/home";
+  try {
+    const url = new URL(next, location.origin);
+    if (url.origin === location.origin) return url.href;
+  } catch {
+    /* not a URL at all */
+  }
+  return "/home";
+}
+
 const form = document.getElementById("login");
 form.addEventListener("submit", async (ev) => {
   ev.preventDefault();
@@ -8,8 +21,7 @@ form.addEventListener("submit", async (ev) => {
   error.textContent = "";
   try {
     await api("POST", "/api/auth/login", { username: data.get("username"), password: data.get("password") });
-    const next = new URLSearchParams(location.search).get("next");
-    location.href = next && next.startsWith("/") && !next.startsWith("//") ? next : "/home";
+    location.href = afterSignIn(new URLSearchParams(location.search).get("next"));
   } catch (e) {
     error.textContent = e.message;
   }
