@@ -131,7 +131,7 @@ async def tus_create(request: web.Request) -> web.Response:
     kind = meta.get("kind", "presentation")
     if kind not in HANDIN_KINDS:
         raise UserError(f"metadata 'kind' must be one of {', '.join(HANDIN_KINDS)}", code="bad_metadata")
-    if not meta.get("session", "").isdigit():
+    if not meta.get("session", "").isdigit() or len(meta["session"]) > 18:
         raise UserError("metadata 'session' must name the defense's session id", code="bad_metadata")
     session_id = int(meta["session"])
     filename = os.path.basename(meta.get("filename") or meta.get("name") or f"{kind}.bin")[:300] or kind
