@@ -105,7 +105,8 @@ export class ChatView {
   }
 
   scroll() {
-    this.list.scrollTop = this.list.scrollHeight;
+    const box = this.list.closest(".chat-log") || this.list; // the log region scrolls; the <ol> holds the items
+    box.scrollTop = box.scrollHeight;
   }
 
   /** Plain list of what is shown (the E2E test reads it). */
