@@ -1,0 +1,246 @@
+"""A defense sitting's turns on the media plane: presenter switch time against one plain join, audience fps, CPU.
+
+    .venv/bin/python bench/defense_turns.py                         # 10 students, 5 members, 100 audience
+    .venv/bin/python bench/defense_turns.py --audience 10 --probes 3 --turn-seconds 6   # a loaded 2-core host
+
+One media worker (media.live.workers, the production path) holds a DEFENSE room. The chair publishes
+a camera and a microphone, the other members a microphone; students and the audience join receiving
+only. For each of the students in turn the chair's "start turn" is replayed as the server does it:
+``set_floor`` (the new student's presenter grant, the previous one's taken away, the active speaker,
+in one step under the room's lock); the student then publishes camera and microphone (what the page
+does on the ``floor`` event), and we time until audience probes decode the new presenter's first
+frame — recognised by its colour, each student's camera being a different solid colour.
+
+Reference, same run and same room: one plain join (a viewer joining the room while the chair
+publishes) until its first decoded frame, median of ``--joins`` joins. The figure is the switch's
+p95 divided by that. Audience peers other than the probes receive without decoding their video
+in Python (aiortc still depacketises it), so a loaded host can hold them; the probes decode.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import fractions
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HZ = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / HZ
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def run(students: int, members: int, audience: int, probes: int, turn_seconds: float, joins: int) -> dict[str, Any]:
+    import av
+    import numpy
+    from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+    from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, VideoStreamTrack
+
+    from media.live import aiortc_hooks
+    from media.live.fanout import RoomKind
+    from media.live.types import MediaConfig, MediaGrant
+    from media.live.workers import WorkerPool
+
+    aiortc_hooks.restrict_host_addresses(["127.0.0.1"])
+    aiortc_hooks.set_consent_timing(5.0, 10_000)
+    config = RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+    colours = [(40 + 20 * i) % 256 for i in range(students + 1)]  # grey level per student; index 0 = chair
+
+    class Camera(VideoStreamTrack):
+        def __init__(self, level: int) -> None:
+            super().__init__()
+            self.image = numpy.full((240, 320, 3), level, dtype=numpy.uint8)
+
+        async def recv(self) -> av.VideoFrame:
+            pts, time_base = await self.next_timestamp()
+            frame = av.VideoFrame.from_ndarray(self.image, format="rgb24")
+            frame.pts, frame.time_base = pts, fractions.Fraction(time_base)
+            return frame
+
+    pool = WorkerPool(MediaConfig(host_addresses=["127.0.0.1"], consent_failures=60), workers=1)
+    await pool.start()
+    room = "sitting"
+    offers: dict[str, Any] = {}
+
+    def on_event(event: Any) -> None:
+        handler = offers.get(event.peer_id)
+        if event.type == "subscribe-offer" and handler is not None:
+            asyncio.ensure_future(handler(event.data["sdp"]))
+
+    pool.on_event(on_event)
+    await pool.open_room(room, RoomKind.DEFENSE)
+    pcs: list[Any] = []
+
+    async def publish(peer: str, grant: MediaGrant, camera: int | None, join: bool) -> Any:
+        pc = RTCPeerConnection(config)
+        pcs.append(pc)
+        sources: dict[str, str] = {}
+        if camera is not None:
+            sources[pc.addTransceiver(Camera(camera), direction="sendonly").mid or "0"] = "camera"
+        t = pc.addTransceiver(AudioStreamTrack(), direction="sendonly")
+        await pc.setLocalDescription(await pc.createOffer())
+        sources = {tr.mid: ("camera" if tr.kind == "video" else "microphone") for tr in pc.getTransceivers()}
+        sdp = pc.localDescription.sdp
+        answer = await (pool.join(room, peer, grant, sdp, sources) if join else pool.renegotiate(room, peer, sdp, sources))
+        await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+        del t
+        return pc
+
+    changed = asyncio.Event()  # a probe saw a presenter for the first time
+
+    async def seen(pred: Any) -> None:
+        while not pred():
+            changed.clear()
+            if not pred():
+                await changed.wait()
+
+    class Viewer:
+        """A receiving peer; a probe decodes video and notes when each grey level first shows."""
+
+        def __init__(self, peer: str, probe: bool) -> None:
+            self.peer, self.probe = peer, probe
+            self.pc = RTCPeerConnection(config)
+            pcs.append(self.pc)
+            self.first: dict[int, float] = {}
+            self.frames: dict[int, int] = {}
+            self.pc.on("track", self._track)
+            offers[peer] = self.answer
+            self.lock = asyncio.Lock()
+            self.offered: list[float] = []
+
+        def _track(self, track: Any) -> None:
+            if track.kind != "video" or not self.probe:
+                return
+
+            async def read() -> None:
+                while True:
+                    try:
+                        frame = await track.recv()
+                    except MediaStreamError:
+                        return
+                    level = int(frame.to_ndarray(format="gray")[::16, ::16].mean())
+                    who = min(range(len(colours)), key=lambda i: abs(colours[i] - level))
+                    if who not in self.first:
+                        self.first[who] = time.perf_counter()
+                        changed.set()
+                    self.frames[who] = self.frames.get(who, 0) + 1
+
+            asyncio.ensure_future(read())
+
+        async def answer(self, sdp: str) -> None:
+            self.offered.append(time.perf_counter())
+            async with self.lock:
+                if self.pc.connectionState == "closed":
+                    return
+                try:
+                    await self.pc.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
+                    await self.pc.setLocalDescription(await self.pc.createAnswer())
+                    await pool.answer(room, self.peer, self.pc.localDescription.sdp)
+                except Exception as exc:  # a viewer that left meanwhile
+                    if self.pc.connectionState != "closed":
+                        print(f"{self.peer}: answering failed: {exc!r}", file=sys.stderr)
+
+    presenter = MediaGrant(True, True, True, True, sees_all_cameras=False, featured=True)
+    waiting = MediaGrant(sees_all_cameras=False)
+    member = MediaGrant(can_publish_microphone=True)
+    await publish("chair", MediaGrant(True, True, True, True), colours[0], join=True)
+    for m in range(1, members):
+        await publish(f"member{m}", member, None, join=True)
+    await pool.set_active_speaker(room, "chair")
+
+    # reference: plain joins until their first decoded frame (of the chair's camera)
+    plain: list[float] = []
+    for j in range(joins):
+        v = Viewer(f"join{j}", probe=True)
+        start = time.perf_counter()
+        await pool.join(room, v.peer, waiting, None)
+        await seen(lambda v=v: 0 in v.first)
+        plain.append(v.first[0] - start)
+        await pool.leave(room, v.peer)
+        await v.pc.close()
+        offers.pop(v.peer, None)
+        await asyncio.sleep(0.5)
+
+    viewers = [Viewer(f"aud{i}", probe=i < probes) for i in range(audience)]
+    for v in viewers:
+        await pool.join(room, v.peer, waiting, None)
+    for s in range(1, students + 1):
+        await pool.join(room, f"student{s}", waiting, None)
+    await asyncio.sleep(2)
+    worker = pool.pid(0)
+    assert worker is not None
+    cpu0, wall0 = cpu_seconds(worker), time.perf_counter()
+
+    switches: list[float] = []
+    fps: list[float] = []
+    previous: str | None = None
+    previous_pc: Any = None
+    for s in range(1, students + 1):
+        peer = f"student{s}"
+        grants = {peer: presenter} | ({previous: waiting} if previous else {})
+        start = time.perf_counter()
+        await pool.set_floor(room, grants, peer)  # the chair's click, as the server applies it
+        if previous_pc is not None:
+            await previous_pc.close()  # the previous presenter's page stops publishing on `floor`
+        previous_pc = await publish(peer, presenter, colours[s], join=False)  # ...the new one's starts
+        published = time.perf_counter()
+        probes_ = [v for v in viewers if v.probe]
+        await seen(lambda s=s, probes_=probes_: all(s in v.first for v in probes_))
+        switches += [v.first[s] - start for v in probes_]
+        if os.environ.get("DEFENSE_TURNS_TRACE"):
+            print(f"turn {s}: published +{(published - start) * 1000:.0f} ms; offers at "
+                  f"{[round((o - start) * 1000) for o in probes_[0].offered if o >= start]} ms; first frame "
+                  f"+{(probes_[0].first[s] - start) * 1000:.0f} ms")
+        before = {id(v): v.frames.get(s, 0) for v in probes_}
+        await asyncio.sleep(turn_seconds)
+        fps += [(v.frames.get(s, 0) - before[id(v)]) / turn_seconds for v in probes_]
+        previous = peer
+    cpu1, wall1 = cpu_seconds(worker), time.perf_counter()
+    stats = await pool.stats(0)
+    for pc in pcs:
+        await pc.close()
+    await pool.close()
+    return {"plain": plain, "switches": switches, "fps": fps, "cpu": (cpu1 - cpu0) / (wall1 - wall0) * 100,
+            "lag": stats.get("lag", {})}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--students", type=int, default=10)
+    parser.add_argument("--members", type=int, default=5, help="committee size, chair included")
+    parser.add_argument("--audience", type=int, default=100)
+    parser.add_argument("--probes", type=int, default=5, help="audience peers that decode video")
+    parser.add_argument("--turn-seconds", type=float, default=10.0)
+    parser.add_argument("--joins", type=int, default=5, help="plain joins for the reference")
+    a = parser.parse_args()
+    load = os.getloadavg()[0]
+    print(f"# defense_turns  {time.strftime('%Y-%m-%d %H:%M:%S %Z')}  {platform.node()}  {os.cpu_count()} cpus  "
+          f"load {load:.2f}  students {a.students}  members {a.members}  audience {a.audience} ({a.probes} decoding)")
+    r = asyncio.run(run(a.students, a.members, a.audience, a.probes, a.turn_seconds, a.joins))
+    ref = statistics.median(r["plain"])
+    p50, p95 = percentile(r["switches"], 0.5), percentile(r["switches"], 0.95)
+    print(f"plain join -> first decoded frame: median {ref * 1000:.0f} ms  (of {len(r['plain'])})")
+    print(f"presenter switch -> audience's first frame of the new presenter: p50 {p50 * 1000:.0f} ms  "
+          f"p95 {p95 * 1000:.0f} ms  max {max(r['switches']) * 1000:.0f} ms  (n {len(r['switches'])})")
+    print(f"ratio switch p95 / plain join: {p95 / ref:.2f}  (goal <= 1.5)")
+    print(f"audience fps during turns (decoding probes): min {min(r['fps']):.1f}  median {statistics.median(r['fps']):.1f}")
+    print(f"media worker CPU during the turns: {r['cpu']:.0f} % of one core; loop lag {r['lag']}  "
+          f"load now {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    main()
