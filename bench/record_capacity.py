@@ -306,8 +306,8 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
           "  (goal <= 1.0)")  # fmt: skip
     print(f"stock MediaRecorder          {stock_per_track:.2f} % per track at {stock_fps:.1f} fps"
           f" ({stock_per_track_30:.2f} % at 30 fps)   ours/stock {result['recorded_over_stock']}  (goal <= 0.02)")
-    print(f"tracks held with 0 lost      {held} of {recorded} ({result['frames_lost']} of "
-          f"{result['frames_written'] + result['frames_lost']} frames lost)   (goal >= 60)")
+    print(f"tracks held with 0 lost      {held} of {tracks} published, {recorded} of them recorded "
+          f"({result['frames_lost']} of {result['frames_written'] + result['frames_lost']} frames lost)   (goal >= 60)")
     print(f"server decoder tasks         {decoder_tasks}   load after {result['load_after']}")
     if not args.keep:
         shutil.rmtree(folder, ignore_errors=True)
