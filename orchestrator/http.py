@@ -229,6 +229,10 @@ def _guard(spec: RouteSpec) -> Handler:
         for name, value in request.match_info.items():
             if value.isdigit() and (len(value) > 19 or int(value) > MAX_ID):
                 raise NotFound(f"no such {name.removesuffix('_id')}: {value[:24]}{'...' if len(value) > 24 else ''}")
+        for name, value in request.query.items():  # ids and limits in queries meet 64-bit columns too
+            digits = value.strip().lstrip("+-")
+            if digits.isdigit() and len(digits) > 18 and int(digits) > MAX_ID:
+                raise UserError(f"{name}: number out of range", code="invalid_query", status=422)
         if not spec.public:
             state = auth_state(request)
             ident = state.identity

@@ -40,6 +40,10 @@ async def test_l16_huge_numbers_and_deep_json_are_client_errors(api: ApiClient) 
                  f"/api/groups/{huge}/schedule.ics", f"/api/archive/{huge}"):
         r = await api.call("GET", path, "registrar")
         assert r.status == 404, (path, r.status)
+    for path in (f"/api/archive?limit={huge}", f"/api/archive?discipline={huge}", f"/api/archive/presentations?session={huge}",
+                 f"/api/archive/presentations?student={huge}", f"/api/jobs?session={huge}", f"/api/jobs?limit=-{huge}"):
+        r = await api.call("GET", path, "registrar")
+        assert r.status < 500, (path, r.status)
     r = await api.call("POST", "/api/sessions", "registrar", data=(
         '{"title": "x", "start": "2026-12-20T10:00:00+00:00", "minutes": 60, "group_id": ' + huge + "}"),
         headers={"Content-Type": "application/json"})  # fmt: skip
