@@ -4,6 +4,7 @@ the job runs again on the other, and there is one composition and one archive it
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from pathlib import Path
 
@@ -21,6 +22,21 @@ from tests.helpers.composition import lecture
 from tests.helpers.jobs import WorkerProcess, owner_pid, write_config
 
 pytestmark = pytest.mark.slow
+
+
+def ffmpeg_writing_under(folder: Path) -> list[int]:
+    """Processes whose command line names a file under ``folder`` (an ffmpeg writing there)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmd = (proc / "cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if str(folder) + "/" in cmd and "ffmpeg" in cmd:
+            found.append(int(proc.name))
+    return found
 
 
 def _job(db: Database, job_id: str) -> Job:
@@ -45,6 +61,9 @@ async def test_a_worker_killed_mid_compose_the_job_runs_again_elsewhere_once(
 
     with WorkerProcess(cfg, tmp_path / "w1.log") as w1, WorkerProcess(cfg, tmp_path / "w2.log") as w2:
         workers = {w1.pid: w1, w2.pid: w2}
+        base = os.getpriority(os.PRIO_PROCESS, 0)
+        for pid in workers:  # batch work below the live rooms: jobs.nice (10) on the whole process
+            assert os.getpriority(os.PRIO_PROCESS, pid) == min(19, base + 10)
         svc = Services.build(settings)
         front = Jobs(svc)
         await front.start()
