@@ -234,7 +234,8 @@ def describe_diff(changes: PlanDiff, result: PlanResult, *, tz: str, limit: int 
         + [f"* {when(b)}  {b.key}  (participants or title changed)" for _a, b in changes.updated]
         + [f"- {when(p)}  {p.key}  cancelled" for p in changes.cancelled]
         + [f"! {u.key}: {u.reason}" for u in result.unplaced]
-        + [f"§29 {i.student_id} / {i.offering_id}: {i.reason}" for i in result.ineligible]
+        # the reason already starts with "§29: " (schedules.academic.eligibility); said once
+        + [f"§29 {i.student_id} / {i.offering_id}: {i.reason.removeprefix('§29: ')}" for i in result.ineligible]
     )
     lines += items[:limit]
     if len(items) > limit:

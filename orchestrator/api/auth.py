@@ -177,6 +177,12 @@ async def logout(request: web.Request) -> web.Response:
     return response
 
 
+@api.route("GET", "/api/auth/state", roles=PUBLIC, summary="Am I signed in? {person} or {person: null}, never a 401 (pages ask this first)", tags=("auth",))  # noqa: E501
+async def auth_state_route(request: web.Request) -> dict[str, Any]:
+    ident = auth_state(request).identity
+    return {"person": person_json(ident) if ident is not None else None}
+
+
 @api.route("GET", "/api/me", roles=AUTHENTICATED, summary="Who am I", tags=("auth",), response=MeOut)
 async def me(request: web.Request) -> dict[str, Any]:
     return {"person": person_json(identity(request))}

@@ -8,7 +8,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -65,6 +67,10 @@ def make_engine(url: str) -> Engine:
     if url.startswith("sqlite:///"):
         path = Path(url[len("sqlite:///") :])
         if str(path) not in ("", ":memory:"):
+            if not path.exists():  # never silently: say where the data goes (issue 13 §1.8)
+                print(f"aulacast: creating a new SQLite database at {path.resolve()} (from the settings' data_dir, "
+                      "default ./var in the current folder; set data_dir or database_url in aulacast.toml, "
+                      "or AULACAST_DATA_DIR)", file=sys.stderr)  # fmt: skip
             private_file(path)
     try:
         engine = create_engine(url, future=True, pool_pre_ping=True)
@@ -109,9 +115,13 @@ class Database:
             return MigrationContext.configure(conn).get_current_revision()
 
     def upgrade(self, revision: str = "head") -> None:
+        """Migrate, and say in one line what changed (alembic's own INFO lines are held back)."""
         current = self.current_revision()
         self._refuse_unknown(current)
-        command.upgrade(self.alembic_config(), revision)
+        command.upgrade(self.alembic_config(), revision)  # alembic's INFO is held back (orchestrator/__init__.py)
+        after = self.current_revision()
+        if after != current:
+            logging.getLogger("aulacast.db").info("database schema upgraded from %s to %s", current or "empty", after)
 
     def _refuse_unknown(self, current: str | None) -> None:
         if current is None:

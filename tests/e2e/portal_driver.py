@@ -289,8 +289,12 @@ async def scenario(base: str, logins: dict[str, str], workdir: Path, shots: Path
                     ctx, page = await new_page(browser, base)
                     errors: list[str] = []
                     page.on("console", lambda m, e=errors: e.append(m.text) if m.type == "error" else None)
-                    if user == "reg":
-                        await page.goto("/login")
+                    if user == "reg":  # signed out, a page sends you to sign in: with no console error on the way
+                        await page.goto("/schedule")
+                        await page.wait_for_url(lambda url: "/login" in url, timeout=30000)
+                        await page.wait_for_selector("input[name=username]", timeout=30000)
+                        await asyncio.sleep(0.5)
+                        out["signed_out_console_errors"] = list(errors)
                         await axe(page, "login")
                     await log_in(page, user, logins[user], "/home")
                     await page.wait_for_selector("body[data-ready='1']", timeout=30000)

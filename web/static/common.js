@@ -19,6 +19,16 @@ export async function api(method, path, body) {
   return data;
 }
 
+/** The signed-in person, or a trip to the sign-in page (asked without a 401 in the console). */
+export async function whoAmI() {
+  const { person } = await api("GET", "/api/auth/state");
+  if (!person) {
+    location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search);
+    throw new Error("sign in first");
+  }
+  return person;
+}
+
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {

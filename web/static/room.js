@@ -2,7 +2,7 @@
 //
 // Protocol: docs/signaling-protocol.md. Every control is a labelled button (keyboard first, §10);
 // what happens is announced in the #status live region; chat is a role="log" region.
-import { api, el, announce, when } from "/static/common.js";
+import { api, el, announce, when, whoAmI } from "/static/common.js";
 import { io } from "/static/vendor/socket.io.esm.min.js";
 import { ChatView } from "/static/room-chat.js";
 import { MediaLink, deviceErrorText, levelMeter, listDevices, openLocal } from "/static/room-media.js";
@@ -830,6 +830,7 @@ window.aulacastRoom = {
     return;
   }
   setConn("connecting", "Getting your join link…");
+  await whoAmI(); // signed out: to the sign-in page without a 401 in the console
   const join = await fetchToken();
   if (!join) { setConn("ended", "Not joined"); return; }
   state.join = join;

@@ -2,7 +2,7 @@
 //
 // The week, its days and every time come from the profile's zone, never the browser's: a New York
 // student on a UTC laptop sees Monday to Sunday as New York has them (issue 13 §1.2).
-import { api, el, announce, addDays, clock, dayKey, dayLabel, mondayOf } from "/static/common.js";
+import { api, el, announce, whoAmI, addDays, clock, dayKey, dayLabel, mondayOf } from "/static/common.js";
 
 let me = null;
 let monday = null; // "YYYY-MM-DD", the Monday of the shown week in the profile's zone
@@ -59,7 +59,7 @@ document.getElementById("feed").addEventListener("click", async () => {
 });
 
 (async () => {
-  me = (await api("GET", "/api/me")).person;
+  me = await whoAmI();
   document.getElementById("who").textContent = `${me.display_name} (${me.roles.join(", ")})`;
   const asked = new URLSearchParams(location.search).get("week");
   await go(/^\d{4}-\d{2}-\d{2}$/.test(asked || "") ? asked : dayKey(Date.now(), me.timezone));

@@ -3,11 +3,11 @@
 // /home lists the pages of the person's roles, so nobody lands on an empty "My schedule";
 // /staff/<page> loads the page's module. Every figure comes from the JSON API, which checks
 // the role and the ownership (orchestrator/policy.py) again: hiding a link is not the security.
-import { api, el, announce } from "/static/common.js";
+import { api, el, announce, whoAmI } from "/static/common.js";
 import { mine } from "/static/staff-kit.js";
 
 async function main() {
-  const me = (await api("GET", "/api/me")).person;
+  const me = await whoAmI();
   document.getElementById("who").textContent = `${me.display_name} (${me.roles.join(", ")})`;
   document.getElementById("logout").addEventListener("click", async () => { await api("POST", "/api/auth/logout"); location.href = "/login"; });
   const nav = document.getElementById("nav");
