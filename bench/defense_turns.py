@@ -201,6 +201,12 @@ async def run(students: int, members: int, audience: int, probes: int, turn_seco
         await seen(lambda s=s, probes_=probes_: all(s in v.first for v in probes_))
         switches += [v.first[s] - start for v in probes_]
         if os.environ.get("DEFENSE_TURNS_TRACE"):
+            st = await pool.stats(0)
+            rooms = st.get("rooms", st)
+            info = rooms.get(room, rooms) if isinstance(rooms, dict) else {}
+            cam = (info.get("tracks") or {}).get(f"{peer}:camera")
+            fwd = {k: v.get(f"{peer}:camera") for k, v in (info.get("forwarding") or {}).items() if k.startswith("aud0")}
+            print(f"  camera {cam} forwarding to aud0 {fwd}")
             print(f"turn {s}: published +{(published - start) * 1000:.0f} ms; offers at "
                   f"{[round((o - start) * 1000) for o in probes_[0].offered if o >= start]} ms; first frame "
                   f"+{(probes_[0].first[s] - start) * 1000:.0f} ms")
