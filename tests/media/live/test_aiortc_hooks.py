@@ -475,3 +475,31 @@ async def test_a_keyframe_bigger_than_one_gso_send_reaches_an_aiortc_viewer_whol
     finally:
         await relay.close()
         await viewer.close()
+
+
+@pytest.mark.usefixtures("loopback_ice")
+async def test_audio_levels_are_read_from_the_rtp_header_extension_and_the_observer_comes_off() -> None:
+    """observe_audio_levels: RFC 6464 levels aiortc's sender writes (silence: 127 -dBov), nothing decoded."""
+    frames: dict[str, list[Any]] = {"video": [], "audio": []}
+    publisher, server, taps = await _pair(("audio",), frames)
+    levels: list[tuple[int, bool]] = []
+    later: list[tuple[int, bool]] = []
+    try:
+        await until(lambda: "audio_receiver" in taps, "the audio receiver")
+        undo = aiortc_hooks.observe_audio_levels(taps["audio_receiver"], lambda lvl, v: levels.append((lvl, v)))
+        second = aiortc_hooks.observe_audio_levels(taps["audio_receiver"], lambda lvl, v: later.append((lvl, v)))
+        await until(lambda: len(levels) >= 20 and len(later) >= 20, "audio levels")
+        assert set(levels) == {(127, False)}  # AudioStreamTrack sends silence
+        assert len(frames["audio"]) >= 10  # the tap still gets every frame through the wrapper
+        undo()  # not the outermost observer: it goes inert, the other keeps working
+        seen, seen_later = len(levels), len(later)
+        await until(lambda: len(later) >= seen_later + 10, "the other observer still called")
+        assert len(levels) == seen
+        second()
+        seen_later = len(later)
+        count = len(frames["audio"])
+        await until(lambda: len(frames["audio"]) >= count + 10, "frames keep coming")
+        assert len(later) == seen_later
+    finally:
+        await publisher.close()
+        await server.close()
