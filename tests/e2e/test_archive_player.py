@@ -151,3 +151,67 @@ async def test_a_student_hands_in_a_presentation_and_a_bad_file_is_refused(playe
             await page.screenshot(path=str(tmp_path / "handin-player.png"))
         finally:
             await browser.close()
+
+
+async def test_a_student_records_the_presentation_in_the_browser_and_hands_it_in(player_site: Any) -> None:
+    """MediaRecorder on /handin with Chromium's fake camera and microphone: about three seconds recorded,
+    watched back in the page, uploaded over tus, checked, normalised and archived for the committee."""
+    from playwright.async_api import async_playwright
+
+    base, _asset, _media = player_site
+    fake = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS + fake)
+        try:
+            context = await _signed_in(browser, base, "s1")
+            await context.grant_permissions(["camera", "microphone"], origin=base)
+            page = await context.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            await page.goto("/handin")
+            await page.wait_for_function("() => !document.getElementById('recorder').hidden", timeout=30_000)
+            await page.get_by_role("button", name="Start recording").click()
+            await page.wait_for_function("() => document.getElementById('preview').videoWidth > 0", timeout=30_000)
+            # the page's own clock says how long it has recorded; stop after three seconds of it
+            await page.wait_for_function("() => document.getElementById('rec-time').textContent === '0:03'",
+                                         timeout=60_000)
+            await page.get_by_role("button", name="Stop").click()
+            await page.wait_for_function("() => !document.getElementById('rec-send').disabled", timeout=30_000)
+            kind = await page.evaluate("() => document.getElementById('preview').src")
+            assert kind.startswith("blob:")  # the recording plays back in the page before it is sent
+            await page.get_by_role("button", name="Hand in this recording").click()
+            await page.wait_for_function(
+                "() => /presentation-[0-9-]+\\.webm — archived/.test(document.getElementById('done').textContent)",
+                timeout=180_000)
+            assert await page.locator("#rec-error").text_content() == ""
+            data = await (await context.request.get("/api/uploads")).json()
+            ups = [u for d in data["defenses"] for u in d["uploads"] if u["filename"].startswith("presentation-")]
+            assert len(ups) == 1 and ups[0]["status"] == "archived" and ups[0]["kind"] == "presentation", ups
+            item = await (await context.request.get(f"/api/archive/{ups[0]['asset_id']}")).json()
+            assert item["kind"] == "presentation" and 2.0 <= item["duration"] <= 6.0, item
+            assert item["width"] and item["height"], item  # a picture, normalised to the archive's format
+            assert not errors, errors
+        finally:
+            await browser.close()
+
+
+async def test_a_refused_camera_is_said_in_words_and_nothing_is_sent(player_site: Any) -> None:
+    from playwright.async_api import async_playwright
+
+    base, _asset, _media = player_site
+    async with async_playwright() as pw:  # a fake camera, but no permission granted: the browser refuses
+        browser = await pw.chromium.launch(executable_path=str(CHROMIUM),
+                                           args=[*ARGS, "--use-fake-device-for-media-stream", "--deny-permission-prompts"])
+        try:
+            page = await (await _signed_in(browser, base, "s1")).new_page()
+            await page.goto("/handin")
+            await page.wait_for_function("() => !document.getElementById('recorder').hidden", timeout=30_000)
+            await page.get_by_role("button", name="Start recording").click()
+            await page.wait_for_function("() => document.getElementById('rec-error').textContent.length > 0",
+                                         timeout=30_000)
+            assert "not allowed to use your camera" in await page.locator("#rec-error").text_content()
+            assert await page.get_by_role("button", name="Hand in this recording").is_disabled()
+            data = await (await page.context.request.get("/api/uploads")).json()
+            assert [u for d in data["defenses"] for u in d["uploads"]] == []
+        finally:
+            await browser.close()

@@ -1,5 +1,6 @@
 // Hand-in of a recorded presentation and the written work (§31) over tus 1.0: resumable, so a dropped
 // connection or a closed tab continues where it stopped (the upload's URL is kept in localStorage).
+// The presentation can also be recorded here (MediaRecorder, camera + microphone) and handed in the same way.
 import { api, el, announce } from "/static/common.js";
 
 const CHUNK = 8 * 1024 * 1024;
@@ -96,26 +97,116 @@ async function load() {
   select.replaceChildren(...defenses.map((d) => el("option", { value: String(d.session_id) },
     `${d.title} (${new Date(d.start).toLocaleDateString()})`)));
   form.hidden = defenses.length === 0;
+  rec.section.hidden = form.hidden || !window.MediaRecorder || !navigator.mediaDevices?.getUserMedia;
   if (!defenses.length) announce("You have no defense to hand in for.");
   showDone();
 }
 
-form.addEventListener("submit", async (ev) => {
-  ev.preventDefault();
-  const file = form.file.files[0];
+// Upload a file (chosen, or recorded below) for the selected defense; errors go to ``errorBox``.
+async function handIn(file, kind, errorBox) {
   const bar = document.getElementById("progress");
-  document.getElementById("error").textContent = "";
+  errorBox.textContent = "";
   bar.hidden = false;
+  let ok = false;
   try {
-    const id = await tusUpload(file, { session: form.session.value, kind: form.kind.value, filename: file.name },
+    const id = await tusUpload(file, { session: form.session.value, kind, filename: file.name },
       (f) => { bar.value = f; announce(`Uploading… ${Math.round(f * 100)} %`); });
     const up = await settle(id);
-    announce(up.status === "archived" ? "Handed in: your committee can see it." : up.message);
+    ok = up.status === "archived";
+    announce(ok ? "Handed in: your committee can see it." : up.message);
+    if (!ok) errorBox.textContent = up.message;
   } catch (err) {
-    document.getElementById("error").textContent = err.message;
+    errorBox.textContent = err.message;
     announce("");
   }
   await load();
+  return ok;
+}
+
+form.addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  await handIn(form.file.files[0], form.kind.value, document.getElementById("error"));
+});
+
+// --- recording in the browser (MediaRecorder): camera and microphone into a WebM, handed in like a file ---
+
+const rec = {
+  section: document.getElementById("recorder"), preview: document.getElementById("preview"),
+  time: document.getElementById("rec-time"), state: document.getElementById("rec-state"),
+  start: document.getElementById("rec-start"), stop: document.getElementById("rec-stop"),
+  send: document.getElementById("rec-send"), error: document.getElementById("rec-error"),
+  recorder: null, stream: null, chunks: [], file: null, began: 0, ticker: 0,
+};
+const RECORDING_TYPES = ["video/webm;codecs=vp8,opus", "video/webm;codecs=vp9,opus", "video/webm", "video/mp4"];
+
+const clock = (s) => `${Math.floor(s / 60)}:${String(Math.floor(s % 60)).padStart(2, "0")}`;
+
+function releaseCamera() {
+  for (const t of rec.stream?.getTracks() ?? []) t.stop();
+  rec.stream = null;
+  clearInterval(rec.ticker);
+}
+
+async function startRecording() {
+  rec.error.textContent = "";
+  try {
+    rec.stream = await navigator.mediaDevices.getUserMedia({ video: { width: 1280, height: 720 }, audio: true });
+  } catch (err) {
+    rec.error.textContent = err.name === "NotAllowedError"
+      ? "The browser was not allowed to use your camera and microphone; allow them for this site and try again."
+      : `No camera or microphone to record with (${err.message || err.name}).`;
+    return;
+  }
+  const type = RECORDING_TYPES.find((t) => MediaRecorder.isTypeSupported(t)) || "";
+  rec.recorder = new MediaRecorder(rec.stream, type ? { mimeType: type } : {});
+  rec.chunks = [];
+  rec.file = null;
+  rec.recorder.ondataavailable = (e) => { if (e.data.size) rec.chunks.push(e.data); };
+  rec.recorder.onstop = () => {
+    const seconds = (Date.now() - rec.began) / 1000;
+    releaseCamera();
+    const mime = rec.recorder.mimeType || "video/webm";
+    const stamp = new Date().toISOString().slice(0, 19).replace(/[:T]/g, "-");
+    rec.file = new File(rec.chunks, `presentation-${stamp}.${mime.includes("mp4") ? "mp4" : "webm"}`,
+      { type: mime, lastModified: Date.now() });
+    rec.preview.srcObject = null;
+    rec.preview.src = URL.createObjectURL(rec.file);
+    rec.preview.muted = false;
+    rec.preview.controls = true;
+    rec.state.textContent = `recorded (${(rec.file.size / 1e6).toFixed(1)} MB); watch it back, then hand it in`;
+    rec.start.textContent = "Record again";
+    rec.start.disabled = false;
+    rec.send.disabled = false;
+    announce(`Recorded ${clock(seconds)}.`);
+  };
+  rec.preview.controls = false;
+  rec.preview.muted = true;
+  rec.preview.removeAttribute("src");
+  rec.preview.srcObject = rec.stream;
+  rec.preview.play().catch(() => {});
+  rec.recorder.start(1000); // a piece every second: a long talk is never held in one buffer
+  rec.began = Date.now();
+  rec.time.textContent = "0:00";
+  rec.ticker = setInterval(() => { rec.time.textContent = clock((Date.now() - rec.began) / 1000); }, 250);
+  rec.state.textContent = "recording…";
+  rec.start.disabled = true;
+  rec.send.disabled = true;
+  rec.stop.disabled = false;
+  announce("Recording: press Stop when you have finished.");
+}
+
+rec.start.addEventListener("click", startRecording);
+rec.stop.addEventListener("click", () => {
+  rec.stop.disabled = true;
+  if (rec.recorder?.state === "recording") rec.recorder.stop();
+});
+rec.send.addEventListener("click", async () => {
+  if (!rec.file) return;
+  rec.send.disabled = rec.start.disabled = true;
+  const ok = await handIn(rec.file, "presentation", rec.error);
+  rec.start.disabled = false;
+  rec.send.disabled = ok; // a refused recording can be sent again after a fix on the server side, or re-recorded
+  if (ok) rec.state.textContent = "handed in";
 });
 
 load().catch((err) => announce(err.message));
