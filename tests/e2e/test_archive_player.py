@@ -147,7 +147,8 @@ async def test_a_student_hands_in_a_presentation_and_a_bad_file_is_refused(playe
             assert any("talk.webm — archived" in d for d in done), done
             assert any("notes.mp4 — refused" in d for d in done), done
             await page.get_by_role("link", name="Open in the archive").click()
-            await page.wait_for_function("() => document.getElementById('video').readyState >= 2", timeout=60_000)
+            await page.wait_for_url("**/archive/*", timeout=60_000)  # (the hand-in page has no #video to poll)
+            await page.wait_for_function("() => document.getElementById('video')?.readyState >= 2", timeout=60_000)
             await page.screenshot(path=str(tmp_path / "handin-player.png"))
         finally:
             await browser.close()
@@ -182,7 +183,7 @@ async def test_a_student_records_the_presentation_in_the_browser_and_hands_it_in
             await page.get_by_role("button", name="Hand in this recording").click()
             await page.wait_for_function(
                 "() => /presentation-[0-9-]+\\.webm — archived/.test(document.getElementById('done').textContent)",
-                timeout=180_000)
+                timeout=240_000)
             assert await page.locator("#rec-error").text_content() == ""
             data = await (await context.request.get("/api/uploads")).json()
             ups = [u for d in data["defenses"] for u in d["uploads"] if u["filename"].startswith("presentation-")]
