@@ -183,6 +183,9 @@ async def student_plan(request: web.Request) -> dict[str, Any]:
                 "offering": o.code, "discipline": d.title if d else "", "period": o.period, "technology": o.technology,
                 "tutor": tutor.display_name if tutor else None, "controls": controls,
                 "defense": bool((o.rules or {}).get("defense")),
+                # the final defense grade, as the committee signed it off (the progress record's "defense" result)
+                "defense_result": ({"points": results[(o.id, "defense")].points, "passed": results[(o.id, "defense")].passed}
+                                   if (o.id, "defense") in results else None),
                 "admitted_to_defense": all(c["passed"] for c in controls),
             })
         return {"student": person.username, "display_name": person.display_name, "offerings": items}

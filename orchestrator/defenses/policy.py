@@ -137,6 +137,8 @@ def grade_access(v: Viewer, action: GradeAction, sitting: Sitting, turn: Turn | 
             return Decision(False, "the sitting has not started")
         if turn is not None and turn.grading_closed_at is not None:
             return Decision(False, "the chair has closed this turn's grading")
+        if turn is not None and turn.path == "recorded" and turn.status == "waiting":
+            return ALLOW  # §31: a recorded presentation is graded from the archive, no live turn needed
         if turn is not None and turn.status in ("absent", "moved", "refused", "waiting"):
             return Decision(False, f"this student's turn is {turn.status}: there is nothing to grade")
         return ALLOW

@@ -85,7 +85,7 @@ def close_turn(s: Session, sitting: Sitting, turn: Turn, chair_id: int, scale: G
     s.scalar(select(Turn).where(Turn.id == turn.id).with_for_update())
     if turn.grading_closed_at is not None:
         raise Conflict("this turn's grading is already closed")
-    if turn.status not in ("done", "presenting") and turn.path != "recorded":
+    if turn.status not in ("done", "presenting") and not (turn.path == "recorded" and turn.status == "waiting"):
         raise UserError(f"this student's turn is {turn.status}: there is nothing to grade", status=422)
     scores = {x.member_id: x.points for x in scores_of(s, turn)}
     missing = [m for m in sitting.graders if m not in scores]
@@ -100,6 +100,8 @@ def close_turn(s: Session, sitting: Sitting, turn: Turn, chair_id: int, scale: G
     _set_grade(row, points, scale)
     s.add(row)
     turn.grading_closed_at = utcnow()
+    if turn.status == "waiting":  # a recorded presentation (§31), graded without a live turn
+        turn.status = "done"
     if turn.status == "presenting":
         turn.status, turn.ended_at = "done", utcnow()
         if sitting.current_turn_id == turn.id:

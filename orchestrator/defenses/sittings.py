@@ -90,12 +90,23 @@ def sync_from_plan(s: Session, settings: Settings) -> list[int]:
                 sitting.turns.append(Turn(student_id=pid, session_id=r.id, position=nxt, status="waiting",
                                           path="live", questions=[]))
                 changed = True
+        for t in sitting.turns:  # §31: a student who handed in a recorded presentation is on the recorded path
+            path = "recorded" if t.session_id is not None and _handed_in(s, t.session_id, t.student_id) else "live"
+            if t.status == "waiting" and t.path != path:
+                t.path, changed = path, True
         if changed:
             s.flush()
             _renumber(sitting)
             if sitting.id not in touched:
                 touched.append(sitting.id)
     return touched
+
+
+def _handed_in(s: Session, session_id: int, student_id: int) -> bool:
+    from orchestrator.archive.models import Asset
+
+    return s.scalar(select(Asset.id).where(Asset.session_id == session_id, Asset.owner_id == student_id,
+                                           Asset.kind == "presentation", Asset.status == "active").limit(1)) is not None
 
 
 def _title(s: Session, row: SessionRecord) -> str:

@@ -236,3 +236,32 @@ async def test_two_members_submitting_at_once_both_count(tmp_path: Path, db_url:
             from orchestrator.audit import verify_chain
 
             assert verify_chain(s) is None  # concurrent writers keep one chain
+
+
+async def test_a_recorded_presentation_is_graded_without_a_live_turn_and_reaches_the_plan(dc: DefenseClient) -> None:
+    from tests.helpers.archive import add_asset
+
+    sid = await dc.sitting_id()
+    q = {t["student"]["username"]: t for t in await _queue(dc, sid)}
+    add_asset(dc.db, kind="presentation", title="st3's talk", session_id=q["st3"]["session"], owner_id=dc.ids["st3"])
+    await dc.ok("GET", "/api/sittings", "chr")  # the list follows the plan and the hand-ins (sync)
+    q = {t["student"]["username"]: t for t in await _queue(dc, sid)}
+    assert q["st3"]["path"] == "recorded" and q["st1"]["path"] == "live"
+    await dc.ok("POST", f"/api/sittings/{sid}/start", "chr")
+    t3 = f"/api/sittings/{sid}/turns/{q['st3']['id']}"
+    for who, p in (("chr", 70), ("mem1", 71), ("mem2", 72)):
+        await dc.ok("PUT", t3 + "/score", who, json={"points": p})  # graded from the archive, no live turn
+    assert "waiting" in await _error(await dc.call("PUT", f"/api/sittings/{sid}/turns/{q['st1']['id']}/score", "mem1",
+                                                   json={"points": 80}), 403)  # a live student must present first
+    closed = await dc.ok("POST", t3 + "/close", "chr")
+    g = next(t for t in closed["queue"] if t["id"] == q["st3"]["id"])
+    assert g["status"] == "done" and g["grade"]["letter"] == "C+"
+    for who in ("st1", "st2"):
+        for _ in range(2):
+            await dc.ok("POST", f"/api/sittings/{sid}/turns/{q[who]['id']}/absent", "chr", json={"to": "end"})
+    await dc.ok("POST", f"/api/sittings/{sid}/sign", "chr")
+    plan = await dc.ok("GET", f"/api/students/{dc.ids['st3']}/plan", "st3")
+    item = next(o for o in plan["offerings"] if o["offering"] == "CW300-G1")
+    assert item["defense_result"] == {"points": 71, "passed": True}
+    tutor_view = await dc.ok("GET", f"/api/students/{dc.ids['st3']}/plan", "tut")
+    assert next(o for o in tutor_view["offerings"] if o["offering"] == "CW300-G1")["defense_result"]["points"] == 71
