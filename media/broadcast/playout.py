@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import math
 import queue
+import shutil
 import socket
 import subprocess
 import threading
@@ -512,13 +513,103 @@ def profile_tag(profile: Profile) -> str:
     return f"{profile.name}-{h.hexdigest()[:10]}"
 
 
+AUDIO_STREAM_TYPES = {"aac": {0x11, 0x0F}, "mp2": {0x03, 0x04}, "ac3": {0x06, 0x81}}
+VIDEO_STREAM_TYPES = {"h264": 0x1B, "mpeg2video": 0x02}
+AUDIO_CODECS = {"aac": ("aac", "aac_latm"), "mp2": ("mp2",), "ac3": ("ac3",)}
+HEAD_BYTES = 4 << 20
+
+
+def packaged_for(source: Path, profile: Profile) -> bool:
+    """Whether ``source`` already is what ``package`` makes for ``profile`` and its bound service: a CBR TS
+    at the profile's mux rate (from the PCRs of its first megabytes), the profile's PIDs and stream types,
+    PAT/SDT/PMT naming the profile's service, and the picture and sound the profile asks for (probed).
+
+    Such a clip (an archived lecture packaged for the channel by the ``package`` job) is taken into
+    the cache as it is instead of being encoded a second time.
+    """
+    from media.broadcast.dvb.mpegts import SectionAssembler
+    from media.broadcast.dvb.psi import decode_pat, decode_pmt, decode_sdt, parse_section
+    from media.transcode.probe import probe
+
+    try:
+        with Path(source).open("rb") as fh:
+            head = fh.read(HEAD_BYTES)
+    except OSError:
+        return False
+    n = len(head) // TS
+    if n < 64:
+        return False
+    rows = np.frombuffer(head[: n * TS], dtype=np.uint8).reshape(-1, TS)
+    if not np.all(rows[:, 0] == 0x47):
+        return False
+    t, svc = profile.transport, profile.service
+    pid = ((rows[:, 1].astype(np.int32) & 0x1F) << 8) | rows[:, 2]
+    if not {t.pmt_pid, t.video_pid, t.audio_pid} <= set(np.unique(pid).tolist()):
+        return False
+    tables: dict[int, object] = {}
+    for want in (0x0000, 0x0011, t.pmt_pid):
+        asm = SectionAssembler()
+        for i in np.nonzero(pid == want)[0][:50]:
+            row = rows[i]
+            afc = (row[3] >> 4) & 3
+            if not afc & 1:
+                continue
+            start = 4 + (1 + int(row[4]) if afc & 2 else 0)
+            for raw in asm.feed(row[start:].tobytes(), bool(row[1] & 0x40)):
+                try:
+                    sec = parse_section(raw)
+                    tables.setdefault(want, decode_pat(sec) if want == 0 else decode_sdt(sec) if want == 0x11
+                                      else decode_pmt(sec))
+                except (MediaError, ValueError, IndexError):
+                    return False
+            if want in tables:
+                break
+    pat, sdt, pmt = tables.get(0), tables.get(0x11), tables.get(t.pmt_pid)
+    if pat is None or sdt is None or pmt is None:
+        return False
+    if (getattr(pat, "transport_stream_id", None) != svc.transport_stream_id
+            or getattr(pat, "programs", {}).get(svc.service_id) != t.pmt_pid):
+        return False
+    services = getattr(sdt, "services", ())
+    if (getattr(sdt, "original_network_id", None) != svc.original_network_id or len(services) != 1
+            or (services[0].service_id, services[0].name, services[0].provider) != (svc.service_id, svc.name, svc.provider)):
+        return False
+    types = {s.pid: s.stream_type for s in getattr(pmt, "streams", ())}
+    if (types.get(t.video_pid) != VIDEO_STREAM_TYPES[profile.video.codec]
+            or types.get(t.audio_pid) not in AUDIO_STREAM_TYPES[profile.audio.codec]):
+        return False
+    pcr = np.nonzero((pid == t.pcr_pid) & (((rows[:, 3] >> 5) & 1) == 1) & (rows[:, 4] > 0) & ((rows[:, 5] & 0x10) != 0))[0]
+    if pcr.size < 2:
+        return False
+    values = _read_pcr(rows, pcr)
+    ticks = int(values[-1] - values[0]) % PCR_WRAP
+    if ticks <= 0 or abs((int(pcr[-1]) - int(pcr[0])) * TS * 8 * PCR_HZ / ticks - t.mux_rate) > t.mux_rate * 0.005:
+        return False
+    try:
+        info = probe(source)
+    except MediaError:
+        return False
+    v, a = info.video, info.audio
+    return (info.format == "mpegts" and v is not None and a is not None and v.codec == profile.video.codec
+            and (v.width, v.height) == (profile.video.width, profile.video.height)
+            and v.frame_rate == profile.video.frame_rate and a.codec in AUDIO_CODECS[profile.audio.codec]
+            and a.sample_rate == profile.audio.sample_rate and a.channels == profile.audio.channels)  # fmt: skip
+
+
 def package_normaliser(ffmpeg: FFmpeg | None = None, preset: str = "veryfast") -> Normaliser:
-    """Normalise with ``media.broadcast.package.package`` (R128 + CBR TS); an in-point is cut first."""
+    """Normalise with ``media.broadcast.package.package`` (R128 + CBR TS); an in-point is cut first.
+
+    A clip that already is the profile's stream with its service (``packaged_for``) is copied as it is.
+    """
 
     def run(source: Path, media_in: float, output: Path, profile: Profile) -> None:
         from media.broadcast.package import package
 
         ff = ffmpeg or FFmpeg.locate()
+        if media_in <= 0 and packaged_for(source, profile):
+            with replacing(output, "copy", keep_suffix=True) as tmp:
+                shutil.copyfile(source, tmp)
+            return
         if media_in > 0:
             cut = output.with_name(f".{output.stem}.cut-{uuid.uuid4().hex[:8]}.mkv")
             try:

@@ -25,8 +25,10 @@ import pytest
 import yaml
 
 from media.broadcast.analyzer import analyze
-from media.broadcast.playout import PCR_HZ, TS, PlayoutError, PlayoutItem, TsClip, assemble_day
-from media.transcode.profiles import load_profile_file
+from media.broadcast.package import package
+from media.broadcast.playout import PCR_HZ, TS, PlayoutError, PlayoutItem, TsClip, assemble_day, packaged_for
+from media.transcode.profiles import load_profile, load_profile_file
+from media.transcode.service import Service
 from orchestrator.cli import main
 from schedules.tv.day import load_day
 from schedules.tv.playlist import read_as_run
@@ -265,3 +267,25 @@ def test_bad_inputs_leave_no_output(tmp_path: Path, channel_dir: Path) -> None:
         assemble_day([PlayoutItem(None, 3, generator="black", offset=0), PlayoutItem(None, 3, generator="black", offset=4)],
                      out, profile, cache_dir=tmp_path)
     assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".x")]
+
+
+def test_a_clip_already_packaged_for_the_channel_is_taken_as_it_is(tmp_path: Path, channel_dir: Path) -> None:
+    """A stream ``package`` made for the profile and the channel's service (the archive's ``package`` job
+    output) goes into the cache byte for byte; one for another service, or any other file, is encoded."""
+    profile = load_profile_file(channel_dir / "profiles" / "tiny-180p25.toml")
+    ours = profile.for_service(Service("Аулакаст", "University", 9, 0xFF20, 3))
+    source = make_clip(tmp_path / "lecture.mp4", seconds=3, size="320x240")
+    packaged = tmp_path / "lecture.ts"
+    package(source, packaged, ours)
+    assert packaged_for(packaged, ours)
+    assert not packaged_for(packaged, profile)  # the default service: not this stream's
+    assert not packaged_for(source, ours)  # an MP4
+    assert not packaged_for(packaged, load_profile("hd-720p25").for_service(ours.service))  # another profile
+    items = [PlayoutItem(packaged, 3, title="lecture", offset=0)]
+    assemble_day(items, tmp_path / "ours.ts", ours, cache_dir=tmp_path / "cache-ours")
+    [cached] = (tmp_path / "cache-ours").glob("*.ts")
+    assert cached.read_bytes() == packaged.read_bytes()
+    assemble_day(items, tmp_path / "other.ts", profile, cache_dir=tmp_path / "cache-other")
+    [cached] = (tmp_path / "cache-other").glob("*.ts")
+    assert cached.read_bytes() != packaged.read_bytes()
+    assert analyze(tmp_path / "ours.ts").ok

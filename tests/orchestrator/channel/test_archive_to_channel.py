@@ -116,6 +116,8 @@ def test_an_archived_tv_lecture_reaches_the_channel_day_with_the_channels_servic
            "--profiles-dir", str(tmp / "profiles"), "--cache", str(tmp / "cache")))
     report = analyze(tmp / "day.ts")
     assert report.ok, [f.as_dict() for f in report.errors]
+    # the packaged stream went on air as it is: its bytes are in the playout cache, not a second encode of them
+    assert packaged.read_bytes() in {p.read_bytes() for p in (tmp / "cache").glob("*.ts")}
     tables = {t.name.split(" 0x")[0]: t for t in report.tables}
     assert [(x["service_id"], x["name"], x["provider"]) for x in tables["SDT actual"].content["services"]] == [
         (9, "Aulacast History", "University")]
