@@ -63,6 +63,7 @@ class Identity:
     roles: frozenset[str]
     timezone: str
     token_id: int | None = None
+    language: str | None = None  # the profile's page language (kk, ru, en); None: the browser's
 
     def has(self, *roles: str) -> bool:
         return bool(self.roles & set(roles))
@@ -70,7 +71,8 @@ class Identity:
 
 def identity_of(person: Person, token_id: int | None = None) -> Identity:
     return Identity(
-        person.id, person.username, person.display_name, frozenset(person.role_names), person.timezone, token_id
+        person.id, person.username, person.display_name, frozenset(person.role_names), person.timezone, token_id,
+        person.language,
     )
 
 

@@ -81,6 +81,7 @@ def person_json(ident: Identity) -> dict[str, Any]:
         "display_name": ident.display_name,
         "roles": sorted(ident.roles),
         "timezone": ident.timezone,
+        "language": ident.language,
     }
 
 
@@ -175,6 +176,28 @@ async def logout(request: web.Request) -> web.Response:
     response = web.json_response({"ok": True})
     response.del_cookie(SESSION_COOKIE, path="/")
     return response
+
+
+LANGUAGES = ("kk", "ru", "en")
+
+
+class LanguageBody(BaseModel):
+    language: Literal["kk", "ru", "en"] | None = Field(description="kk, ru or en; null: follow the browser")
+
+
+@api.route("PUT", "/api/me/language", roles=AUTHENTICATED, summary="Choose my page language (kk, ru, en, or null for the browser's)", body=LanguageBody, tags=("auth",))  # noqa: E501
+async def set_language(request: web.Request) -> dict[str, Any]:
+    ident = identity(request)
+    body: LanguageBody = await parse_body(request, LanguageBody)
+
+    def run(s: Session) -> None:
+        person = s.get(Person, ident.person_id)
+        if person is None:
+            raise Unauthenticated("your account no longer exists")
+        person.language = body.language
+
+    await services(request).db_call(run)
+    return {"language": body.language}
 
 
 @api.route("GET", "/api/auth/state", roles=PUBLIC, summary="Am I signed in? {person} or {person: null}, never a 401 (pages ask this first)", tags=("auth",))  # noqa: E501

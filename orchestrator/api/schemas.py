@@ -19,6 +19,7 @@ class PersonOut(BaseModel):
     display_name: str
     roles: list[str]
     timezone: str = Field(description="IANA zone of the profile: every time shown to this person is in it")
+    language: Literal["kk", "ru", "en"] | None = Field(None, description="page language; null: the browser's")
 
 
 class MeOut(BaseModel):

@@ -38,6 +38,7 @@ class Person(Base):
     display_name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str | None] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Almaty")
+    language: Mapped[str | None] = mapped_column(String(8), default=None)  # kk | ru | en; None: the browser's (0009_portal)
     password_hash: Mapped[str | None] = mapped_column(String(200))
     availability: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     feed_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)

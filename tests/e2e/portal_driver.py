@@ -281,6 +281,41 @@ async def scenario(base: str, logins: dict[str, str], workdir: Path, shots: Path
                     await ctx.close()
                 step("keyboard walks")
 
+            async def languages() -> None:
+                """§4: login, home and schedule in kk, ru and en (the browser's language, then the profile's)."""
+                out: dict[str, Any] = {}
+                result["languages"] = out
+                probe = """() => ({lang: document.documentElement.lang, text: document.body.innerText,
+                  labels: [...document.querySelectorAll('[aria-label]')].map(e => e.getAttribute('aria-label')).join(' '),
+                  title: document.title})"""
+                for lang in ("kk", "ru", "en"):
+                    context = await browser.new_context(viewport=rd.VIEWPORT, base_url=base, timezone_id="UTC", locale=lang)
+                    page = await context.new_page()
+                    got: dict[str, Any] = {}
+                    await page.goto("/login")
+                    await page.wait_for_selector("body[data-ready='1']", timeout=30000)
+                    got["login"] = await page.evaluate(probe)
+                    await log_in(page, "reg", logins["reg"], "/home")
+                    await page.wait_for_selector("body[data-ready='1']", timeout=30000)
+                    got["home"] = await page.evaluate(probe)
+                    await page.screenshot(path=str(shots / f"home-reg-{lang}.png"))
+                    await page.goto("/schedule")
+                    await page.wait_for_selector("body[data-ready='1']", timeout=30000)
+                    got["schedule"] = await page.evaluate(probe)
+                    out[lang] = got
+                    await context.close()
+                # the profile's choice wins over the browser's
+                ctx, page = await new_page(browser, base)
+                await log_in(page, "dana", logins["dana"], "/home")
+                await page.wait_for_selector("body[data-ready='1']", timeout=30000)
+                await page.evaluate("""async () => fetch('/api/me/language', {method: 'PUT', credentials: 'same-origin',
+                  headers: {'Content-Type': 'application/json', 'X-Requested-With': 'aulacast'}, body: JSON.stringify({language: 'kk'})})""")
+                await page.goto("/home")
+                await page.wait_for_selector("body[data-ready='1']", timeout=30000)
+                out["profile_kk_in_english_browser"] = await page.evaluate(probe)
+                await ctx.close()
+                step("languages")
+
             async def staff_pages() -> None:
                 """§3: each role signs in, lands on a home page listing its pages, and each page works."""
                 out: dict[str, Any] = {}
@@ -330,7 +365,7 @@ async def scenario(base: str, logins: dict[str, str], workdir: Path, shots: Path
                 step("staff pages")
 
             # each part is recorded on its own: one that breaks does not hide what the others saw
-            for part in (week_and_not_open, chat_then_end, staff_pages, keyboard_walks):
+            for part in (week_and_not_open, chat_then_end, staff_pages, keyboard_walks, languages):
                 try:
                     await part()
                 except Exception as exc:

@@ -1,4 +1,7 @@
 import { api } from "/static/common.js";
+import { pickLanguage, useLanguage } from "/static/i18n.js";
+
+useLanguage(pickLanguage(null)).then(() => { document.body.dataset.ready = "1"; });
 
 /** Where to go after signing in: a page of this site only. The check resolves `next` the way the
  * browser will (backslashes, tabs, "//host"), so only the same origin passes; anything else: /home. */

@@ -2,6 +2,7 @@
 //
 // The week, its days and every time come from the profile's zone, never the browser's: a New York
 // student on a UTC laptop sees Monday to Sunday as New York has them (issue 13 §1.2).
+import { pickLanguage, t, useLanguage, word } from "/static/i18n.js";
 import { api, el, announce, whoAmI, addDays, clock, dayKey, dayLabel, mondayOf } from "/static/common.js";
 
 let me = null;
@@ -16,7 +17,7 @@ async function render() {
   const data = await api("GET", `/api/me/schedule?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`);
   const short = { day: "numeric", month: "short", year: "numeric" };
   document.getElementById("range").textContent = `${dayLabel(days[0], short)} – ${dayLabel(days[6], short)}`;
-  document.getElementById("tz").textContent = `Times in ${tz}`;
+  document.getElementById("tz").textContent = t("schedule.tz", { tz });
   const week = document.getElementById("week");
   week.replaceChildren();
   const today = dayKey(Date.now(), tz);
@@ -30,13 +31,13 @@ async function render() {
       const span = `${clock(s.start, tz)}–${clock(s.end, tz)}`;
       const joinable = s.status === "open" || s.status === "live";
       const card = el(joinable ? "a" : "div", { class: `session ${s.status}`, "data-session": String(s.id), ...(joinable ? { href: `/join/${s.id}` } : {}) },
-        el("span", { class: "when" }, `${span} · ${s.kind} · ${s.status}`), el("br"), s.title);
+        el("span", { class: "when" }, `${span} · ${word("kind", s.kind)} · ${word("status", s.status)}`), el("br"), s.title);
       col.append(card);
     }
     if (!items.length) col.append(el("p", { class: "when" }, "—"));
     week.append(col);
   }
-  announce(`${shown} session(s) this week`);
+  announce(t("schedule.count", { n: shown }));
 }
 
 function go(key) {
@@ -55,13 +56,15 @@ document.getElementById("feed").addEventListener("click", async () => {
   const { feed_url } = await api("POST", "/api/me/feed-token");
   const box = document.getElementById("feedurl");
   box.hidden = false;
-  box.textContent = `Subscribe to this URL in your calendar app (it replaces any earlier one): ${feed_url}`;
+  box.textContent = t("schedule.feed.text", { url: feed_url });
 });
 
 (async () => {
   me = await whoAmI();
+  await useLanguage(pickLanguage(me.language));
   document.getElementById("who").textContent = `${me.display_name} (${me.roles.join(", ")})`;
   const asked = new URLSearchParams(location.search).get("week");
   await go(/^\d{4}-\d{2}-\d{2}$/.test(asked || "") ? asked : dayKey(Date.now(), me.timezone));
+  document.body.dataset.ready = "1";
   setInterval(render, 60000);
 })().catch((e) => announce(e.message));

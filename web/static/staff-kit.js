@@ -2,13 +2,13 @@
 import { el } from "/static/common.js";
 
 export const PAGES = [
-  { path: "/schedule", title: "My schedule", roles: null, text: "Your sessions this week, in your time zone; one click to join." },
-  { path: "/staff/tutor", title: "Tutor desk", roles: ["tutor", "teacher"], text: "Your offerings, their gradebooks, a consultation on request (§19)." },
-  { path: "/staff/registrar", title: "Registrar desk", roles: ["registrar", "admin"], text: "Calendar, roster and curriculum uploads, the plan's dry run and apply, sessions, gradebooks." },
-  { path: "/staff/admin", title: "Administration", roles: ["admin"], text: "People and roles, your tokens, the audit log and its chain." },
-  { path: "/staff/operator", title: "Operations", roles: ["admin"], text: "Nodes, live rooms per media worker, worker load, Redis and database; /metrics." },
-  { path: "/handin", title: "Hand in", roles: ["student"], text: "Hand in your presentation and written work for a defense (§31)." },
-  { path: "/archive", title: "Archive", roles: null, text: "Recorded lectures and consultations you may watch." },
+  { key: "schedule", path: "/schedule", title: "My schedule", roles: null, text: "Your sessions this week, in your time zone; one click to join." },
+  { key: "tutor", path: "/staff/tutor", title: "Tutor desk", roles: ["tutor", "teacher"], text: "Your offerings, their gradebooks, a consultation on request (§19)." },
+  { key: "registrar", path: "/staff/registrar", title: "Registrar desk", roles: ["registrar", "admin"], text: "Calendar, roster and curriculum uploads, the plan's dry run and apply, sessions, gradebooks." },
+  { key: "admin", path: "/staff/admin", title: "Administration", roles: ["admin"], text: "People and roles, your tokens, the audit log and its chain." },
+  { key: "operator", path: "/staff/operator", title: "Operations", roles: ["admin"], text: "Nodes, live rooms per media worker, worker load, Redis and database; /metrics." },
+  { key: "handin", path: "/handin", title: "Hand in", roles: ["student"], text: "Hand in your presentation and written work for a defense (§31)." },
+  { key: "archive", path: "/archive", title: "Archive", roles: null, text: "Recorded lectures and consultations you may watch." },
 ];
 
 export function mine(me) {

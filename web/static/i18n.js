@@ -1,0 +1,43 @@
+// Message catalogues (issue 13 §4): kk, ru, en — one JSON file each in /static/i18n/.
+//
+// The language is the profile's (PUT /api/me/language), else the browser's first of kk/ru/en,
+// else English. A key missing from the catalogue shows as ⟦key⟧: visible, so the test that renders
+// every page in every language finds it (a silent English fallback would hide it).
+export const LANGUAGES = ["kk", "ru", "en"];
+let catalogue = {};
+
+export function pickLanguage(profile) {
+  if (LANGUAGES.includes(profile)) return profile;
+  for (const l of navigator.languages || [navigator.language]) {
+    const two = String(l || "").slice(0, 2).toLowerCase();
+    if (LANGUAGES.includes(two)) return two;
+  }
+  return "en";
+}
+
+export async function useLanguage(lang) {
+  const res = await fetch(`/static/i18n/${lang}.json`, { credentials: "same-origin" });
+  catalogue = await res.json();
+  document.documentElement.lang = lang;
+  translate(document);
+  return lang;
+}
+
+export function t(key, vars = {}) {
+  const text = catalogue[key];
+  if (text === undefined) return `⟦${key}⟧`;
+  return text.replace(/\{(\w+)\}/g, (_, k) => String(vars[k] ?? ""));
+}
+
+/** A data value shown as a word (a session's kind or status): translated when the catalogue knows it. */
+export function word(group, value) {
+  return catalogue[`${group}.${value}`] ?? value;
+}
+
+/** Fill data-i18n (text), data-i18n-label (aria-label), data-i18n-title (document title) under root. */
+export function translate(root) {
+  root.querySelectorAll("[data-i18n]").forEach((e) => { e.textContent = t(e.dataset.i18n); });
+  root.querySelectorAll("[data-i18n-label]").forEach((e) => e.setAttribute("aria-label", t(e.dataset.i18nLabel)));
+  const title = document.querySelector("title[data-i18n-doc]");
+  if (title) document.title = t(title.dataset.i18nDoc);
+}
