@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "orchestrator.commands.protocol",
     "orchestrator.commands.audit",
     "orchestrator.commands.jobs",
+    "orchestrator.commands.webhooks",
     "orchestrator.commands.portal",
 )
 

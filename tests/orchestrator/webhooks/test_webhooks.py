@@ -239,3 +239,30 @@ def test_recording_an_event_twice_adds_one_row_per_url(db_url: str, tmp_path: Pa
         assert record_event(s, settings, Event("chat.message", {})) == 0
     assert sorted(r.url for r in rows(db)) == ["http://a.example/h", "http://b.example/h"]
     db.engine.dispose()
+
+
+def test_the_operator_lists_deliveries_and_sends_a_failed_one_again(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    from orchestrator.cli import main
+
+    cfg = tmp_path / "aulacast.toml"
+    cfg.write_text(f'data_dir = "{tmp_path / "var"}"\n[webhooks]\nurls = ["http://127.0.0.1:9/h"]\nsecret = "{SECRET}"\n')
+    from orchestrator.config import load_settings
+
+    settings = load_settings(cfg)
+    db = Database.from_url(settings.effective_database_url)
+    db.upgrade()
+    with db.session() as s:
+        record_event(s, settings, Event("asset.archived", {"asset_id": 1}))
+        row = s.scalars(select(WebhookDelivery)).one()
+        row.status, row.attempts, row.last_error = "failed", 12, "ClientConnectorError: refused"
+        row_id = row.id
+    assert main(["--config", str(cfg), "webhooks", "list", "--status", "failed"]) == 0
+    out = capsys.readouterr().out
+    assert f"{row_id:>6}  failed" in out and "asset.archived" in out and "refused" in out
+    assert main(["--config", str(cfg), "webhooks", "retry", str(row_id)]) == 0
+    [row] = rows(db)
+    assert (row.status, row.attempts) == ("pending", 0)
+    assert main(["--config", str(cfg), "webhooks", "retry", "999"]) == 2
+    assert "no webhook delivery 999" in capsys.readouterr().err
+    db.engine.dispose()
