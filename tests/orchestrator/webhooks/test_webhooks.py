@@ -266,3 +266,30 @@ def test_the_operator_lists_deliveries_and_sends_a_failed_one_again(tmp_path: Pa
     assert main(["--config", str(cfg), "webhooks", "retry", "999"]) == 2
     assert "no webhook delivery 999" in capsys.readouterr().err
     db.engine.dispose()
+
+
+@pytest.mark.slow
+async def test_the_archive_publishing_asset_archived_reaches_the_receiver(tmp_path: Path,
+                                                                         receiver: tuple[Receiver, int]) -> None:
+    """Not a hand-made event: the archive's own ``archive_recording`` (what the compose job calls) publishes
+    ``asset.archived`` on the service's bus, and the receiver gets the new item's id."""
+    from orchestrator.archive.service import archive_recording
+    from tests.helpers.archive import build_world
+    from tests.helpers.media import make_clip
+
+    rec, port = receiver
+    settings = settings_for(tmp_path, port)
+    db = Database.from_url(settings.effective_database_url)
+    db.upgrade()
+    world = build_world(db)
+    video = make_clip(tmp_path / "lecture.mp4", seconds=2, size="320x240")
+    async with TestClient(TestServer(create_app(settings), host="127.0.0.1", port=free_port())) as client:
+        svc = client.server.app[SERVICES]
+        result = await archive_recording(svc, world.sessions["consultation"], video)
+        assert result.created
+        await rec.wait_for(1)
+        await settled(db, 1)
+    [got] = rec.events
+    assert got["event"] == "asset.archived" and got["data"]["asset_id"] == result.asset_id
+    assert got["data"]["session_id"] == world.sessions["consultation"] and rec.requests == 2
+    db.engine.dispose()
