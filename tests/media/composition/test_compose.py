@@ -160,3 +160,25 @@ def test_a_killed_runs_work_folder_is_swept_later(tmp_path: Path) -> None:
         os.utime(p, (st.st_atime - past, st.st_mtime - past))
     assert sweep_stale(tmp_path) == [old]
     assert sorted(p.name for p in tmp_path.iterdir()) == [".def.5678.part", "0123"]
+
+
+def test_an_h264_camera_in_matroska_composes_like_vp8(tmp_path: Path) -> None:
+    # docs/recording-format.md: H.264 video arrives as tracks/<id>.mkv, as received.
+    import subprocess
+
+    rec = make_recording(tmp_path / "rec", [AudioTrack("a", "h", "Hana", frequency=700, seconds=4.0)],
+                         [{"t": 0.2, "type": "speaking", "participant_id": "h"}])  # fmt: skip
+    subprocess.run([FFmpeg.locate().binary, "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                    "color=c=red:s=320x240:r=30:d=4", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+                    "-f", "matroska", str(rec / "tracks" / "v.mkv")], check=True)  # fmt: skip
+    manifest = json.loads((rec / "manifest.json").read_text())
+    manifest["tracks"].append({"id": "v", "participant_id": "h", "display_name": "Hana", "kind": "video",
+                               "source": "camera", "codec": "h264", "file": "tracks/v.mkv", "start": 0.0, "end": 4.0,
+                               "status": "complete"})  # fmt: skip
+    (rec / "manifest.json").write_text(json.dumps(manifest))
+    result = compose(rec, tmp_path / "out", ffmpeg=FFmpeg.locate())
+    assert result.report["missing"] == []
+    frames = video_frames(result.folder / "lecture.mp4")
+    assert colour_of(frame_at(frames, 2.0)[300:420, 560:720]) == "red"
+    samples, rate = audio_samples(result.folder / "lecture.mp4")
+    assert peak_frequency(samples, rate, 1.0, 3.0)[0] == pytest.approx(700, abs=5)
