@@ -465,6 +465,12 @@ async def _room_checks(browser: Any, base: str, logins: dict[str, str], consult:
     await dana.get_by_role("button", name="Stop camera", exact=True).click()  # camera back on
     snap = await tutor.evaluate("() => window.aulacastRoom.snapshot()")
     out["tutor_tiles"] = [{"key": t["key"], "box": t["box"]} for t in snap["tiles"]]
+    await tutor.set_viewport_size({"width": 1920, "height": 1080})  # a large screen: the tiles grow with it
+    await asyncio.sleep(1.0)
+    snap = await tutor.evaluate("() => window.aulacastRoom.snapshot()")
+    out["tutor_tiles_1920"] = [{"key": t["key"], "box": t["box"]} for t in snap["tiles"]]
+    await tutor.set_viewport_size(rd.VIEWPORT)
+    await asyncio.sleep(0.5)
     await tutor.get_by_role("button", name="Share screen", exact=True).click()
     await tutor.wait_for_selector("#grid.sharing", timeout=20000)
     await dana.wait_for_selector("#grid.sharing .tile.screen", timeout=30000)

@@ -105,6 +105,8 @@ def test_the_room_scales_and_shows_who_is_muted(portal_run: dict[str, Any]) -> N
     room = seen(portal_run, "room")
     widths = [t["box"]["width"] for t in room["tutor_tiles"]]
     assert len(widths) == 2 and min(widths) > 300, room["tutor_tiles"]  # not 256 px tiles on a wide screen
+    big = [t["box"]["width"] for t in room["tutor_tiles_1920"]]
+    assert len(big) == 2 and min(big) > min(widths) and min(big) > 450, room["tutor_tiles_1920"]  # scales to 1920 px
     sharing = {t["key"]: t["box"]["width"] for t in room["tutor_tiles_sharing"]}
     screen = next(w for k, w in sharing.items() if k.endswith("screen"))
     assert all(screen > 2 * w for k, w in sharing.items() if not k.endswith("screen")), (sharing, room["grid_sharing"])
