@@ -15,6 +15,7 @@ import json
 import re
 import time
 from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +30,9 @@ from orchestrator.app import create_app
 from orchestrator.bus import Event
 from orchestrator.errors import ConfigError
 from orchestrator.store.db import Database
+from orchestrator.store.types import utcnow
 from orchestrator.webhooks.models import WebhookDelivery
-from orchestrator.webhooks.outbox import backoff, event_body, record_event
+from orchestrator.webhooks.outbox import backoff, claim_due, event_body, finish, record_event
 from orchestrator.webhooks.signing import WebhookSignatureError, sign, verify
 from tests.helpers.support import REPO, free_port, make_settings
 
@@ -238,6 +240,16 @@ def test_recording_an_event_twice_adds_one_row_per_url(db_url: str, tmp_path: Pa
         assert record_event(s, settings, event) == 0
         assert record_event(s, settings, Event("chat.message", {})) == 0
     assert sorted(r.url for r in rows(db)) == ["http://a.example/h", "http://b.example/h"]
+    # one claim per due row: a second node (or round) claiming at the same moment gets nothing
+    now = utcnow()
+    first = claim_due(db, settings, now)
+    assert sorted(c.url for c in first) == ["http://a.example/h", "http://b.example/h"] and {c.attempt for c in first} == {1}
+    assert claim_due(db, settings, now) == []
+    assert finish(db, settings, first[0], status=204, error=None, now=now) == "delivered"
+    assert finish(db, settings, first[1], status=503, error=None, now=now) == "pending"
+    assert claim_due(db, settings, now) == []  # not due before its backoff
+    [again] = claim_due(db, settings, now + timedelta(seconds=backoff(settings, 1) + 1))
+    assert again.id == first[1].id and again.attempt == 2
     db.engine.dispose()
 
 
