@@ -55,10 +55,14 @@ def private_file(path: Path) -> None:
     the file 0600 from its first byte (SQLite gives its -wal/-shm files the same mode)."""
     if not path.parent.exists():
         path.parent.mkdir(parents=True, mode=0o700)
-    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
-    os.close(fd)
-    if path.stat().st_uid == os.getuid() and path.stat().st_mode & 0o077:
-        os.chmod(path, 0o600)
+    # Never open (and close) an existing database file here: closing any descriptor of a file drops
+    # every POSIX lock this process holds on it, SQLite's included. Only a new file is made (O_EXCL).
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600))
+    except FileExistsError:
+        st = path.stat()
+        if st.st_uid == os.getuid() and st.st_mode & 0o077:
+            os.chmod(path, 0o600)  # by path: no descriptor
 
 
 def make_engine(url: str) -> Engine:
