@@ -109,17 +109,22 @@ async def test_chain_edits_deletions_unbound_rows_and_stale_bindings(sat: Any) -
 
 
 async def test_cli_audit_verify_names_what_differs(tmp_path: Path) -> None:
+    import sqlite3
+
     async with serve_defense(tmp_path) as dc:
         _sid, turns = await run_sitting(dc)
+        gid = _grade_id(dc, turns["st1"])
+    dc.db.engine.dispose()  # the CLI is another process: this one keeps no connection open meanwhile
     assert cli(tmp_path, "audit", "anchor").returncode == 0
     assert anchor_path(dc.settings).read_text().count("\n") == 1
     res = cli(tmp_path, "audit", "verify")
     assert res.returncode == 0 and "OK" in res.stdout, res.stdout + res.stderr
-    gid = _grade_id(dc, turns["st1"])
-    with dc.db.engine.begin() as c:
-        c.execute(text("UPDATE defense_grades SET points = 95 WHERE id = :g"), {"g": gid})
+    raw = sqlite3.connect(str(dc.settings.data_dir / "aulacast.db"))  # plain SQLite, no application
+    with raw:
+        raw.execute("UPDATE defense_grades SET points = 95 WHERE id = ?", (gid,))
+    raw.close()
     res = cli(tmp_path, "audit", "verify")
-    assert res.returncode == 1 and "Traceback" not in res.stderr
+    assert res.returncode == 1 and "Traceback" not in res.stderr, res.stdout + res.stderr
     assert f"ROW defense_grades:{gid}: the row's value differs" in res.stdout and "points: 85 -> 95" in res.stdout
     # an anchor line edited by hand no longer verifies
     path = anchor_path(dc.settings)
