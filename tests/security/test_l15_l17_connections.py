@@ -64,3 +64,15 @@ async def test_l17_connections_per_person_and_session_are_capped(world: World) -
     # another person is not affected
     sue = await world.socket("sue", world.consult)
     await sue.wait_for("lobby")
+
+
+async def test_l18_join_asks_who_before_what_state(world: World) -> None:
+    """An outsider learns nothing from a closed session: 403 (not yours), never 409 (closed)."""
+    from orchestrator.store.models import SessionRecord
+
+    with world.svc.db.session() as s:
+        s.get(SessionRecord, world.consult).status = "closed"
+    r = await world.request("POST", f"/api/sessions/{world.consult}/join", "zed")  # another group's student
+    assert r.status == 403, await r.text()
+    r = await world.request("POST", f"/api/sessions/{world.consult}/join", "stu")  # one of its own
+    assert r.status == 409
