@@ -29,9 +29,19 @@ from orchestrator.webhooks.models import WebhookDelivery
 CLAIM_BATCH = 20
 
 
+# Payload keys naming places on the server's disk: the bus needs them, a receiver elsewhere must not see them.
+SERVER_ONLY_KEYS = frozenset({"folder", "path", "file", "output"})
+
+
+def public_payload(payload: dict[str, Any]) -> dict[str, Any]:
+    """The payload without the server's file paths (the one place webhook bodies are cut)."""
+    return {k: v for k, v in payload.items() if k not in SERVER_ONLY_KEYS}
+
+
 def event_body(event: Event) -> str:
-    """What a receiver gets: the event's id (its idempotency key), topic, time and payload."""
-    return json.dumps({"id": event.id, "event": event.topic, "created_at": event.at, "data": event.payload},
+    """What a receiver gets: the event's id (its idempotency key), topic, time and payload, minus server paths."""
+    data = public_payload(event.payload) if isinstance(event.payload, dict) else event.payload
+    return json.dumps({"id": event.id, "event": event.topic, "created_at": event.at, "data": data},
                       ensure_ascii=False, separators=(",", ":"), sort_keys=True)  # fmt: skip
 
 

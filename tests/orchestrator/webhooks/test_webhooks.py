@@ -305,3 +305,12 @@ async def test_the_archive_publishing_asset_archived_reaches_the_receiver(tmp_pa
     assert got["event"] == "asset.archived" and got["data"]["asset_id"] == result.asset_id
     assert got["data"]["session_id"] == world.sessions["consultation"] and rec.requests == 2
     db.engine.dispose()
+
+
+def test_webhook_bodies_carry_no_server_paths() -> None:
+    """recording.ready and asset.composed name folders on the server's disk; a receiver gets everything else."""
+    event = Event("asset.composed", {"session_id": 7, "folder": "/srv/aulacast/media/compositions/ab12",
+                                     "key": "ab12", "duration": 61.5})  # fmt: skip
+    data = json.loads(event_body(event))["data"]
+    assert data == {"session_id": 7, "key": "ab12", "duration": 61.5}
+    assert "/srv/" not in event_body(Event("recording.ready", {"session_id": 7, "folder": "/srv/x", "status": "complete"}))
