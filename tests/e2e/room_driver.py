@@ -316,6 +316,14 @@ async def scenario(base: str, logins: dict[str, str], session_id: int, shots: Pa
             await tutor.page.click("#enter")
             await tutor.page.wait_for_selector("#room:not([hidden])", timeout=20000)
             step("tutor in the room")
+            try:  # a consultation is recorded on its host's word (web/static/room-recording.js)
+                await tutor.page.wait_for_selector("#rec-toggle:not([hidden])", timeout=20000)
+                await tutor.page.click("#rec-toggle")
+                await tutor.page.wait_for_selector("#rec:not([hidden])", timeout=30000)
+                result["recording_on"] = True
+            except Exception as exc:  # noqa: BLE001 - reported, the test names it
+                result["recording_on"] = f"not started: {exc}"
+            step("host started the recording")
             for name in ("dana", "timur"):
                 people[name] = await sign_in(browser, base, name, logins[name], session_id)
             dana, timur = people["dana"], people["timur"]
@@ -473,6 +481,11 @@ async def scenario(base: str, logins: dict[str, str], session_id: int, shots: Pa
             result["outsider_notice"] = await page.locator("#notice-text").inner_text()
             await ctx.close()
             step("refusals explained")
+            try:  # nobody acts: the recording is composed and archived, then played with its chat
+                result["archived"] = await archived_lecture(browser, base, logins, dana, session_id, text)
+            except Exception as exc:  # noqa: BLE001 - reported, the test names it
+                result["archived"] = {"error": f"{type(exc).__name__}: {exc}"}
+            step("the recorded consultation is in the archive")
         except Exception:
             for n, p in people.items():  # what each person saw when it went wrong
                 await p.page.screenshot(path=str(shots / f"failed-{n}.png"))
@@ -483,6 +496,46 @@ async def scenario(base: str, logins: dict[str, str], session_id: int, shots: Pa
             result["media_restarts"] = {n: [x for x in p.console if "restarting media" in x] for n, p in people.items()}
             await browser.close()
     result["seconds"] = round(time.monotonic() - T0, 1)
+
+
+async def archived_lecture(browser: Any, base: str, logins: dict[str, str], dana: Person, session_id: int,
+                           chat_text: str) -> dict[str, Any]:
+    """After the end for all: the lecture video appears in the archive by itself (recording.ready ->
+    compose job -> archive), a participant plays it with the chat replayed, another group is refused."""
+    out: dict[str, Any] = {}
+
+    async def archived() -> dict[str, Any] | None:
+        r = await dana.page.request.get(f"{base}/api/archive?limit=100")
+        items = (await r.json()).get("items", []) if r.ok else []
+        return next((i for i in items if i.get("session_id") == session_id and i.get("playable")), None)
+
+    item = await until("the recorded consultation appears in the archive", archived, 420, 3)
+    out.update(asset_id=item["id"], kind=item["kind"], duration=item["duration"], has_chat=item["has_chat"],
+               width=item["width"], height=item["height"])  # fmt: skip
+    page = dana.page
+    await page.goto(f"{base}/archive/{item['id']}")
+    await page.wait_for_function(
+        "() => { const v = document.getElementById('video'); v.muted = true; v.play().catch(() => {});"
+        " return v.currentTime > 1; }", timeout=120_000)  # fmt: skip
+    out["played_to"] = await page.evaluate("() => document.getElementById('video').currentTime")
+    # the chat line comes back at its moment: seek past it and the replay shows it
+    await page.evaluate("() => { const v = document.getElementById('video'); v.currentTime = v.duration - 0.5; }")
+    await page.wait_for_function(
+        "t => [...document.querySelectorAll('#chat li')].some(li => li.textContent.includes(t))",
+        arg=chat_text, timeout=60_000)  # fmt: skip
+    out["chat_replayed"] = True
+    ctx = await browser.new_context(viewport=VIEWPORT, base_url=base)
+    other = await ctx.new_page()
+    await other.goto("/login?next=/schedule")
+    await other.fill("input[name=username]", "madina")
+    await other.fill("input[name=password]", logins["madina"])
+    await other.click("button[type=submit]")
+    await other.wait_for_url(lambda url: "/login" not in url)  # "**/schedule" would match /login?next=/schedule
+    out["other_group_status"] = (await other.request.get(f"{base}/api/archive/{item['id']}")).status
+    listing = await other.request.get(f"{base}/api/archive?limit=100")
+    out["other_group_lists_it"] = any(i["id"] == item["id"] for i in (await listing.json()).get("items", []))
+    await ctx.close()
+    return out
 
 
 async def defense(base: str, logins: dict[str, str], workdir: Path, shots: Path, result: dict[str, Any]) -> None:

@@ -137,3 +137,15 @@ def test_a_staying_subscriber_sees_two_who_rejoined(browser_run: dict[str, Any])
         f"{r.get('error')}: remote {snapshot.get('remote')}; tiles {snapshot.get('tiles')}; "
         f"media restarts {browser_run.get('media_restarts')}; timur's console {browser_run.get('console', {}).get('timur')}"
     )
+
+
+def test_the_recorded_consultation_reaches_the_archive_and_plays(browser_run: dict[str, Any]) -> None:
+    """Issue 10's end to end: recorded in Chromium, ended, composed and archived by nobody's action,
+    played by a participant with the chat replayed, refused to another group."""
+    assert browser_run["recording_on"] is True, browser_run["recording_on"]
+    got = browser_run["archived"]
+    assert "error" not in got, got
+    assert got["kind"] in ("consultation", "lecture") and got["has_chat"], got
+    assert (got["width"], got["height"]) == (1280, 720), got
+    assert got["played_to"] > 1 and got["chat_replayed"], got
+    assert got["other_group_status"] in (403, 404) and not got["other_group_lists_it"], got
