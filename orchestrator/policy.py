@@ -161,6 +161,24 @@ def can_view_group(s: Session, actor: Identity, group_id: int) -> Decision:
     return deny("only the group's tutors and the registrar see its schedule")
 
 
+def visible_groups(s: Session, actor: Identity) -> set[int] | None:
+    """Groups whose member lists the actor may read: all for staff (None), else those they teach."""
+    if actor.has(*STAFF):
+        return None
+    return set(s.scalars(select(Offering.group_id).where(Offering.tutor_id == actor.person_id)))
+
+
+def visible_people(s: Session, actor: Identity) -> set[int] | None:
+    """Whose whole row (e-mail included) a people listing shows the actor: everyone's for staff
+    (None); for a tutor, themselves and the students of the groups they teach. Colleagues are
+    listed without their address; students of other groups not at all (api/people.py)."""
+    if actor.has(*STAFF):
+        return None
+    groups = visible_groups(s, actor) or set()
+    mine = set(s.scalars(select(GroupMember.person_id).where(GroupMember.group_id.in_(groups)))) if groups else set()
+    return mine | {actor.person_id}
+
+
 # --- sessions -----------------------------------------------------------------------------------
 
 

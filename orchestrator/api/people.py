@@ -16,7 +16,7 @@ from orchestrator.api import STAFF, TEACHING, api, services
 from orchestrator.auth import create_person, replace_password
 from orchestrator.errors import NotFound, UserError
 from orchestrator.http import identity, parse_body, read_body
-from orchestrator.policy import can_set_password, can_set_roles
+from orchestrator.policy import can_set_password, can_set_roles, visible_groups, visible_people
 from orchestrator.roster import RosterRefused, apply_roster, check_roster, parse_roster
 from orchestrator.store.models import ROLES, AuditEntry, Group, GroupMember, Person, PersonRole
 
@@ -60,9 +60,19 @@ def person_row(p: Person) -> dict[str, Any]:
 @api.route("GET", "/api/people", roles=STAFF | TEACHING, summary="People, optionally by role", query={"role": "only this role"}, tags=("people",))
 async def list_people(request: web.Request) -> dict[str, Any]:
     role = request.query.get("role")
+    ident = identity(request)
 
     def load(s: Session) -> list[dict[str, Any]]:
-        return [person_row(p) for p in s.scalars(select(Person).order_by(Person.username)) if not role or role in p.role_names]
+        addressed = visible_people(s, ident)
+        rows = []
+        for p in s.scalars(select(Person).order_by(Person.username)):
+            if role and role not in p.role_names:
+                continue
+            if addressed is None or p.id in addressed:
+                rows.append(person_row(p))
+            elif "student" not in p.role_names:  # colleagues: name and roles, no address
+                rows.append({**person_row(p), "email": None})
+        return rows
 
     return {"people": await services(request).db_call(load)}
 
@@ -130,13 +140,17 @@ async def set_roles(request: web.Request) -> dict[str, Any]:
 
 @api.route("GET", "/api/groups", roles=STAFF | TEACHING, summary="Study groups with their students", tags=("people",))
 async def list_groups(request: web.Request) -> dict[str, Any]:
+    ident = identity(request)
+
     def load(s: Session) -> list[dict[str, Any]]:
+        shown = visible_groups(s, ident)
         members: dict[int, list[int]] = {}
         for m in s.scalars(select(GroupMember)):
             members.setdefault(m.group_id, []).append(m.person_id)
         return [
             {"id": g.id, "code": g.code, "name": g.name, "students": sorted(members.get(g.id, []))}
             for g in s.scalars(select(Group).order_by(Group.code))
+            if shown is None or g.id in shown
         ]
 
     return {"groups": await services(request).db_call(load)}
