@@ -80,6 +80,12 @@ RULES: dict[tuple[str, str], set[str]] = {
     ("DELETE", UPLOAD): {"dana"},
     ("GET", UPLOAD): {"dana"} | STAFF,  # staff follow what became of a hand-in
     ("GET", "/api/uploads"): EVERYONE,
+    # the consultation's recording state and attendance are the session's: its people / its host
+    ("GET", "/api/sessions/{session_id:\\d+}/recording"): IN_CONSULT,
+    ("GET", "/api/sessions/{session_id:\\d+}/attendance"): STAFF | {"aigerim"},
+    ("GET", "/api/me/offerings"): STAFF | TEACHING,
+    ("GET", "/api/ops/status"): {"ada"},
+    ("GET", "/metrics"): {"ada"},
 }
 # Routes whose answer does not depend on the caller (public) or that change the caller's own
 # credentials (walked with a throw-away token so the walk keeps its sessions).
