@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session
 from media.errors import MediaError
 from media.live.fanout import RoomKind
 from media.live.types import RoomMediaError
-from media.recording.finalise import finalise_interrupted, unfinished
+from media.recording.finalise import finalise_interrupted, unfinished, writing_elsewhere
 from media.recording.folder import Manifest, RecordingFolder, Timeline, iso_utc, read_manifest
 from orchestrator.auth import Identity
 from orchestrator.bus import Event
@@ -471,7 +471,7 @@ class Recordings:
     def _ours_running(self) -> list[Path]:
         """Recordings of this host still 'recording' that this process does not run (their writer is alive)."""
         mine = {a.folder.path for a in self.active.values()}
-        return [p for p in unfinished(self.root, self.host, pids_gone=None) if p not in mine]
+        return writing_elsewhere(self.root, self.host, mine)
 
     async def close(self) -> None:
         for _, timeline in self._remote.values():

@@ -83,7 +83,25 @@ def _alive(pid: object) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    try:  # a writer that exited but was not reaped yet (its parent was killed) is a zombie: gone
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat[stat.rindex(")") + 2 :][:1] != "Z"
+    except (OSError, ValueError):
+        return True
+
+
+def writing_elsewhere(recordings: Path, host: str, exclude: set[Path]) -> list[Path]:
+    """Folders of ``host`` still ``recording`` whose writer is alive and not in ``exclude``: after a
+    killed service, its orphaned workers that have not exited yet (finalised once they have)."""
+    found = []
+    for path in list_recordings(recordings):
+        with contextlib.suppress(Exception):
+            manifest = read_manifest(path)
+            writer = manifest.extra.get("recorder") or {}
+            if manifest.status == "recording" and writer.get("host") == host and path not in exclude \
+                    and _alive(writer.get("pid")):
+                found.append(path)
+    return found
 
 
 def unfinished(recordings: Path, host: str, *, pids_gone: set[int] | None = None) -> list[Path]:

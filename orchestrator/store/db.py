@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -72,9 +71,12 @@ def make_engine(url: str) -> Engine:
         path = Path(url[len("sqlite:///") :])
         if str(path) not in ("", ":memory:"):
             if not path.exists():  # never silently: say where the data goes (issue 13 §1.8)
-                print(f"aulacast: creating a new SQLite database at {path.resolve()} (from the settings' data_dir, "
-                      "default ./var in the current folder; set data_dir or database_url in aulacast.toml, "
-                      "or AULACAST_DATA_DIR)", file=sys.stderr)  # fmt: skip
+                # a log record, not a print: under `serve` and in workers every stderr line is JSON
+                # (orchestrator/logs.py); a plain CLI run prints it as text through logging's last resort
+                logging.getLogger("aulacast.db").warning(
+                    "aulacast: creating a new SQLite database at %s (from the settings' data_dir, default ./var in "
+                    "the current folder; set data_dir or database_url in aulacast.toml, or AULACAST_DATA_DIR)",
+                    path.resolve())  # fmt: skip
             private_file(path)
     try:
         engine = create_engine(url, future=True, pool_pre_ping=True)

@@ -45,12 +45,12 @@ def test_file_and_environment_reach_the_media_workers(tmp_path: Path, monkeypatc
 def test_signaling_knobs_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     assert load_settings().signaling.model_dump() == {"heartbeat_seconds": 3.0, "stock_fanout": False,
-                                                      "gc_freeze": True}  # fmt: skip
+                                                      "gc_freeze": True, "max_sockets_per_person": 5}  # fmt: skip
     monkeypatch.setenv("AULACAST_SIGNALING__HEARTBEAT_SECONDS", "0.5")
     monkeypatch.setenv("AULACAST_SIGNALING__STOCK_FANOUT", "1")
     monkeypatch.setenv("AULACAST_SIGNALING__GC_FREEZE", "0")
     assert load_settings().signaling.model_dump() == {"heartbeat_seconds": 0.5, "stock_fanout": True,
-                                                      "gc_freeze": False}  # fmt: skip
+                                                      "gc_freeze": False, "max_sockets_per_person": 5}  # fmt: skip
 
 
 @pytest.mark.parametrize(
