@@ -90,18 +90,22 @@ def _alive(pid: object) -> bool:
         return True
 
 
-def writing_elsewhere(recordings: Path, host: str, exclude: set[Path]) -> list[Path]:
-    """Folders of ``host`` still ``recording`` whose writer is alive and not in ``exclude``: after a
-    killed service, its orphaned workers that have not exited yet (finalised once they have)."""
+def _still_recording(recordings: Path, host: str) -> list[tuple[Path, object]]:
+    """(folder, writer pid) of every recording of ``host`` whose manifest still says ``recording``."""
     found = []
     for path in list_recordings(recordings):
         with contextlib.suppress(Exception):
             manifest = read_manifest(path)
             writer = manifest.extra.get("recorder") or {}
-            if manifest.status == "recording" and writer.get("host") == host and path not in exclude \
-                    and _alive(writer.get("pid")):
-                found.append(path)
+            if manifest.status == "recording" and writer.get("host") == host:
+                found.append((path, writer.get("pid")))
     return found
+
+
+def writing_elsewhere(recordings: Path, host: str, exclude: set[Path]) -> list[Path]:
+    """Folders of ``host`` still ``recording`` whose writer is alive and not in ``exclude``: after a
+    killed service, its orphaned workers that have not exited yet (finalised once they have)."""
+    return [path for path, pid in _still_recording(recordings, host) if path not in exclude and _alive(pid)]
 
 
 def unfinished(recordings: Path, host: str, *, pids_gone: set[int] | None = None) -> list[Path]:
@@ -110,15 +114,5 @@ def unfinished(recordings: Path, host: str, *, pids_gone: set[int] | None = None
     The writer is the recorder's process (``recorder.pid`` in the manifest); with ``pids_gone``
     only those pids count as gone (a worker the supervisor saw die), else any pid not alive.
     """
-    found = []
-    for path in list_recordings(recordings):
-        with contextlib.suppress(Exception):
-            manifest = read_manifest(path)
-            writer = manifest.extra.get("recorder") or {}
-            if manifest.status != "recording" or writer.get("host") != host:
-                continue
-            pid = writer.get("pid")
-            gone = pid in pids_gone if pids_gone is not None else not _alive(pid)
-            if gone:
-                found.append(path)
-    return found
+    return [path for path, pid in _still_recording(recordings, host)
+            if (pid in pids_gone if pids_gone is not None else not _alive(pid))]  # fmt: skip

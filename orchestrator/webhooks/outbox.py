@@ -40,8 +40,8 @@ def public_payload(payload: dict[str, Any]) -> dict[str, Any]:
 
 def event_body(event: Event) -> str:
     """What a receiver gets: the event's id (its idempotency key), topic, time and payload, minus server paths."""
-    data = public_payload(event.payload) if isinstance(event.payload, dict) else event.payload
-    return json.dumps({"id": event.id, "event": event.topic, "created_at": event.at, "data": data},
+    return json.dumps({"id": event.id, "event": event.topic, "created_at": event.at,
+                       "data": public_payload(event.payload)},
                       ensure_ascii=False, separators=(",", ":"), sort_keys=True)  # fmt: skip
 
 
