@@ -15,13 +15,27 @@ from tests.e2e.test_portal_defects import seen
 from tests.helpers.support import REPO
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(360)]
-CATALOGUES = {lang: json.loads((REPO / "web" / "static" / "i18n" / f"{lang}.json").read_text()) for lang in ("kk", "ru", "en")}
+I18N = REPO / "web" / "static" / "i18n"
+LANGS = ("kk", "ru", "en")
+CATALOGUES = {lang: json.loads((I18N / f"{lang}.json").read_text()) for lang in LANGS}
+AREAS = sorted(p for p in I18N.iterdir() if p.is_dir())
 
 
-def test_the_catalogues_have_the_same_keys_and_no_empty_message() -> None:
-    keys = {lang: set(c) for lang, c in CATALOGUES.items()}
+@pytest.mark.parametrize("folder", [I18N, *AREAS], ids=lambda p: p.name)
+def test_the_catalogues_have_the_same_keys_and_no_empty_message(folder: Any) -> None:
+    cats = {lang: json.loads((folder / f"{lang}.json").read_text()) for lang in LANGS}
+    keys = {lang: set(c) for lang, c in cats.items()}
     assert keys["kk"] == keys["ru"] == keys["en"], {k: sorted(v ^ keys["en"]) for k, v in keys.items()}
-    assert all(v.strip() for c in CATALOGUES.values() for v in c.values())
+    assert all(isinstance(v, str) and v.strip() for c in cats.values() for v in c.values())
+
+
+def test_no_key_is_defined_in_two_catalogues() -> None:
+    """An area's key shadowing a shared one (or another area's) would show different words per page."""
+    seen: dict[str, str] = {}
+    for folder in [I18N, *AREAS]:
+        for key in json.loads((folder / "en.json").read_text()):
+            assert key not in seen, f"{key} is in both {seen[key]} and {folder.name}"
+            seen[key] = folder.name
 
 
 @pytest.mark.parametrize("lang", ["kk", "ru", "en"])

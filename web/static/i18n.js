@@ -1,4 +1,6 @@
-// Message catalogues (issue 13 §4): kk, ru, en — one JSON file each in /static/i18n/.
+// Message catalogues (issue 13 §4): kk, ru, en — /static/i18n/{lang}.json holds what every page
+// shares (shell, sign-in, words); each area of the portal (room, staff, archive, …) has its own
+// folder /static/i18n/{area}/{lang}.json, so pages load only their words and areas edit apart.
 //
 // The language is the profile's (PUT /api/me/language), else the browser's first of kk/ru/en,
 // else English. A key missing from the catalogue shows as ⟦key⟧: visible, so the test that renders
@@ -15,9 +17,10 @@ export function pickLanguage(profile) {
   return "en";
 }
 
-export async function useLanguage(lang) {
-  const res = await fetch(`/static/i18n/${lang}.json`, { credentials: "same-origin" });
-  catalogue = await res.json();
+export async function useLanguage(lang, areas = []) {
+  const urls = [`/static/i18n/${lang}.json`, ...areas.map((a) => `/static/i18n/${a}/${lang}.json`)];
+  const parts = await Promise.all(urls.map(async (u) => (await fetch(u, { credentials: "same-origin" })).json()));
+  catalogue = Object.assign({}, ...parts);
   document.documentElement.lang = lang;
   translate(document);
   return lang;
