@@ -374,3 +374,42 @@ async def get_attendance(request: web.Request) -> web.StreamResponse:
         return web.Response(text=to_csv(rows), content_type="text/csv", charset="utf-8",
                             headers={"Content-Disposition": f'attachment; filename="attendance-session-{sid}.csv"'})
     return web.json_response({"session": sid, "attendance": rows})
+
+
+@api.route("GET", TID + "/written-work", roles=AUTHENTICATED, summary="The turn's student's written work (PDF, §31), shown inline beside the video: the committee, the tutor, staff and the student; never the audience", produces="application/pdf", tags=("defenses",))
+async def get_written_work(request: web.Request) -> web.StreamResponse:
+    """Two policies in turn: the asker must see the sitting (``sitting_access``), then the archive's
+    ``archive_access`` decides the work itself (student work: its owner, tutor, committee, staff)."""
+    from orchestrator.archive.catalogue import MASTER_PDF
+    from orchestrator.archive.models import Asset
+    from orchestrator.archive.policy import archive_access
+    from orchestrator.archive.policy import viewer_of as archive_viewer
+    from orchestrator.archive.service import archive_of
+    from orchestrator.errors import Forbidden, NotFound
+
+    svc = services(request)
+
+    def find(s: Session, sitting: Sitting, ident: Identity | None) -> tuple[str, int]:
+        assert ident is not None
+        decide(sitting_access(viewer_of(s, ident, sitting), "view", sitting))
+        turn = _turn(request, sitting)
+        asset = s.scalar(select(Asset).where(Asset.kind == "written_work", Asset.owner_id == turn.student_id,
+                                            Asset.sitting == sitting.key, Asset.status == "active")
+                         .order_by(Asset.id.desc()))  # fmt: skip
+        if asset is None:
+            raise NotFound("this student has not handed in a written work for this sitting", code="no_written_work")
+        decision = archive_access(archive_viewer(s, ident), "read", asset)
+        if not decision:
+            raise Forbidden(decision.reason)
+        f = asset.file(MASTER_PDF)
+        if f is None:
+            raise NotFound("the written work has no PDF file", code="no_written_work")
+        return f.sha256, asset.id
+
+    digest, asset_id = await _in_sitting(request, find)
+    path = archive_of(svc).blob_path(digest)
+    if not path.is_file():
+        raise NotFound("this file is missing from storage; the operator has been told by `aulacast archive verify`")
+    return web.FileResponse(path, headers={
+        "Content-Type": "application/pdf", "Cache-Control": "private, max-age=300",
+        "Content-Disposition": f'inline; filename="written-work-{asset_id}.pdf"'})

@@ -84,6 +84,9 @@ RULES: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/sessions/{session_id:\\d+}/recording"): IN_CONSULT,
     ("GET", "/api/sessions/{session_id:\\d+}/attendance"): STAFF | {"aigerim"},
     ("GET", "/api/me/offerings"): STAFF | TEACHING,
+    # a turn's written work (§31): the sitting's committee, the tutor, staff, the student; never the audience
+    # (walked with an unknown sitting here; tests/orchestrator/defenses/test_written_work.py walks a real one)
+    ("GET", "/api/sittings/{sitting_id:\\d+}/turns/{turn_id:\\d+}/written-work"): SEES_DANA,
     ("GET", "/api/ops/status"): {"ada"},
     ("GET", "/metrics"): {"ada"},
 }
