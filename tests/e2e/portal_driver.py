@@ -282,28 +282,34 @@ async def scenario(base: str, logins: dict[str, str], workdir: Path, shots: Path
                 step("keyboard walks")
 
             async def languages() -> None:
-                """§4: login, home and schedule in kk, ru and en (the browser's language, then the profile's)."""
+                """§4: every page in kk, ru and en (the browser's language, then the profile's): sign-in, home,
+                schedule, the staff pages (ada has registrar, admin and operator; aigerim the tutor desk)."""
                 out: dict[str, Any] = {}
                 result["languages"] = out
                 probe = """() => ({lang: document.documentElement.lang, text: document.body.innerText,
                   labels: [...document.querySelectorAll('[aria-label]')].map(e => e.getAttribute('aria-label')).join(' '),
                   title: document.title})"""
+                visits = (("ada", ("/home", "/schedule", "/staff/registrar", "/staff/admin", "/staff/operator")),
+                          ("aigerim", ("/staff/tutor",)))  # fmt: skip
                 for lang in ("kk", "ru", "en"):
-                    context = await browser.new_context(viewport=rd.VIEWPORT, base_url=base, timezone_id="UTC", locale=lang)
-                    page = await context.new_page()
                     got: dict[str, Any] = {}
-                    await page.goto("/login")
-                    await page.wait_for_selector("body[data-ready='1']", timeout=30000)
-                    got["login"] = await page.evaluate(probe)
-                    await log_in(page, "reg", logins["reg"], "/home")
-                    await page.wait_for_selector("body[data-ready='1']", timeout=30000)
-                    got["home"] = await page.evaluate(probe)
-                    await page.screenshot(path=str(shots / f"home-reg-{lang}.png"))
-                    await page.goto("/schedule")
-                    await page.wait_for_selector("body[data-ready='1']", timeout=30000)
-                    got["schedule"] = await page.evaluate(probe)
+                    for user, paths in visits:
+                        context = await browser.new_context(viewport=rd.VIEWPORT, base_url=base, timezone_id="UTC", locale=lang)
+                        page = await context.new_page()
+                        if user == "ada":
+                            await page.goto("/login")
+                            await page.wait_for_selector("body[data-ready='1']", timeout=30000)
+                            got["login"] = await page.evaluate(probe)
+                        await log_in(page, user, logins[user], paths[0])
+                        for path in paths:
+                            if page.url.split(base)[-1] != path:
+                                await page.goto(path)
+                            await page.wait_for_selector("body[data-ready='1']", timeout=30000)
+                            got[path.strip("/").replace("staff/", "") or "home"] = await page.evaluate(probe)
+                            if path == "/home":
+                                await page.screenshot(path=str(shots / f"home-ada-{lang}.png"))
+                        await context.close()
                     out[lang] = got
-                    await context.close()
                 # the profile's choice wins over the browser's
                 ctx, page = await new_page(browser, base)
                 await log_in(page, "dana", logins["dana"], "/home")

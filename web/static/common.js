@@ -1,4 +1,5 @@
 // Shared helpers for aulacast pages: JSON API calls with the session cookie and the CSRF header.
+import { has, t } from "/static/i18n.js";
 export async function api(method, path, body) {
   const opts = { method, headers: { "X-Requested-With": "aulacast" }, credentials: "same-origin" };
   if (body !== undefined) {
@@ -12,8 +13,9 @@ export async function api(method, path, body) {
   }
   const data = res.headers.get("Content-Type")?.includes("json") ? await res.json() : await res.text();
   if (!res.ok) {
-    const err = new Error(data?.error?.message || res.statusText);
+    const err = new Error(errorText(data?.error, res.statusText));
     err.code = data?.error?.code;
+    err.detail = data?.error?.message; // the server's own (English) words, for logs and tests
     throw err;
   }
   return data;
@@ -27,6 +29,18 @@ export async function whoAmI() {
     throw new Error("sign in first");
   }
   return person;
+}
+
+/**
+ * A refusal from the server ({code, message}) in the person's language: the catalogue's
+ * error.<code>, which may quote the server's detail as {detail} (a row number, a field name);
+ * the server's English words only when the code is unknown to the catalogues.
+ */
+export function errorText(error, fallback = "") {
+  const detail = error?.message || fallback;
+  const key = `error.${error?.code}`;
+  if (error?.code && has(key)) return t(key, { detail });
+  return detail;
 }
 
 export function el(tag, attrs = {}, ...children) {
@@ -89,4 +103,9 @@ export function when(instant, tz, { zone = true } = {}) {
   const key = dayKey(instant, tz);
   const date = key === dayKey(Date.now(), tz) ? "" : `${dayLabel(key)}, `;
   return `${date}${clock(instant, tz)}${zone ? ` (${tz})` : ""}`;
+}
+
+/** A number as the person's language writes it (grouping, decimal sign). */
+export function num(n, opts = {}) {
+  return new Intl.NumberFormat(locale(), opts).format(n);
 }

@@ -18,7 +18,8 @@ export function pickLanguage(profile) {
 }
 
 export async function useLanguage(lang, areas = []) {
-  const urls = [`/static/i18n/${lang}.json`, ...areas.map((a) => `/static/i18n/${a}/${lang}.json`)];
+  // "errors" (error.<code>: the server's refusals, common.js errorText) goes with every page
+  const urls = [`/static/i18n/${lang}.json`, ...["errors", ...areas].map((a) => `/static/i18n/${a}/${lang}.json`)];
   const parts = await Promise.all(urls.map(async (u) => (await fetch(u, { credentials: "same-origin" })).json()));
   catalogue = Object.assign({}, ...parts);
   document.documentElement.lang = lang;
@@ -32,15 +33,22 @@ export function t(key, vars = {}) {
   return text.replace(/\{(\w+)\}/g, (_, k) => String(vars[k] ?? ""));
 }
 
+export function has(key) {
+  return catalogue[key] !== undefined;
+}
+
 /** A data value shown as a word (a session's kind or status): translated when the catalogue knows it. */
 export function word(group, value) {
   return catalogue[`${group}.${value}`] ?? value;
 }
 
-/** Fill data-i18n (text), data-i18n-label (aria-label), data-i18n-title (document title) under root. */
+/** Fill data-i18n (text), data-i18n-label (aria-label), data-i18n-placeholder, data-i18n-tip (title
+ * attribute), data-i18n-doc (document title) under root. */
 export function translate(root) {
   root.querySelectorAll("[data-i18n]").forEach((e) => { e.textContent = t(e.dataset.i18n); });
   root.querySelectorAll("[data-i18n-label]").forEach((e) => e.setAttribute("aria-label", t(e.dataset.i18nLabel)));
+  root.querySelectorAll("[data-i18n-placeholder]").forEach((e) => e.setAttribute("placeholder", t(e.dataset.i18nPlaceholder)));
+  root.querySelectorAll("[data-i18n-tip]").forEach((e) => e.setAttribute("title", t(e.dataset.i18nTip)));
   const title = document.querySelector("title[data-i18n-doc]");
   if (title) document.title = t(title.dataset.i18nDoc);
 }

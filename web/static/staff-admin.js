@@ -1,28 +1,36 @@
 // Administration: people and roles, my tokens, the audit log with its chain status.
-import { api, el } from "/static/common.js";
+import { api, el, num, when } from "/static/common.js";
+import { t, word } from "/static/i18n.js";
 import { section, table } from "/static/staff-kit.js";
 
 export const TITLE = "Administration";
 
-export async function render(page) {
+export async function render(page, me) {
   const [{ people }, { tokens }, log] = await Promise.all([api("GET", "/api/people"), api("GET", "/api/me/tokens"), api("GET", "/api/audit")]);
+  const tz = me?.timezone;
+  const at = (iso) => (iso ? when(iso, tz, { zone: false }) : "—");
   const out = el("p", { "aria-live": "polite" });
   const rows = people.map((p) => {
-    const roles = el("input", { value: (p.roles || []).join(", "), "aria-label": `Roles: ${p.display_name}`, class: "roles" });
-    const save = el("button", { type: "button", class: "small", "aria-label": `Save roles: ${p.display_name}` }, "Save roles");
+    // role names stay the system's (they are what is typed here), each with its word in the page's language
+    const roles = el("input", { value: (p.roles || []).join(", "), "aria-label": t("staff.admin.roles.of", { name: p.display_name }), class: "roles",
+      title: (p.roles || []).map((r) => `${r}: ${word("role", r)}`).join(", ") });
+    const save = el("button", { type: "button", class: "small", "aria-label": t("staff.admin.save.of", { name: p.display_name }) }, t("staff.admin.save"));
     save.addEventListener("click", async () => {
       try {
         await api("PUT", `/api/people/${p.id}/roles`, { roles: roles.value.split(",").map((r) => r.trim()).filter(Boolean) });
-        out.textContent = `${p.display_name}: roles saved (audited).`;
-      } catch (e) { out.textContent = `Not saved: ${e.message}`; }
+        out.textContent = t("staff.admin.saved", { name: p.display_name });
+      } catch (e) { out.textContent = t("staff.notsaved", { why: e.message }); }
     });
     return [p.username, p.display_name, el("span", { class: "inline-edit" }, roles, save)];
   });
   page.replaceChildren(
-    section("People and roles", table(["Username", "Name", "Roles"], rows, `${people.length} people`), out),
-    section("My tokens", table(["Kind", "Label", "Created", "Expires"], tokens.map((t) => [t.kind, t.label, t.created_at, t.expires_at]))),
-    section("Audit log", el("p", { class: log.intact ? "ok" : "error", id: "chain" },
-      log.intact ? "The audit chain is intact: no entry was changed or removed." : "The audit chain is BROKEN: an entry was changed or removed."),
-    table(["#", "When", "Who", "Action", "Target"], log.entries.slice(0, 100).map((e) => [String(e.id), e.at, String(e.actor_id ?? "—"), e.action, e.target]), "Newest first (100)")),
+    section(t("staff.admin.people"), table([t("staff.admin.username"), t("staff.admin.name"), t("staff.admin.roles")], rows,
+      t("staff.admin.count", { n: num(people.length) })), out),
+    section(t("staff.admin.tokens"), table([t("staff.admin.kind"), t("staff.admin.label"), t("staff.admin.created"), t("staff.admin.expires")],
+      tokens.map((k) => [k.kind, k.label, at(k.created_at), at(k.expires_at)]))),
+    section(t("staff.admin.audit"), el("p", { class: log.intact ? "ok" : "error", id: "chain" },
+      t(log.intact ? "staff.admin.intact" : "staff.admin.broken")),
+    table(["#", t("staff.admin.when"), t("staff.admin.who"), t("staff.admin.action"), t("staff.admin.target")],
+      log.entries.slice(0, 100).map((e) => [String(e.id), at(e.at), String(e.actor_id ?? "—"), e.action, e.target]), t("staff.admin.newest", { n: num(100) }))),
   );
 }

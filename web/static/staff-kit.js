@@ -1,5 +1,6 @@
 // Shared parts of the staff pages: the page list per role, tables, sections, uploads.
-import { el } from "/static/common.js";
+import { el, errorText } from "/static/common.js";
+import { t } from "/static/i18n.js";
 
 export const PAGES = [
   { key: "schedule", path: "/schedule", title: "My schedule", roles: null, text: "Your sessions this week, in your time zone; one click to join." },
@@ -23,19 +24,19 @@ export function table(headers, rows, caption) {
 }
 
 export function section(title, ...children) {
-  const id = `h-${title.toLowerCase().replace(/[^a-z0-9]+/g, "-")}`;
+  const id = `h-${title.toLowerCase().replace(/[^\p{L}\p{N}]+/gu, "-")}`; // any script: kk/ru titles too
   return el("section", { class: "card staff", "aria-labelledby": id }, el("h2", { id }, title), ...children);
 }
 
 /** A file upload to a route taking the raw file as its body; the answer (or the refusal) goes to out. */
 export function uploadForm(label, accept, send, out) {
   const input = el("input", { type: "file", accept });
-  const dry = el("button", { type: "button" }, "Check (dry run)");
-  const go = el("button", { type: "button", class: "primary" }, "Import");
+  const dry = el("button", { type: "button" }, t("staff.upload.dry"));
+  const go = el("button", { type: "button", class: "primary" }, t("staff.upload.import"));
   const run = async (dryRun) => {
     const file = input.files[0];
-    if (!file) { out.replaceChildren(el("p", { class: "error" }, "Choose a file first.")); return; }
-    out.replaceChildren(el("p", { class: "when" }, "Working…"));
+    if (!file) { out.replaceChildren(el("p", { class: "error" }, t("staff.upload.choose"))); return; }
+    out.replaceChildren(el("p", { class: "when" }, t("staff.upload.working")));
     try {
       out.replaceChildren(...await send(await file.text(), file.name, dryRun));
     } catch (e) {
@@ -53,10 +54,10 @@ export async function sendRaw(method, path, contentType, body) {
     headers: { "Content-Type": contentType, "X-Requested-With": "aulacast" } });
   const data = await res.json();
   if (!res.ok) {
-    const err = new Error(data?.error?.message || res.statusText);
+    const err = new Error(errorText(data?.error, res.statusText));
     const rows = data.errors || data.error?.errors;
     if (Array.isArray(rows) && rows.length) {
-      err.rows = [table(["Row / where", "Problem"], rows.map((r) => typeof r === "string" ? ["", r] : [String(r.row ?? r.line ?? r.where ?? ""), r.message ?? r.error ?? JSON.stringify(r)]), "Every bad row")];
+      err.rows = [table([t("staff.rows.where"), t("staff.rows.problem")], rows.map((r) => typeof r === "string" ? ["", r] : [String(r.row ?? r.line ?? r.where ?? ""), r.message ?? r.error ?? JSON.stringify(r)]), t("staff.rows.caption"))];
     }
     throw err;
   }

@@ -1,6 +1,7 @@
 // Tutor desk: my offerings with their gradebooks (results entered here are audited), and a
 // consultation on request (§19) for my students.
-import { api, el } from "/static/common.js";
+import { api, el, num } from "/static/common.js";
+import { t, word } from "/static/i18n.js";
 import { section, table } from "/static/staff-kit.js";
 
 export const TITLE = "Tutor desk";
@@ -8,7 +9,7 @@ export const TITLE = "Tutor desk";
 /** Every offering I may see, each a table: students × controls, each cell editable (POST /api/results). */
 export async function gradebooks() {
   const { offerings } = await api("GET", "/api/me/offerings");
-  if (!offerings.length) return el("p", {}, "You teach no offering in the current plan.");
+  if (!offerings.length) return el("p", {}, t("staff.tutor.nooffering"));
   return el("div", { class: "gradebooks" }, ...offerings.map((o) => {
     const out = el("p", { class: "when", "aria-live": "polite" });
     const rows = o.students.map((s) => [s.name, ...o.controls.map((c) => {
@@ -18,25 +19,26 @@ export async function gradebooks() {
       input.addEventListener("change", async () => {
         try {
           const d = await api("POST", "/api/results", { offering: o.code, student: s.username, activity: c.id, points: Number(input.value) });
-          out.textContent = `${s.name}, ${c.name}: ${input.value} points (${d.letter}, ${d.passed ? "passed" : "not passed"}); recorded in the audit log.`;
-        } catch (e) { out.textContent = `Not saved: ${e.message}`; }
+          out.textContent = t("staff.tutor.recorded", { student: s.name, control: c.name, points: num(Number(input.value)), letter: d.letter,
+            passed: t(d.passed ? "staff.tutor.passed" : "staff.tutor.failed") });
+        } catch (e) { out.textContent = t("staff.notsaved", { why: e.message }); }
       });
       return input;
     })]);
-    return el("div", { class: "gradebook" }, table(["Student", ...o.controls.map((c) => c.name)], rows,
+    return el("div", { class: "gradebook" }, table([t("staff.tutor.student"), ...o.controls.map((c) => c.name)], rows,
       `${o.discipline} — ${o.code} (${o.group.code}, ${o.period})`), out);
   }));
 }
 
 function consultationForm(offerings) {
-  const title = el("input", { required: "", maxlength: "300", value: "Consultation" });
+  const title = el("input", { required: "", maxlength: "300", value: word("kind", "consultation").replace(/^./, (c) => c.toUpperCase()) });
   const start = el("input", { type: "datetime-local", required: "" });
   const minutes = el("input", { type: "number", min: "5", max: "480", value: "45" });
   const group = el("select", {}, ...offerings.map((o) => el("option", { value: String(o.group.id) }, `${o.group.code} — ${o.discipline}`)));
   const out = el("p", { "aria-live": "polite" });
   const form = el("form", { class: "grid-form" },
-    el("label", {}, "Title", title), el("label", {}, "Starts (your time zone)", start), el("label", {}, "Minutes", minutes),
-    el("label", {}, "Group", group), el("button", { type: "submit", class: "primary" }, "Create the consultation"), out);
+    el("label", {}, t("staff.tutor.title"), title), el("label", {}, t("staff.tutor.starts"), start), el("label", {}, t("staff.tutor.minutes"), minutes),
+    el("label", {}, t("staff.tutor.group"), group), el("button", { type: "submit", class: "primary" }, t("staff.tutor.create")), out);
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     try {
@@ -44,8 +46,8 @@ function consultationForm(offerings) {
       const sign = offset >= 0 ? "+" : "-";
       const iso = `${start.value}:00${sign}${String(Math.floor(Math.abs(offset) / 60)).padStart(2, "0")}:${String(Math.abs(offset) % 60).padStart(2, "0")}`;
       const s = await api("POST", "/api/sessions", { title: title.value, start: iso, minutes: Number(minutes.value), group_id: Number(group.value) });
-      out.replaceChildren("Created: ", el("a", { href: `/join/${s.id}` }, s.title), ` (${s.status}).`);
-    } catch (e) { out.textContent = `Not created: ${e.message}`; }
+      out.replaceChildren(t("staff.tutor.created"), " ", el("a", { href: `/join/${s.id}` }, s.title), ` (${word("status", s.status)}).`);
+    } catch (e) { out.textContent = t("staff.tutor.notcreated", { why: e.message }); }
   });
   return form;
 }
@@ -53,10 +55,11 @@ function consultationForm(offerings) {
 export async function render(page) {
   const { offerings } = await api("GET", "/api/me/offerings");
   page.replaceChildren(
-    section("My offerings", offerings.length ? table(["Offering", "Discipline", "Group", "Period", "Technology", "Students"],
-      offerings.map((o) => [o.code, o.discipline, o.group.code, o.period, o.technology, String(o.students.length)])) : el("p", {}, "None.")),
-    section("Gradebook", await gradebooks()),
-    section("Consultation on request (§19)", offerings.length ? consultationForm(offerings) : el("p", {}, "You teach no group yet.")),
-    section("My recordings", el("p", {}, "Recordings of your sessions are in the ", el("a", { href: "/archive" }, "archive"), ".")),
+    section(t("staff.tutor.offerings"), offerings.length ? table([t("staff.tutor.offering"), t("staff.tutor.discipline"), t("staff.tutor.group"),
+      t("staff.tutor.period"), t("staff.tutor.technology"), t("staff.tutor.students")],
+      offerings.map((o) => [o.code, o.discipline, o.group.code, o.period, o.technology, num(o.students.length)])) : el("p", {}, t("staff.tutor.none"))),
+    section(t("staff.tutor.gradebook"), await gradebooks()),
+    section(t("staff.tutor.consultation"), offerings.length ? consultationForm(offerings) : el("p", {}, t("staff.tutor.nogroup"))),
+    section(t("staff.tutor.recordings"), el("p", {}, t("staff.tutor.recordings.before"), el("a", { href: "/archive" }, t("staff.tutor.recordings.link")), t("staff.tutor.recordings.after"))),
   );
 }

@@ -5,12 +5,12 @@
 // the role and the ownership (orchestrator/policy.py) again: hiding a link is not the security.
 import { api, el, announce, whoAmI } from "/static/common.js";
 import { mine } from "/static/staff-kit.js";
-import { pickLanguage, t, useLanguage } from "/static/i18n.js";
+import { pickLanguage, t, useLanguage, word } from "/static/i18n.js";
 
 async function main() {
   const me = await whoAmI();
-  await useLanguage(pickLanguage(me.language));
-  document.getElementById("who").textContent = `${me.display_name} (${me.roles.join(", ")})`;
+  await useLanguage(pickLanguage(me.language), ["staff"]);
+  document.getElementById("who").textContent = `${me.display_name} (${me.roles.map((r) => word("role", r)).join(", ")})`;
   document.getElementById("logout").addEventListener("click", async () => { await api("POST", "/api/auth/logout"); location.href = "/login"; });
   const nav = document.getElementById("nav");
   nav.replaceChildren(el("a", { href: "/home" }, t("shell.home")), ...mine(me).map((p) =>
