@@ -14,7 +14,7 @@ import re
 from datetime import time
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -56,12 +56,39 @@ class ConsultationsIn(_Strict):
         return v
 
 
+class AttendanceIn(_Strict):
+    """Attendance a control activity requires (§29): ``min_percent`` of the held sessions of these kinds.
+
+    A session counts as attended when the student was in its room for ``presence_percent`` of its
+    planned length (stays add up); orchestrator/defenses/admission.py computes it.
+    """
+
+    sessions: list[Literal["consultation", "control"]] = Field(default_factory=lambda: ["consultation"], min_length=1)
+    min_percent: int = Field(ge=1, le=100)
+    presence_percent: int = Field(50, ge=1, le=100)
+
+    @field_validator("sessions")
+    @classmethod
+    def _distinct(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError("a session kind is named twice")
+        return v
+
+
 class ControlIn(_Strict):
     id: str = Field(min_length=1, max_length=40)
     name: str = Field(min_length=1, max_length=200)
     minutes: int = Field(0, ge=0, le=480)
     week: int | None = Field(None, ge=1, le=60)
     window: str | None = None
+    attendance: AttendanceIn | None = None
+    graded: bool = True  # false: no points are entered, attendance alone passes the control
+
+    @model_validator(mode="after")
+    def _ungraded_needs_attendance(self) -> ControlIn:
+        if not self.graded and self.attendance is None:
+            raise ValueError("a control with graded: false is passed by attendance alone: give its attendance rule")
+        return self
 
 
 class DefenseIn(_Strict):

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from orchestrator.admission import standings
 from orchestrator.curriculum import to_planner_offering
 from orchestrator.errors import UserError
 from orchestrator.store.models import (
@@ -108,6 +109,27 @@ def stored_session(row: SessionRecord, usernames: dict[int, str], group_codes: d
     )
 
 
+def _control_results(s: Session, offering_rows: list[Offering], usernames: dict[int, str],
+                     codes: dict[int, str]) -> list[PlanControlResult]:
+    """The stored results; a control with an attendance rule passes only when attendance is met too (§29)."""
+    counted = {o.id: o for o in offering_rows if any(a.get("attendance") for a in (o.rules or {}).get("controls", []))}
+    out = [PlanControlResult(usernames[r.student_id], codes[r.offering_id], r.activity, r.passed)
+           for r in s.scalars(select(ControlResult))
+           if not (r.offering_id in counted and _has_attendance(counted[r.offering_id], r.activity))]
+    for off in counted.values():
+        for sid, row in standings(s, off).items():
+            for st in row.values():
+                if st.attendance is None or st.passed is None:
+                    continue  # no result yet: the planner says so itself
+                reason = st.attendance.text if not st.attendance.met else ""
+                out.append(PlanControlResult(usernames[sid], off.code, st.id, bool(st.passed), reason))
+    return out
+
+
+def _has_attendance(off: Offering, activity: str) -> bool:
+    return any(a["id"] == activity and a.get("attendance") for a in (off.rules or {}).get("controls", []))
+
+
 def load_inputs(s: Session) -> PlanInputs:
     cal = active_calendar(s)
     persons = list(s.scalars(select(Person)))
@@ -134,10 +156,7 @@ def load_inputs(s: Session) -> PlanInputs:
         for o in offering_rows
     ]
     codes = {o.id: o.code for o in offering_rows}
-    results = [
-        PlanControlResult(usernames[r.student_id], codes[r.offering_id], r.activity, r.passed)
-        for r in s.scalars(select(ControlResult))
-    ]
+    results = _control_results(s, offering_rows, usernames, codes)
     rows = list(s.scalars(select(SessionRecord).where(SessionRecord.offering_id.is_not(None))))
     previous = [stored_session(r, usernames, group_codes) for r in rows if r.status != "cancelled"]
     return PlanInputs(

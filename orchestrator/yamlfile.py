@@ -38,5 +38,5 @@ def load_yaml_model(text: str, model: type[M], *, file: str) -> M:
         err = exc.errors()[0]
         loc = tuple(err["loc"])
         line = doc.line(loc, key=True) or 1
-        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"].removeprefix("Value error, ")
         raise InputFileError(f"{file}:{line}: {key_text(loc) or '(document)'}: {msg}") from None

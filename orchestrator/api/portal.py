@@ -15,7 +15,7 @@ from aiohttp import web
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from orchestrator import policy
+from orchestrator import admission, policy
 from orchestrator.api import STAFF, TEACHING, api, services
 from orchestrator.auth import Identity
 from orchestrator.http import identity
@@ -46,7 +46,10 @@ def offerings_of(s: Session, actor: Identity) -> list[dict[str, Any]]:
         students = s.scalars(select(Person).join(GroupMember, GroupMember.person_id == Person.id)
                              .where(GroupMember.group_id == o.group_id).order_by(Person.display_name))  # fmt: skip
         results = {(r.student_id, r.activity): r for r in s.scalars(select(ControlResult).where(ControlResult.offering_id == o.id))}
-        controls = [{"id": c["id"], "name": c.get("name", c["id"])} for c in (o.rules or {}).get("controls", [])]
+        controls = [{"id": c["id"], "name": c.get("name", c["id"]), "graded": c.get("graded", True),
+                     "attendance": c.get("attendance")} for c in (o.rules or {}).get("controls", [])]  # fmt: skip
+        students = list(students)
+        book = admission.standings(s, o, [p.id for p in students])
         out.append({
             "id": o.id, "code": o.code, "discipline": d.title if d else "", "period": o.period,
             "technology": o.technology, "group": {"id": o.group_id, "code": g.code if g else "", "name": g.name if g else ""},
@@ -54,7 +57,9 @@ def offerings_of(s: Session, actor: Identity) -> list[dict[str, Any]]:
             "students": [
                 {"id": p.id, "username": p.username, "name": p.display_name,
                  "results": {c["id"]: ({"points": r.points, "passed": r.passed} if (r := results.get((p.id, c["id"]))) else None)
-                             for c in controls}}  # fmt: skip
+                             for c in controls},
+                 # the §29 standing of each control: result and attendance where the curriculum requires it
+                 "standing": {cid: st.to_json() for cid, st in book[p.id].items()}}  # fmt: skip
                 for p in students
             ],
         })  # fmt: skip

@@ -43,10 +43,13 @@ async def post_result(request: web.Request) -> dict[str, Any]:
         if off is None:
             raise NotFound(f"no offering {body.offering!r}")
         can_enter_result(s, ident, off).enforce()
-        activities = {a["id"] for a in (off.rules or {}).get("controls", [])}
+        activities = {a["id"]: a for a in (off.rules or {}).get("controls", [])}
         if body.activity not in activities:
             raise UserError(f"offering {body.offering} has no control activity {body.activity!r} "
                             f"(it has: {', '.join(sorted(activities)) or 'none'})", status=422)
+        if not activities[body.activity].get("graded", True):
+            raise UserError(f"control {body.activity!r} of {body.offering} is passed by attendance alone "
+                            "(graded: false in the curriculum); it takes no points", status=422)
         student = s.scalar(select(Person).where(Person.username == body.student))
         if student is None or s.get(GroupMember, (off.group_id, student.id)) is None:
             raise UserError(f"{body.student!r} is not a student of the offering's group", status=422)

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from orchestrator import audit
+from orchestrator.admission import standings
 from orchestrator.api import STAFF, TEACHING, api, services
 from orchestrator.api.schemas import ScheduleOut, SessionDetailOut, SessionOut, SessionsOut
 from orchestrator.auth import Identity, person_by_feed_token
@@ -175,10 +176,8 @@ async def student_plan(request: web.Request) -> dict[str, Any]:
         for o in s.scalars(select(Offering).where(Offering.group_id.in_(groups)).order_by(Offering.period, Offering.code)):
             d = s.get(Discipline, o.discipline_id)
             tutor = s.get(Person, o.tutor_id)
-            controls = []
-            for a in (o.rules or {}).get("controls", []):
-                r = results.get((o.id, a["id"]))
-                controls.append({"id": a["id"], "name": a["name"], "passed": r.passed if r else None, "points": r.points if r else None})
+            # each control's standing: its result and, where the curriculum requires it, attendance (§29)
+            controls = [st.to_json() for st in standings(s, o, [pid])[pid].values()]
             items.append({
                 "offering": o.code, "discipline": d.title if d else "", "period": o.period, "technology": o.technology,
                 "tutor": tutor.display_name if tutor else None, "controls": controls,
@@ -187,6 +186,7 @@ async def student_plan(request: web.Request) -> dict[str, Any]:
                 "defense_result": ({"points": results[(o.id, "defense")].points, "passed": results[(o.id, "defense")].passed}
                                    if (o.id, "defense") in results else None),
                 "admitted_to_defense": all(c["passed"] for c in controls),
+                "not_admitted_because": [c["reason"] for c in controls if c["reason"]],
             })
         return {"student": person.username, "display_name": person.display_name, "offerings": items}
 

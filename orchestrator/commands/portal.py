@@ -36,6 +36,16 @@ def _services(args: argparse.Namespace) -> Any:
     return svc
 
 
+def _cell(cid: str, result: dict[str, Any] | None, standing: dict[str, Any]) -> str:
+    """``lab=80``, or with a required attendance ``lab=80 (attended 5 of 10 sessions, 70 % required: not passed)``."""
+    text = f"{cid}={result['points'] if result else '—'}"
+    a = standing.get("attendance")
+    if a:
+        verdict = "" if a["met"] else ": not passed"
+        text += f" (attended {a['attended']} of {a['held']} sessions, {a['min_percent']} % required{verdict})"
+    return text
+
+
 def gradebook(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
@@ -61,7 +71,7 @@ def gradebook(args: argparse.Namespace) -> int:
     for o in books:
         print(f"{o['code']}  {o['discipline']}  ({o['group']['code']}, {o['period']}, tutor {o['tutor']})")
         for st in o["students"]:
-            cells = ", ".join(f"{c['id']}={r['points'] if (r := st['results'][c['id']]) else '—'}" for c in o["controls"])
+            cells = ", ".join(_cell(c["id"], st["results"][c["id"]], st["standing"][c["id"]]) for c in o["controls"])
             print(f"    {st['name']:<30} {cells}")
     if not books:
         print("no offering to show")

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from orchestrator.store.models import Attendance as Attendance  # the rooms' timeline lives in the store
 from orchestrator.store.models import Base
 from orchestrator.store.types import utcnow
 
@@ -138,16 +139,3 @@ class GradeChange(Base):
     before: Mapped[dict[str, Any]] = mapped_column(JSON)
     after: Mapped[dict[str, Any]] = mapped_column(JSON)
 
-
-class Attendance(Base):
-    """One stay of one person in one session's room, from the room's timeline (join → leave)."""
-
-    __tablename__ = "attendance"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"), index=True)
-    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
-    role: Mapped[str] = mapped_column(String(20))
-    joined_at: Mapped[datetime]
-    left_at: Mapped[datetime | None]
-    audit_hash: Mapped[str | None] = mapped_column(String(64))

@@ -16,10 +16,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from orchestrator import audit
+from orchestrator.admission import problems_of, standings
 from orchestrator.config import Settings
 from orchestrator.defenses.models import Seat, Sitting, Turn
 from orchestrator.errors import Conflict, NotFound, UserError
-from orchestrator.store.models import ControlResult, Discipline, Offering, Person, SessionRecord
+from orchestrator.store.models import Discipline, Offering, Person, SessionRecord
 from orchestrator.store.types import utcnow
 
 
@@ -179,19 +180,11 @@ def start(s: Session, sitting: Sitting, actor_id: int, now: datetime | None = No
 
 
 def admission_problem(s: Session, sitting: Sitting, student_id: int) -> str | None:
-    """§29 again, now: every control activity of the offering passed, or the reason why not."""
+    """§29 again, now: every control activity of the offering passed (attendance too where required), or why not."""
     off = s.get(Offering, sitting.offering_id) if sitting.offering_id else None
     if off is None:
         return None
-    results = s.scalars(select(ControlResult).where(ControlResult.offering_id == off.id,
-                                                    ControlResult.student_id == student_id)).all()
-    problems = []
-    for act in (off.rules or {}).get("controls", []):
-        mine = [r for r in results if r.activity == act["id"]]
-        if not mine:
-            problems.append(f"no result for control '{act['name']}' ({act['id']})")
-        elif not any(r.passed for r in mine):
-            problems.append(f"control '{act['name']}' ({act['id']}) not passed")
+    problems = problems_of(standings(s, off, [student_id])[student_id].values())
     return "§29: " + "; ".join(problems) if problems else None
 
 

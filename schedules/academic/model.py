@@ -263,12 +263,13 @@ class Offering:
 
 @dataclass(frozen=True, slots=True)
 class ControlResult:
-    """Whether a student passed one control activity of an offering (input to §29)."""
+    """Whether a student passed one control activity of an offering (input to §29); ``reason`` says why not."""
 
     student_id: str
     offering_id: str
     activity_id: str
     passed: bool
+    reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -174,6 +174,23 @@ def test_curriculum_errors_name_line_and_key(institution: Path) -> None:
     f.write_text("offerings:\n  - {code: X, discipline: DB201, group: NOPE, period: autumn, tutor: dana}\n")
     msg = one_line_error(cli(tmp, "curriculum", "import", str(f)))
     assert "unknown group 'NOPE'" in msg and "'dana' is not a tutor" in msg
+    # a malformed attendance rule on a control (issue 12 §5): the line and key, nothing imported
+    head = "offerings:\n  - code: X\n    discipline: DB201\n    group: IS-21\n    period: autumn\n    tutor: aigerim\n"
+    for rule, says in (
+        ("      attendance: {sessions: [lecture], min_percent: 70}", ":9: offerings[0].controls[0].attendance.sessions[0]: Input should be 'consultation' or 'control'"),
+        ("      attendance:\n        min_percent: 170", ":10: offerings[0].controls[0].attendance.min_percent: Input should be less than or equal to 100"),
+        ("      attendance: {sessions: [consultation]}", ":9: offerings[0].controls[0].attendance.min_percent: Field required"),
+        ("      attendance: {min_percent: 70, share: 50}", ":9: offerings[0].controls[0].attendance.share: unknown key"),
+        ("      graded: false", ":8: offerings[0].controls[0]: a control with graded: false is passed by attendance alone"),
+    ):  # fmt: skip
+        f.write_text(head + "    controls:\n    - id: lab\n" + rule + "\n      name: Lab\n")
+        msg = one_line_error(cli(tmp, "curriculum", "import", str(f)))
+        assert f"{f}{says}" in msg, msg
+    import sqlite3
+
+    con = sqlite3.connect(tmp / "var" / "aulacast.db")
+    assert con.execute("select count(*) from offerings where code = 'X'").fetchone()[0] == 0
+    con.close()
 
 
 def test_serve_demo_prints_url_and_logins(tmp_path: Path) -> None:
