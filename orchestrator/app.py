@@ -36,6 +36,7 @@ API_MODULES = (
     "orchestrator.api.portal",
     "orchestrator.api.defenses",
     "orchestrator.api.jobs",
+    "orchestrator.api.channel",
     "orchestrator.web",
 )
 

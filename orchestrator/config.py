@@ -293,6 +293,18 @@ class WebhookSettings(BaseModel):
         return self
 
 
+class TvSettings(BaseModel):
+    """The channel the broadcast engineer's page shows (docs/broadcast-engineer.md §8): what each day is built
+    from, and where playout leaves its as-run log and its state (``tv playout`` writes both there by default)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    channel_file: Path | None = Field(None, description="channel file (YAML) each day is built from; none = no channel")
+    series_files: list[Path] = Field(default_factory=list, description="series files ('tv series') added to it")
+    as_run_log: Path | None = Field(None, description="as-run log (JSON lines) 'tv playout' appends to and the page reads")
+    playout_state: Path | None = Field(None, description="small JSON file 'tv playout' keeps current while it sends")
+
+
 class Settings(BaseSettings):
     """Effective configuration of one aulacast node."""
 
@@ -328,6 +340,7 @@ class Settings(BaseSettings):
     archive: ArchiveSettings = Field(default_factory=ArchiveSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    tv: TvSettings = Field(default_factory=TvSettings)
 
     @field_validator("log_level")
     @classmethod

@@ -10,14 +10,17 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from fileio import write_text_atomic
 from orchestrator import audit
 from orchestrator.auth import create_person, hash_password
 from orchestrator.calendar_import import current_calendar_row, import_calendar, read_calendar_files
+from orchestrator.channel.day_view import broadcast_date
 from orchestrator.config import Settings
 from orchestrator.curriculum import Curriculum, apply_curriculum
 from orchestrator.defenses.binding import bind
@@ -56,6 +59,7 @@ def _logins(settings: Settings) -> dict[str, str]:
 def load_demo(settings: Settings, db: Database) -> list[tuple[str, str, str]]:
     """Fill an empty database with the demo institution; returns (username, password, role) to print."""
     logins = _logins(settings)
+    _demo_channel(settings)
     with db.session() as s:
         if s.scalar(select(Person).where(Person.username == "ada")) is None:
             create_person(s, username="ada", display_name="Ada Admin", roles=["admin"], password=logins["ada"])
@@ -79,6 +83,20 @@ def load_demo(settings: Settings, db: Database) -> list[tuple[str, str, str]]:
         _demo_now_session(s)
         roles = {p.username: "+".join(sorted(p.role_names)) for p in s.scalars(select(Person))}
     return [(u, logins[u], roles.get(u, "?")) for u in SHOWN]
+
+
+def _demo_channel(settings: Settings) -> None:
+    """The demo's TV channel, its lectures dated today: written beside the database, and configured
+    (``tv.*`` settings left unset) so the engineer's page has a day, an as-run log and a state file."""
+    tv = settings.tv
+    if tv.channel_file is None:
+        today = broadcast_date(ZoneInfo("Asia/Almaty"), time(6))  # the demo channel's day starts at 06:00
+        text = (DATA / "channel.yaml").read_text(encoding="utf-8")
+        text = text.replace("YESTERDAY", (today - timedelta(days=1)).isoformat()).replace("TODAY", today.isoformat())
+        tv.channel_file = settings.data_dir / "demo-channel.yaml"
+        write_text_atomic(tv.channel_file, text)
+    tv.as_run_log = tv.as_run_log or settings.data_dir / "tv" / "asrun.jsonl"
+    tv.playout_state = tv.playout_state or settings.data_dir / "tv" / "playout.json"
 
 
 def _demo_results(s) -> None:  # type: ignore[no-untyped-def]

@@ -241,3 +241,14 @@ def can_view_operations(actor: Identity) -> Decision:
     if actor.has("admin"):
         return ALLOW
     return deny("only an administrator (the operator) sees the service's state")
+
+
+BROADCAST = frozenset({"engineer", "admin"})
+"""Who runs the TV channel: the broadcast engineer, and the admin (who runs everything)."""
+
+
+def can_view_channel(actor: Identity) -> Decision:
+    """The channel's days, exports, playout status and as-run log: the broadcast engineer and the admin."""
+    if actor.has(*BROADCAST):
+        return ALLOW
+    return deny("only a broadcast engineer or an administrator sees the channel's schedule and playout")

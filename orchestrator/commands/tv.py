@@ -15,6 +15,7 @@ TV_MODULES = (
     "orchestrator.commands.tv_schedule",
     "orchestrator.commands.tv_playout",
     "orchestrator.commands.tv_series",
+    "orchestrator.commands.tv_channel",
 )
 
 

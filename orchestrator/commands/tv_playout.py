@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import threading
 from datetime import UTC, datetime
@@ -29,6 +30,8 @@ from media.broadcast.playout import PlayoutItem, PlayoutReport, assemble_day, hl
 from media.errors import MediaError
 from media.transcode.profiles import Profile, load_profile
 from media.transcode.service import Service
+from orchestrator.channel.playout_state import PlayoutState, write_state
+from orchestrator.config import load_settings
 from orchestrator.errors import UserError
 from orchestrator.ffmpeg_binary import ffmpeg_from_settings
 from schedules.errors import ScheduleError
@@ -56,7 +59,11 @@ def register(tv_sub: argparse._SubParsersAction) -> None:
                         "schedule's times); by default sending waits for the day's start, or joins the day "
                         "where the clock says it is")
     p.add_argument("--hls", type=Path, metavar="DIR", help="also cut the day into HLS (no re-encode) in DIR")
-    p.add_argument("--as-run", type=Path, metavar="LOG", help="append what aired (JSON lines) to LOG")
+    p.add_argument("--as-run", type=Path, metavar="LOG",
+                   help="append what aired (JSON lines) to LOG (default: the tv.as_run_log setting, if set)")
+    p.add_argument("--state", type=Path, metavar="FILE",
+                   help="while sending, keep what is on air and what comes next in FILE, for the engineer's page and "
+                        "'tv status' (default: the tv.playout_state setting, if set)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=run)
 
@@ -135,6 +142,9 @@ def run(args: argparse.Namespace) -> int:
     except ScheduleError as exc:
         raise UserError(str(exc)) from exc
     ff = ffmpeg_from_settings(getattr(args, "config", None))
+    tv = load_settings(getattr(args, "config", None)).tv
+    args.as_run = args.as_run or tv.as_run_log
+    args.state = getattr(args, "state", None) or tv.playout_state
     tty = sys.stderr.isatty() and not args.json
 
     def progress(stage: str, done: int, total: int) -> None:
@@ -190,6 +200,10 @@ def _send(args: argparse.Namespace, day: Day, report: PlayoutReport) -> None:
     log = AsRunLog(args.as_run) if args.as_run else None
     state: dict[str, Any] = {"index": 0, "started": datetime.now(UTC), "joined": None, "partial": False}
     stop = threading.Event()
+    state_file: Path | None = args.state
+    playing = PlayoutState.starting(day, pid=os.getpid(), day_file=str(args.day), target=args.udp)
+    if state_file is not None:
+        write_state(state_file, playing)
     at = None if args.now or args.udp.startswith("srt:") else day.start.astimezone(UTC)
     if at is not None and at > datetime.now(UTC):
         print(f"waiting for the day's start, {day.start.isoformat(timespec='seconds')} "
@@ -213,26 +227,38 @@ def _send(args: argparse.Namespace, day: Day, report: PlayoutReport) -> None:
                 i += 1
             state["partial"] = i < len(day.items) and stream_s > bounds[i] + 0.5
             state["started"] = datetime.now(UTC)
+            on_air(i)
         while i < len(day.items) and stream_s >= bounds[i + 1]:
             now = datetime.now(UTC)
             aired(i, now, "played")
             state["started"] = now
             i += 1
+            on_air(i)
         state["index"] = i
 
+    def on_air(i: int) -> None:
+        nonlocal playing
+        if state_file is not None and i < len(day.items):
+            playing = playing.at_item(day, i)
+            write_state(state_file, playing)
+
+    completed = False
     try:
         sent = send_realtime(args.output, args.udp, mux_rate=report.mux_rate, stop=stop, on_datagram=on_datagram,
                              at=at)
+        completed = True
     except KeyboardInterrupt:
         stop.set()
         raise
     except MediaError as exc:
         raise UserError(str(exc)) from exc
     finally:
+        i = state["index"]
         if log is not None:
-            i = state["index"]
             if i < len(day.items) and state["joined"] is not None:
                 aired(i, datetime.now(UTC), "played" if i == len(day.items) - 1 else "interrupted")
             log.close()
+        if state_file is not None:
+            write_state(state_file, playing.ended("finished" if completed else "interrupted"))
     print(f"sent {sent.packets} packets in {sent.datagrams} datagrams to {args.udp}: "
           f"{sent.stream_seconds:.1f} s of stream in {sent.seconds:.1f} s")

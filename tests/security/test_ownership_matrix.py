@@ -89,6 +89,9 @@ RULES: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/sittings/{sitting_id:\\d+}/turns/{turn_id:\\d+}/written-work"): SEES_DANA,
     ("GET", "/api/ops/status"): {"ada"},
     ("GET", "/metrics"): {"ada"},
+    # the TV channel (the demo's): its broadcast engineer and the admin (policy.can_view_channel)
+    **{("GET", p): {"ada", "eng"} for p in ("/api/tv/day", "/api/tv/day.xml", "/api/tv/day.ffplayout.json",
+                                            "/api/tv/day.csv", "/api/tv/playout", "/api/tv/as-run", "/api/tv/as-run.csv")},
 }
 # Routes whose answer does not depend on the caller (public) or that change the caller's own
 # credentials (walked with a throw-away token so the walk keeps its sessions).
