@@ -57,7 +57,7 @@ async def test_a_sitting_graded_and_signed_off_in_chromium(tmp_path: Path) -> No
                 await chair.get_by_role("link", name="Course-work defenses").first.click()
                 await chair.wait_for_selector("#queue tbody tr")
                 assert await chair.locator("#queue tbody tr").count() == 3
-                await chair.get_by_role("button", name="↓").first.click()  # st1 after st2, before the start
+                await chair.get_by_role("button", name="Move ST1 down").click()  # st1 after st2, before the start
                 await _status(chair, "Queue reordered")
                 names = await chair.locator("#queue tbody tr td:nth-child(2)").all_text_contents()
                 assert names == ["ST2", "ST1", "ST3"]

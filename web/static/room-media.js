@@ -244,6 +244,38 @@ export class MediaLink {
     });
   }
 
+  /**
+   * A defense sitting's floor moved (room-sitting.js): send `camera`/`microphone` for the sources in
+   * `allowed`, stop sending the rest. Stopping needs no renegotiation (the server unpublished those
+   * tracks when it moved the floor, and would refuse an offer still labelling them); starting does.
+   */
+  setFloor({ camera, microphone }, allowed) {
+    return this.pubQ.run(async () => {
+      if (this.closed) return;
+      let grow = false;
+      for (const [source, track] of [["camera", camera], ["microphone", microphone]]) {
+        const want = allowed.includes(source) && track?.readyState === "live" ? track : null;
+        const sender = this.senders[source];
+        if (!sender) {
+          if (!want) continue;
+          this.floorStream = this.floorStream || new MediaStream();
+          this.floorStream.addTrack(want);
+          if (source === "camera") want.contentHint = "motion";
+          this.senders[source] = this.pub.addTransceiver(want, { direction: "sendonly", streams: [this.floorStream] }).sender;
+          grow = true;
+        } else if (sender.track !== want) {
+          await sender.replaceTrack(want);
+          grow = grow || Boolean(want);
+        }
+      }
+      if (!allowed.includes("screen") && this.screenTx?.sender.track) {
+        await this.screenTx.sender.replaceTrack(null);
+        this.screenTx.direction = "inactive"; // said at the next offer, when the floor comes back
+      }
+      if (grow) await this.renegotiate();
+    });
+  }
+
   async renegotiate() {
     await this.pub.setLocalDescription(await this.pub.createOffer());
     await gathered(this.pub);

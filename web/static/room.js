@@ -7,6 +7,8 @@ import { io } from "/static/vendor/socket.io.esm.min.js";
 import { ChatView } from "/static/room-chat.js";
 import { MediaLink, deviceErrorText, levelMeter, listDevices, openLocal } from "/static/room-media.js";
 import { watchRecording } from "/static/room-recording.js";
+import { SittingView } from "/static/room-sitting.js";
+import { pickLanguage, useLanguage } from "/static/i18n.js";
 
 const $ = (id) => document.getElementById(id);
 const sessionId = Number(location.pathname.split("/").filter(Boolean).pop());
@@ -48,6 +50,14 @@ const state = {
 };
 
 let chat = null;
+const sitting = new SittingView({ // a defense sitting's floor, timer, written work, mics (room-sitting.js)
+  you: () => state.you,
+  grant: () => state.grant,
+  nameOf: (id) => nameOf(id),
+  emit: (event, payload) => emit(event, payload),
+  floorChanged: (allowed, before) => followFloor(allowed, before),
+  render: () => { if (sitting.active) state.presenter = sitting.room.floor; renderPeople(); renderTiles(); },
+});
 let stopMeter = () => {};
 let localLevel = 0;
 
@@ -222,6 +232,7 @@ function connect() {
   });
   state.socket = socket;
   watchRecording(socket, sessionId);
+  sitting.listen(socket);
 
   socket.on("connect", () => {
     setConn("connecting", "Connected, entering…");
@@ -371,6 +382,8 @@ function enterRoom(w) {
   $("cam").hidden = !state.local?.getVideoTracks().length;
   $("chat-form").hidden = !state.grant.chat;
   chat.reset(w.history);
+  sitting.enter(w);
+  if (sitting.active) followFloor(sitting.allowed());
   show("room");
   setConn("connected", "Connected");
   notice("");
@@ -403,14 +416,16 @@ function startMedia() {
     },
   });
   state.link = link;
-  const stream = new MediaStream((state.local?.getTracks() || []).filter((t) => t.readyState === "live"));
+  const allowed = sitting.allowed(); // in a sitting: only what the floor lets me publish now
+  const stream = new MediaStream((state.local?.getTracks() || []).filter((t) => t.readyState === "live"
+    && allowed.includes(t.kind === "audio" ? "microphone" : "camera")));
   stream.getAudioTracks().forEach((t) => { t.enabled = state.micOn; });
   stream.getVideoTracks().forEach((t) => { t.enabled = state.camOn; });
   setMic(state.micOn);
   setCam(state.camOn);
   setScreen(Boolean(state.screen));
   renderTiles();
-  const screen = state.screen?.getVideoTracks()[0];
+  const screen = allowed.includes("screen") ? state.screen?.getVideoTracks()[0] : null;
   link.publish(stream, screen?.readyState === "live" ? screen : null).catch((e) => {
     if (state.link !== link) return;
     $("status").textContent = `Audio/video could not start: ${e.message}. Chat still works; the page will retry.`;
@@ -483,7 +498,7 @@ function renderTiles() {
   const want = new Set();
   const inRoom = state.phase === "room";
   if (inRoom && state.local && (state.local.getTracks().length)) {
-    const t = tile("local", `${state.you?.name || "You"} (you)`, { mirror: true });
+    const t = tile("local", `${state.you?.name || "You"} (you)${sitting.localNote()}`, { mirror: true });
     setVideo(t, state.camOn ? state.local.getVideoTracks()[0] || null : null);
     t.node.dataset.person = String(state.you?.person_id);
     setFlags(t, { microphone: state.micOn && state.local.getAudioTracks().length > 0,
@@ -649,9 +664,9 @@ function renderPeople() {
       tools.append(
         hostButton("Ask to mute", m.name, () => act("mute-request", { person_id: m.person_id, source: "microphone", muted: true }, `Asked ${m.name} to mute`)),
         hostButton("Ask to stop camera", m.name, () => act("mute-request", { person_id: m.person_id, source: "camera", muted: true }, `Asked ${m.name} to turn off the camera`)),
-        m.person_id === state.presenter
+        ...(sitting.ownsPresenter ? sitting.tools(m) : [m.person_id === state.presenter
           ? hostButton("Stop presenting", m.name, () => act("presenter", { person_id: null }, "Presenter cleared"))
-          : hostButton("Make presenter", m.name, () => act("presenter", { person_id: m.person_id }, `${m.name} is the presenter`)),
+          : hostButton("Make presenter", m.name, () => act("presenter", { person_id: m.person_id }, `${m.name} is the presenter`))]),
         hostButton("Remove", m.name, () => act("remove", { person_id: m.person_id, reason: "removed by the host" }, `${m.name} was removed`)),
       );
       li.append(tools);
@@ -674,6 +689,28 @@ function renderWaiting() {
 
 // --- own controls -------------------------------------------------------------------------------
 
+/** A sitting's floor moved or a mic opened/closed: offer and send exactly what I may publish now. */
+function followFloor(allowed, before = []) {
+  const has = (kind) => (state.local?.getTracks() || []).some((t) => t.kind === kind && t.readyState === "live");
+  $("mic").hidden = !(has("audio") && allowed.includes("microphone"));
+  $("cam").hidden = !(has("video") && allowed.includes("camera"));
+  $("screen").hidden = !allowed.includes("screen");
+  if (state.screen && !allowed.includes("screen")) { // the floor moved on: the share ends here, no renegotiation
+    state.screen.getTracks().forEach((t) => t.stop());
+    state.screen = null;
+    setScreen(false);
+  }
+  const opened = allowed.includes("microphone") && !before.includes("microphone");
+  if (opened && !state.micOn && ["committee", "secretary"].includes(state.grant?.role)) setMic(true); // the chair's word
+  if (!state.link) return;
+  const track = (kind) => state.local?.getTracks().find((t) => t.kind === kind && t.readyState === "live") || null;
+  state.link.setFloor({ camera: track("video"), microphone: track("audio") }, allowed).catch((e) => {
+    $("status").textContent = `Audio/video could not follow the sitting: ${e.message}`;
+  });
+  sendMediaState();
+  renderTiles();
+}
+
 /** A toggle keeps its label (the action) and says its state with aria-pressed (WCAG 2.5.3, 4.1.2). */
 function toggle(button, pressed) {
   button.setAttribute("aria-pressed", String(pressed));
@@ -684,8 +721,9 @@ function toggle(button, pressed) {
 function sendMediaState() {
   if (state.phase !== "room" || !state.socket?.connected) return;
   const me = state.members.get(state.you?.person_id);
-  const microphone = Boolean(state.micOn && state.local?.getAudioTracks().length);
-  const camera = Boolean(state.camOn && state.local?.getVideoTracks().length);
+  const allowed = sitting.allowed(); // in a sitting, what I may send now
+  const microphone = Boolean(state.micOn && state.local?.getAudioTracks().length && allowed.includes("microphone"));
+  const camera = Boolean(state.camOn && state.local?.getVideoTracks().length && allowed.includes("camera"));
   if (me && me.microphone === microphone && me.camera === camera && me.sent) return;
   if (me) Object.assign(me, { microphone, camera, sent: true });
   emit("media-state", { microphone, camera });
@@ -807,6 +845,8 @@ window.aulacastRoom = {
         key, person_id: Number(t.node.dataset.person), has_video: Boolean(t.track),
         frames: t.video.getVideoPlaybackQuality?.().totalVideoFrames ?? 0, width: t.video.videoWidth,
       })),
+      sitting: sitting.active ? sitting.snapshot() : null,
+      senders: state.link ? Object.fromEntries(Object.entries(state.link.senders).map(([k, v]) => [k, Boolean(v.track)])) : {},
       remote: state.remote.map((r) => ({
         mid: r.mid, person_id: r.person_id, source: r.source, kind: r.kind, ready: r.track.readyState,
         muted: r.track.muted, ...(inbound[r.mid] || {}),
@@ -830,7 +870,8 @@ window.aulacastRoom = {
     return;
   }
   setConn("connecting", "Getting your join link…");
-  await whoAmI(); // signed out: to the sign-in page without a 401 in the console
+  const me = await whoAmI(); // signed out: to the sign-in page without a 401 in the console
+  await useLanguage(pickLanguage(me.language), ["sitting"]).catch((e) => console.warn("no catalogue", e));
   const join = await fetchToken();
   if (!join) { setConn("ended", "Not joined"); return; }
   state.join = join;
