@@ -37,7 +37,11 @@ class GrantError(Exception):
 
 @dataclass(frozen=True)
 class Grant:
-    """What a token holder may do. ``sees_all_cameras``/``featured`` feed the media fan-out policy."""
+    """What a token holder may do. ``sees_all_cameras``/``featured`` feed the media fan-out policy.
+
+    ``standby`` is never in a token: a defense room's floor sets it for the student next in the
+    queue, who may then publish but reaches nobody until their turn (``MediaGrant.standby``).
+    """
 
     role: str
     publish: tuple[str, ...] = ()
@@ -46,6 +50,7 @@ class Grant:
     moderate: bool = False
     sees_all_cameras: bool = True
     featured: bool = False
+    standby: bool = False
 
     def can_publish(self, source: str) -> bool:
         # screen_audio rides with the screen share
@@ -90,6 +95,7 @@ class Grant:
             "can_subscribe": self.subscribe,
             "sees_all_cameras": self.sees_all_cameras,
             "featured": self.featured,
+            "standby": self.standby,
         }
 
 

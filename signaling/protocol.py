@@ -169,7 +169,7 @@ CLIENT_EVENTS: dict[str, EventSpec] = {
 SERVER_EVENTS = (
     "welcome", "lobby", "denied", "member-joined", "member-left", "waiting",
     "waiting-left", "hand", "mute-requested", "removed", "presenter", "lobby-policy", "session-ended",
-    "chat", "chat-deleted", "media-answer", "media-offer", "track-added", "track-removed", "peer-left",
+    "chat", "chat-deleted", "media-answer", "media-offer", "media-tracks", "track-added", "track-removed", "peer-left",
     "media-lost", "recording", "media-state", "error",
 )  # fmt: skip
 

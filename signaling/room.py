@@ -51,6 +51,7 @@ class RoomMeta:
     floor: int | None = None
     mics: list[int] = field(default_factory=list)
     turn: dict[str, Any] | None = None
+    on_deck: list[int] = field(default_factory=list)  # next in the queue: may publish on standby
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RoomMeta:

@@ -26,6 +26,14 @@ falls behind, or sends PLI/FIR, the room asks the publisher for a keyframe
 with a PLI, at most one per ``pli_interval`` per published track (later
 requests inside the window are coalesced into one PLI at its end, so none is
 lost).
+
+Standby (a defense's next presenter, ``MediaGrant.standby``): the peer's tracks are
+received but not announced, listed, forwarded or handed to frame listeners
+(recorders) until ``set_floor`` gives it a grant without standby; then they go
+live in the same locked step, and every subscriber whose only change is one source
+replaced by another of the same codec gets it on the m-line it already has (no
+offer/answer: a ``subscribe-tracks`` event relabels it), starting at a keyframe
+asked for at once.
 """
 
 from __future__ import annotations
@@ -201,6 +209,7 @@ class PublishedTrack:
         self.receiver = receiver
         self.codec: RTCRtpCodecParameters | None = None
         self.active = True
+        self.standby = False  # received but held: nobody gets a frame (see the module doc)
         self.subscribers: dict[str, ForwardedStream] = {}
         self._streams: tuple[ForwardedStream, ...] = ()
         self._packetizer: Packetizer | None = None
@@ -233,6 +242,8 @@ class PublishedTrack:
             if self._pli_timer is not None:
                 self._pli_timer.cancel()
                 self._pli_timer = None
+        if self.standby:
+            return  # held: not recorded, not forwarded
         for listener in self.listeners:
             listener(self, codec, frame, key)
         if not self._streams or not self.active:
@@ -257,7 +268,7 @@ class PublishedTrack:
         come back) ask again, and a PLI sent for them would be spent on nobody and hold the
         next joiner's keyframe back by a whole interval.
         """
-        if self.kind != "video" or not self.active:
+        if self.kind != "video" or not self.active or self.standby:
             return
         self.pli_requests += 1
         self._keyframe_wanted = True
@@ -267,6 +278,11 @@ class PublishedTrack:
             self._send_pli()
         elif self._pli_timer is None:
             self._pli_timer = loop.call_later(wait, self._deferred_pli)
+
+    def go_live(self) -> None:
+        """Standby ends: frames flow from now on, and the next keyframe request is not held back."""
+        self.standby = False
+        self._last_pli = -math.inf
 
     def _deferred_pli(self) -> None:
         self._pli_timer = None
@@ -434,8 +450,10 @@ class Room:
     async def set_floor(self, grants: Mapping[str, MediaGrant], speaker: str | None) -> None:
         """Give peers new grants and name the active speaker in one step (a defense's presenter switch).
 
-        Tracks a peer may no longer publish are unpublished at once; every subscriber is brought in
-        line once, under the room's lock, so nobody sees a moment with two presenters or none.
+        Tracks a peer may no longer publish are unpublished at once; standby tracks of a peer whose
+        grant no longer says standby go live (announced, forwarded, recorded); every subscriber is
+        brought in line once, under the room's lock, so nobody sees a moment with two presenters or
+        none. A grant that says standby again takes a peer's live tracks off the air (unpublished).
         """
         async with self._lock:
             for peer_id, grant in grants.items():
@@ -444,8 +462,13 @@ class Room:
                     continue
                 participant.grant = grant
                 for published in participant.published.values():
-                    if published.active and not grant.allows(published.source):
+                    if not published.active:
+                        continue
+                    if not grant.allows(published.source) or (grant.standby and not published.standby):
                         self._unpublish(published, "floor")
+                    elif published.standby and not grant.standby:
+                        published.go_live()
+                        self._emit(MediaEvent("track-added", self.room_id, peer_id, published.describe()))
             self.active_speaker = speaker
             await self._sync_all()
 
@@ -488,6 +511,7 @@ class Room:
                 tracks[t.track_id] = {
                     "frames": t.frames,
                     "keyframes": t.keyframes,
+                    "standby": t.standby,
                     "pli_requests": t.pli_requests,
                     "plis_sent": t.plis_sent,
                     "subscribers": sorted(t.subscribers),
@@ -546,7 +570,8 @@ class Room:
                 published.codec = codecs[track.mid][0]
             if track.sending and not published.active:
                 published.active = True
-                self._emit(MediaEvent("track-added", self.room_id, participant.peer_id, published.describe()))
+                if not published.standby:
+                    self._emit(MediaEvent("track-added", self.room_id, participant.peer_id, published.describe()))
             elif not track.sending and published.active:
                 self._unpublish(published, "unpublished")
         return answer
@@ -568,6 +593,7 @@ class Room:
             self.pump,
         )
         published.active = False  # becomes active once the answer is made (emits track-added)
+        published.standby = participant.grant.standby
         published.listeners.extend(self._listeners)
         participant.published[offered.mid] = published
 
@@ -585,6 +611,8 @@ class Room:
 
     def _unpublish(self, published: PublishedTrack, reason: str) -> None:
         published.close()
+        if published.standby:
+            return  # never announced: nothing to take back
         data = published.describe() | {"reason": reason}
         self._emit(MediaEvent("track-removed", self.room_id, published.publisher_id, data))
 
@@ -595,7 +623,7 @@ class Room:
             t.track_id: t
             for p in self.participants.values()
             for t in p.published.values()
-            if t.active and t.codec is not None
+            if t.active and not t.standby and t.codec is not None
         }
 
     async def _sync_all(self) -> None:
@@ -626,6 +654,8 @@ class Room:
             pc = participant.subscribe_pc = self._new_pc(participant)
         if pc.signalingState == "closed":
             return
+        if self._swap_in_place(participant, remove, add, available):
+            return
         for tid in remove:
             # The m-line goes idle; its sender keeps running (stopping its track would end aiortc's
             # sender for good, and a later subscription reusing the m-line would stay silent).
@@ -642,7 +672,12 @@ class Room:
         participant.dirty = False
         await pc.setLocalDescription(await pc.createOffer())
         participant.awaiting_answer = True
-        tracks = [
+        data = {"sdp": pc.localDescription.sdp, "tracks": self._tracks_of(participant)}
+        self._emit(MediaEvent("subscribe-offer", self.room_id, participant.peer_id, data))
+
+    @staticmethod
+    def _tracks_of(participant: Participant) -> list[dict[str, Any]]:
+        return [
             {
                 "mid": out.transceiver.mid,
                 "track_id": tid,
@@ -652,8 +687,44 @@ class Room:
             }
             for tid, out in sorted(participant.outgoing.items())
         ]
-        data = {"sdp": pc.localDescription.sdp, "tracks": tracks}
-        self._emit(MediaEvent("subscribe-offer", self.room_id, participant.peer_id, data))
+
+    def _swap_in_place(
+        self, participant: Participant, remove: set[str], add: set[str], available: Mapping[str, PublishedTrack]
+    ) -> bool:
+        """Carry each new source on the running m-line of a source it replaces (same codec): no offer.
+
+        Only when every change pairs up that way (a presenter switch): the m-lines' SDP stays as
+        negotiated, their streams go on (same SSRC, continuous numbering) from the new source's
+        next keyframe, asked for at once. The subscriber is told the new labels (``subscribe-tracks``).
+        False (nothing changed) when an offer is needed.
+        """
+        if participant.dirty or len(add) != len(remove) or not add:
+            return False
+        pairs: list[tuple[Outgoing, PublishedTrack]] = []
+        free = {tid: participant.outgoing[tid] for tid in remove}
+        for tid in sorted(add):
+            published = available[tid]
+            if published.codec is None:
+                return False
+            key = repr(_capabilities_for(published.codec))
+            fits = [(o.published.source is not published.source, otid) for otid, o in free.items()
+                    if o.slot.key == key and o.stream.outlet is not None]  # fmt: skip
+            if not fits:
+                return False
+            pairs.append((free.pop(min(fits)[1]), published))
+        for out, published in pairs:
+            del participant.outgoing[out.published.track_id]
+            out.published.remove_subscriber(participant.peer_id)
+            out.stream.detach()
+            # the a=msid of a later offer names the new source
+            out.transceiver.sender.replaceTrack(aiortc_hooks.ParkedTrack(published.kind, track_id=published.track_id))
+            out.stream.attach(published, published.request_keyframe)
+            published.add_subscriber(participant.peer_id, out.stream)
+            participant.outgoing[published.track_id] = Outgoing(published, out.slot)
+            self._arm(out.stream)
+        data = {"tracks": self._tracks_of(participant)}
+        self._emit(MediaEvent("subscribe-tracks", self.room_id, participant.peer_id, data))
+        return True
 
     def _add_outgoing(self, participant: Participant, pc: RTCPeerConnection, published: PublishedTrack) -> None:
         assert published.codec is not None

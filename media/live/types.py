@@ -24,7 +24,12 @@ class RoomMediaError(MediaError):
 
 @dataclass(frozen=True)
 class MediaGrant:
-    """The media half of a join grant. ``sees_all_cameras``/``featured`` feed the fan-out policy."""
+    """The media half of a join grant. ``sees_all_cameras``/``featured`` feed the fan-out policy.
+
+    ``standby``: what the peer publishes is received and held, never forwarded, recorded or
+    announced, until a grant without it comes (a defense's next presenter, connected before their
+    turn so the presenter switch needs no ICE/DTLS: ``sfu.Room.set_floor``).
+    """
 
     can_publish_camera: bool = False
     can_publish_microphone: bool = False
@@ -32,6 +37,7 @@ class MediaGrant:
     can_subscribe: bool = True
     sees_all_cameras: bool = True
     featured: bool = False
+    standby: bool = False
 
     def allows(self, source: TrackSource) -> bool:
         if source is TrackSource.CAMERA:
@@ -96,6 +102,7 @@ class MediaEvent:
 
 EVENT_TYPES = (
     "subscribe-offer",  # data: {sdp, tracks: [{mid, track_id, publisher_id, source, kind}]} -> to peer_id
+    "subscribe-tracks",  # data: {tracks: [...]} -> to peer_id: its m-lines carry new sources, no SDP change
     "track-added",  # data: {track_id, source, kind}; peer_id = publisher
     "track-removed",  # data: {track_id, source, kind, reason: "unpublished" | "ended" | <peer-left reason>}
     "peer-left",  # data: {reason: "left" | "failed" (ICE/DTLS gone) | "closed" | "rejoined"}

@@ -42,11 +42,17 @@ def turn_info(s: Session, sitting: Sitting, turn: Turn, warning_seconds: int) ->
             "recording_offset": turn.recording_offset}
 
 
+def on_deck(sitting: Sitting) -> list[int]:
+    """The student next in the queue (the first waiting turn): may pre-publish on standby in the room."""
+    waiting = sorted((t for t in sitting.turns if t.status == "waiting"), key=lambda t: t.position)
+    return [waiting[0].student_id] if waiting else []
+
+
 def floor_answer(s: Session, sitting: Sitting, turn: Turn | None, prev: Turn | None, warning: int) -> dict[str, Any]:
     """What the sitting's room must show after a turn started (``turn``) or ended (None)."""
     return {"sitting": sitting.id, "presenter": turn.student_id if turn else None,
             "previous": prev.student_id if prev else None,
-            "turn": turn_info(s, sitting, turn, warning) if turn else None}
+            "turn": turn_info(s, sitting, turn, warning) if turn else None, "on_deck": on_deck(sitting)}
 
 
 class Desk:
@@ -94,7 +100,7 @@ class Desk:
                                  to=str(params.get("to", "end")), reserve=reserve)
             return {"sitting": sitting.id, "queue": [
                 {"id": t.id, "position": t.position, "status": t.status, "student_id": t.student_id}
-                for t in sorted(sitting.turns, key=lambda t: t.position)]}
+                for t in sorted(sitting.turns, key=lambda t: t.position)], "on_deck": on_deck(sitting)}
         if action == "mic":
             target = int(params["person_id"])
             if sitting.seat_of(target) not in ("member", "secretary"):

@@ -109,7 +109,8 @@ class Arrival(Handlers):
             "session": conn.session.to_dict(),
             "you": self._you(conn),
             "room": {"auto_admit": meta.auto_admit, "presenter": meta.presenter, "kind": meta.kind,
-                     "sitting": meta.sitting, "floor": meta.floor, "mics": meta.mics, "turn": meta.turn},
+                     "sitting": meta.sitting, "floor": meta.floor, "mics": meta.mics, "turn": meta.turn,
+                     "on_deck": meta.on_deck},
             "members": [m.public(m.person_id in online) for m in members.values() if m.admitted],
             "waiting": [self._waiting_entry(m) for m in members.values()
                         if moderator and not m.admitted and m.person_id in online],

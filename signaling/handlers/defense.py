@@ -7,6 +7,15 @@ member's camera is always on offer, their microphone only once the chair opens i
 floor is one step on the media plane (``set_floor``: new grants and the active speaker under the
 room's lock), so the audience never sees two presenters or a gap of none.
 
+On deck: the student next in the queue (``on_deck``, from the desk) may publish camera and
+microphone on *standby* before their turn — received by the media plane, forwarded to nobody,
+recorded nowhere, announced to nobody — so that when the chair starts their turn the switch is a
+flip of grants on connections already up (no ICE/DTLS, no publish offer on the switch path).
+Only the next one: one waiting student's camera is on the wire at a time (the least a privacy
+reading allows, and the media worker pays for each received stream); a chair who calls someone
+else falls back to that student publishing when their turn starts. The previous presenter's
+tracks are unpublished (their turn is over; nothing of theirs is held).
+
 The sitting's workflow (who is the chair, §29, the queue in the database) is the ``desk`` of the
 backend; this module only turns its answers into the room's state, events and timer.
 """
@@ -28,14 +37,19 @@ from signaling.room import RoomMeta
 log = logging.getLogger("aulacast.signaling")
 
 _WAITING = Grant("presenter", (), sees_all_cameras=False)  # a student whose turn is not running
+_ON_DECK = Grant("presenter", ("camera", "microphone"), sees_all_cameras=False, standby=True)  # next in the queue
 
 
 def floor_grant(base: Grant, person_id: int, meta: RoomMeta | None) -> Grant:
     """``base`` narrowed by the sitting's floor (the grant itself when the room runs no sitting)."""
+    if base.role == "presenter":  # the role exists only in a sitting's room: no floor state yet = waiting
+        if meta is None or meta.sitting is None:
+            return _WAITING
+        if meta.floor == person_id:
+            return base
+        return _ON_DECK if person_id in meta.on_deck else _WAITING
     if meta is None or meta.sitting is None:
         return base
-    if base.role == "presenter":
-        return base if meta.floor == person_id else _WAITING
     if base.role in ("committee", "secretary"):
         allowed = [s for s in base.publish if s != "microphone" or person_id in meta.mics]
         if base.role == "secretary" and person_id not in meta.mics:
@@ -75,7 +89,17 @@ class DefenseEvents(Handlers):
 
     async def _on_absent(self, conn: Conn, msg: Absent) -> dict[str, Any]:
         res = await self._ask(conn, "absent", "absent", {"turn_id": msg.turn_id, "to": msg.to, "reserve": msg.reserve})
-        await self.sio.emit("queue", {"queue": res.get("queue", []), "by": conn.person_id}, room=room_of(conn.session_id))
+        return await self.apply_queue(conn.session_id, res, conn.person_id)
+
+    async def apply_queue(self, sid: int, res: dict[str, Any], by: int) -> dict[str, Any]:
+        """The queue changed (a student marked absent): who is on deck now, their grants, the room told."""
+        on_deck = [int(p) for p in res.get("on_deck", [])]
+        meta = await self.b.rooms.get_meta(sid)
+        if meta is not None and meta.sitting is not None and meta.on_deck != on_deck:
+            meta = await self.b.rooms.set_meta(sid, on_deck=on_deck)
+            self._metas[sid] = meta
+            await self._push_floor(sid, meta, meta.floor, roles=("presenter",))  # between turns, as a rule
+        await self.sio.emit("queue", {"queue": res.get("queue", []), "on_deck": on_deck, "by": by}, room=room_of(sid))
         return res
 
     async def _on_mic(self, conn: Conn, msg: Mic) -> dict[str, Any]:
@@ -100,23 +124,27 @@ class DefenseEvents(Handlers):
         Also called by the orchestrator when the chair starts a turn from the committee page (HTTP).
         """
         presenter, turn = res.get("presenter"), res.get("turn")
+        on_deck = [int(p) for p in res.get("on_deck", [])]
         meta = await self.b.rooms.set_meta(sid, sitting=res["sitting"], floor=presenter, turn=turn, mics=[],
-                                           presenter=presenter)  # fmt: skip
+                                           presenter=presenter, on_deck=on_deck)  # fmt: skip
         self._metas[sid] = meta
         await self._push_floor(sid, meta, presenter)
         data = {"presenter": presenter, "previous": res.get("previous"), "turn": turn, "by": by,
-                "sitting": res["sitting"]}  # fmt: skip
+                "sitting": res["sitting"], "on_deck": on_deck}  # fmt: skip
         await self.sio.emit("floor", data, room=room_of(sid))
         self._arm_timer(sid, turn)
         return data
 
-    async def _push_floor(self, sid: int, meta: RoomMeta, speaker: int | None, only: set[int] | None = None) -> None:
+    async def _push_floor(self, sid: int, meta: RoomMeta, speaker: int | None, only: set[int] | None = None,
+                          roles: tuple[str, ...] | None = None) -> None:  # fmt: skip
         """Every sitting-governed member's grant as the floor now says, and the speaker, to the media plane."""
         if self.b.media is None:
             return
         grants: dict[int, dict[str, bool]] = {}
         for m in (await self.b.rooms.members(sid)).values():
             if only is not None and m.person_id not in only:
+                continue
+            if roles is not None and m.role not in roles:
                 continue
             base = _base_grant(m.role)
             if base is not None:

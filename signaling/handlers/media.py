@@ -65,6 +65,9 @@ class MediaRelay(Handlers):
             tracks = [{**t, "person_id": _int(t.get("publisher_id"))} for t in data.get("tracks", [])]
             await self.sio.emit("media-offer", {"sdp": data.get("sdp"), "tracks": tracks},
                                 room=person_of(session_id, person_id))  # fmt: skip
+        elif kind == "subscribe-tracks" and person_id is not None:
+            tracks = [{**t, "person_id": _int(t.get("publisher_id"))} for t in data.get("tracks", [])]
+            await self.sio.emit("media-tracks", {"tracks": tracks}, room=person_of(session_id, person_id))
         elif kind in ("track-added", "track-removed"):
             await self.sio.emit(kind, {**data, "person_id": person_id}, room=room_of(session_id))
         elif kind == "peer-left":

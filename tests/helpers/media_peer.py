@@ -81,6 +81,8 @@ class MediaPeer:
         return ack
 
     def _on_event(self, event: str, data: Any) -> None:
+        if event == "media-tracks":  # the same m-lines carry other sources now (a presenter switch)
+            self._mids.update({t["mid"]: t for t in data["tracks"]})
         if event == "media-offer":
             task = asyncio.ensure_future(self._answer(data))
             self._tasks.add(task)

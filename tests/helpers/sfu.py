@@ -102,6 +102,8 @@ class Client:
             await self.publish_pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
 
     def handle(self, event: MediaEvent) -> None:
+        if event.type == "subscribe-tracks" and event.peer_id == self.peer_id:  # same m-lines, new sources
+            self.mids.update({t["mid"]: t["track_id"] for t in event.data["tracks"]})
         if event.type == "subscribe-offer" and event.peer_id == self.peer_id:
             task = asyncio.ensure_future(self._answer(event.data))
             self._tasks.add(task)

@@ -537,3 +537,109 @@ async def test_a_source_back_on_another_m_line_never_repeats_an_msid() -> None:
             if client is not None:
                 await client.close()
         await media.close()
+
+
+class _ListSink:
+    """A recorder stand-in that keeps what it is handed (the egress seam, nothing written)."""
+
+    def __init__(self) -> None:
+        self.started: list[str] = []
+        self.frames: dict[str, int] = {}
+
+    def track_started(self, track: Any, request_keyframe: Any) -> None:
+        self.started.append(track.track_id)
+
+    def frame(self, key: str, data: bytes, timestamp: int, keyframe: bool, arrival: float) -> None:
+        track_id = key.split("#")[0]
+        self.frames[track_id] = self.frames.get(track_id, 0) + 1
+
+    def audio_level(self, key: str, level: int, voice: bool, arrival: float) -> None:
+        pass
+
+    def track_ended(self, key: str, reason: str) -> None:
+        pass
+
+    async def close(self, reason: str) -> dict[str, Any]:
+        return {}
+
+
+async def test_a_standby_presenter_reaches_nobody_until_the_floor_turns_to_them() -> None:
+    """The next student publishes before their turn: received, but forwarded to nobody and recorded
+    nowhere; the floor switch makes their tracks live on the audience's running m-lines (no offer)."""
+    from media.live.egress import EgressTap
+
+    media = await _room(RoomKind.DEFENSE)
+    room = media.room("s1")
+    on_deck = MediaGrant(can_publish_camera=True, can_publish_microphone=True, sees_all_cameras=False, standby=True)
+    st1 = Client(media, "s1", "st1", PRESENTER)
+    st2 = Client(media, "s1", "st2", on_deck)
+    member = Client(media, "s1", "member", STUDENT, publish=())  # sees every camera
+    audience = [Client(media, "s1", f"aud{i}", AUDIENCE, publish=()) for i in range(2)]
+    viewers = [member, *audience]
+    clients = [st1, st2, *viewers]
+    events = wire(media, clients)
+    sink = _ListSink()
+    tap = EgressTap(room, sink)
+    media.on_event(tap.on_event)
+    try:
+        for client in clients:
+            await client.join()
+        await until(lambda: all(v.frames("st1:camera") >= 10 and v.frames("st1:microphone") >= 10 for v in viewers),
+                    "everyone gets the presenter")  # fmt: skip
+        await until(lambda: room.stats()["tracks"].get("st2:camera", {}).get("frames", 0) >= 30,
+                    "the SFU receives the standby camera")  # fmt: skip
+        tracks = room.stats()["tracks"]
+        for source in ("camera", "microphone"):
+            assert tracks[f"st2:{source}"]["standby"] is True
+            assert tracks[f"st2:{source}"]["subscribers"] == []
+        assert not [t for v in viewers for t in v.received if t.startswith("st2:")]
+        assert not [t for t in sink.started if t.startswith("st2:")]
+        assert not [e for e in events if e.peer_id == "st2" and e.type == "track-added"]
+        assert not [e for e in events if e.type in ("subscribe-offer", "subscribe-tracks") and e.peer_id == "st2"
+                    and any(t["publisher_id"] == "st2" for t in e.data["tracks"])]  # fmt: skip
+
+        # the chair's click: st2 presents, st1's tracks come off, in one step
+        watching = {v.peer_id for v in viewers}
+        offers_before = len([e for e in events if e.type == "subscribe-offer" and e.peer_id in watching])
+        await media.set_floor("s1", {"st2": PRESENTER, "st1": AUDIENCE}, "st2")
+        await until(lambda: all(v.frames("st2:camera") >= 10 and v.frames("st2:microphone") >= 10 for v in viewers),
+                    "everyone gets the new presenter")  # fmt: skip
+        for v in viewers:  # (a frame of st1 still in flight may be counted under the new label)
+            assert v.received["st2:camera"].keyframes >= 1, v.peer_id
+        # the viewers' m-lines carried the switch: relabelled, not renegotiated
+        assert len([e for e in events if e.type == "subscribe-offer" and e.peer_id in watching]) == offers_before
+        assert {e.peer_id for e in events if e.type == "subscribe-tracks"} >= watching
+        assert {"st2:camera", "st2:microphone"} <= set(sink.started)
+        assert [e.data["reason"] for e in events if e.type == "track-removed" and e.peer_id == "st1"] == ["floor"] * 2
+        assert {e.data["track_id"] for e in events if e.type == "track-added" and e.peer_id == "st2"} == {
+            "st2:camera", "st2:microphone"}
+        before = {v.peer_id: v.frames("st1:camera") for v in viewers}
+        await until(lambda: all(v.frames("st2:camera") >= 40 for v in viewers), "more of st2")
+        assert all(v.frames("st1:camera") == before[v.peer_id] for v in viewers)
+        assert not any(c.errors for c in clients)
+    finally:
+        tap.detach()
+        for client in clients:
+            await client.close()
+        await media.close()
+
+
+async def test_standby_publisher_whose_grant_loses_the_source_is_unpublished_silently() -> None:
+    """Off the deck again (the chair skipped them): standby tracks go without a track-removed to anyone."""
+    media = await _room(RoomKind.DEFENSE)
+    on_deck = MediaGrant(can_publish_camera=True, can_publish_microphone=True, sees_all_cameras=False, standby=True)
+    st2 = Client(media, "s1", "st2", on_deck)
+    events = wire(media, [st2])
+    try:
+        await st2.join()
+        room = media.room("s1")
+        await until(lambda: room.stats()["tracks"].get("st2:camera", {}).get("frames", 0) >= 5, "standby frames")
+        await media.set_floor("s1", {"st2": AUDIENCE}, None)
+        assert not [t for p in room.participants.values() for t in p.published.values() if t.active]
+        assert not [e for e in events if e.type in ("track-added", "track-removed")]
+        with pytest.raises(RoomMediaError) as refused:
+            await media.renegotiate("s1", "st2", st2.publish_pc.localDescription.sdp, {})
+        assert refused.value.code == "not_allowed"
+    finally:
+        await st2.close()
+        await media.close()

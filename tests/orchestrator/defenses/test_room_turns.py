@@ -2,6 +2,8 @@
 
 The chair starts each turn; the student whose turn runs may publish camera, microphone and screen and
 the audience receives their picture; the previous presenter's tracks are taken off in the same step;
+the student next in the queue is on deck: publishes on standby (reaching nobody) and goes live on
+their turn without publishing again; whoever is neither presenting nor on deck cannot publish;
 §29 is checked again; a member's microphone opens on the chair's word; the audience only watches and
 chats; a member who drops out mid-turn does not stop the sitting.
 """
@@ -105,6 +107,7 @@ async def test_turns_move_the_presenter_grant_and_the_audience_follows(sw: tuple
     chair = await enter(world, "chr", room)
     mem1 = await enter(world, "mem1", room)
     st1, st2 = await enter(world, "st1", room), await enter(world, "st2", room)
+    st3 = await enter(world, "st3", room)
     aud = await enter(world, "out", room)  # a student of the group not in this queue: the public audience
     assert (await aud.wait_for("welcome"))["you"]["role"] == "audience"
     assert (await st1.wait_for("welcome"))["you"]["role"] == "presenter"
@@ -118,6 +121,7 @@ async def test_turns_move_the_presenter_grant_and_the_audience_follows(sw: tuple
 
     # before the sitting's first turn nobody holds the floor; the audience publishes nothing, ever
     assert (await publish(p_aud, ("camera",)))["error"]["code"] == "not_allowed"
+    assert (await publish(p_st1, ("camera",)))["error"]["code"] == "not_allowed"
     ack = await aud.call("turn-start", {"turn_id": queue["st1"]})
     assert ack["error"]["code"] == "forbidden"
     ack = await mem1.call("turn-start", {"turn_id": queue["st1"]})
@@ -129,11 +133,19 @@ async def test_turns_move_the_presenter_grant_and_the_audience_follows(sw: tuple
     floor = await aud.wait_for("floor", lambda d: d["presenter"] == ids["st1"])
     assert floor["turn"]["ends_at"] - floor["turn"]["started_at"] == 20 * 60
     assert floor["turn"]["warn_at"] < floor["turn"]["ends_at"]
+    assert floor["on_deck"] == [ids["st2"]]
     await aud.wait_for("turn-warning", lambda d: d["turn_id"] == queue["st1"])
-    assert (await publish(p_st2, ("camera",)))["error"]["code"] == "not_allowed"  # not st2's turn
+    # st2 is next: camera and microphone on standby, no screen; st3 is not on deck
+    assert (await publish(p_st2, ("camera", "microphone", "screen")))["error"]["code"] == "not_allowed"
+    ack = await st3.call("media-join", {"sdp": "v=0", "sources": {"0": "camera"}})
+    assert ack["error"]["code"] == "not_allowed", ack
+    assert (await publish(p_st2, ("camera", "microphone")))["ok"]
     ack = await publish(p_st1, ("camera", "microphone", "screen"))
     assert ack["ok"], ack
     await until(lambda: p_aud.video_frames_from(ids["st1"]) >= 10, "the audience sees st1")
+    await until(lambda: p_aud.video_frames_from(ids["st1"]) >= 60, "two seconds more of st1")
+    assert p_aud.video_frames_from(ids["st2"]) == 0 and p_aud.audio_frames_from(ids["st2"]) == 0
+    assert not [d for d in aud.events["track-added"] if d.get("person_id") == ids["st2"]]
 
     # a member's microphone: refused until the chair opens it
     assert (await publish(p_mem1, ("camera", "microphone")))["error"]["code"] == "not_allowed"
@@ -153,8 +165,9 @@ async def test_turns_move_the_presenter_grant_and_the_audience_follows(sw: tuple
     assert ack["ok"] and ack["previous"] == ids["st1"], ack
     await st1.wait_for("track-removed", lambda d: d.get("person_id") == ids["st1"] and d.get("reason") == "floor")
     assert (await publish(p_st1, ("camera",)))["error"]["code"] == "not_allowed"
-    assert (await publish(p_st2, ("camera", "microphone")))["ok"]
+    # st2 was on deck: their standby tracks go live, nothing published again
     await until(lambda: p_aud.video_frames_from(ids["st2"]) >= 10, "the audience sees st2")
+    await until(lambda: p_aud.audio_frames_from(ids["st2"]) >= 10, "the audience hears st2")
     before = p_aud.video_frames_from(ids["st1"])
     await until(lambda: p_aud.video_frames_from(ids["st2"]) >= 40, "more of st2")
     assert p_aud.video_frames_from(ids["st1"]) <= before + 5  # st1 no longer reaches the audience
@@ -178,6 +191,7 @@ async def test_turns_move_the_presenter_grant_and_the_audience_follows(sw: tuple
     q = {t["student"]["username"]: t for t in (await (await world.request("GET", f"/api/sittings/{sitting}", "chr")).json())["queue"]}
     assert q["st1"]["status"] == q["st2"]["status"] == "done" and q["st3"]["status"] == "refused"
     assert q["st2"]["recording_offset"] >= q["st1"]["recording_offset"] >= 0
+    await st3.close()
     for p in (p_chair, p_st1, p_st2, p_aud):
         assert not p.errors, p.errors
         await p.close()
