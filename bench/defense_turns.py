@@ -2,19 +2,28 @@
 
     .venv/bin/python bench/defense_turns.py                         # 10 students, 5 members, 100 audience
     .venv/bin/python bench/defense_turns.py --audience 10 --probes 3 --turn-seconds 6   # a loaded 2-core host
+    .venv/bin/python bench/defense_turns.py --no-standby            # the old switch, for comparison
 
 One media worker (media.live.workers, the production path) holds a DEFENSE room. The chair publishes
 a camera and a microphone, the other members a microphone; students and the audience join receiving
 only. For each of the students in turn the chair's "start turn" is replayed as the server does it:
-``set_floor`` (the new student's presenter grant, the previous one's taken away, the active speaker,
-in one step under the room's lock); the student then publishes camera and microphone (what the page
-does on the ``floor`` event), and we time until audience probes decode the new presenter's first
-frame — recognised by its colour, each student's camera being a different solid colour.
+``set_floor`` (the new student's presenter grant, the previous one's taken away, the next one's
+standby grant, the active speaker, in one step under the room's lock), and we time until audience
+probes decode the new presenter's first frame — recognised by its colour, each student's camera
+being a different solid colour.
+
+As the room page does (docs/signaling-protocol.md, "On deck"): the student next in the queue
+publishes camera and microphone on standby before their turn, so the switch only flips grants on
+connections already up; the one after goes on deck (publishes) when the ``floor`` event comes,
+concurrently with the switch being measured. ``--no-standby``: the old way, the new presenter
+starts publishing only on ``floor`` (publish offer, ICE, DTLS, first keyframe on the switch path).
 
 Reference, same run and same room: one plain join (a viewer joining the room while the chair
 publishes) until its first decoded frame, median of ``--joins`` joins. The figure is the switch's
-p95 divided by that. Audience peers other than the probes receive without decoding their video
-in Python (aiortc still depacketises it), so a loaded host can hold them; the probes decode.
+p95 divided by that. Audience peers other than the probes count encoded frames through the SFU's
+own receive tap (``aiortc_hooks.tap_encoded_frames``: depacketised, never decoded), so one process
+can hold a hundred of them; the probes decode. Audience fps: every peer's video frames per second
+over each turn (after the switch), the probes' decoded, the others' received.
 """
 
 from __future__ import annotations
@@ -43,7 +52,8 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def run(students: int, members: int, audience: int, probes: int, turn_seconds: float, joins: int) -> dict[str, Any]:
+async def run(students: int, members: int, audience: int, probes: int, turn_seconds: float, joins: int,
+              standby: bool) -> dict[str, Any]:  # fmt: skip
     import av
     import numpy
     from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
@@ -120,9 +130,20 @@ async def run(students: int, members: int, audience: int, probes: int, turn_seco
             offers[peer] = self.answer
             self.lock = asyncio.Lock()
             self.offered: list[float] = []
+            self.video = 0  # video frames received (encoded, for peers that do not decode)
+
+        def _count(self) -> None:
+            self.video += 1
 
         def _track(self, track: Any) -> None:
-            if track.kind != "video" or not self.probe:
+            if not self.probe:  # count encoded frames, decode nothing: 100 peers in one process
+                receiver = next(t.receiver for t in self.pc.getTransceivers() if t.receiver.track is track)
+                if track.kind == "video":
+                    aiortc_hooks.tap_encoded_frames(receiver, lambda codec, frame: self._count())
+                else:
+                    aiortc_hooks.tap_encoded_frames(receiver, lambda codec, frame: None)
+                return
+            if track.kind != "video":
                 return
 
             async def read() -> None:
@@ -155,6 +176,7 @@ async def run(students: int, members: int, audience: int, probes: int, turn_seco
 
     presenter = MediaGrant(True, True, True, True, sees_all_cameras=False, featured=True)
     waiting = MediaGrant(sees_all_cameras=False)
+    on_deck = MediaGrant(True, True, sees_all_cameras=False, standby=True)
     member = MediaGrant(can_publish_microphone=True)
     await publish("chair", MediaGrant(True, True, True, True), colours[0], join=True)
     for m in range(1, members):
@@ -179,6 +201,10 @@ async def run(students: int, members: int, audience: int, probes: int, turn_seco
         await pool.join(room, v.peer, waiting, None)
     for s in range(1, students + 1):
         await pool.join(room, f"student{s}", waiting, None)
+    publishing: dict[int, Any] = {}  # student -> their publish connection (standby or live)
+    if standby:  # the first student is on deck from the sitting's start
+        await pool.set_floor(room, {"student1": on_deck}, "chair")
+        publishing[1] = await publish("student1", on_deck, colours[1], join=False)
     await asyncio.sleep(2)
     worker = pool.pid(0)
     assert worker is not None
@@ -187,15 +213,23 @@ async def run(students: int, members: int, audience: int, probes: int, turn_seco
     switches: list[float] = []
     fps: list[float] = []
     previous: str | None = None
-    previous_pc: Any = None
+    deck: asyncio.Future[Any] | None = None
     for s in range(1, students + 1):
         peer = f"student{s}"
-        grants = {peer: presenter} | ({previous: waiting} if previous else {})
+        nxt = f"student{s + 1}" if standby and s < students else None
+        grants = {peer: presenter} | ({previous: waiting} if previous else {}) | ({nxt: on_deck} if nxt else {})
         start = time.perf_counter()
         await pool.set_floor(room, grants, peer)  # the chair's click, as the server applies it
-        if previous_pc is not None:
-            await previous_pc.close()  # the previous presenter's page stops publishing on `floor`
-        previous_pc = await publish(peer, presenter, colours[s], join=False)  # ...the new one's starts
+        if s - 1 in publishing:
+            await publishing.pop(s - 1).close()  # the previous presenter's page stops publishing on `floor`
+        if s not in publishing:  # not on deck: the new presenter's page starts publishing only now
+            publishing[s] = await publish(peer, presenter, colours[s], join=False)
+        if nxt is not None:  # the next student's page goes on deck on the same `floor` event
+
+            async def go_on_deck(n: int = s + 1, name: str = nxt) -> None:
+                publishing[n] = await publish(name, on_deck, colours[n], join=False)
+
+            deck = asyncio.ensure_future(go_on_deck())
         published = time.perf_counter()
         probes_ = [v for v in viewers if v.probe]
         await seen(lambda s=s, probes_=probes_: all(s in v.first for v in probes_))
@@ -210,9 +244,12 @@ async def run(students: int, members: int, audience: int, probes: int, turn_seco
             print(f"turn {s}: published +{(published - start) * 1000:.0f} ms; offers at "
                   f"{[round((o - start) * 1000) for o in probes_[0].offered if o >= start]} ms; first frame "
                   f"+{(probes_[0].first[s] - start) * 1000:.0f} ms")
-        before = {id(v): v.frames.get(s, 0) for v in probes_}
+        if deck is not None:
+            await deck
+            deck = None
+        before = {id(v): v.frames.get(s, 0) if v.probe else v.video for v in viewers}
         await asyncio.sleep(turn_seconds)
-        fps += [(v.frames.get(s, 0) - before[id(v)]) / turn_seconds for v in probes_]
+        fps += [((v.frames.get(s, 0) if v.probe else v.video) - before[id(v)]) / turn_seconds for v in viewers]
         previous = peer
     cpu1, wall1 = cpu_seconds(worker), time.perf_counter()
     stats = await pool.stats(0)
@@ -231,18 +268,22 @@ def main() -> None:
     parser.add_argument("--probes", type=int, default=5, help="audience peers that decode video")
     parser.add_argument("--turn-seconds", type=float, default=10.0)
     parser.add_argument("--joins", type=int, default=5, help="plain joins for the reference")
+    parser.add_argument("--no-standby", action="store_true",
+                        help="the old switch: the new presenter publishes only once the floor is theirs")
     a = parser.parse_args()
     load = os.getloadavg()[0]
     print(f"# defense_turns  {time.strftime('%Y-%m-%d %H:%M:%S %Z')}  {platform.node()}  {os.cpu_count()} cpus  "
-          f"load {load:.2f}  students {a.students}  members {a.members}  audience {a.audience} ({a.probes} decoding)")
-    r = asyncio.run(run(a.students, a.members, a.audience, a.probes, a.turn_seconds, a.joins))
+          f"load {load:.2f}  students {a.students}  members {a.members}  audience {a.audience} ({a.probes} decoding)  "
+          f"{'no standby (old switch)' if a.no_standby else 'next student on deck (standby)'}")
+    r = asyncio.run(run(a.students, a.members, a.audience, a.probes, a.turn_seconds, a.joins, not a.no_standby))
     ref = statistics.median(r["plain"])
     p50, p95 = percentile(r["switches"], 0.5), percentile(r["switches"], 0.95)
     print(f"plain join -> first decoded frame: median {ref * 1000:.0f} ms  (of {len(r['plain'])})")
     print(f"presenter switch -> audience's first frame of the new presenter: p50 {p50 * 1000:.0f} ms  "
           f"p95 {p95 * 1000:.0f} ms  max {max(r['switches']) * 1000:.0f} ms  (n {len(r['switches'])})")
     print(f"ratio switch p95 / plain join: {p95 / ref:.2f}  (goal <= 1.5)")
-    print(f"audience fps during turns (decoding probes): min {min(r['fps']):.1f}  median {statistics.median(r['fps']):.1f}")
+    print(f"audience fps during turns (every peer, every turn): min {min(r['fps']):.1f}  "
+          f"median {statistics.median(r['fps']):.1f}")
     print(f"media worker CPU during the turns: {r['cpu']:.0f} % of one core; loop lag {r['lag']}  "
           f"load now {os.getloadavg()[0]:.2f}")
 

@@ -282,6 +282,10 @@ class PublishedTrack:
     def go_live(self) -> None:
         """Standby ends: frames flow from now on, and the next keyframe request is not held back."""
         self.standby = False
+        self.unthrottle()
+
+    def unthrottle(self) -> None:
+        """The next keyframe request is sent at once (a floor switch is never held back by an earlier PLI)."""
         self._last_pli = -math.inf
 
     def _deferred_pli(self) -> None:
@@ -469,6 +473,9 @@ class Room:
                     elif published.standby and not grant.standby:
                         published.go_live()
                         self._emit(MediaEvent("track-added", self.room_id, peer_id, published.describe()))
+            if speaker is not None and speaker != self.active_speaker and speaker in self.participants:
+                for published in self.participants[speaker].published.values():
+                    published.unthrottle()  # the new speaker's camera reaches its new viewers at once
             self.active_speaker = speaker
             await self._sync_all()
 

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from orchestrator.api import api, services
 from orchestrator.auth import Identity
 from orchestrator.defenses import scoring, sittings
-from orchestrator.defenses.desk import floor_answer
+from orchestrator.defenses.desk import floor_answer, queue_answer
 from orchestrator.defenses.models import Sitting
 from orchestrator.defenses.policy import decide, grade_access, protocol_access, sitting_access, viewer_of
 from orchestrator.defenses.views import sitting_json
@@ -159,14 +159,18 @@ async def put_secretary(request: web.Request) -> dict[str, Any]:
 
 @api.route("POST", SID + "/start", roles=AUTHENTICATED, summary="Open the sitting (chair)", tags=("defenses",))
 async def post_start(request: web.Request) -> dict[str, Any]:
-    def save(s: Session, sitting: Sitting, ident: Identity | None) -> dict[str, Any]:
+    svc = services(request)
+
+    def save(s: Session, sitting: Sitting, ident: Identity | None) -> Any:
         assert ident is not None
         v = viewer_of(s, ident, sitting)
         decide(sitting_access(v, "run", sitting))
         sittings.start(s, sitting, ident.person_id)
-        return sitting_json(s, sitting, v)
+        return sitting_json(s, sitting, v), floor_answer(s, sitting, None, None, svc.settings.grading.defense_warning_seconds)
 
-    return await _in_sitting(request, save, lock=True)
+    out, answer = await _in_sitting(request, save, lock=True)
+    await _floor(request, out, answer)  # the room learns the sitting: the first student goes on deck
+    return out
 
 
 @api.route("POST", TID + "/start", roles=AUTHENTICATED, summary="Start a student's turn (chair); §29 is checked again; the presenting turn ends", tags=("defenses",))
@@ -238,9 +242,16 @@ async def post_absent(request: web.Request) -> dict[str, Any]:
                 raise UserError("name the reserve sitting", code="bad_reserve", status=422)
             reserve = sittings.get_sitting(s, body.reserve, lock=True)
         sittings.mark_absent(s, sitting, _turn(request, sitting), ident.person_id, to=body.to, reserve=reserve)
-        return sitting_json(s, sitting, v)
+        return sitting_json(s, sitting, v), queue_answer(sitting)
 
-    return await _in_sitting(request, save, lock=True)
+    out, answer = await _in_sitting(request, save, lock=True)
+    server = services(request).signaling
+    if server is not None and out.get("room"):
+        try:  # who is on deck may have changed: the room's grants and its queue event, as over the socket
+            await server.apply_queue(out["room"], answer, identity(request).person_id)
+        except Exception:
+            log.exception("updating the queue of session %s failed", out["room"])
+    return out
 
 
 @api.route("POST", TID + "/questions", roles=AUTHENTICATED, summary="Note a question asked in a turn (secretary or chair)", body=NoteBody, tags=("defenses",))

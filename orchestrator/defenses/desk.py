@@ -48,6 +48,13 @@ def on_deck(sitting: Sitting) -> list[int]:
     return [waiting[0].student_id] if waiting else []
 
 
+def queue_answer(sitting: Sitting) -> dict[str, Any]:
+    """What the sitting's room must show after the queue changed (a student marked absent)."""
+    return {"sitting": sitting.id, "queue": [
+        {"id": t.id, "position": t.position, "status": t.status, "student_id": t.student_id}
+        for t in sorted(sitting.turns, key=lambda t: t.position)], "on_deck": on_deck(sitting)}
+
+
 def floor_answer(s: Session, sitting: Sitting, turn: Turn | None, prev: Turn | None, warning: int) -> dict[str, Any]:
     """What the sitting's room must show after a turn started (``turn``) or ended (None)."""
     return {"sitting": sitting.id, "presenter": turn.student_id if turn else None,
@@ -98,9 +105,7 @@ class Desk:
             reserve = sittings.get_sitting(s, int(params["reserve"]), lock=True) if params.get("reserve") else None
             sittings.mark_absent(s, sitting, sittings.turn_of(sitting, int(params["turn_id"])), person_id,
                                  to=str(params.get("to", "end")), reserve=reserve)
-            return {"sitting": sitting.id, "queue": [
-                {"id": t.id, "position": t.position, "status": t.status, "student_id": t.student_id}
-                for t in sorted(sitting.turns, key=lambda t: t.position)], "on_deck": on_deck(sitting)}
+            return queue_answer(sitting)
         if action == "mic":
             target = int(params["person_id"])
             if sitting.seat_of(target) not in ("member", "secretary"):

@@ -32,7 +32,7 @@ from signaling.backend import MediaRefused, SittingDesk, SittingRefused
 from signaling.grants import GRANTS, Grant
 from signaling.handlers.base import Conn, Handlers, room_of
 from signaling.protocol import Absent, Mic, ProtocolError, TurnRef
-from signaling.room import RoomMeta
+from signaling.room import RoomMeta, default_auto_admit
 
 log = logging.getLogger("aulacast.signaling")
 
@@ -121,10 +121,13 @@ class DefenseEvents(Handlers):
     async def apply_floor(self, sid: int, res: dict[str, Any], by: int) -> dict[str, Any]:
         """Set the room's floor from the desk's answer, in one media step; tell everyone; run the timer.
 
-        Also called by the orchestrator when the chair starts a turn from the committee page (HTTP).
+        Also called by the orchestrator when the chair opens the sitting (nobody presents, the first
+        student goes on deck) or starts/ends a turn from the committee page (HTTP).
         """
         presenter, turn = res.get("presenter"), res.get("turn")
         on_deck = [int(p) for p in res.get("on_deck", [])]
+        # the sitting may open (HTTP) before anyone entered its room: create it as the first socket would
+        await self.b.rooms.ensure_room(sid, RoomMeta(kind="defense", auto_admit=default_auto_admit("defense")))
         meta = await self.b.rooms.set_meta(sid, sitting=res["sitting"], floor=presenter, turn=turn, mics=[],
                                            presenter=presenter, on_deck=on_deck)  # fmt: skip
         self._metas[sid] = meta

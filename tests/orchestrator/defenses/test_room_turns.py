@@ -121,7 +121,17 @@ async def test_turns_move_the_presenter_grant_and_the_audience_follows(sw: tuple
 
     # before the sitting's first turn nobody holds the floor; the audience publishes nothing, ever
     assert (await publish(p_aud, ("camera",)))["error"]["code"] == "not_allowed"
-    assert (await publish(p_st1, ("camera",)))["error"]["code"] == "not_allowed"
+    assert (await publish(p_st1, ("camera",)))["error"]["code"] == "not_allowed"  # nobody on deck yet
+    # the chair opens the sitting: st1 is on deck (camera and microphone on standby; no screen), st2 not
+    r = await world.request("POST", f"/api/sittings/{sitting}/start", "chr")
+    assert r.status == 200, await r.text()
+    floor = await aud.wait_for("floor", lambda d: d["presenter"] is None)
+    assert floor["on_deck"] == [ids["st1"]]
+    assert (await publish(p_st2, ("camera",)))["error"]["code"] == "not_allowed"
+    assert (await publish(p_st1, ("camera", "screen")))["error"]["code"] == "not_allowed"
+    late = await enter(world, "mem2", room)  # a late joiner learns who is on deck
+    assert (await late.wait_for("welcome"))["room"]["on_deck"] == [ids["st1"]]
+    await late.close()
     ack = await aud.call("turn-start", {"turn_id": queue["st1"]})
     assert ack["error"]["code"] == "forbidden"
     ack = await mem1.call("turn-start", {"turn_id": queue["st1"]})
