@@ -4,22 +4,40 @@
 
 Counters and histograms are updated as things happen (HTTP requests, chat messages delivered);
 room, peer, media-worker and job figures are read when Prometheus scrapes, so they cannot drift.
-With ``PROMETHEUS_MULTIPROC_DIR`` set (several web workers or worker processes writing metrics),
-the endpoint aggregates every process's files with ``MultiProcessCollector`` as the library's
-multiprocess mode prescribes; the live-state collector is this process's view of its own node.
+
+The processes the service starts write their own figures (prometheus-client's multiprocess
+mode): media workers (``media.live.worker_metrics``) and ``aulacast jobs worker`` processes on
+this host (``orchestrator.jobs.metrics``) keep them in files of one directory,
+``PROMETHEUS_MULTIPROC_DIR`` if the service's environment names one, else
+``<data_dir>/prometheus``. At start the service removes the files of processes that no longer
+run (a previous run's); when a media worker exits, its live gauges are removed
+(``mark_process_dead``). The endpoint aggregates the directory with ``MultiProcessCollector``
+next to this process's own metrics and the live-state collector (this node's view).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    values,
+)
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from orchestrator.config import Settings
 from orchestrator.services import Services
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -76,17 +94,96 @@ def _job_counts(svc: Services) -> dict[str, int]:
         return {}
 
 
+def multiproc_dir(settings: Settings) -> Path:
+    """Where the service's processes keep their metric files (the environment's choice first)."""
+    named = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    return Path(named) if named else settings.data_dir / "prometheus"
+
+
+_PID = re.compile(r"_(\d+)\.db$")
+
+
+def prepare_multiproc_dir(path: Path) -> int:
+    """Make the directory; remove metric files of processes no longer running. Returns how many went.
+
+    Files of live processes stay: a jobs worker on this host keeps writing across a service restart.
+    """
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    removed = 0
+    for f in path.glob("*.db"):
+        m = _PID.search(f.name)
+        if m is None or not _alive(int(m.group(1))):
+            with contextlib.suppress(FileNotFoundError):
+                f.unlink()
+                removed += 1
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie (exited, not yet reaped) is gone as far as its figures go
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def worker_env(settings: Settings) -> dict[str, str]:
+    """The environment the service gives a worker process so it writes its figures where we read them."""
+    path = multiproc_dir(settings)
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return {"PROMETHEUS_MULTIPROC_DIR": str(path)}
+
+
+def worker_exited(settings: Settings) -> Callable[[int], None]:
+    """Called with a worker's pid when it ended: its live gauges go, its counters stay in the sums."""
+    from prometheus_client import multiprocess
+
+    path = str(multiproc_dir(settings))
+    return lambda pid: multiprocess.mark_process_dead(pid, path)
+
+
+def _files_backed() -> bool:
+    """True when this very process writes its metrics to files (its environment named the directory)."""
+    return getattr(values.ValueClass, "__name__", "") == "MmapedValue"
+
+
+class Merged(Collector):
+    """Families of several collectors as one each: a jobs worker's file-backed runs and the service's own
+    in-memory runs share a name (``runner`` tells their series apart); the text format allows one block per name."""
+
+    def __init__(self, *sources: Any) -> None:
+        self.sources = sources
+
+    def collect(self) -> Iterator[Metric]:
+        families: dict[str, Metric] = {}
+        for source in self.sources:
+            for family in source.collect():
+                if family.name in families:
+                    families[family.name].samples.extend(family.samples)
+                else:
+                    families[family.name] = family
+        yield from families.values()
+
+
 def render(svc: Services) -> bytes:
     """The exposition text (blocking: the scrape handler runs it on a worker thread)."""
-    registry = CollectorRegistry()
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
+    from prometheus_client import multiprocess
 
-        multiprocess.MultiProcessCollector(registry)
-    out = generate_latest(REGISTRY)
-    live = CollectorRegistry()
-    live.register(LiveState(svc))
-    return out + generate_latest(live) + (generate_latest(registry) if os.environ.get("PROMETHEUS_MULTIPROC_DIR") else b"")
+    from orchestrator.jobs.metrics import JOBS_REGISTRY
+
+    sources: list[Any] = [] if _files_backed() else [REGISTRY, JOBS_REGISTRY]  # else they are in the files
+    sources.append(LiveState(svc))
+    path = multiproc_dir(svc.settings)
+    if path.is_dir():
+        sources.append(multiprocess.MultiProcessCollector(None, path=str(path)))
+    out = CollectorRegistry(auto_describe=False)
+    out.register(Merged(*sources))
+    return generate_latest(out)
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -119,6 +216,7 @@ def count_chat(path: str) -> None:
 
 def attach(app: web.Application, svc: Services) -> None:
     app.middlewares.insert(0, count_requests)
+    prepare_multiproc_dir(multiproc_dir(svc.settings))
 
 
 __all__ = ["CONTENT_TYPE_LATEST", "attach", "count_chat", "render"]

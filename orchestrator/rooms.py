@@ -69,6 +69,7 @@ def make_media_server(svc: Services) -> MediaServer:
         return svc.media_server
     from media.live.workers import WorkerPool
     from orchestrator import worker
+    from orchestrator.metrics import worker_env, worker_exited
 
     settings = svc.settings
     ice = settings.ice
@@ -78,7 +79,8 @@ def make_media_server(svc: Services) -> MediaServer:
         **settings.media.model_dump(),
     )
     launcher = worker.launcher("media.live.workers", settings.log_level)
-    return WorkerPool(config, workers=settings.media_workers, launcher=launcher)
+    return WorkerPool(config, workers=settings.media_workers, launcher=launcher, env=worker_env(settings),
+                      on_exit=worker_exited(settings))  # fmt: skip
 
 
 class RoomLeases:

@@ -57,6 +57,24 @@ _HEADER = struct.Struct("!BBHII").pack
 _PICTURE_ID = struct.Struct("!H").pack
 
 
+@dataclass(slots=True)
+class Totals:
+    """Process-wide running totals of the forwarding path (plain ints: the hot path only adds).
+
+    A media worker's metrics sampler reads them about once a second (``media.live.worker_metrics``);
+    unlike a stream's own counters they never restart, so they make Prometheus counters.
+    """
+
+    packets: int = 0
+    payload_bytes: int = 0
+    retransmitted: int = 0
+    keyframe_requests: int = 0  # asked of a publisher (joins, PLI/FIR from subscribers, a stream behind)
+    plis_sent: int = 0  # PLIs actually sent to publishers (requests are throttled and coalesced)
+
+
+TOTALS = Totals()
+
+
 def ntp_now(now: float) -> int:
     """64-bit NTP time of a ``time.time()`` value (what aiortc's RTCP SR carries)."""
     return int((now + NTP_EPOCH_OFFSET) * (1 << 32))
@@ -257,6 +275,8 @@ class ForwardedStream:
             outlet.send_many(protected)
         self.seq = seq
         self.packets += last + 1
+        TOTALS.packets += last + 1
+        TOTALS.payload_bytes += frame.octets
         self.frames += 1
         self.last_timestamp = timestamp
         self._last_sent_at = now
@@ -295,6 +315,7 @@ class ForwardedStream:
             data = bytes(header) + data[2:4] + data[self._header_len :]
         outlet.sendto(outlet.protect(data), outlet.addr)
         self.retransmitted += 1
+        TOTALS.retransmitted += 1
         return True
 
 

@@ -61,7 +61,7 @@ from aiortc.rtcrtpparameters import RTCRtpCodecCapability, RTCRtpCodecParameters
 
 from media.live import aiortc_hooks
 from media.live.fanout import Publication, RoomKind, TrackSource, Viewer, select_tracks
-from media.live.rtpforward import FanoutPump, ForwardedStream, Packetizer
+from media.live.rtpforward import TOTALS, FanoutPump, ForwardedStream, Packetizer
 from media.live.types import IceServer, MediaConfig, MediaEvent, MediaGrant, RoomMediaError
 
 log = logging.getLogger(__name__)
@@ -271,6 +271,7 @@ class PublishedTrack:
         if self.kind != "video" or not self.active or self.standby:
             return
         self.pli_requests += 1
+        TOTALS.keyframe_requests += 1
         self._keyframe_wanted = True
         loop = asyncio.get_running_loop()
         wait = self._last_pli + self._pli_interval - loop.time()
@@ -296,6 +297,7 @@ class PublishedTrack:
     def _send_pli(self) -> None:
         if aiortc_hooks.request_keyframe(self.receiver):
             self.plis_sent += 1
+            TOTALS.plis_sent += 1
             self._last_pli = asyncio.get_running_loop().time()
 
     def close(self) -> None:

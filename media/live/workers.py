@@ -36,11 +36,11 @@ import logging
 import os
 import sys
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from media.live import rpc
+from media.live import rpc, worker_metrics
 from media.live.aiortc_hooks import AiortcHookError
 from media.live.fanout import RoomKind
 from media.live.server import EventHub, LocalMediaServer
@@ -53,6 +53,7 @@ from media.live.types import (
     MediaGrant,
     RoomMediaError,
 )
+from media.live.worker_metrics import WorkerMetrics
 
 log = logging.getLogger(__name__)
 
@@ -103,11 +104,17 @@ class LoopLag:
 class WorkerServer:
     """The loop inside a worker process: requests in on stdin, replies and events out on stdout."""
 
-    def __init__(self, config: MediaConfig, egress: EgressFactory | None = None) -> None:
+    def __init__(self, config: MediaConfig, egress: EgressFactory | None = None, worker: str = "0") -> None:
         self.media = LocalMediaServer(config, egress)
         self.media.on_event(lambda event: self._write({"event": event.to_dict()}))
         self._out = sys.stdout
         self.lag = LoopLag()
+        self.metrics: WorkerMetrics | None = None
+        if worker_metrics.enabled():  # the service gave us a directory for our Prometheus figures
+            try:
+                self.metrics = WorkerMetrics(worker)
+            except OSError as exc:  # figures are worth less than the rooms: run without them
+                log.error("media worker %s writes no metrics: %s", worker, exc)
 
     def _write(self, message: dict[str, Any]) -> None:
         self._out.write(json.dumps(message) + "\n")
@@ -119,18 +126,36 @@ class WorkerServer:
         await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
         tasks: set[asyncio.Task[None]] = set()
         lag_task = asyncio.ensure_future(self.lag.run())
+        sampler = asyncio.ensure_future(self._sample()) if self.metrics is not None else None
         while line := await reader.readline():
             task = asyncio.ensure_future(self._handle(rpc.decode(line)))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
         lag_task.cancel()
+        if sampler is not None:
+            sampler.cancel()
         await self.media.close()
+
+    async def _sample(self, every: float = 1.0) -> None:
+        """Refresh this worker's Prometheus figures about once a second (``worker_metrics``)."""
+        assert self.metrics is not None
+        while True:
+            try:
+                self.metrics.sample(self.media)
+            except Exception:  # a figure must never take the worker down
+                log.exception("sampling the media worker's metrics failed")
+            await asyncio.sleep(every)
 
     async def _handle(self, request: dict[str, Any]) -> None:
         self._write(await rpc.serve(self._run, request))
 
     async def _run(self, method: str, params: dict[str, Any]) -> Any:
-        return await (self._stats(params) if method == "stats" else rpc.call_method(self.media, method, params))
+        if method == "stats":
+            return await self._stats(params)
+        if self.metrics is None:
+            return await rpc.call_method(self.media, method, params)
+        with self.metrics.timed(method if method in rpc.METHODS else "other"):
+            return await rpc.call_method(self.media, method, params)
 
     async def _stats(self, p: dict[str, Any]) -> dict[str, Any]:
         rooms = {rid: room.stats() for rid, room in self.media.rooms.items()}
@@ -141,9 +166,10 @@ def main(argv: list[str] | None = None, egress: EgressFactory | None = None) -> 
     """Run a worker; ``egress`` is the recorder's sink factory (``orchestrator.worker`` passes it)."""
     parser = argparse.ArgumentParser(description="aulacast media worker (spawned by media.live.workers.WorkerPool)")
     parser.add_argument("--config", default="{}", help="MediaConfig as JSON")
+    parser.add_argument("--worker", default="0", help="the supervisor's slot index (labels this worker's metrics)")
     args = parser.parse_args(argv)
     try:
-        server = WorkerServer(config_from_json(args.config), egress)
+        server = WorkerServer(config_from_json(args.config), egress, args.worker)
     except AiortcHookError as exc:
         log.critical("media worker refuses to start: %s", exc)
         sys.exit(EXIT_REFUSED)
@@ -182,8 +208,12 @@ class WorkerPool:
         workers: int = 0,
         python: str = sys.executable,
         launcher: Sequence[str] = ("-m", "media.live.workers"),
+        env: Mapping[str, str] | None = None,
+        on_exit: Callable[[int], None] | None = None,
     ) -> None:
-        """``launcher``: the arguments after ``python`` that run :func:`main` (``--config`` is appended)."""
+        """``launcher``: the arguments after ``python`` that run :func:`main` (``--config`` is appended);
+        ``env``: added to the workers' environment (``PROMETHEUS_MULTIPROC_DIR``); ``on_exit(pid)``: called
+        once for each worker process that ended, killed or closed (the service drops its live metrics)."""
         self.config = config or MediaConfig()
         self.size = workers if workers > 0 else (os.cpu_count() or 1)
         self._python = python
@@ -194,6 +224,9 @@ class WorkerPool:
         self._next_id = 0
         self._closing = False
         self._restarting: set[int] = set()
+        self._env = {**os.environ, **env} if env else None
+        self._on_exit = on_exit
+        self._exited: set[int] = set()
 
     def on_event(self, callback: EventCallback) -> None:
         self._events.on_event(callback)
@@ -238,6 +271,16 @@ class WorkerPool:
                 await process.wait()
             if slot.reader is not None:
                 slot.reader.cancel()
+            self._ended(process)
+
+    def _ended(self, process: asyncio.subprocess.Process) -> None:
+        if self._on_exit is None or process.pid in self._exited:
+            return
+        self._exited.add(process.pid)
+        try:
+            self._on_exit(process.pid)
+        except Exception:
+            log.exception("the exit hook for media worker process %d failed", process.pid)
 
     # --- MediaServer API -------------------------------------------------------------------
 
@@ -321,8 +364,8 @@ class WorkerPool:
 
     async def _spawn(self, slot: WorkerSlot) -> None:
         slot.process = await asyncio.create_subprocess_exec(
-            self._python, *self.launcher, "--config", config_to_json(self.config),
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=1 << 22,
+            self._python, *self.launcher, "--config", config_to_json(self.config), "--worker", str(slot.index),
+            env=self._env, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=1 << 22,
         )  # fmt: skip
         slot.reader = asyncio.ensure_future(self._read(slot, slot.process))
 
@@ -363,6 +406,7 @@ class WorkerPool:
             except RoomMediaError as exc:
                 future.set_exception(exc)
         await process.wait()
+        self._ended(process)
         if self._closing or slot.process is not process:
             return
         if process.returncode == EXIT_REFUSED:

@@ -86,7 +86,11 @@ def test_the_grafana_dashboard_asks_only_for_metrics_we_export() -> None:
     dash = json.loads((REPO / "infra" / "grafana-aulacast.json").read_text())
     exported = {"aulacast_rooms_live", "aulacast_peers", "aulacast_jobs", "aulacast_media_worker_rooms",
                 "aulacast_media_worker_peers", "aulacast_http_requests_total", "aulacast_http_request_seconds_bucket",
-                "aulacast_chat_messages_total"}  # fmt: skip
+                "aulacast_chat_messages_total", "aulacast_job_runs_total", "aulacast_job_seconds_bucket"}  # fmt: skip
+    from media.live import worker_metrics
+
+    exported |= {f"{name}_total" if m._type == "counter" else f"{name}_bucket" if m._type == "histogram" else name
+                 for m in worker_metrics.METRICS for name in [m._name]}  # fmt: skip
     named = {m for p in dash["panels"] for t in p["targets"] for m in re.findall(r"aulacast_[a-z_]+", t["expr"])}
     assert named and named <= exported, named - exported
     assert len({p["id"] for p in dash["panels"]}) == len(dash["panels"])
