@@ -28,6 +28,10 @@ log = logging.getLogger("aulacast.jobs")
 def serve(settings: Settings, *, concurrency: int | None = None, ready: threading.Event | None = None) -> int:
     import dramatiq
 
+    from orchestrator.jobs.metrics import write_to_files
+    from orchestrator.metrics import multiproc_dir
+
+    write_to_files(multiproc_dir(settings))  # runs and durations reach the service's /metrics on this host
     from orchestrator.jobs.broker import declare, make_broker
     from orchestrator.jobs.kinds import BODIES
     from orchestrator.jobs.queue import Jobs

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -159,7 +160,20 @@ def _release(db: Database, job_id: str, owner: str) -> bool:
 
 def run_job(runtime: Runtime, job_id: str) -> str:
     """Run one job if it is ours to run: ``done``, ``failed``, ``skipped`` (nothing to do), ``released``
-    (this node is stopping: the job is queued again) or ``lost`` (another worker took the lapsed lease)."""
+    (this node is stopping: the job is queued again) or ``lost`` (another worker took the lapsed lease).
+
+    Each run that started a body is counted for /metrics with its outcome and duration."""
+    ran: list[str] = []
+    start = time.monotonic()
+    outcome = _run_job(runtime, job_id, ran)
+    if ran:
+        from orchestrator.jobs.metrics import record, runner_label
+
+        record(ran[0], outcome, time.monotonic() - start, runner_label())
+    return outcome
+
+
+def _run_job(runtime: Runtime, job_id: str, ran: list[str]) -> str:
     if runtime.stopping.is_set():
         return "skipped"  # a job not yet started stays queued for the next worker
     lease = runtime.settings.jobs.lease_seconds
@@ -168,6 +182,7 @@ def run_job(runtime: Runtime, job_id: str) -> str:
     if job is None:
         return "skipped"
     body = runtime.bodies.get(job.kind)
+    ran.append(job.kind)
     ctx = JobContext(runtime, job)
     stop = threading.Event()
     beat = threading.Thread(target=_heartbeat, args=(runtime.db, ctx, owner, lease, stop), daemon=True,

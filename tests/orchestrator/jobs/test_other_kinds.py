@@ -66,3 +66,13 @@ async def test_bad_arguments_fail_plainly(jobs_server) -> None:  # type: ignore[
         assert (job["status"], job["error"]) == ("failed", message)
     with pytest.raises(Exception, match="unknown job kind 'rm'"):
         await svc.jobs.submit("rm", {}, key="bad:rm")
+    # /metrics counts each run by kind and outcome (the in-process runner: runner="service"), read by an independent parser
+    from prometheus_client.parser import text_string_to_metric_families
+
+    r = await jobs_server.call("GET", "/metrics", "adm")
+    assert r.status == 200, await r.text()
+    runs = {(s.labels["kind"], s.labels["outcome"], s.labels["runner"]): s.value
+            for f in text_string_to_metric_families(await r.text()) if f.name == "aulacast_job_runs"
+            for s in f.samples if s.name == "aulacast_job_runs_total"}  # fmt: skip
+    for kind in ("hls", "package", "compose"):
+        assert runs.get((kind, "failed", "service"), 0) >= 1, runs
