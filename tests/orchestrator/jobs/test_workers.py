@@ -9,12 +9,14 @@ import time
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
 from orchestrator.archive.models import Asset
 from orchestrator.config import load_settings
 from orchestrator.jobs.models import Job
 from orchestrator.jobs.queue import Jobs
+from orchestrator.metrics import render
 from orchestrator.services import Services
 from orchestrator.store.db import Database
 from tests.helpers.archive import build_world
@@ -88,6 +90,11 @@ async def test_a_worker_killed_mid_compose_the_job_runs_again_elsewhere_once(
             while (row := await asyncio.to_thread(_job, db, job["id"])).status not in ("done", "failed"):
                 assert time.monotonic() < deadline, f"job still {row.status} on {row.owner}"
                 await asyncio.sleep(0.3)
+            # the survivor wrote its run to the service's multiprocess folder; /metrics adds it up
+            runs = {(s.labels["kind"], s.labels["outcome"], s.labels["runner"]): s.value
+                    for f in text_string_to_metric_families(render(svc).decode()) for s in f.samples
+                    if s.name == "aulacast_job_runs_total"}  # fmt: skip
+            assert runs == {("compose", row.status, "worker"): 1.0}, runs
         finally:
             await front.close()
             await svc.close()
