@@ -1,7 +1,7 @@
 """Issue 13 §3: media workers write their own Prometheus figures; /metrics aggregates them (multiprocess mode).
 
-The real service runs as a process with one media worker; two aiortc peers publish in a defense
-(recorded, so an egress runs). /metrics is read with prometheus_client's own text parser. Then the
+The real service runs as a process with one media worker; two aiortc peers publish in a consultation
+(the host records it, so an egress runs). /metrics is read with prometheus_client's own text parser. Then the
 worker is SIGKILLed: its live gauges go with its pid, its counters stay in the sums.
 """
 
@@ -95,12 +95,17 @@ async def test_media_workers_figures_reach_metrics_and_leave_with_a_killed_worke
     try:
         assert wait_for(lambda: healthy(port), 90), log.read_text(errors="replace")[-3000:]
         assert not (var / "prometheus" / "gauge_livesum_999999999.db").exists()
-        sid = world.defense  # recorded from its first published track: an egress runs in the worker
-        sam, tom = await enter(world, "sam", sid), await enter(world, "tom", sid)
+        sid = world.consult
+        tom = await enter(world, "tom", sid)
+        await tom.call("lobby-policy", {"auto_admit": True})
+        sam = await enter(world, "sam", sid)
         peers += [MediaPeer(sam), MediaPeer(tom)]
         for p in peers:
-            assert (await p.join())["ok"]
+            ack = await p.join()
+            assert ack["ok"], ack
         await until(lambda: peers[1].video_frames_from(world.ids["sam"]) > 10, "tom sees sam", 60)
+        r = await world.request("POST", f"/api/sessions/{sid}/recording", "tom", json={"on": True})  # an egress runs
+        assert r.status == 200, await r.text()
 
         status: dict[str, Any] = await (await world.request("GET", "/api/ops/status", "ada")).json()
         (worker,) = status["media"]["workers"]
