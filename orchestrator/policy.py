@@ -17,14 +17,15 @@ archive items); keep the shape: ``can_<verb>_<kind>(s, actor, obj, ...) -> Decis
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from orchestrator.auth import Identity
-from orchestrator.errors import Forbidden
+from orchestrator.errors import Forbidden, NotFound
 from orchestrator.store.models import GroupMember, Offering, SessionParticipant, SessionRecord
 from signaling.room import Member
 
@@ -52,9 +53,26 @@ class Decision:
 
 ALLOW = Decision(True)
 
+Row = TypeVar("Row")
+
 
 def deny(reason: str, code: str = "forbidden") -> Decision:
     return Decision(False, reason, code)
+
+
+def load_or_404(s: Session, model: type[Row], key: Any, missing: str,
+                check: Callable[[Row], Decision] | None = None) -> Row:
+    """The row ``key`` of ``model`` or NotFound(``missing``); then ``check(row)`` enforced (Forbidden, its reason).
+
+    The one shape of a route's "load, then ask the policy": a missing object is 404 before
+    anyone's rights are asked, so the order of the two answers is the same on every route.
+    """
+    row = s.get(model, key)
+    if row is None:
+        raise NotFound(missing)
+    if check is not None:
+        check(row).enforce()
+    return row
 
 
 def is_staff_account(roles: Iterable[str]) -> bool:

@@ -24,7 +24,14 @@ from orchestrator.auth import Identity
 from orchestrator.defenses import scoring, sittings
 from orchestrator.defenses.desk import floor_answer, queue_answer
 from orchestrator.defenses.models import Sitting
-from orchestrator.defenses.policy import decide, grade_access, protocol_access, sitting_access, viewer_of
+from orchestrator.defenses.policy import (
+    Viewer,
+    decide,
+    grade_access,
+    protocol_access,
+    sitting_access,
+    viewer_of,
+)
 from orchestrator.defenses.views import sitting_json
 from orchestrator.errors import UserError
 from orchestrator.grading import scale_of
@@ -78,6 +85,13 @@ async def _in_sitting(request: web.Request, fn: Callable[[Session, Sitting, Iden
     return await svc.db_call(run)
 
 
+def _allowed(s: Session, ident: Identity | None, sitting: Sitting, action: str) -> Viewer:
+    """The asker as ``sitting`` sees them, refused (403, the policy's reason) unless ``action`` is theirs."""
+    v = viewer_of(s, ident, sitting)
+    decide(sitting_access(v, action, sitting))
+    return v
+
+
 def _turn(request: web.Request, sitting: Sitting) -> Any:
     return sittings.turn_of(sitting, int(request.match_info["turn_id"]))
 
@@ -105,8 +119,7 @@ async def my_sittings(request: web.Request) -> dict[str, Any]:
 @api.route("GET", SID, roles=AUTHENTICATED, summary="One sitting as I may see it: committee, queue, my points (others' once grading closes), grades", tags=("defenses",))
 async def get_sitting(request: web.Request) -> dict[str, Any]:
     def load(s: Session, sitting: Sitting, ident: Identity | None) -> dict[str, Any]:
-        v = viewer_of(s, ident, sitting)
-        decide(sitting_access(v, "view", sitting))
+        v = _allowed(s, ident, sitting, "view")
         return sitting_json(s, sitting, v)
 
     return await _in_sitting(request, load)
@@ -115,8 +128,6 @@ async def get_sitting(request: web.Request) -> dict[str, Any]:
 @api.route("GET", SID + "/public", roles=PUBLIC, summary="The audience's view of a sitting: order, current turn, letters after sign-off; no points", tags=("defenses",))
 async def public_sitting(request: web.Request) -> dict[str, Any]:
     def load(s: Session, sitting: Sitting, ident: Identity | None) -> dict[str, Any]:
-        from orchestrator.defenses.policy import Viewer
-
         decide(sitting_access(Viewer(None), "view_public", sitting))
         return sitting_json(s, sitting, Viewer(None))
 
@@ -136,8 +147,7 @@ async def put_order(request: web.Request) -> dict[str, Any]:
 
     def save(s: Session, sitting: Sitting, ident: Identity | None) -> dict[str, Any]:
         assert ident is not None
-        v = viewer_of(s, ident, sitting)
-        decide(sitting_access(v, "reorder", sitting))
+        v = _allowed(s, ident, sitting, "reorder")
         sittings.reorder(s, sitting, [_person(s, u).id for u in body.students], ident.person_id)
         return sitting_json(s, sitting, v)
 
@@ -150,7 +160,7 @@ async def put_secretary(request: web.Request) -> dict[str, Any]:
 
     def save(s: Session, sitting: Sitting, ident: Identity | None) -> dict[str, Any]:
         assert ident is not None
-        decide(sitting_access(viewer_of(s, ident, sitting), "assign", sitting))
+        _allowed(s, ident, sitting, "assign")
         sittings.set_secretary(s, sitting, _person(s, body.username).id, ident.person_id)
         return {"ok": True}
 
@@ -163,8 +173,7 @@ async def post_start(request: web.Request) -> dict[str, Any]:
 
     def save(s: Session, sitting: Sitting, ident: Identity | None) -> Any:
         assert ident is not None
-        v = viewer_of(s, ident, sitting)
-        decide(sitting_access(v, "run", sitting))
+        v = _allowed(s, ident, sitting, "run")
         sittings.start(s, sitting, ident.person_id)
         return sitting_json(s, sitting, v), floor_answer(s, sitting, None, None, svc.settings.grading.defense_warning_seconds)
 
@@ -179,8 +188,7 @@ async def post_turn_start(request: web.Request) -> dict[str, Any]:
 
     def save(s: Session, sitting: Sitting, ident: Identity | None) -> Any:
         assert ident is not None
-        v = viewer_of(s, ident, sitting)
-        decide(sitting_access(v, "run", sitting))
+        v = _allowed(s, ident, sitting, "run")
         turn = _turn(request, sitting)
         prev = sittings.start_turn(s, sitting, turn, ident.person_id)
         answer = floor_answer(s, sitting, turn, prev, svc.settings.grading.defense_warning_seconds)
@@ -208,8 +216,7 @@ async def post_end_turn(request: web.Request) -> dict[str, Any]:
 
     def save(s: Session, sitting: Sitting, ident: Identity | None) -> Any:
         assert ident is not None
-        v = viewer_of(s, ident, sitting)
-        decide(sitting_access(v, "run", sitting))
+        v = _allowed(s, ident, sitting, "run")
         prev = sittings.end_current(s, sitting, ident.person_id)
         return sitting_json(s, sitting, v), floor_answer(s, sitting, None, prev, svc.settings.grading.defense_warning_seconds)
 
@@ -234,8 +241,7 @@ async def post_absent(request: web.Request) -> dict[str, Any]:
 
     def save(s: Session, sitting: Sitting, ident: Identity | None) -> dict[str, Any]:
         assert ident is not None
-        v = viewer_of(s, ident, sitting)
-        decide(sitting_access(v, "run", sitting))
+        v = _allowed(s, ident, sitting, "run")
         reserve = None
         if body.to == "reserve":
             if body.reserve is None:
@@ -260,7 +266,7 @@ async def post_question(request: web.Request) -> dict[str, Any]:
 
     def save(s: Session, sitting: Sitting, ident: Identity | None) -> dict[str, Any]:
         assert ident is not None
-        decide(sitting_access(viewer_of(s, ident, sitting), "note", sitting))
+        _allowed(s, ident, sitting, "note")
         sittings.note_question(s, sitting, _turn(request, sitting), ident.person_id, body.text)
         return {"ok": True}
 
@@ -287,8 +293,7 @@ async def post_close(request: web.Request) -> dict[str, Any]:
 
     def save(s: Session, sitting: Sitting, ident: Identity | None) -> dict[str, Any]:
         assert ident is not None
-        v = viewer_of(s, ident, sitting)
-        decide(sitting_access(v, "run", sitting))
+        v = _allowed(s, ident, sitting, "run")
         scale = scale_of(svc.settings.grading.scale, svc.settings.grading.pass_points)
         scoring.close_turn(s, sitting, _turn(request, sitting), ident.person_id, scale)
         return sitting_json(s, sitting, v)
@@ -300,8 +305,7 @@ async def post_close(request: web.Request) -> dict[str, Any]:
 async def post_sign(request: web.Request) -> dict[str, Any]:
     def save(s: Session, sitting: Sitting, ident: Identity | None) -> dict[str, Any]:
         assert ident is not None
-        v = viewer_of(s, ident, sitting)
-        decide(sitting_access(v, "run", sitting))
+        v = _allowed(s, ident, sitting, "run")
         scoring.sign_off(s, sitting, ident.person_id)
         return sitting_json(s, sitting, v)
 
@@ -363,7 +367,7 @@ async def protocol_key(request: web.Request) -> dict[str, Any]:
 async def get_attendance(request: web.Request) -> web.StreamResponse:
     from orchestrator.defenses.attendance import attendance_of, to_csv
     from orchestrator.defenses.policy import attendance_access
-    from orchestrator.errors import NotFound
+    from orchestrator.policy import load_or_404
     from orchestrator.store.models import SessionRecord
 
     ident = identity(request)
@@ -374,10 +378,7 @@ async def get_attendance(request: web.Request) -> web.StreamResponse:
         raise UserError("format is json or csv", code="bad_format", status=422)
 
     def load(s: Session) -> list[dict[str, Any]]:
-        row = s.get(SessionRecord, sid)
-        if row is None:
-            raise NotFound(f"no session {sid}")
-        attendance_access(s, ident, row).enforce()
+        load_or_404(s, SessionRecord, sid, f"no session {sid}", lambda r: attendance_access(s, ident, r))
         return attendance_of(s, sid)
 
     rows = await svc.db_call(load)
@@ -402,7 +403,7 @@ async def get_written_work(request: web.Request) -> web.StreamResponse:
 
     def find(s: Session, sitting: Sitting, ident: Identity | None) -> tuple[str, int]:
         assert ident is not None
-        decide(sitting_access(viewer_of(s, ident, sitting), "view", sitting))
+        _allowed(s, ident, sitting, "view")
         turn = _turn(request, sitting)
         asset = s.scalar(select(Asset).where(Asset.kind == "written_work", Asset.owner_id == turn.student_id,
                                             Asset.sitting == sitting.key, Asset.status == "active")

@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session
 from orchestrator import audit
 from orchestrator.api import STAFF, TEACHING, api, services
 from orchestrator.auth import create_person, replace_password
-from orchestrator.errors import NotFound, UserError
+from orchestrator.errors import UserError
 from orchestrator.http import identity, parse_body, read_body
-from orchestrator.policy import can_set_password, can_set_roles, visible_groups, visible_people
+from orchestrator.policy import can_set_password, can_set_roles, load_or_404, visible_groups, visible_people
 from orchestrator.roster import RosterRefused, apply_roster, check_roster, parse_roster
 from orchestrator.store.models import ROLES, AuditEntry, Group, GroupMember, Person, PersonRole
 
@@ -101,10 +101,7 @@ async def set_password(request: web.Request) -> dict[str, Any]:
     pid = int(request.match_info["person_id"])
 
     def update(s: Session) -> None:
-        p = s.get(Person, pid)
-        if p is None:
-            raise NotFound(f"no person {pid}")
-        can_set_password(ident, pid).enforce()
+        p = load_or_404(s, Person, pid, f"no person {pid}", lambda _: can_set_password(ident, pid))
         keep = ident.token_id if pid == ident.person_id else None
         revoked = replace_password(s, p, body.password, keep_token_id=keep)
         audit.record(s, ident.person_id, "person.password", f"person:{pid}", tokens_revoked=revoked)
@@ -124,9 +121,7 @@ async def set_roles(request: web.Request) -> dict[str, Any]:
     pid = int(request.match_info["person_id"])
 
     def update(s: Session) -> dict[str, Any]:
-        p = s.get(Person, pid)
-        if p is None:
-            raise NotFound(f"no person {pid}")
+        p = load_or_404(s, Person, pid, f"no person {pid}")
         before = sorted(p.role_names)
         can_set_roles(ident, before, body.roles).enforce()
         wanted = set(body.roles)

@@ -16,8 +16,9 @@ from sqlalchemy.orm import Session
 from orchestrator import audit
 from orchestrator.api import api, services
 from orchestrator.api.rooms import HOSTS, ROOM_PEOPLE
-from orchestrator.errors import NotFound, UserError
+from orchestrator.errors import UserError
 from orchestrator.http import identity, parse_body
+from orchestrator.policy import load_or_404
 from orchestrator.recordings import (
     RECORDINGS,
     RecordingPolicy,
@@ -46,10 +47,8 @@ async def recording_state(request: web.Request) -> dict[str, Any]:
     session_id = int(request.match_info["session_id"])
 
     def run(s: Session) -> tuple[RecordingPolicy, bool]:
-        row = s.get(SessionRecord, session_id)
-        if row is None:
-            raise NotFound(f"session {session_id} does not exist")
-        can_view_recording_state(s, ident, row).enforce()
+        row = load_or_404(s, SessionRecord, session_id, f"session {session_id} does not exist",
+                          lambda r: can_view_recording_state(s, ident, r))
         offering = s.get(Offering, row.offering_id) if row.offering_id is not None else None
         return policy_of(row, offering), bool(can_toggle_recording(s, ident, row, offering))
 
@@ -70,9 +69,7 @@ async def set_recording(request: web.Request) -> dict[str, Any]:
         raise UserError("live rooms are not enabled on this node", code="unavailable", status=503)
 
     def run(s: Session) -> None:
-        row = s.get(SessionRecord, session_id)
-        if row is None:
-            raise NotFound(f"session {session_id} does not exist")
+        row = load_or_404(s, SessionRecord, session_id, f"session {session_id} does not exist")
         offering = s.get(Offering, row.offering_id) if row.offering_id is not None else None
         can_toggle_recording(s, ident, row, offering).enforce()
         if row.status not in ("open", "live"):

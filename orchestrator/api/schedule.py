@@ -14,10 +14,16 @@ from orchestrator import audit
 from orchestrator.admission import standings
 from orchestrator.api import STAFF, TEACHING, api, services
 from orchestrator.api.schemas import ScheduleOut, SessionDetailOut, SessionOut, SessionsOut
-from orchestrator.auth import Identity, person_by_feed_token
+from orchestrator.auth import person_by_feed_token
 from orchestrator.errors import NotFound, UserError
 from orchestrator.http import AUTHENTICATED, PUBLIC, identity, parse_body
-from orchestrator.policy import can_create_consultation, can_view_group, can_view_session, can_view_student
+from orchestrator.policy import (
+    can_create_consultation,
+    can_view_group,
+    can_view_session,
+    can_view_student,
+    load_or_404,
+)
 from orchestrator.schedule_views import (
     group_feed,
     group_ids_of,
@@ -75,11 +81,6 @@ def bookable(start: datetime, now: datetime | None = None) -> None:
                         code="invalid_body", status=422)  # fmt: skip
 
 
-def may_see_student(s: Session, ident: Identity, student_id: int) -> None:
-    """The student, the tutors of their offerings, their defense committee, the registrar, the admin (§13)."""
-    can_view_student(s, ident, student_id).enforce()
-
-
 @api.route("GET", "/api/me/schedule", roles=AUTHENTICATED, summary="My sessions in my time zone", query={"from": "ISO start", "to": "ISO end"}, tags=("schedule",), response=ScheduleOut)
 async def my_schedule(request: web.Request) -> dict[str, Any]:
     ident = identity(request)
@@ -117,10 +118,7 @@ async def person_ics(request: web.Request) -> web.Response:
     pid = int(request.match_info["person_id"])
 
     def render(s: Session) -> bytes:
-        person = s.get(Person, pid)
-        if person is None:
-            raise NotFound(f"no person {pid}")
-        may_see_student(s, ident, pid)
+        person = load_or_404(s, Person, pid, f"no person {pid}", lambda _: can_view_student(s, ident, pid))
         return person_feed(s, person, public_url=svc.settings.effective_public_url, domain=svc.settings.institution_domain)
 
     return web.Response(body=await svc.db_call(render), content_type="text/calendar", charset="utf-8")
@@ -133,10 +131,7 @@ async def group_ics(request: web.Request) -> web.Response:
     gid = int(request.match_info["group_id"])
 
     def render(s: Session) -> bytes:
-        group = s.get(Group, gid)
-        if group is None:
-            raise NotFound(f"no group {gid}")
-        can_view_group(s, ident, gid).enforce()
+        group = load_or_404(s, Group, gid, f"no group {gid}", lambda _: can_view_group(s, ident, gid))
         return group_feed(s, group, tz=svc.settings.timezone, public_url=svc.settings.effective_public_url, domain=svc.settings.institution_domain)
 
     return web.Response(body=await svc.db_call(render), content_type="text/calendar", charset="utf-8")
@@ -150,10 +145,7 @@ async def student_schedule(request: web.Request) -> dict[str, Any]:
     start, end = _range(request)
 
     def load(s: Session) -> dict[str, Any]:
-        person = s.get(Person, pid)
-        if person is None:
-            raise NotFound(f"no person {pid}")
-        may_see_student(s, ident, pid)
+        person = load_or_404(s, Person, pid, f"no person {pid}", lambda _: can_view_student(s, ident, pid))
         rows = sessions_of_person(s, pid, start=start, end=end)
         return {"student": person.username, "timezone": person.timezone, "sessions": [session_json(r, person.timezone, svc.settings.effective_public_url) for r in rows]}
 
@@ -166,10 +158,7 @@ async def student_plan(request: web.Request) -> dict[str, Any]:
     pid = int(request.match_info["person_id"])
 
     def load(s: Session) -> dict[str, Any]:
-        person = s.get(Person, pid)
-        if person is None:
-            raise NotFound(f"no person {pid}")
-        may_see_student(s, ident, pid)
+        person = load_or_404(s, Person, pid, f"no person {pid}", lambda _: can_view_student(s, ident, pid))
         groups = group_ids_of(s, pid)
         results = {(r.offering_id, r.activity): r for r in s.scalars(select(ControlResult).where(ControlResult.student_id == pid))}
         items = []
@@ -212,10 +201,7 @@ async def get_session(request: web.Request) -> dict[str, Any]:
     sid = int(request.match_info["session_id"])
 
     def load(s: Session) -> dict[str, Any]:
-        row = s.get(SessionRecord, sid)
-        if row is None:
-            raise NotFound(f"no session {sid}")
-        can_view_session(s, ident, row).enforce()
+        row = load_or_404(s, SessionRecord, sid, f"no session {sid}", lambda r: can_view_session(s, ident, r))
         out = session_json(row, ident.timezone, svc.settings.effective_public_url)
         out["participants"] = [{"person_id": p.person_id, "role": p.role} for p in row.participants]
         if row.group_id:
