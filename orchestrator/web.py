@@ -50,7 +50,7 @@ async def home_page(request: web.Request) -> web.StreamResponse:
     return page("staff.html")
 
 
-@api.route("GET", "/staff/{page:(?:registrar|admin|tutor|operator)}", roles=PUBLIC, summary="A staff page (registrar, admin, tutor, operator); its data comes from the API, which checks who asks", produces="text/html", tags=("web",))
+@api.route("GET", "/staff/{page:(?:registrar|admin|tutor|operator|engineer)}", roles=PUBLIC, summary="A staff page (registrar, admin, tutor, operator, engineer); its data comes from the API, which checks who asks", produces="text/html", tags=("web",))
 async def staff_page(request: web.Request) -> web.StreamResponse:
     return page("staff.html")
 

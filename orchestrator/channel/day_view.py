@@ -93,7 +93,8 @@ def day_json(day: Day) -> dict[str, Any]:
 
 
 def as_run_for(settings: Settings, day: Day) -> dict[str, Any]:
-    """The as-run records of ``day``'s channel whose start falls on that date in the channel's zone."""
+    """The as-run records of ``day``'s channel that started within the broadcast day (``start`` .. ``end``:
+    a day starting at 06:00 holds what aired after midnight too)."""
     path = settings.tv.as_run_log
     if path is None:
         return {"records": [], "message": "no as-run log is configured (tv.as_run_log)"}
@@ -101,15 +102,15 @@ def as_run_for(settings: Settings, day: Day) -> dict[str, Any]:
         records = read_as_run(path)
     except FileNotFoundError:
         return {"records": [], "message": "nothing has aired yet: the as-run log does not exist"}
-    except ScheduleError as exc:
-        raise UserError(str(exc), code="as_run_log", status=422) from exc
-    zone = day.channel.zone
-    out = [r for r in records if r.channel == day.channel.id and _local_date(r, zone) == day.date]
+    except (ScheduleError, UnicodeDecodeError, OSError) as exc:
+        raise UserError(f"{path.name}: {exc}", code="as_run_log", status=422) from exc
+    out = [r for r in records if r.channel == day.channel.id and _within(r, day)]
     return {"records": [asdict(r) for r in out], "message": "" if out else "no as-run records for this day"}
 
 
-def _local_date(r: AsRunRecord, zone: Any) -> date | None:
+def _within(r: AsRunRecord, day: Day) -> bool:
     try:
-        return datetime.fromisoformat(r.start).astimezone(zone).date()
+        start = datetime.fromisoformat(r.start)
     except ValueError:
-        return None
+        return False
+    return start.tzinfo is not None and day.start <= start < day.end

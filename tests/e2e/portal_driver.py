@@ -94,6 +94,29 @@ def seed_new_yorker(workdir: Path) -> dict[str, Any]:
     return out
 
 
+def seed_channel(workdir: Path) -> dict[str, Any]:
+    """The demo channel on air: the state file and as-run log ``tv playout --udp --state --as-run`` would have
+    written by now (the last items before now as played, the one at now on air; its own test runs the real
+    playout: tests/orchestrator/channel/test_playout_state.py), so the engineer's page has them to show."""
+    from orchestrator.channel.day_view import channel_day
+    from orchestrator.channel.playout_state import PlayoutState, write_state
+    from orchestrator.config import Settings
+    from orchestrator.demo import _demo_channel
+    from schedules.tv.playlist import AsRunLog, AsRunRecord
+
+    settings = Settings(data_dir=workdir / "var")
+    _demo_channel(settings)  # the paths serve --demo configured (the channel file is already there)
+    day = channel_day(settings, None)
+    now = datetime.now(UTC)
+    current = next(i for i, it in enumerate(day.items) if day.local(it.end_ms) > now)
+    with AsRunLog(settings.tv.as_run_log) as log:
+        for it in day.items[max(0, current - 6):current]:
+            log.append(AsRunRecord.of(day, it, day.at(it), day.local(it.end_ms), note="udp://239.1.1.1:5000"))
+    state = PlayoutState.starting(day, pid=os.getpid(), day_file="day.json", target="udp://239.1.1.1:5000")
+    write_state(settings.tv.playout_state, state.at_item(day, current))
+    return {"date": day.date.isoformat(), "aired": min(6, current), "current": current}
+
+
 async def new_page(browser: Any, base: str, *, camera: bool = False) -> tuple[Any, Any]:
     context = await browser.new_context(viewport=rd.VIEWPORT, base_url=base, timezone_id="UTC", locale="en-US")
     if camera:
@@ -148,6 +171,7 @@ async def scenario(base: str, logins: dict[str, str], workdir: Path, shots: Path
         result["steps"].append({"step": name, "t": round(time.monotonic() - rd.T0, 1)})
 
     ny = result["ny"] = seed_new_yorker(workdir)
+    result["channel"] = seed_channel(workdir)
     consult = rd.find_session(base, "aigerim", logins["aigerim"])
     result["consult"] = consult
     async with async_playwright() as pw:
@@ -289,7 +313,7 @@ async def scenario(base: str, logins: dict[str, str], workdir: Path, shots: Path
                 probe = """() => ({lang: document.documentElement.lang, text: document.body.innerText,
                   labels: [...document.querySelectorAll('[aria-label]')].map(e => e.getAttribute('aria-label')).join(' '),
                   title: document.title})"""
-                visits = (("ada", ("/home", "/schedule", "/staff/registrar", "/staff/admin", "/staff/operator")),
+                visits = (("ada", ("/home", "/schedule", "/staff/registrar", "/staff/admin", "/staff/operator", "/staff/engineer")),
                           ("aigerim", ("/staff/tutor",)))  # fmt: skip
                 for lang in ("kk", "ru", "en"):
                     got: dict[str, Any] = {}
@@ -362,6 +386,8 @@ async def scenario(base: str, logins: dict[str, str], workdir: Path, shots: Path
                             info["gradebooks"] = await page.locator(".gradebook caption").all_inner_texts()
                         if href == "/staff/operator":
                             info["services"] = await page.locator("section.staff table").first.inner_text()
+                        if href == "/staff/engineer":
+                            info.update(await engineer_page(page))
                         await page.screenshot(path=str(shots / f"staff-{href.rsplit('/', 1)[-1]}-{user}.png"), full_page=True)
                         await axe(page, f"{href} ({user})")
                         seen["pages"][href] = info
@@ -369,6 +395,27 @@ async def scenario(base: str, logins: dict[str, str], workdir: Path, shots: Path
                     out[user] = seen
                     await ctx.close()
                 step("staff pages")
+
+            async def engineer_page(page: Any) -> dict[str, Any]:
+                """The channel timeline: blocks, a programme reached and opened with the keyboard, the downloads."""
+                out: dict[str, Any] = await page.evaluate("""async () => ({
+                  blocks: [...document.querySelectorAll('.tl-block')].map(b => ({type: b.className.replace(/.*tl-/, ''),
+                     name: b.textContent.trim(), width: b.parentElement.getBoundingClientRect().width})),
+                  summary: document.querySelector('#tv-body .lead').textContent,
+                  playout: [...document.querySelectorAll('section.staff')].find(s => /Playout/.test(s.textContent))?.innerText,
+                  asrun_rows: [...document.querySelectorAll('section.staff')].pop().querySelectorAll('tbody tr').length,
+                  downloads: await Promise.all([...document.querySelectorAll('.downloads a')].map(async a => {
+                     const r = await fetch(a.href, {credentials: 'same-origin'});
+                     return {href: a.getAttribute('href'), status: r.status, type: r.headers.get('Content-Type'),
+                             disposition: r.headers.get('Content-Disposition'), head: (await r.text()).slice(0, 60)}; })),
+                })""")
+                await page.locator("#tv-date").focus()
+                walk: dict[str, Any] = {"tabs": 0}
+                out["reached_programme"] = await tab_to(page, "css:.tl-programme", walk, limit=40)
+                await page.keyboard.press("Enter")
+                await page.wait_for_selector(".tl-detail h3", timeout=10000)
+                out["detail"] = await page.locator(".tl-detail").inner_text()
+                return out
 
             # each part is recorded on its own: one that breaks does not hide what the others saw
             for part in (week_and_not_open, chat_then_end, staff_pages, keyboard_walks, languages):

@@ -13,7 +13,7 @@ from tests.e2e.test_portal_defects import seen
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(360)]
 
 STATES = ("login", "schedule week", "home (reg)", "/staff/registrar (reg)", "/staff/admin (ada)", "/staff/operator (ada)",
-          "/staff/tutor (aigerim)", "room: device check", "room: not open yet", "room: lobby (phone)", "room (phone)",
+          "/staff/tutor (aigerim)", "/staff/engineer (eng)", "room: device check", "room: not open yet", "room: lobby (phone)", "room (phone)",
           "room: screen share, host with a participant", "room: chat with a refused message", "room: ended")  # fmt: skip
 
 

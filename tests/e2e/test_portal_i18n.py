@@ -24,7 +24,7 @@ CATALOGUES = {lang: {k: v for folder in [I18N, *AREAS] for k, v in json.loads((f
 # a phrase each page shows only when its catalogue was loaded and applied
 PAGE_PHRASES = {"login": "login.submit", "home": "page.registrar.title", "schedule": "schedule.this",
                 "registrar": "staff.plan.dry", "admin": "staff.admin.audit", "operator": "staff.ops.services",
-                "tutor": "staff.tutor.consultation"}  # fmt: skip
+                "tutor": "staff.tutor.consultation", "engineer": "engineer.timeline"}  # fmt: skip
 
 
 @pytest.mark.parametrize("folder", [I18N, *AREAS], ids=lambda p: p.name)

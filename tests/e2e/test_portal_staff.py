@@ -42,6 +42,28 @@ def test_admin_sees_the_audit_chain_and_the_operator_view(portal_run: dict[str, 
     assert "Database\tup" in ada["/staff/operator"]["services"] or "Database up" in ada["/staff/operator"]["services"], ada["/staff/operator"]
 
 
+def test_engineer_finds_the_channel_day_downloads_playout_and_as_run(portal_run: dict[str, Any]) -> None:
+    staff = seen(portal_run, "staff")
+    assert staff["eng"]["landed"] == "/home" and "Channel" in staff["eng"]["tiles"], staff["eng"]
+    assert "Channel" in staff["ada"]["tiles"] and "Channel" not in staff["reg"]["tiles"]
+    eng = staff["eng"]["pages"]["/staff/engineer"]
+    types = [b["type"] for b in eng["blocks"]]
+    assert {"programme", "repeat", "filler"} <= set(types), eng["blocks"]
+    lectures = [b for b in eng["blocks"] if b["type"] == "programme"]
+    # blocks sized by duration: the demo's 80-minute history lecture is wider than the 70-minute databases one
+    assert lectures[0]["width"] > lectures[-1]["width"] > 0, lectures
+    assert "Modern History of Kazakhstan" in lectures[0]["name"] and "Lecture:" in lectures[0]["name"]
+    assert eng["reached_programme"] and "Lecture: Modern History of Kazakhstan" in eng["detail"], eng["detail"]
+    seeded = portal_run["channel"]
+    assert all(d["href"].endswith(f"?date={seeded['date']}") for d in eng["downloads"]), eng["downloads"]
+    got = {d["href"].split("?")[0]: d for d in eng["downloads"]}
+    assert set(got) == {"/api/tv/day.xml", "/api/tv/day.ffplayout.json", "/api/tv/day.csv", "/api/tv/as-run.csv"}
+    assert all(d["status"] == 200 and "attachment" in d["disposition"] for d in got.values()), got
+    assert got["/api/tv/day.xml"]["head"].startswith("<?xml") and got["/api/tv/day.csv"]["head"].startswith("start,end")
+    assert "Playout is running" in eng["playout"] and "On air now" in eng["playout"], eng["playout"]
+    assert eng["asrun_rows"] == seeded["aired"] > 0, (eng["asrun_rows"], seeded)
+
+
 def test_staff_pages_raise_no_console_errors(portal_run: dict[str, Any]) -> None:
     """Issue 13 §1.8: no 401 from /api/me on the way to sign in, no missing favicon, on any page."""
     staff = dict(seen(portal_run, "staff"))

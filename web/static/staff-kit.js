@@ -8,6 +8,7 @@ export const PAGES = [
   { key: "registrar", path: "/staff/registrar", title: "Registrar desk", roles: ["registrar", "admin"], text: "Calendar, roster and curriculum uploads, the plan's dry run and apply, sessions, gradebooks." },
   { key: "admin", path: "/staff/admin", title: "Administration", roles: ["admin"], text: "People and roles, your tokens, the audit log and its chain." },
   { key: "operator", path: "/staff/operator", title: "Operations", roles: ["admin"], text: "Nodes, live rooms per media worker, worker load, Redis and database; /metrics." },
+  { key: "engineer", path: "/staff/engineer", title: "Channel", roles: ["engineer", "admin"], text: "The channel's day as a timeline, XMLTV/ffplayout/CSV downloads, playout status and the as-run log." },
   { key: "handin", path: "/handin", title: "Hand in", roles: ["student"], text: "Hand in your presentation and written work for a defense (§31)." },
   { key: "archive", path: "/archive", title: "Archive", roles: null, text: "Recorded lectures and consultations you may watch." },
 ];

@@ -208,17 +208,20 @@ async def test_as_run_shows_that_days_records_only(eng_api: ApiClient, channel_f
     with AsRunLog(channel_files["as_run_log"]) as log:
         for item in day.items[:3]:
             log.append(AsRunRecord.of(day, item, day.at(item), day.local(item.end_ms), note="udp://x"))
-        other = day.items[-1]  # the next calendar day's early morning, still this broadcast day
-        log.append(AsRunRecord.of(day, other, day.at(other) + timedelta(days=2), day.local(other.end_ms) + timedelta(days=2)))
+        late = day.items[-1]  # 05:59 the next calendar day: still this broadcast day (06:00 to 06:00)
+        log.append(AsRunRecord.of(day, late, day.at(late), day.local(late.end_ms)))
+        log.append(AsRunRecord.of(day, late, day.at(late) + timedelta(days=2), day.local(late.end_ms) + timedelta(days=2)))
         log.append(AsRunRecord("other.kz", day.at(day.items[0]).isoformat(), day.at(day.items[0]).isoformat(), "loop",
                                "-1+2", None, 0, 1, "played", ""))  # fmt: skip
     body = await (await eng_api.call("GET", f"/api/tv/as-run?date={DATE}", "engineer")).json()
     validator.validate(body)
-    assert [r["kind"] for r in body["records"]] == [i.kind for i in day.items[:3]]
+    assert [r["kind"] for r in body["records"]] == [i.kind for i in [*day.items[:3], late]]
+    assert body["records"][-1]["start"].startswith("2026-11-27T05:59")
     assert body["message"] == ""
     r = await eng_api.call("GET", f"/api/tv/as-run.csv?date={DATE}", "admin")
     rows = list(csv.DictReader(io.StringIO(await r.text())))
-    assert len(rows) == 3 and rows[0]["status"] == "played"
+    assert len(rows) == 4 and rows[0]["status"] == "played"
+    assert not any(v.startswith(("=", "+", "-", "@")) for row in rows for v in row.values() if v), "formula-safe"
     body = await (await eng_api.call("GET", "/api/tv/as-run?date=2026-11-27", "engineer")).json()
     assert body["records"] == [] and body["message"] == "no as-run records for this day"
 
