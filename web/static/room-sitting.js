@@ -68,10 +68,16 @@ export class SittingView {
     socket.on("queue", () => announce(t("sitting.queue.changed")));
   }
 
-  /** From `welcome`: a late joiner sees the running turn, its timer and who may speak. */
-  enter(w) {
+  /**
+   * From `welcome`: a late joiner sees the running turn, its timer and who may speak. `session` is the
+   * join answer's: a defense slot of a sitting is a sitting's room before its first turn too (the room
+   * learns the sitting's id only when the chair starts one), so nobody sends what the floor withholds.
+   */
+  enter(w, session) {
     const r = w.room || {};
-    this.room = r.sitting == null ? null : { sitting: r.sitting, floor: r.floor ?? null, mics: r.mics || [], turn: r.turn || null };
+    const key = session?.kind === "defense" && session.sitting ? session.sitting : null;
+    const id = r.sitting ?? key;
+    this.room = id == null ? null : { sitting: id, floor: r.floor ?? null, mics: r.mics || [], turn: r.turn || null };
     document.getElementById("sitting-bar").hidden = !this.active;
     if (!this.active) return;
     this.warned = false;

@@ -382,7 +382,7 @@ function enterRoom(w) {
   $("cam").hidden = !state.local?.getVideoTracks().length;
   $("chat-form").hidden = !state.grant.chat;
   chat.reset(w.history);
-  sitting.enter(w);
+  sitting.enter(w, state.join?.session);
   if (sitting.active) followFloor(sitting.allowed());
   show("room");
   setConn("connected", "Connected");
@@ -613,7 +613,7 @@ let lastVoice = 0;
 setInterval(() => {
   if (state.phase !== "room" || !state.link) return;
   const levels = state.link.audioLevels();
-  if (state.micOn && state.you) levels.set(state.you.person_id, localLevel * 0.5);
+  if (state.micOn && state.you && sitting.allowed().includes("microphone")) levels.set(state.you.person_id, localLevel * 0.5);
   let best = null;
   let bestLevel = 0.03;
   for (const [pid, level] of levels) {
