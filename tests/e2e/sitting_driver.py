@@ -262,6 +262,9 @@ async def scenario(base: str, workdir: Path, shots: Path, ids: dict[str, int], r
                 await run.enter_room(who, room)
             run.step("member, students and audience are in the room")
             st1, st2, aud, mem1 = (run.people[n] for n in ("st1", "st2", "out", "mem1"))
+            # the sitting is open: st1 is on deck and pre-publishes on standby (seen by nobody)
+            await rd.until("st1 pre-publishes on standby", snap_where(st1, lambda s: s["senders"].get("camera")), 30)
+            await asyncio.sleep(2)  # a frame would have reached the audience by now, were it forwarded
             result["before"] = {n: summary(await run.people[n].snap()) for n in ("st1", "st2", "out", "mem1")}
             result["controls_before"] = {n: await controls(run.people[n]) for n in ("st1", "st2")}
 
@@ -270,6 +273,9 @@ async def scenario(base: str, workdir: Path, shots: Path, ids: dict[str, int], r
             await status(desk, "ST1 presents")
             result["turn1_audience_video"] = await rd.until("the audience sees st1", sees(aud, ids["st1"]), 60)
             run.step("turn 1: the audience sees st1")
+            await rd.until("st2, now on deck, pre-publishes", snap_where(st2, lambda s: s["senders"].get("camera")), 30)
+            await st2.page.screenshot(path=str(shots / "room-sitting-standby.png"))
+            await asyncio.sleep(1)
             result["turn1"] = {n: summary(await run.people[n].snap()) for n in ("st1", "st2", "out", "mem1")}
             result["turn1_controls"] = {n: await controls(run.people[n]) for n in ("st1", "st2")}
             result["turn1_work"] = (await rd.until("the member's written-work pane", snap_where(

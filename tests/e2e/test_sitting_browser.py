@@ -9,7 +9,6 @@ signed protocol linking the recording, ``audit verify`` clean, and a grade falsi
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,11 +32,23 @@ def sitting_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
 def test_the_chair_opens_the_sitting_and_its_room_from_the_committee_page(sitting_run: dict[str, Any]) -> None:
     assert sitting_run["room_link"] == f"/join/{sitting_run['room']}"
     before = sitting_run["before"]
-    for student in ("st1", "st2"):  # nobody's turn yet: students send nothing and cannot share a screen
-        assert not any(before[student]["senders"].values()), before[student]
+    for student in ("st1", "st2"):  # nobody's turn yet: no student may share a screen
         assert sitting_run["controls_before"][student]["screen"] is False
-    assert "not shown to anyone" not in json.dumps(before["out"])  # the audience has no camera to hide
+    assert not any(before["st2"]["senders"].values()), before["st2"]  # waiting: sends nothing
     assert before["out"]["sitting"]["me"].startswith("You watch and listen")
+
+
+def test_the_student_on_deck_is_connected_on_standby_and_seen_by_nobody(sitting_run: dict[str, Any]) -> None:
+    before, ids = sitting_run["before"], sitting_run["ids"]
+    st1 = before["st1"]
+    assert st1["senders"].get("camera") and st1["senders"].get("microphone") and st1["sitting"]["standby"]
+    assert st1["sitting"]["me"] == "You are next: your camera is connected but not shown to anyone until your turn."
+    for who in ("out", "mem1"):  # nothing of a waiting student reaches anyone
+        assert ids["st1"] not in before[who]["camera_tiles"]
+        assert ids["st1"] not in {r["person_id"] for r in before[who]["remote"]}
+    t1 = sitting_run["turn1"]  # during turn 1, st2 is on deck in the same way
+    assert t1["st2"]["senders"].get("camera") and t1["st2"]["sitting"]["standby"]
+    assert ids["st2"] not in {r["person_id"] for r in t1["out"]["remote"]}
 
 
 def test_turn_one_the_audience_sees_student_one(sitting_run: dict[str, Any]) -> None:
@@ -47,7 +58,6 @@ def test_turn_one_the_audience_sees_student_one(sitting_run: dict[str, Any]) -> 
     assert video["presenter_label"] == "Presenting: ST1"
     t1 = sitting_run["turn1"]
     assert t1["st1"]["senders"].get("camera") and t1["st1"]["senders"].get("microphone")
-    assert not any(t1["st2"]["senders"].values())  # the next student still sends nothing
     assert sitting_run["turn1_controls"]["st1"]["screen"] and not sitting_run["turn1_controls"]["st2"]["screen"]
     assert ids["st1"] in t1["out"]["camera_tiles"] and ids["st2"] not in t1["out"]["camera_tiles"]
     assert t1["out"]["sitting"]["timer"]["text"].endswith("left")

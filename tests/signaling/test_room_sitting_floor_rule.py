@@ -29,8 +29,9 @@ def _cases() -> list[dict]:
     for role in ROLES:
         for floor in (None, ME, 8):
             for mics in ([], [ME], [8]):
-                for sitting in (None, 3):
-                    out.append({"role": role, "floor": floor, "mics": mics, "sitting": sitting})
+                for on_deck in ([], [ME], [8]):
+                    for sitting in (None, 3):
+                        out.append({"role": role, "floor": floor, "mics": mics, "on_deck": on_deck, "sitting": sitting})
     return out
 
 
@@ -44,13 +45,14 @@ def test_the_pages_floor_rule_is_the_servers(tmp_path: Path) -> None:
     cases = _cases()
     grants = {role: GRANTS["defense"][role].to_dict() for role in ROLES}
     script = (
-        "import { allowedNow, clock, timerText } from './room-sitting.mjs';\n"
+        "import { allowedNow, clock, onDeck, timerText } from './room-sitting.mjs';\n"
         f"const cases = {json.dumps(cases)}; const grants = {json.dumps(grants)};\n"
         f"const out = cases.map((c) => allowedNow(grants[c.role], {ME}, c.sitting == null ? null : c));\n"
         "const timer = [timerText({name: 'A', ends_at: 1000, warn_at: 880}, 400, false),\n"
         "  timerText({name: 'A', ends_at: 1000, warn_at: 880}, 900, false), timerText({name: 'A', ends_at: 1000}, 950, true),\n"
         "  timerText({name: 'A', ends_at: 1000}, 1075, false), timerText(null, 0, false)];\n"
-        "console.log(JSON.stringify({out, timer, clock: clock(-754)}));\n"
+        f"const deck = cases.map((c) => onDeck(c.sitting == null ? null : c, {ME}));\n"
+        "console.log(JSON.stringify({out, timer, deck, clock: clock(-754)}));\n"
     )
     (tmp_path / "run.mjs").write_text(script)
     res = subprocess.run([NODE, str(tmp_path / "run.mjs")], capture_output=True, text=True, timeout=60)
@@ -58,9 +60,14 @@ def test_the_pages_floor_rule_is_the_servers(tmp_path: Path) -> None:
     got = json.loads(res.stdout)
     for case, page in zip(cases, got["out"], strict=True):
         meta = None if case["sitting"] is None else RoomMeta(kind="defense", sitting=case["sitting"], floor=case["floor"],
-                                                             mics=case["mics"])  # fmt: skip
+                                                             mics=case["mics"], on_deck=case["on_deck"])  # fmt: skip
         server = floor_grant(GRANTS["defense"][case["role"]], ME, meta).publish
         assert sorted(page) == sorted(server), (case, page, server)
+    # standby: the page's "you are next" is the server's standby grant
+    for case, deck in zip(cases, got["deck"], strict=True):
+        if case["role"] == "presenter" and case["sitting"] is not None:
+            meta = RoomMeta(kind="defense", sitting=3, floor=case["floor"], mics=case["mics"], on_deck=case["on_deck"])
+            assert deck == floor_grant(GRANTS["defense"]["presenter"], ME, meta).standby, case
     states = [t["state"] for t in got["timer"]]
     assert states == ["running", "warning", "warning", "over", "idle"]
     assert got["timer"][0]["text"] == "sitting.timer.left" and got["clock"] == "12:34"

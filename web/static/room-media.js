@@ -302,6 +302,21 @@ export class MediaLink {
     });
   }
 
+  /**
+   * `media-tracks` (a defense's presenter switch): the same m-lines now carry other sources; nothing
+   * to answer, only the labels change (which mid is whose camera), so the video keeps playing.
+   */
+  relabel({ tracks }) {
+    return this.subQ.run(async () => {
+      if (this.closed) return;
+      const byMid = new Map(this.sub.getTransceivers().map((t) => [t.mid, t]));
+      this.remote = (tracks || [])
+        .filter((t) => byMid.has(t.mid))
+        .map((t) => ({ ...t, track: byMid.get(t.mid).receiver.track, receiver: byMid.get(t.mid).receiver }));
+      this.onTracks(this.remote);
+    });
+  }
+
   /** Audio level (0..1) per person from the subscribe connection, for the active-speaker highlight. */
   audioLevels() {
     const out = new Map();

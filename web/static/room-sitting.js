@@ -11,12 +11,22 @@ import { el, announce } from "/static/common.js";
 import { t } from "/static/i18n.js";
 
 const COMMITTEE = new Set(["chair", "committee", "secretary", "observer"]);
+const STANDBY = ["camera", "microphone"]; // what the student on deck pre-publishes (never the screen)
+
+/** Next in the queue: their camera and microphone go to the server on standby, to nobody else. */
+export function onDeck(room, personId) {
+  return Boolean(room && room.floor !== personId && (room.on_deck || []).includes(personId));
+}
 
 /** The sources `grant` may publish now in a room whose sitting state is `room` (welcome.room / events). */
 export function allowedNow(grant, personId, room) {
   const base = grant?.publish || [];
+  if (grant?.role === "presenter") { // only a sitting's room has presenters: no floor yet = waiting
+    if (!room || room.sitting == null) return [];
+    if (room.floor === personId) return base;
+    return onDeck(room, personId) ? STANDBY : [];
+  }
   if (!room || room.sitting == null) return base;
-  if (grant.role === "presenter") return room.floor === personId ? base : [];
   const open = (room.mics || []).includes(personId);
   if (grant.role === "secretary") return open ? base.filter((s) => s === "microphone") : [];
   if (grant.role === "committee") return base.filter((s) => s !== "microphone" || open);
@@ -59,13 +69,19 @@ export class SittingView {
     return allowedNow(this.h.grant(), me?.person_id, this.room);
   }
 
+  /** Whether what I send of `source` reaches the room now (on standby it reaches only the server). */
+  sends(source) {
+    const me = this.h.you()?.person_id;
+    return this.allowed().includes(source) && !(this.h.grant()?.role === "presenter" && onDeck(this.room, me));
+  }
+
   /** Register the sitting's events on the room's socket (called once per connection). */
   listen(socket) {
     socket.on("floor", (f) => this.onFloor(f));
     socket.on("turn-warning", (w) => this.onWarning(w));
     socket.on("turn-time-up", (w) => this.onTimeUp(w));
     socket.on("mic", (m) => this.onMic(m));
-    socket.on("queue", () => announce(t("sitting.queue.changed")));
+    socket.on("queue", (q) => this.onQueue(q));
   }
 
   /**
@@ -77,7 +93,8 @@ export class SittingView {
     const r = w.room || {};
     const key = session?.kind === "defense" && session.sitting ? session.sitting : null;
     const id = r.sitting ?? key;
-    this.room = id == null ? null : { sitting: id, floor: r.floor ?? null, mics: r.mics || [], turn: r.turn || null };
+    this.room = id == null ? null
+      : { sitting: id, floor: r.floor ?? null, mics: r.mics || [], turn: r.turn || null, on_deck: r.on_deck || [] };
     document.getElementById("sitting-bar").hidden = !this.active;
     if (!this.active) return;
     this.warned = false;
@@ -87,14 +104,25 @@ export class SittingView {
   onFloor(f) {
     const before = this.allowed();
     const me = this.h.you()?.person_id;
-    this.room = { sitting: f.sitting, floor: f.presenter ?? null, mics: [], turn: f.turn || null };
+    this.room = { sitting: f.sitting, floor: f.presenter ?? null, mics: [], turn: f.turn || null, on_deck: f.on_deck || [] };
     this.warned = false;
     document.getElementById("sitting-bar").hidden = false;
     this.show();
     if (f.presenter === me) announce(t("sitting.you.floor"));
     else if (f.previous === me) announce(t("sitting.you.done"));
+    else if (onDeck(this.room, me) && this.h.grant()?.role === "presenter") announce(t("sitting.me.standby"));
     else if (f.presenter != null) announce(t("sitting.presenting", { name: f.turn?.name || this.h.nameOf(f.presenter) }));
     else announce(t("sitting.no.turn"));
+    this.h.floorChanged(this.allowed(), before);
+  }
+
+  /** The queue changed (an absence): who is on deck may have changed with it. */
+  onQueue(q) {
+    announce(t("sitting.queue.changed"));
+    if (!this.active || !q.on_deck) return;
+    const before = this.allowed();
+    this.room.on_deck = q.on_deck;
+    this.show();
     this.h.floorChanged(this.allowed(), before);
   }
 
@@ -134,7 +162,9 @@ export class SittingView {
     const mine = document.getElementById("sitting-me");
     const role = me?.role;
     let text = "";
-    if (role === "presenter") text = r.floor === me.person_id ? t("sitting.me.presenting") : t("sitting.me.waiting");
+    if (role === "presenter") {
+      text = t(r.floor === me.person_id ? "sitting.me.presenting" : onDeck(r, me.person_id) ? "sitting.me.standby" : "sitting.me.waiting");
+    }
     else if (role === "committee") text = t(r.mics.includes(me.person_id) ? "sitting.me.mic.open" : "sitting.me.mic.closed");
     else if (role === "secretary") text = t(r.mics.includes(me.person_id) ? "sitting.me.mic.open" : "sitting.me.secretary");
     else if (role === "audience" || role === "observer") text = t("sitting.me.audience");
@@ -211,7 +241,9 @@ export class SittingView {
 
   /** Said on my own tile when the floor lets me send nothing now: nobody sees it but me. */
   localNote() {
-    if (!this.active || this.allowed().includes("camera")) return "";
+    const me = this.h.you()?.person_id;
+    const shown = this.h.grant()?.role === "presenter" ? this.room?.floor === me : this.allowed().includes("camera");
+    if (!this.active || shown) return "";
     return ` — ${t("sitting.local.hidden")}`;
   }
 
@@ -220,7 +252,7 @@ export class SittingView {
 
   snapshot() {
     return {
-      room: this.room, warned: this.warned,
+      room: this.room, warned: this.warned, standby: onDeck(this.room, this.h.you()?.person_id),
       timer: { text: document.getElementById("sitting-timer").textContent, state: document.getElementById("sitting-timer").dataset.state },
       presenter_label: document.getElementById("sitting-presenter").textContent,
       me: document.getElementById("sitting-me").textContent,

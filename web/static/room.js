@@ -345,6 +345,9 @@ function connect() {
   socket.on("media-offer", (m) => {
     state.link?.offered(m).catch((e) => console.warn("subscribe offer failed", e));
   });
+  socket.on("media-tracks", (m) => { // a presenter switch on the same m-lines: relabel, nothing to answer
+    state.link?.relabel(m).catch((e) => console.warn("relabel failed", e));
+  });
   socket.on("peer-left", ({ person_id, reason }) => {
     console.info(`peer-left ${person_id} ${reason}`);
     const m = state.members.get(person_id);
@@ -613,7 +616,7 @@ let lastVoice = 0;
 setInterval(() => {
   if (state.phase !== "room" || !state.link) return;
   const levels = state.link.audioLevels();
-  if (state.micOn && state.you && sitting.allowed().includes("microphone")) levels.set(state.you.person_id, localLevel * 0.5);
+  if (state.micOn && state.you && sitting.sends("microphone")) levels.set(state.you.person_id, localLevel * 0.5);
   let best = null;
   let bestLevel = 0.03;
   for (const [pid, level] of levels) {
@@ -721,9 +724,9 @@ function toggle(button, pressed) {
 function sendMediaState() {
   if (state.phase !== "room" || !state.socket?.connected) return;
   const me = state.members.get(state.you?.person_id);
-  const allowed = sitting.allowed(); // in a sitting, what I may send now
-  const microphone = Boolean(state.micOn && state.local?.getAudioTracks().length && allowed.includes("microphone"));
-  const camera = Boolean(state.camOn && state.local?.getVideoTracks().length && allowed.includes("camera"));
+  // in a sitting: what reaches the room now (not what waits on standby)
+  const microphone = Boolean(state.micOn && state.local?.getAudioTracks().length && sitting.sends("microphone"));
+  const camera = Boolean(state.camOn && state.local?.getVideoTracks().length && sitting.sends("camera"));
   if (me && me.microphone === microphone && me.camera === camera && me.sent) return;
   if (me) Object.assign(me, { microphone, camera, sent: true });
   emit("media-state", { microphone, camera });
