@@ -117,6 +117,29 @@ def seed_channel(workdir: Path) -> dict[str, Any]:
     return {"date": day.date.isoformat(), "aired": min(6, current), "current": current}
 
 
+def seed_language_room(workdir: Path, lang: str) -> int:
+    """A consultation open now, hosted by aigerim for dana's group: the room the language pass joins
+    (the demo's own consultation is ended for all earlier in the run)."""
+    from sqlalchemy import select
+
+    from orchestrator.store.db import Database
+    from orchestrator.store.models import GroupMember, Person, SessionRecord
+
+    db = Database.from_url(f"sqlite:///{workdir / 'var' / 'aulacast.db'}")
+    now = datetime.now(UTC)
+    with db.session() as s:
+        ids = {p.username: p.id for p in s.scalars(select(Person))}
+        group = s.scalar(select(GroupMember.group_id).where(GroupMember.person_id == ids["dana"]))
+        row = SessionRecord(key=f"e2e/languages/{lang}", kind="consultation", title=f"Consultation ({lang})", status="open",
+                            start_at=now - timedelta(minutes=1), end_at=now + timedelta(hours=2),
+                            tutor_id=ids["aigerim"], group_id=group)  # fmt: skip
+        s.add(row)
+        s.flush()
+        session_id = row.id
+    db.engine.dispose()
+    return session_id
+
+
 async def new_page(browser: Any, base: str, *, camera: bool = False) -> tuple[Any, Any]:
     context = await browser.new_context(viewport=rd.VIEWPORT, base_url=base, timezone_id="UTC", locale="en-US")
     if camera:
@@ -305,14 +328,47 @@ async def scenario(base: str, logins: dict[str, str], workdir: Path, shots: Path
                     await ctx.close()
                 step("keyboard walks")
 
+            async def room_in(lang: str, got: dict[str, Any]) -> None:
+                """The room in one language: the host's device check and room, dana's lobby, the host's
+                waiting room with her in it, then dana's room as a participant."""
+                rooms = result.setdefault("language_rooms", {})  # one per language: dana waits in each afresh
+                sid = rooms[lang] = seed_language_room(workdir, lang)
+                probe = PROBE
+                people = {}
+                for user in ("aigerim", "dana"):
+                    ctx = await browser.new_context(viewport=rd.VIEWPORT, base_url=base, timezone_id="UTC", locale=lang)
+                    await ctx.grant_permissions(["camera", "microphone"], origin=base)
+                    page = await ctx.new_page()
+                    people[user] = (ctx, page)
+                    await log_in(page, user, logins[user], f"/join/{sid}")
+                    await page.wait_for_selector("#check:not([hidden])", timeout=30000)
+                    await page.wait_for_function("() => !document.getElementById('enter').disabled", timeout=30000)
+                    if user == "aigerim":
+                        got["room: device check"] = await page.evaluate(probe)
+                    await page.click("#enter")
+                    await page.wait_for_selector("#room:not([hidden])" if user == "aigerim" else "#lobby:not([hidden])",
+                                                 timeout=30000)  # fmt: skip
+                host, dana = people["aigerim"][1], people["dana"][1]
+                got["room: lobby"] = await dana.evaluate(probe)
+                admit = host.locator("#waiting button").first
+                await admit.wait_for(timeout=30000)
+                got["room: host, someone waiting"] = await host.evaluate(probe)
+                await admit.click()
+                await dana.wait_for_selector("#room:not([hidden])", timeout=30000)
+                await host.wait_for_selector("#people li[data-person] + li[data-person]", timeout=30000)
+                await asyncio.sleep(1.0)  # statuses and tiles settle
+                got["room: participant"] = await dana.evaluate(probe)
+                got["room: host"] = await host.evaluate(probe)
+                await host.screenshot(path=str(shots / f"room-host-{lang}.png"))
+                for ctx, _page in people.values():
+                    await ctx.close()
+
             async def languages() -> None:
                 """§4: every page in kk, ru and en (the browser's language, then the profile's): sign-in, home,
                 schedule, the staff pages (ada has registrar, admin and operator; aigerim the tutor desk)."""
                 out: dict[str, Any] = {}
                 result["languages"] = out
-                probe = """() => ({lang: document.documentElement.lang, text: document.body.innerText,
-                  labels: [...document.querySelectorAll('[aria-label]')].map(e => e.getAttribute('aria-label')).join(' '),
-                  title: document.title})"""
+                probe = PROBE
                 visits = (("ada", ("/home", "/schedule", "/staff/registrar", "/staff/admin", "/staff/operator", "/staff/engineer")),
                           ("aigerim", ("/staff/tutor",)))  # fmt: skip
                 for lang in ("kk", "ru", "en"):
@@ -333,6 +389,7 @@ async def scenario(base: str, logins: dict[str, str], workdir: Path, shots: Path
                             if path == "/home":
                                 await page.screenshot(path=str(shots / f"home-ada-{lang}.png"))
                         await context.close()
+                    await room_in(lang, got)
                     out[lang] = got
                 # the profile's choice wins over the browser's
                 ctx, page = await new_page(browser, base)
@@ -429,6 +486,12 @@ async def scenario(base: str, logins: dict[str, str], workdir: Path, shots: Path
             await browser.close()
 
 
+# what a page says in words: visible text, every aria-label, title and placeholder (hidden parts included
+# for the attributes: a control shown later is judged now), and the document's title
+PROBE = """() => ({lang: document.documentElement.lang, text: document.body.innerText,
+  labels: [...document.querySelectorAll('[aria-label], [title], [placeholder]')].map(e => [e.getAttribute('aria-label'),
+    e.getAttribute('title'), e.getAttribute('placeholder')].filter(Boolean).join(' ')).join(' '),
+  title: document.title})"""
 NAMES_JS = """() => [...document.querySelectorAll('button, a[href], [role=button]')]
   .filter(e => e.offsetParent !== null)
   .map(e => ({visible: e.textContent.trim().replace(/\\s+/g, ' '), name: (e.getAttribute('aria-label') || e.textContent)

@@ -216,3 +216,44 @@ async def test_a_refused_camera_is_said_in_words_and_nothing_is_sent(player_site
             assert [u for d in data["defenses"] for u in d["uploads"]] == []
         finally:
             await browser.close()
+
+
+# what a page says in words: visible text, every aria-label, title and placeholder, the document's title
+PROBE = """() => ({lang: document.documentElement.lang, text: document.body.innerText,
+  labels: [...document.querySelectorAll('[aria-label], [title], [placeholder]')].map(e => [e.getAttribute('aria-label'),
+    e.getAttribute('title'), e.getAttribute('placeholder')].filter(Boolean).join(' ')).join(' '),
+  title: document.title})"""
+
+
+async def test_the_archive_player_and_hand_in_speak_each_language(player_site: Any) -> None:
+    """Issue 13 §4: the archive, the player (with a record and chapters) and the hand-in page in kk, ru
+    and en, as the browser's language chooses: no untranslated key (⟦key⟧), and the page's own words."""
+    import json
+
+    from playwright.async_api import async_playwright
+
+    from tests.helpers.support import REPO
+
+    base, asset_id, _media = player_site
+    i18n = REPO / "web" / "static" / "i18n"
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            for lang in ("kk", "ru", "en"):
+                cat = {**json.loads((i18n / f"{lang}.json").read_text()), **json.loads((i18n / "archive" / f"{lang}.json").read_text())}
+                context = await browser.new_context(base_url=base, viewport={"width": 1200, "height": 800}, locale=lang)
+                r = await context.request.post("/api/auth/login", data={"username": "s1", "password": PASSWORD, "kind": "session"})
+                assert r.ok, await r.text()
+                page = await context.new_page()
+                for path, phrase in (("/archive", "archive.search"), (f"/archive/{asset_id}", "archive.record.duration"),
+                                     ("/handin", "archive.handin.upload")):  # fmt: skip
+                    await page.goto(path)
+                    await page.wait_for_selector("body[data-ready='1']", timeout=30_000)
+                    got = await page.evaluate(PROBE)
+                    assert got["lang"] == lang, (path, got["lang"])
+                    for where in ("text", "labels", "title"):
+                        assert "⟦" not in got[where], (lang, path, where, got[where][:500])
+                    assert cat[phrase] in got["text"], (lang, path, phrase, got["text"][:500])
+                await context.close()
+        finally:
+            await browser.close()

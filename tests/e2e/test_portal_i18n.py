@@ -1,7 +1,8 @@
 """Issue 13 §4: the portal's pages in Kazakh, Russian and English, with no untranslated key.
 
-Covered here: sign-in, home (every role's page list), "My schedule" and the staff pages (registrar,
-administration, operations, tutor). A key missing from a catalogue shows as ⟦key⟧ (web/static/i18n.js),
+Covered here: sign-in, home (every role's page list), "My schedule", the staff pages (registrar,
+administration, operations, tutor) and the room (device check, lobby, the host's room with someone
+waiting, the host's and a participant's room). A key missing from a catalogue shows as ⟦key⟧ (web/static/i18n.js),
 so rendering finds it; each page must also show one of its own catalogue's phrases in the language.
 """
 
@@ -24,7 +25,9 @@ CATALOGUES = {lang: {k: v for folder in [I18N, *AREAS] for k, v in json.loads((f
 # a phrase each page shows only when its catalogue was loaded and applied
 PAGE_PHRASES = {"login": "login.submit", "home": "page.registrar.title", "schedule": "schedule.this",
                 "registrar": "staff.plan.dry", "admin": "staff.admin.audit", "operator": "staff.ops.services",
-                "tutor": "staff.tutor.consultation", "engineer": "engineer.timeline"}  # fmt: skip
+                "tutor": "staff.tutor.consultation", "engineer": "engineer.timeline",
+                "room: device check": "room.enter", "room: lobby": "room.lobby.title",
+                "room: host, someone waiting": "room.host.admit", "room: host": "room.end", "room: participant": "room.hand"}  # fmt: skip
 
 
 @pytest.mark.parametrize("folder", [I18N, *AREAS], ids=lambda p: p.name)
@@ -56,6 +59,8 @@ def test_each_page_in_each_language_has_no_untranslated_key(portal_run: dict[str
     for name, key in PAGE_PHRASES.items():
         assert cat[key] in pages[name]["text"], (lang, name, key, pages[name]["text"][:500])
     assert cat["shell.signout"] in pages["home"]["text"]
+    # dates in the language: the week's Monday by its name (Chromium has no Kazakh date data: the catalogue's)
+    assert cat["date.weekday.1"] in pages["schedule"]["text"].lower(), pages["schedule"]["text"][:500]
 
 
 def test_the_profiles_language_wins_over_the_browsers(portal_run: dict[str, Any]) -> None:

@@ -1,7 +1,9 @@
 // The archive: full-text search over titles, descriptions and chat, filtered; only what you may see.
-import { api, el, announce } from "/static/common.js";
+import { api, el, announce, dayLabel, num, viewer } from "/static/common.js";
+import { pickLanguage, t, useLanguage, word } from "/static/i18n.js";
 
 const form = document.getElementById("search");
+const LONG = { day: "numeric", month: "long", year: "numeric" };
 
 async function run() {
   const params = new URLSearchParams();
@@ -13,11 +15,12 @@ async function run() {
     list.replaceChildren();
     for (const item of data.items) {
       const dc = item.dublin_core;
+      const date = /^\d{4}-\d{2}-\d{2}$/.test(dc.date || "") ? dayLabel(dc.date, LONG) : dc.date;
       list.append(el("li", { class: "card" },
         el("a", { href: item.page }, dc.title), " ",
-        el("span", { class: "muted" }, [dc.date, dc.subject, dc.creator, item.kind].filter(Boolean).join(" · "))));
+        el("span", { class: "muted" }, [date, dc.subject, dc.creator, item.kind && word("kind", item.kind)].filter(Boolean).join(" · "))));
     }
-    announce(data.count ? `${data.count} recording(s)` : "Nothing found.");
+    announce(data.count ? t("archive.count", { n: num(data.count) }) : t("archive.none"));
   } catch (err) {
     announce(err.message);
   }
@@ -25,4 +28,8 @@ async function run() {
 
 for (const [k, v] of new URLSearchParams(location.search)) if (form.elements[k]) form.elements[k].value = v;
 form.addEventListener("submit", (ev) => { ev.preventDefault(); run(); });
-run();
+(async () => {
+  await useLanguage(pickLanguage((await viewer())?.language), ["archive"]);
+  await run();
+  document.body.dataset.ready = "1";
+})();

@@ -43,6 +43,15 @@ export function errorText(error, fallback = "") {
   return detail;
 }
 
+/** The signed-in person or null (pages anyone may open, like the archive): no trip to sign in. */
+export async function viewer() {
+  try {
+    return (await api("GET", "/api/auth/state")).person || null;
+  } catch {
+    return null;
+  }
+}
+
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
@@ -86,10 +95,23 @@ export function mondayOf(key) {
   return addDays(key, -((weekday + 6) % 7));
 }
 
+const known = {};
+/** Whether this browser's Intl has the language's data (Debian's Chromium has none for Kazakh: "M12 2, Wed"). */
+function native(kind, loc) {
+  known[kind + loc] ??= Intl[kind].supportedLocalesOf([loc]).length > 0;
+  return known[kind + loc];
+}
+
 /** A day key shown as a date ("Monday 14 December"); opts override the parts. */
 export function dayLabel(key, opts = { weekday: "long", day: "numeric", month: "long" }) {
   const [y, m, d] = key.split("-").map(Number);
-  return new Intl.DateTimeFormat(locale(), { timeZone: "UTC", ...opts }).format(new Date(Date.UTC(y, m - 1, d, 12)));
+  const date = new Date(Date.UTC(y, m - 1, d, 12));
+  if (native("DateTimeFormat", locale())) return new Intl.DateTimeFormat(locale(), { timeZone: "UTC", ...opts }).format(date);
+  // no Intl data for the language: its catalogue's month and weekday names, in its order (date.* keys)
+  const month = opts.month ? t(`date.month.${opts.month === "long" ? "" : "short."}${m}`) : "";
+  const weekday = opts.weekday ? t(`date.weekday.${opts.weekday === "long" ? "" : "short."}${date.getUTCDay()}`) : "";
+  const day = t(opts.year ? "date.ymd" : "date.dm", { year: y, day: d, month });
+  return weekday ? t("date.withweekday", { date: day, weekday }) : day;
 }
 
 /** "10:00" in the zone. */
@@ -105,7 +127,8 @@ export function when(instant, tz, { zone = true } = {}) {
   return `${date}${clock(instant, tz)}${zone ? ` (${tz})` : ""}`;
 }
 
-/** A number as the person's language writes it (grouping, decimal sign). */
+/** A number as the person's language writes it (grouping, decimal sign; Kazakh writes them as Russian does). */
 export function num(n, opts = {}) {
-  return new Intl.NumberFormat(locale(), opts).format(n);
+  const loc = native("NumberFormat", locale()) ? locale() : locale() === "kk" ? "ru" : "en-GB";
+  return new Intl.NumberFormat(loc, opts).format(n);
 }

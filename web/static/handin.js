@@ -1,12 +1,14 @@
 // Hand-in of a recorded presentation and the written work (§31) over tus 1.0: resumable, so a dropped
 // connection or a closed tab continues where it stopped (the upload's URL is kept in localStorage).
 // The presentation can also be recorded here (MediaRecorder, camera + microphone) and handed in the same way.
-import { api, el, announce } from "/static/common.js";
+import { api, el, announce, errorText, num, when, whoAmI } from "/static/common.js";
+import { pickLanguage, t, useLanguage, word } from "/static/i18n.js";
 
 const CHUNK = 8 * 1024 * 1024;
 const TUS = { "Tus-Resumable": "1.0.0", "X-Requested-With": "aulacast" };
 const form = document.getElementById("handin");
 let defenses = [];
+let me = null;
 
 function b64(text) {
   const bytes = new TextEncoder().encode(text);
@@ -16,9 +18,9 @@ function b64(text) {
 }
 
 async function failure(res) {
-  let message = res.statusText;
-  try { message = (await res.json()).error.message; } catch { /* no JSON body */ }
-  const err = new Error(message);
+  let error = null;
+  try { error = (await res.json()).error; } catch { /* no JSON body */ }
+  const err = new Error(errorText(error, res.statusText));
   err.status = res.status;
   return err;
 }
@@ -51,8 +53,8 @@ async function tusUpload(file, meta, progress) {
       res = await fetch(url, { method: "PATCH", credentials: "same-origin", body: file.slice(offset, offset + CHUNK),
         headers: { ...TUS, "Upload-Offset": String(offset), "Content-Type": "application/offset+octet-stream" } });
     } catch {
-      if (++retries > 20) throw new Error("the connection keeps dropping; try again later — the upload will continue");
-      announce("Connection lost; resuming…");
+      if (++retries > 20) throw new Error(t("archive.handin.dropping"));
+      announce(t("archive.handin.resuming"));
       await sleep(Math.min(30000, 1000 * 2 ** retries));
       offset = (await offsetOf(url)) ?? offset;
       continue;
@@ -73,7 +75,7 @@ async function settle(id) {
   for (;;) {
     const up = await api("GET", `/api/uploads/${id}`);
     if (up.status !== "processing" && up.status !== "receiving") return up;
-    announce("Received; converting and archiving…");
+    announce(t("archive.handin.converting"));
     await sleep(1500);
   }
 }
@@ -82,10 +84,10 @@ function showDone() {
   const list = document.getElementById("done");
   list.replaceChildren();
   for (const d of defenses) for (const u of d.uploads.filter((x) => x.status !== "cancelled")) {
-    const what = u.kind === "presentation" ? "Presentation" : "Written work";
-    const item = el("li", { class: "card" }, `${what} for “${d.title}”: ${u.filename} — ${u.status}`);
-    if (u.message) item.append(el("div", { class: u.status === "refused" ? "error" : "muted" }, u.message));
-    if (u.asset_id) item.append(el("a", { href: `/archive/${u.asset_id}` }, "Open in the archive"));
+    const what = t(u.kind === "presentation" ? "archive.handin.kind.presentation" : "archive.handin.kind.written_work");
+    const item = el("li", { class: "card" }, t("archive.handin.item", { what, title: d.title, file: u.filename, status: word("archive.upload", u.status) }));
+    if (u.message) item.append(el("div", { class: u.status === "refused" ? "error" : "muted" }, uploadMessage(u)));
+    if (u.asset_id) item.append(el("a", { href: `/archive/${u.asset_id}` }, t("archive.handin.open")));
     list.append(item);
   }
 }
@@ -95,10 +97,10 @@ async function load() {
   defenses = data.defenses;
   const select = form.session;
   select.replaceChildren(...defenses.map((d) => el("option", { value: String(d.session_id) },
-    `${d.title} (${new Date(d.start).toLocaleDateString()})`)));
+    `${d.title} (${when(d.start, me.timezone, { zone: false })})`)));
   form.hidden = defenses.length === 0;
   rec.section.hidden = form.hidden || !window.MediaRecorder || !navigator.mediaDevices?.getUserMedia;
-  if (!defenses.length) announce("You have no defense to hand in for.");
+  if (!defenses.length) announce(t("archive.handin.nodefense"));
   showDone();
 }
 
@@ -110,11 +112,11 @@ async function handIn(file, kind, errorBox) {
   let ok = false;
   try {
     const id = await tusUpload(file, { session: form.session.value, kind, filename: file.name },
-      (f) => { bar.value = f; announce(`Uploading… ${Math.round(f * 100)} %`); });
+      (f) => { bar.value = f; announce(t("archive.handin.uploading", { pct: num(f, { style: "percent" }) })); });
     const up = await settle(id);
     ok = up.status === "archived";
-    announce(ok ? "Handed in: your committee can see it." : up.message);
-    if (!ok) errorBox.textContent = up.message;
+    announce(ok ? t("archive.handin.ok") : uploadMessage(up));
+    if (!ok) errorBox.textContent = uploadMessage(up);
   } catch (err) {
     errorBox.textContent = err.message;
     announce("");
@@ -153,8 +155,8 @@ async function startRecording() {
     rec.stream = await navigator.mediaDevices.getUserMedia({ video: { width: 1280, height: 720 }, audio: true });
   } catch (err) {
     rec.error.textContent = err.name === "NotAllowedError"
-      ? "The browser was not allowed to use your camera and microphone; allow them for this site and try again."
-      : `No camera or microphone to record with (${err.message || err.name}).`;
+      ? t("archive.rec.denied")
+      : t("archive.rec.nodevice", { why: err.message || err.name });
     return;
   }
   const type = RECORDING_TYPES.find((t) => MediaRecorder.isTypeSupported(t)) || "";
@@ -173,11 +175,11 @@ async function startRecording() {
     rec.preview.src = URL.createObjectURL(rec.file);
     rec.preview.muted = false;
     rec.preview.controls = true;
-    rec.state.textContent = `recorded (${(rec.file.size / 1e6).toFixed(1)} MB); watch it back, then hand it in`;
-    rec.start.textContent = "Record again";
+    rec.state.textContent = t("archive.rec.recorded", { mb: num(rec.file.size / 1e6, { maximumFractionDigits: 1, minimumFractionDigits: 1 }) });
+    rec.start.textContent = t("archive.rec.again");
     rec.start.disabled = false;
     rec.send.disabled = false;
-    announce(`Recorded ${clock(seconds)}.`);
+    announce(t("archive.rec.done", { time: clock(seconds) }));
   };
   rec.preview.controls = false;
   rec.preview.muted = true;
@@ -188,11 +190,11 @@ async function startRecording() {
   rec.began = Date.now();
   rec.time.textContent = "0:00";
   rec.ticker = setInterval(() => { rec.time.textContent = clock((Date.now() - rec.began) / 1000); }, 250);
-  rec.state.textContent = "recording…";
+  rec.state.textContent = t("archive.rec.recording");
   rec.start.disabled = true;
   rec.send.disabled = true;
   rec.stop.disabled = false;
-  announce("Recording: press Stop when you have finished.");
+  announce(t("archive.rec.say"));
 }
 
 rec.start.addEventListener("click", startRecording);
@@ -206,7 +208,18 @@ rec.send.addEventListener("click", async () => {
   const ok = await handIn(rec.file, "presentation", rec.error);
   rec.start.disabled = false;
   rec.send.disabled = ok; // a refused recording can be sent again after a fix on the server side, or re-recorded
-  if (ok) rec.state.textContent = "handed in";
+  if (ok) rec.state.textContent = t("archive.rec.handedin");
 });
 
-load().catch((err) => announce(err.message));
+/** An upload's stored note: its status said in the page's language, the server's detail after it. */
+function uploadMessage(u) {
+  if (u.status === "archived") return t("archive.handin.ok");
+  return u.status === "refused" ? t("archive.handin.refused", { why: u.message }) : u.message;
+}
+
+(async () => {
+  me = await whoAmI();
+  await useLanguage(pickLanguage(me.language), ["archive"]);
+  await load();
+  document.body.dataset.ready = "1";
+})().catch((err) => announce(err.message));

@@ -1,5 +1,6 @@
 // The archive player: HLS through hls.js (vendored), chapters, and the session's chat replayed in time.
-import { api, el, announce } from "/static/common.js";
+import { api, el, announce, dayLabel, viewer } from "/static/common.js";
+import { pickLanguage, t, useLanguage } from "/static/i18n.js";
 
 const id = Number(location.pathname.split("/").filter(Boolean).pop());
 const video = document.getElementById("video");
@@ -17,16 +18,16 @@ function clock(s) {
 }
 
 function replayChat() {
-  const t = video.currentTime;
-  if (shown > 0 && cues[shown - 1].start > t) { // sought backwards: start over
+  const now = video.currentTime;
+  if (shown > 0 && cues[shown - 1].start > now) { // sought backwards: start over
     chatList.replaceChildren();
     shown = 0;
   }
   let added = null;
-  while (shown < cues.length && cues[shown].start <= t) {
+  while (shown < cues.length && cues[shown].start <= now) {
     const c = cues[shown];
     added = el("li", { "data-start": String(c.start) },
-      el("button", { type: "button", class: "link", "aria-label": `Play from ${clock(c.start)}`, onclick: () => seek(c.start) }, clock(c.start)),
+      el("button", { type: "button", class: "link", "aria-label": t("archive.player.from", { at: clock(c.start) }), onclick: () => seek(c.start) }, clock(c.start)),
       " ", el("strong", {}, c.speaker || ""), " ", el("span", { class: "text" }, c.text));
     chatList.append(added);
     shown++;
@@ -44,11 +45,12 @@ function showRecord(item) {
   const dc = item.dublin_core;
   document.title = `${dc.title} — aulacast`;
   document.getElementById("title").textContent = dc.title;
-  const rows = [["Creator", dc.creator], ["Date", dc.date], ["Subject", dc.subject], ["Language", dc.language],
-    ["Description", dc.description], ["Rights", dc.rights], ["Duration", item.duration ? clock(item.duration) : ""]];
+  const date = /^\d{4}-\d{2}-\d{2}$/.test(dc.date || "") ? dayLabel(dc.date, { day: "numeric", month: "long", year: "numeric" }) : dc.date;
+  const rows = [["creator", dc.creator], ["date", date], ["subject", dc.subject], ["language", dc.language],
+    ["description", dc.description], ["rights", dc.rights], ["duration", item.duration ? clock(item.duration) : ""]];
   const dl = document.getElementById("record");
   dl.replaceChildren();
-  for (const [k, v] of rows) if (v) dl.append(el("dt", {}, k), el("dd", {}, v));
+  for (const [k, v] of rows) if (v) dl.append(el("dt", {}, t(`archive.record.${k}`)), el("dd", {}, v));
 }
 
 function showChapters(chapters) {
@@ -78,7 +80,7 @@ function setupEdit(item) {
       const saved = await api("PATCH", `/api/archive/${id}`, body);
       showRecord(saved);
       document.getElementById("edit-error").textContent = "";
-      announce("Saved.");
+      announce(t("archive.edit.saved"));
     } catch (err) {
       document.getElementById("edit-error").textContent = err.message;
     }
@@ -95,11 +97,11 @@ function load(url, at) {
         if (!data.fatal) return;
         const status = data.response?.code;
         if (data.type === window.Hls.ErrorTypes.NETWORK_ERROR && (status === 403 || status === 410)) {
-          const t = video.currentTime; // the signed link expired: ask for a fresh one and go on
+          const at = video.currentTime; // the signed link expired: ask for a fresh one and go on
           playback = await api("GET", `/api/archive/${id}/playback`);
-          load(playback.hls, t);
+          load(playback.hls, at);
         } else {
-          announce(`The video cannot be played: ${data.details}`);
+          announce(t("archive.player.cannot", { why: data.details }));
         }
       });
     }
@@ -109,7 +111,7 @@ function load(url, at) {
     video.src = url;
     if (at) video.currentTime = at;
   } else {
-    announce("This browser cannot play HLS video; use the download link.");
+    announce(t("archive.player.nohls"));
   }
 }
 
@@ -120,6 +122,7 @@ function startAt() {
 }
 
 async function main() {
+  await useLanguage(pickLanguage((await viewer())?.language), ["archive"]);
   try {
     const item = await api("GET", `/api/archive/${id}`);
     showRecord(item);
@@ -127,6 +130,7 @@ async function main() {
     playback = await api("GET", `/api/archive/${id}/playback`);
   } catch (err) {
     announce(err.message);
+    document.body.dataset.ready = "1";
     return;
   }
   cues = (playback.chat || []).slice().sort((a, b) => a.start - b.start);
@@ -135,16 +139,17 @@ async function main() {
   if (playback.download) {
     const a = document.getElementById("download");
     a.href = playback.download;
-    if (playback.kind === "written_work") a.textContent = "Download the written work (PDF)";
+    if (playback.kind === "written_work") a.textContent = t("archive.player.download.pdf");
     a.hidden = false;
   }
   if (playback.hls) load(playback.hls, startAt());
   else {
     video.hidden = true;
-    announce(playback.kind === "written_work" ? "A written work: download it below." : "This item has no video to play.");
+    announce(t(playback.kind === "written_work" ? "archive.player.pdf" : "archive.player.novideo"));
   }
   video.addEventListener("timeupdate", replayChat);
   video.addEventListener("seeked", replayChat);
+  document.body.dataset.ready = "1";
 }
 
 main();

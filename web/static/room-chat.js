@@ -1,5 +1,9 @@
 // The room's chat panel: history from `welcome`, live `chat` / `chat-deleted` events, sending with an ack.
-import { el, when } from "/static/common.js";
+import { el, errorText, when } from "/static/common.js";
+import { t } from "/static/i18n.js";
+
+// the page's own fixed deletion reasons, shown in the reader's language (a typed reason stays as typed)
+const REASONS = { "off-topic": "room.chat.offtopic", "removed by a moderator": "room.chat.bymod" };
 
 export class ChatView {
   /**
@@ -46,10 +50,10 @@ export class ChatView {
     const li = el("li", { class: "msg" + (m.deleted ? " deleted" : "") + (m.offline ? " offline" : ""), "data-id": String(m.id) },
       el("span", { class: "sender" }, m.sender_name), " ",
       el("time", { datetime: m.sent_at, title: tz || "" }, when(m.sent_at, tz, { zone: false })),
-      m.offline ? el("span", { class: "when" }, " (off-line message)") : "",
-      el("p", { class: "body" }, m.deleted ? "This message was removed by a moderator." : m.body));
+      m.offline ? el("span", { class: "when" }, ` ${t("room.chat.offline")}`) : "",
+      el("p", { class: "body" }, m.deleted ? t("room.chat.removed") : m.body));
     if (this.canModerate() && !m.deleted) {
-      const del = el("button", { type: "button", class: "link", "aria-label": `Delete message from ${m.sender_name}` }, "Delete");
+      const del = el("button", { type: "button", class: "link", "aria-label": t("room.chat.delete.of", { name: m.sender_name }) }, t("room.chat.delete"));
       del.addEventListener("click", () => this.askDelete(li, m));
       li.append(del);
     }
@@ -57,13 +61,15 @@ export class ChatView {
   }
 
   askDelete(li, m) {
-    const reason = el("input", { "aria-label": "Reason for deleting", maxlength: "500", value: "off-topic" });
-    const ok = el("button", { type: "button", class: "danger" }, "Delete message");
-    const cancel = el("button", { type: "button" }, "Cancel");
+    const reason = el("input", { "aria-label": t("room.chat.reason"), maxlength: "500", value: t("room.chat.offtopic") });
+    const ok = el("button", { type: "button", class: "danger" }, t("room.chat.delete.msg"));
+    const cancel = el("button", { type: "button" }, t("room.cancel"));
     const box = el("span", { class: "confirm" }, reason, ok, cancel);
     ok.addEventListener("click", async () => {
-      const ack = await this.remove(m.id, reason.value.trim() || "removed by a moderator");
-      if (!ack.ok) this.error.textContent = ack.error.message;
+      const typed = reason.value.trim();
+      const fixed = Object.keys(REASONS).find((k) => t(REASONS[k]) === typed); // the offered reason goes as its fixed value
+      const ack = await this.remove(m.id, fixed || typed || "removed by a moderator");
+      if (!ack.ok) this.error.textContent = errorText(ack.error);
       box.remove();
     });
     cancel.addEventListener("click", () => box.remove());
@@ -83,7 +89,7 @@ export class ChatView {
     const clientId = `c${Date.now()}-${++this.counter}`;
     this.input.value = "";
     const li = el("li", { class: "msg pending", "data-client": clientId }, el("p", { class: "body" }, body),
-      el("span", { class: "when" }, "sending…"));
+      el("span", { class: "when" }, t("room.chat.sending")));
     this.pending.set(clientId, li);
     this.list.append(li);
     this.scroll();
@@ -91,16 +97,16 @@ export class ChatView {
     try {
       const ack = await this.send(body, clientId);
       if (ack.ok) this.add(ack.message);
-      else reason = ack.error.message;
+      else reason = errorText(ack.error);
     } catch (e) {
-      reason = `not sent: ${e.message}`;
+      reason = e.message;
     }
     li.remove();
     this.pending.delete(clientId);
     if (reason !== null) {
       const typed = this.input.value;
       this.input.value = typed.trim() ? `${body}\n${typed}` : body;
-      this.error.textContent = `Not sent: ${reason}. Your message is back in the box; send it again when ready.`;
+      this.error.textContent = t("room.chat.notsent", { why: reason.replace(/[.;:\s]+$/, "") });
     }
   }
 

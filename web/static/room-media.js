@@ -8,6 +8,8 @@
 // the publish connection, the server offers on the subscribe connection, so offers never cross.
 // The server forwards encoded frames and cannot transcode, so WE cap our own bitrate.
 
+import { t } from "/static/i18n.js";
+
 export const BITRATE = { camera: 800_000, screen: 1_500_000, cameraLow: 200_000 };
 
 /** Cameras and microphones the browser offers (labels appear once a permission was given). */
@@ -24,14 +26,14 @@ export function deviceErrorText(err) {
   switch (err?.name) {
     case "NotAllowedError":
     case "SecurityError":
-      return "The browser was not allowed to use your camera or microphone. Allow it in the address bar, then reload.";
+      return t("room.device.denied");
     case "NotFoundError":
     case "OverconstrainedError":
-      return "No camera or microphone was found. You can still join to watch, listen and chat.";
+      return t("room.device.none");
     case "NotReadableError":
-      return "Your camera or microphone is in use by another program. Close it, then choose the device again.";
+      return t("room.device.busy");
     default:
-      return `The camera or microphone could not be opened (${err?.message || err}).`;
+      return t("room.device.failed", { why: err?.message || err });
   }
 }
 

@@ -4,14 +4,15 @@
 // Self-contained: room.js calls watchRecording(socket, sessionId) once the socket exists. State comes
 // from GET /api/sessions/{id}/recording on (re)connect and the "recording" socket event afterwards.
 import { api, el, announce } from "/static/common.js";
+import { t } from "/static/i18n.js";
 
 export function watchRecording(socket, sessionId) {
   const header = document.querySelector("header");
   document.getElementById("rec")?.remove(); // a new socket (reconnect) gets a fresh indicator
   document.getElementById("rec-toggle")?.remove();
   const badge = el("span", { id: "rec", class: "rec", role: "status", "aria-live": "polite", hidden: "" },
-    "● Recording");
-  const toggle = el("button", { id: "rec-toggle", type: "button", class: "rec-toggle", hidden: "" }, "Record");
+    t("room.rec.badge"));
+  const toggle = el("button", { id: "rec-toggle", type: "button", class: "rec-toggle", hidden: "" }, t("room.rec.start"));
   header?.insertBefore(badge, header.querySelector("#conn")?.nextSibling ?? null);
   header?.insertBefore(toggle, badge.nextSibling);
   let on = false;
@@ -21,11 +22,11 @@ export function watchRecording(socket, sessionId) {
     const changed = next !== on;
     on = next;
     badge.hidden = !on;
-    badge.title = on ? "This session is being recorded" : "";
+    badge.title = on ? t("room.rec.title") : "";
     toggle.hidden = !canToggle;
-    toggle.textContent = on ? "Stop recording" : "Start recording";
+    toggle.textContent = t(on ? "room.rec.stop" : "room.rec.start");
     toggle.setAttribute("aria-pressed", String(on));
-    if (changed) announce(on ? "Recording started" : `Recording stopped${reason ? `: ${reason}` : ""}`);
+    if (changed) announce(on ? t("room.rec.started") : reason ? t("room.rec.stopped.why", { why: reason }) : t("room.rec.stopped"));
   }
 
   async function refresh() {
@@ -41,7 +42,7 @@ export function watchRecording(socket, sessionId) {
     try {
       await api("POST", `/api/sessions/${sessionId}/recording`, { on: !on });
     } catch (e) {
-      announce(`Recording could not be changed: ${e.message}`);
+      announce(t("room.rec.failed", { why: e.message }));
     } finally {
       toggle.disabled = false;
     }

@@ -2,27 +2,29 @@
 //
 // Protocol: docs/signaling-protocol.md. Every control is a labelled button (keyboard first, §10);
 // what happens is announced in the #status live region; chat is a role="log" region.
-import { api, el, announce, when, whoAmI } from "/static/common.js";
+import { api, el, announce, errorText, when, whoAmI } from "/static/common.js";
+import { pickLanguage, t, useLanguage, word } from "/static/i18n.js";
 import { io } from "/static/vendor/socket.io.esm.min.js";
 import { ChatView } from "/static/room-chat.js";
 import { MediaLink, deviceErrorText, levelMeter, listDevices, openLocal } from "/static/room-media.js";
 import { watchRecording } from "/static/room-recording.js";
 import { SittingView } from "/static/room-sitting.js";
-import { pickLanguage, useLanguage } from "/static/i18n.js";
 
 const $ = (id) => document.getElementById(id);
+const tr = t; // where a tile is called `t`
 const sessionId = Number(location.pathname.split("/").filter(Boolean).pop());
 
-const CONNECT_TEXT = {
-  missing_token: "The join link is incomplete. Open the session again from My schedule.",
-  forged: "This join link is not valid. Open the session again from My schedule.",
-  expired: "This join link has expired: the session is over.",
-  not_yet_valid: "The room is not open yet.",
-  revoked: "Your join link was withdrawn by the host or staff.",
-  not_found: "This session no longer exists.",
-  session_ended: "This session has ended; the room is closed.",
-  unavailable: "The service cannot check your link right now. Retrying…",
+// connect_error codes with the room's own words (room.connect.<code>); others: the error catalogue
+const CONNECT_CODES = ["missing_token", "forged", "expired", "not_yet_valid", "revoked", "not_found", "session_ended", "unavailable"];
+
+// reasons the pages and the server send as fixed English values: shown in the reader's language
+const REASONS = {
+  "removed by the host": "room.reason.removed",
+  "not admitted by the host": "room.reason.denied",
+  "ended by the host": "room.reason.ended",
+  "the session's time is over": "room.reason.timeup",
 };
+const reasonText = (reason) => (REASONS[reason] ? t(REASONS[reason]) : reason);
 
 const state = {
   join: null, // POST /join answer
@@ -77,10 +79,10 @@ function notice(text, actions = []) {
 }
 
 function scheduleLink() {
-  return el("a", { href: "/schedule" }, "Back to My schedule");
+  return el("a", { href: "/schedule" }, t("room.back"));
 }
 
-function retryButton(label = "Try again") {
+function retryButton(label = t("room.retry")) {
   return el("button", { type: "button", onclick: () => location.reload() }, label);
 }
 
@@ -95,8 +97,8 @@ function show(phase) {
 function finish(phase, text) {
   state.final = true;
   show(phase);
-  notice(text, [scheduleLink(), " ", retryButton(phase === "left" ? "Rejoin" : "Try again")]);
-  setConn(phase === "left" ? "idle" : "ended", phase === "left" ? "Left" : "Closed");
+  notice(text, [scheduleLink(), " ", retryButton(t(phase === "left" ? "room.rejoin" : "room.retry"))]);
+  setConn(phase === "left" ? "idle" : "ended", t(phase === "left" ? "room.conn.left" : "room.conn.closed"));
   state.link?.close();
   state.link = null;
   state.socket?.disconnect();
@@ -114,22 +116,19 @@ async function fetchToken() {
   try {
     return await api("POST", `/api/sessions/${sessionId}/join`);
   } catch (e) {
-    const text = {
-      not_participant: "You are not a participant of this session. If you think you should be, ask your tutor or the registrar.",
-      session_ended: "This session has ended; its join link no longer works.",
-      not_found: "There is no such session. Check the link, or open the session from My schedule.",
-    }[e.code] || (e.code === "config" ? "The room service is misconfigured; staff have been told." : `The room could not be opened: ${e.message}`);
+    const own = ["not_participant", "session_ended", "not_found", "config"].includes(e.code);
+    const text = own ? t(`room.join.${e.code}`) : t("room.join.failed", { why: e.message });
     state.phase = "refused";
     document.body.dataset.phase = "refused";
     notice(text, [scheduleLink(), " ", retryButton()]);
-    $("title").textContent = "Cannot join";
+    $("title").textContent = t("room.cannotjoin");
     return null;
   }
 }
 
 /** The person's profile zone (the join answer carries it): every time on this page is shown in it. */
 function zone() {
-  return state.join?.session?.timezone || Intl.DateTimeFormat().resolvedOptions().timeZone;
+  return state.join?.session?.timezone || state.me?.timezone || Intl.DateTimeFormat().resolvedOptions().timeZone;
 }
 
 /** Not open yet: say when it opens BEFORE any camera or microphone prompt, then go on by itself. */
@@ -137,9 +136,8 @@ async function untilOpen() {
   const opens = Date.parse(state.join.not_before);
   if (!(opens > Date.now())) return;
   show("waiting-open");
-  setConn("idle", "Waiting for the room to open");
-  notice(`The room is not open yet. It opens ${when(state.join.not_before, zone())}; this page will continue by itself.`,
-    [scheduleLink()]);
+  setConn("idle", t("room.conn.waitopen"));
+  notice(t("room.notopen", { when: when(state.join.not_before, zone()) }), [scheduleLink()]);
   while (Date.now() < opens) {
     await new Promise((r) => setTimeout(r, Math.min(opens - Date.now() + 500, 3600e3)));
   }
@@ -165,7 +163,7 @@ async function openDevices() {
   stopMeter = levelMeter(stream.getAudioTracks()[0], (level) => {
     localLevel = level;
     $("meter-bar").style.width = `${Math.round(level * 100)}%`;
-    $("meter-text").textContent = `Microphone level: ${level > 0.05 ? "sound detected" : "quiet"}`;
+    $("meter-text").textContent = t(level > 0.05 ? "room.meter.sound" : "room.meter.quiet");
   });
   await fillDeviceLists(stream);
 }
@@ -173,21 +171,23 @@ async function openDevices() {
 async function fillDeviceLists(stream) {
   const { cameras, mics } = await listDevices();
   const fill = (select, devices, current, none) => {
-    const options = devices.map((d, i) => el("option", { value: d.deviceId }, d.label || `${none} ${i + 1}`));
-    select.replaceChildren(...(options.length ? options : [el("option", { value: "" }, `No ${none.toLowerCase()} found`)]));
+    const options = devices.map((d, i) => el("option", { value: d.deviceId }, d.label || t(`room.${none}.n`, { n: i + 1 })));
+    select.replaceChildren(...(options.length ? options : [el("option", { value: "" }, t(`room.${none}.none`))]));
     if (current) select.value = current;
   };
-  fill($("camera-select"), cameras, stream.getVideoTracks()[0]?.getSettings().deviceId, "Camera");
-  fill($("mic-select"), mics, stream.getAudioTracks()[0]?.getSettings().deviceId, "Microphone");
+  fill($("camera-select"), cameras, stream.getVideoTracks()[0]?.getSettings().deviceId, "camera");
+  fill($("mic-select"), mics, stream.getAudioTracks()[0]?.getSettings().deviceId, "microphone");
 }
 
 async function deviceCheck() {
   show("check");
   const who = state.join.grant;
   const can = [publishes("camera") && "camera", publishes("microphone") && "microphone", publishes("screen") && "screen"].filter(Boolean);
+  const role = word("role", who.role);
+  const what = can.map((c) => t(`room.source.${c}`)).join(", ");
   $("check-who").textContent = can.length
-    ? `You join as ${who.role}: you may share your ${can.join(", ")}${who.chat ? " and chat" : ""}.`
-    : `You join as ${who.role}: you will watch and listen${who.chat ? ", and you may chat" : ""}.`;
+    ? t(who.chat ? "room.who.share.chat" : "room.who.share", { role, what })
+    : t(who.chat ? "room.who.watch.chat" : "room.who.watch", { role });
   for (const id of ["camera-select", "mic-select", "start-camera", "start-mic"]) {
     $(id).closest("label").hidden = !publishes(id.includes("cam") ? "camera" : "microphone");
   }
@@ -222,7 +222,7 @@ function emit(event, payload = {}) {
 
 function connect() {
   show("connecting");
-  setConn("connecting", "Connecting…");
+  setConn("connecting", t("room.conn.connecting"));
   const socket = io({
     path: state.join.socket_path || "/socket.io/",
     auth: { token: state.join.token },
@@ -235,69 +235,70 @@ function connect() {
   sitting.listen(socket);
 
   socket.on("connect", () => {
-    setConn("connecting", "Connected, entering…");
+    setConn("connecting", t("room.conn.entering"));
     notice("");
   });
   socket.on("connect_error", (err) => {
     const code = err?.data?.code;
     if (!code) {
       // transport failure: Socket.IO retries on its own
-      setConn("reconnecting", "No connection — retrying…");
-      notice("The connection to the room was lost. Reconnecting automatically…");
+      setConn("reconnecting", t("room.conn.noconn"));
+      notice(t("room.lost"));
       return;
     }
-    const text = CONNECT_TEXT[code] || err.data.message || err.message;
+    const text = CONNECT_CODES.includes(code) ? t(`room.connect.${code}`) : errorText(err.data, err.message);
     if (code === "unavailable") {
-      setConn("reconnecting", "Retrying…");
+      setConn("reconnecting", t("room.conn.retrying"));
       notice(text);
       setTimeout(() => socket.connect(), 3000);
     } else if (code === "not_yet_valid") {
       const at = new Date(state.join.not_before);
-      notice(`${text} It opens ${when(state.join.not_before, zone())}; this page will enter by itself.`);
-      setConn("connecting", "Waiting for the room to open");
+      notice(`${text} ${t("room.opens", { when: when(state.join.not_before, zone()) })}`);
+      setConn("connecting", t("room.conn.waitopen"));
       setTimeout(() => socket.connect(), Math.max(2000, at - Date.now() + 1000));
     } else {
-      finish("refused", `${text} ${err.data.message && text !== err.data.message ? `(${err.data.message})` : ""}`.trim());
+      finish("refused", text);
     }
   });
   socket.on("disconnect", (reason) => {
     dropMedia();
     if (state.final) return;
     if (reason === "io server disconnect") {
-      finish("ended", "The server closed your connection to the room.");
+      finish("ended", t("room.closedbyserver"));
       return;
     }
-    setConn("reconnecting", "Connection lost — reconnecting…");
-    notice("The connection to the room was lost. Reconnecting automatically; you will be put back where you were.");
-    announce("Connection lost, reconnecting");
+    setConn("reconnecting", t("room.conn.lost"));
+    notice(t("room.lost.back"));
+    announce(t("room.lost.say"));
   });
 
   socket.on("lobby", (m) => {
     show("lobby");
-    setConn("lobby", "In the waiting room");
-    $("lobby-text").textContent = `${m.session.title}: ${m.message}. Keep this page open.`;
+    setConn("lobby", t("room.conn.lobby"));
+    $("lobby-text").textContent = t(m.auto_admit ? "room.lobby.nohost" : "room.lobby.wait", { title: m.session.title });
     $("lobby-preview").srcObject = state.local?.getVideoTracks().length ? state.local : null;
-    announce("You are in the waiting room. The host will let you in.");
+    announce(t("room.lobby.say"));
   });
   socket.on("welcome", (w) => enterRoom(w));
-  socket.on("denied", (m) => finish("ended", `The host did not let you in${m.reason ? `: ${m.reason}` : "."}`));
-  socket.on("removed", (m) => finish("ended", `You were removed from the room${m.reason ? `: ${m.reason}` : "."}`));
-  socket.on("session-ended", (m) => finish("ended", `The session has ended${m.reason ? `: ${m.reason}` : "."}`));
+  const because = (key, reason) => (reason ? t(`${key}.why`, { why: reasonText(reason) }) : t(key));
+  socket.on("denied", (m) => finish("ended", because("room.denied", m.reason)));
+  socket.on("removed", (m) => finish("ended", because("room.removed", m.reason)));
+  socket.on("session-ended", (m) => finish("ended", because("room.ended", m.reason)));
 
   socket.on("member-joined", (m) => {
     state.members.set(m.person_id, m);
     renderPeople();
-    if (m.person_id !== state.you?.person_id) announce(`${m.name} joined`);
+    if (m.person_id !== state.you?.person_id) announce(t("room.joined", { name: m.name }));
   });
   socket.on("member-left", ({ person_id }) => {
     const m = state.members.get(person_id);
-    if (m) { m.online = false; announce(`${m.name} left`); }
+    if (m) { m.online = false; announce(t("room.leftroom", { name: m.name })); }
     renderPeople();
   });
   socket.on("waiting", (w) => {
     state.waiting.set(w.person_id, w);
     renderWaiting();
-    announce(`${w.name} is waiting to be let in`);
+    announce(t("room.waits", { name: w.name }));
   });
   socket.on("waiting-left", ({ person_id }) => {
     state.waiting.delete(person_id);
@@ -308,26 +309,25 @@ function connect() {
     if (m) m.hand_raised = raised;
     if (person_id === state.you?.person_id) {
       setHand(raised);
-      if (by !== undefined && by !== person_id) announce(raised ? "Your hand is raised" : `${nameOf(by)} lowered your hand`);
-    } else if (m) announce(`${m.name} ${raised ? "raised a hand" : "lowered their hand"}`);
+      if (by !== undefined && by !== person_id) announce(raised ? t("room.hand.mine.up") : t("room.hand.loweredby", { name: nameOf(by) }));
+    } else if (m) announce(t(raised ? "room.hand.up" : "room.hand.down", { name: m.name }));
     renderPeople();
   });
   socket.on("mute-requested", ({ source, muted, everyone }) => {
-    const name = source === "microphone" ? "microphone" : source;
+    const name = t(`room.source.${["camera", "microphone", "screen"].includes(source) ? source : "microphone"}`);
     if (muted) {
       if (source === "microphone") setMic(false);
       else if (source === "camera") setCam(false);
       else if (source === "screen") stopScreen();
-      notice(everyone ? "The host asked everyone to mute; your microphone is off now. Unmute when you want to speak."
-        : `The host asked you to turn off your ${name}; it is off now. You can turn it on again when asked.`);
+      notice(everyone ? t("room.muteall.notice") : t("room.muted.notice", { what: name }));
     } else {
-      notice(`The host asks you to turn on your ${name}. Use the ${name} button when you are ready.`);
+      notice(t("room.unmute.notice", { what: name }));
     }
   });
   socket.on("presenter", ({ person_id }) => {
     state.presenter = person_id;
     const m = state.members.get(person_id);
-    announce(m ? `${m.name} is now the presenter` : "Nobody is presenting now");
+    announce(m ? t("room.presenter.now", { name: m.name }) : t("room.presenter.none"));
     renderPeople();
     renderTiles();
   });
@@ -351,15 +351,15 @@ function connect() {
   socket.on("peer-left", ({ person_id, reason }) => {
     console.info(`peer-left ${person_id} ${reason}`);
     const m = state.members.get(person_id);
-    if (m && reason === "failed") announce(`${m.name}'s connection dropped`);
+    if (m && reason === "failed") announce(t("room.dropped", { name: m.name }));
   });
   socket.on("media-lost", () => {
-    announce("The media server restarted; reconnecting audio and video");
+    announce(t("room.medialost"));
     restartMedia("media-lost");
   });
   socket.on("error", (e) => {
     if (e?.event === "chat") return; // shown next to the chat box from the ack
-    $("status").textContent = e?.message || "The server refused that.";
+    $("status").textContent = e?.code || e?.message ? errorText(e) : t("room.refused");
   });
 }
 
@@ -388,7 +388,7 @@ function enterRoom(w) {
   sitting.enter(w, state.join?.session);
   if (sitting.active) followFloor(sitting.allowed());
   show("room");
-  setConn("connected", "Connected");
+  setConn("connected", t("room.conn.connected"));
   notice("");
   renderPeople();
   renderWaiting();
@@ -396,7 +396,7 @@ function enterRoom(w) {
   sendMediaState();
   if (!state.link) startMedia();
   if (first) {
-    announce(w.resumed && state.wasInRoom ? "You are back in the room" : "You are in the room");
+    announce(t(w.resumed && state.wasInRoom ? "room.back.in" : "room.in"));
     state.wasInRoom = true;
     $("controls").focus();
   }
@@ -412,7 +412,7 @@ function startMedia() {
       console.info(`${which} connection ${s}`);
       if (s === "connected" && $("status").dataset.media) { $("status").textContent = ""; delete $("status").dataset.media; }
       if (s === "failed") {
-        $("status").textContent = `The ${which} media connection failed; reconnecting it…`;
+        $("status").textContent = t(`room.mediafailed.${which === "publish" ? "publish" : "subscribe"}`);
         $("status").dataset.media = "1";
         restartMedia(`${which} connection failed`);
       }
@@ -431,7 +431,7 @@ function startMedia() {
   const screen = allowed.includes("screen") ? state.screen?.getVideoTracks()[0] : null;
   link.publish(stream, screen?.readyState === "live" ? screen : null).catch((e) => {
     if (state.link !== link) return;
-    $("status").textContent = `Audio/video could not start: ${e.message}. Chat still works; the page will retry.`;
+    $("status").textContent = t("room.av.failed", { why: e.message });
     setTimeout(() => { if (state.link === link) restartMedia(`publish failed: ${e.message}`); }, 5000);
   });
 }
@@ -453,11 +453,11 @@ function restartMedia(why) {
 // --- tiles and audio ----------------------------------------------------------------------------
 
 function nameOf(personId) {
-  return state.members.get(personId)?.name || `Person ${personId}`;
+  return state.members.get(personId)?.name || t("room.person", { id: personId });
 }
 
 function initials(name) {
-  return name.replace(/\(you\)/, "").trim().split(/\s+/).slice(0, 2).map((w) => w[0] || "").join("").toUpperCase();
+  return name.replace(/\(.*\)$/, "").trim().split(/\s+/).slice(0, 2).map((w) => w[0] || "").join("").toUpperCase();
 }
 
 function tile(key, label, { mirror = false } = {}) {
@@ -480,14 +480,14 @@ function tile(key, label, { mirror = false } = {}) {
 }
 
 /** The small marks on a tile: microphone off, camera off, network quality (text, not colour alone). */
-function setFlags(t, { microphone, camera, quality }) {
+function setFlags(tl, { microphone, camera, quality }) {
   const marks = [];
-  if (microphone === false) marks.push(el("span", { class: "flag mic-off" }, "muted"));
-  if (camera === false) marks.push(el("span", { class: "flag cam-off" }, "camera off"));
-  if (quality && quality !== "good") marks.push(el("span", { class: `flag net-${quality}` }, `${quality} connection`));
-  t.flags.replaceChildren(...marks);
-  t.node.dataset.mic = microphone === false ? "off" : "on";
-  t.node.dataset.cam = camera === false ? "off" : "on";
+  if (microphone === false) marks.push(el("span", { class: "flag mic-off" }, t("room.flag.muted")));
+  if (camera === false) marks.push(el("span", { class: "flag cam-off" }, t("room.flag.camoff")));
+  if (quality && quality !== "good") marks.push(el("span", { class: `flag net-${quality}` }, t(`room.flag.net.${quality === "poor" ? "poor" : "fair"}`)));
+  tl.flags.replaceChildren(...marks);
+  tl.node.dataset.mic = microphone === false ? "off" : "on";
+  tl.node.dataset.cam = camera === false ? "off" : "on";
 }
 
 function setVideo(t, track) {
@@ -501,7 +501,7 @@ function renderTiles() {
   const want = new Set();
   const inRoom = state.phase === "room";
   if (inRoom && state.local && (state.local.getTracks().length)) {
-    const t = tile("local", `${state.you?.name || "You"} (you)${sitting.localNote()}`, { mirror: true });
+    const t = tile("local", `${tr("room.you.tile", { name: state.you?.name || "" })}${sitting.localNote()}`, { mirror: true });
     setVideo(t, state.camOn ? state.local.getVideoTracks()[0] || null : null);
     t.node.dataset.person = String(state.you?.person_id);
     setFlags(t, { microphone: state.micOn && state.local.getAudioTracks().length > 0,
@@ -510,7 +510,7 @@ function renderTiles() {
   }
   const screen = state.screen?.getVideoTracks()[0];
   if (inRoom && screen) {
-    const t = tile("local:screen", "Your shared screen");
+    const t = tile("local:screen", tr("room.myscreen"));
     setVideo(t, screen);
     t.node.dataset.person = String(state.you?.person_id);
     t.node.classList.add("screen");
@@ -523,7 +523,7 @@ function renderTiles() {
     else if (r.source === "microphone" && !people.has(r.person_id)) people.set(r.person_id, null);
     else if (r.source === "screen") {
       const key = `${r.person_id}:screen`;
-      const t = tile(key, `Screen of ${nameOf(r.person_id)}`);
+      const t = tile(key, tr("room.screenof", { name: nameOf(r.person_id) }));
       setVideo(t, r.track);
       t.node.dataset.person = String(r.person_id);
       t.node.classList.add("screen");
@@ -603,7 +603,7 @@ setInterval(async () => {
   goodChecks = q.uplink.level === "good" ? goodChecks + 1 : 0;
   if (poorChecks >= 2 && !state.link.lowBandwidth) {
     await state.link.setLowBandwidth(true);
-    announce("Your connection is weak: your camera is sent at a lower quality");
+    announce(t("room.weak"));
   } else if (goodChecks >= 5 && state.link.lowBandwidth && !state.userLowBandwidth) {
     await state.link.setLowBandwidth(false);
   }
@@ -644,7 +644,7 @@ function hostButton(label, name, onclick) {
 
 async function act(event, payload, done) {
   const ack = await emit(event, payload);
-  $("status").textContent = ack.ok ? done : ack.error.message;
+  $("status").textContent = ack.ok ? done : errorText(ack.error);
 }
 
 function renderPeople() {
@@ -654,40 +654,41 @@ function renderPeople() {
     (b.online - a.online) || (b.moderator - a.moderator) || a.name.localeCompare(b.name));
   list.replaceChildren(...people.map((m) => {
     const me = m.person_id === state.you?.person_id;
-    const bits = [m.role, m.moderator && m.role !== "host" ? "moderator" : null, m.online ? null : "left", m.person_id === state.presenter ? "presenter" : null,
-      m.person_id === state.speaking ? "speaking" : null,
-      m.online && m.microphone === false ? "muted" : null, m.online && m.camera === false ? "camera off" : null].filter(Boolean);
+    const bits = [word("role", m.role), m.moderator && m.role !== "host" ? t("room.bit.moderator") : null, m.online ? null : t("room.bit.left"),
+      m.person_id === state.presenter ? t("room.bit.presenter") : null, m.person_id === state.speaking ? t("room.bit.speaking") : null,
+      m.online && m.microphone === false ? t("room.flag.muted") : null, m.online && m.camera === false ? t("room.flag.camoff") : null].filter(Boolean);
     const li = el("li", { class: "person" + (m.online ? "" : " offline") + (m.hand_raised ? " hand" : ""), "data-person": String(m.person_id) },
-      el("span", { class: "name" }, `${m.name}${me ? " (you)" : ""}`),
+      el("span", { class: "name" }, me ? t("room.you.tile", { name: m.name }) : m.name),
       el("span", { class: "when" }, ` ${bits.join(" · ")}`));
-    if (m.hand_raised) li.append(" ", el("span", { class: "hand-flag" }, "hand raised"));
+    if (m.hand_raised) li.append(" ", el("span", { class: "hand-flag" }, t("room.bit.hand")));
     if (mod && !me && m.online) {
       const tools = el("span", { class: "tools" });
-      if (m.hand_raised) tools.append(hostButton("Lower hand", m.name, () => act("hand", { raised: false, person_id: m.person_id }, `${m.name}'s hand lowered`)));
+      const name = { name: m.name };
+      if (m.hand_raised) tools.append(hostButton(t("room.host.lower"), m.name, () => act("hand", { raised: false, person_id: m.person_id }, t("room.host.lowered", name))));
       tools.append(
-        hostButton("Ask to mute", m.name, () => act("mute-request", { person_id: m.person_id, source: "microphone", muted: true }, `Asked ${m.name} to mute`)),
-        hostButton("Ask to stop camera", m.name, () => act("mute-request", { person_id: m.person_id, source: "camera", muted: true }, `Asked ${m.name} to turn off the camera`)),
+        hostButton(t("room.host.mute"), m.name, () => act("mute-request", { person_id: m.person_id, source: "microphone", muted: true }, t("room.host.muteasked", name))),
+        hostButton(t("room.host.stopcam"), m.name, () => act("mute-request", { person_id: m.person_id, source: "camera", muted: true }, t("room.host.camasked", name))),
         ...(sitting.ownsPresenter ? sitting.tools(m) : [m.person_id === state.presenter
-          ? hostButton("Stop presenting", m.name, () => act("presenter", { person_id: null }, "Presenter cleared"))
-          : hostButton("Make presenter", m.name, () => act("presenter", { person_id: m.person_id }, `${m.name} is the presenter`))]),
-        hostButton("Remove", m.name, () => act("remove", { person_id: m.person_id, reason: "removed by the host" }, `${m.name} was removed`)),
+          ? hostButton(t("room.host.unpresent"), m.name, () => act("presenter", { person_id: null }, t("room.host.unpresented")))
+          : hostButton(t("room.host.present"), m.name, () => act("presenter", { person_id: m.person_id }, t("room.presenter.now", name)))]),
+        hostButton(t("room.host.remove"), m.name, () => act("remove", { person_id: m.person_id, reason: "removed by the host" }, t("room.host.removed", name))),
       );
       li.append(tools);
     }
     return li;
   }));
-  $("people-count").textContent = `(${people.filter((m) => m.online).length} here)`;
+  $("people-count").textContent = t("room.here", { n: people.filter((m) => m.online).length });
 }
 
 function renderWaiting() {
   const list = $("waiting");
   const items = [...state.waiting.values()].map((w) => el("li", { class: "person", "data-person": String(w.person_id) },
-    el("span", { class: "name" }, w.name), el("span", { class: "when" }, ` ${w.role}${w.removed_before ? " · removed earlier" : ""}`),
+    el("span", { class: "name" }, w.name), el("span", { class: "when" }, ` ${word("role", w.role)}${w.removed_before ? ` · ${t("room.removedbefore")}` : ""}`),
     el("span", { class: "tools" },
-      hostButton("Admit", w.name, () => act("admit", { person_id: w.person_id }, `${w.name} was let in`)),
-      hostButton("Deny", w.name, () => act("deny", { person_id: w.person_id, reason: "not admitted by the host" }, `${w.name} was turned away`)))));
-  list.replaceChildren(...(items.length ? items : [el("li", { class: "when" }, "Nobody is waiting.")]));
-  $("waiting-title").textContent = `Waiting room${state.waiting.size ? ` (${state.waiting.size})` : ""}`;
+      hostButton(t("room.host.admit"), w.name, () => act("admit", { person_id: w.person_id }, t("room.host.admitted", { name: w.name }))),
+      hostButton(t("room.host.deny"), w.name, () => act("deny", { person_id: w.person_id, reason: "not admitted by the host" }, t("room.host.denied", { name: w.name }))))));
+  list.replaceChildren(...(items.length ? items : [el("li", { class: "when" }, t("room.nobodywaiting"))]));
+  $("waiting-title").textContent = state.waiting.size ? t("room.waitingroom.n", { n: state.waiting.size }) : t("room.waitingroom");
 }
 
 // --- own controls -------------------------------------------------------------------------------
@@ -767,11 +768,11 @@ async function stopScreen() {
   stream.getTracks().forEach((t) => t.stop());
   setScreen(false);
   renderTiles();
-  announce("Screen sharing stopped");
+  announce(t("room.share.stopped"));
   try {
     await state.link?.unshareScreen();
   } catch (e) {
-    $("status").textContent = `Stopping the share failed: ${e.message}`;
+    $("status").textContent = t("room.share.stopfailed", { why: e.message });
   }
 }
 
@@ -780,7 +781,7 @@ async function startScreen() {
   try {
     stream = await navigator.mediaDevices.getDisplayMedia({ video: { frameRate: { ideal: 15, max: 30 } }, audio: false });
   } catch (e) {
-    $("status").textContent = e.name === "NotAllowedError" ? "Screen sharing was cancelled." : `Screen sharing failed: ${e.message}`;
+    $("status").textContent = e.name === "NotAllowedError" ? t("room.share.cancelled") : t("room.share.failed", { why: e.message });
     return;
   }
   const track = stream.getVideoTracks()[0];
@@ -790,37 +791,37 @@ async function startScreen() {
   renderTiles();
   try {
     await state.link?.shareScreen(track);
-    announce("You are sharing your screen");
+    announce(t("room.share.on"));
   } catch (e) {
-    $("status").textContent = `Screen sharing failed: ${e.message}`;
+    $("status").textContent = t("room.share.failed", { why: e.message });
     stopScreen();
   }
 }
 
-$("mic").addEventListener("click", () => { setMic(!state.micOn); announce(state.micOn ? "Microphone on" : "Microphone muted"); });
-$("cam").addEventListener("click", () => { setCam(!state.camOn); announce(state.camOn ? "Camera on" : "Camera off"); });
+$("mic").addEventListener("click", () => { setMic(!state.micOn); announce(t(state.micOn ? "room.mic.on" : "room.mic.off")); });
+$("cam").addEventListener("click", () => { setCam(!state.camOn); announce(t(state.camOn ? "room.cam.on" : "room.cam.off")); });
 $("hand").addEventListener("click", async () => {
   const ack = await emit("hand", { raised: !state.handRaised });
-  if (ack.ok) { setHand(ack.raised); announce(ack.raised ? "Your hand is raised" : "Your hand is lowered"); }
-  else $("status").textContent = ack.error.message;
+  if (ack.ok) { setHand(ack.raised); announce(t(ack.raised ? "room.hand.mine.up" : "room.hand.mine.down")); }
+  else $("status").textContent = errorText(ack.error);
 });
 $("screen").addEventListener("click", () => (state.screen ? stopScreen() : startScreen()));
-$("leave").addEventListener("click", () => finish("left", "You left the room. Your chat stays in the session's history."));
+$("leave").addEventListener("click", () => finish("left", t("room.youleft")));
 $("layout").addEventListener("click", () => {
   state.layout = state.layout === "grid" ? "speaker" : "grid";
   $("layout").setAttribute("aria-pressed", String(state.layout === "speaker"));
   renderTiles();
 });
-$("mute-all").addEventListener("click", () => act("mute-all", {}, "Everyone was asked to mute"));
+$("mute-all").addEventListener("click", () => act("mute-all", {}, t("room.muteall.done")));
 $("end").addEventListener("click", () => { $("end").hidden = true; $("end-confirm").hidden = false; $("end-no").focus(); });
 $("end-no").addEventListener("click", () => { $("end-confirm").hidden = true; $("end").hidden = false; $("end").focus(); });
 $("end-yes").addEventListener("click", async () => {
   $("end-confirm").hidden = true;
   const ack = await emit("end", { reason: "ended by the host" });
-  if (!ack.ok) { $("status").textContent = ack.error.message; $("end").hidden = false; }
+  if (!ack.ok) { $("status").textContent = errorText(ack.error); $("end").hidden = false; }
 });
 $("auto-admit").addEventListener("change", (ev) => act("lobby-policy", { auto_admit: ev.target.checked },
-  ev.target.checked ? "Everyone is let in automatically now" : "People wait until you let them in"));
+  t(ev.target.checked ? "room.auto.on" : "room.auto.off")));
 
 // --- the page's test hook: what the E2E test asserts on ------------------------------------------
 
@@ -861,6 +862,8 @@ window.aulacastRoom = {
 // --- start --------------------------------------------------------------------------------------
 
 (async () => {
+  state.me = await whoAmI(); // signed out: to the sign-in page without a 401 in the console
+  await useLanguage(pickLanguage(state.me.language), ["room", "sitting"]);
   chat = new ChatView({
     list: $("chat-log"), form: $("chat-form"), input: $("chat-input"), error: $("chat-error"),
     send: (body, clientId) => emit("chat", { body, client_id: clientId }),
@@ -869,19 +872,17 @@ window.aulacastRoom = {
     timezone: () => zone(),
   });
   if (!Number.isInteger(sessionId) || sessionId <= 0) {
-    notice("This is not a room link. Open the session from My schedule.", [scheduleLink()]);
+    notice(t("room.notalink"), [scheduleLink()]);
     return;
   }
-  setConn("connecting", "Getting your join link…");
-  const me = await whoAmI(); // signed out: to the sign-in page without a 401 in the console
-  await useLanguage(pickLanguage(me.language), ["sitting"]).catch((e) => console.warn("no catalogue", e));
+  setConn("connecting", t("room.conn.token"));
   const join = await fetchToken();
-  if (!join) { setConn("ended", "Not joined"); return; }
+  if (!join) { setConn("ended", t("room.conn.notjoined")); return; }
   state.join = join;
   state.grant = join.grant;
   $("title").textContent = join.session.title;
   document.title = `${join.session.title} — aulacast`;
-  setConn("idle", "Not connected yet");
+  setConn("idle", t("room.conn.notyet"));
   await untilOpen();
   await deviceCheck();
-})().catch((e) => notice(`The room page failed to start: ${e.message}`, [retryButton()]));
+})().catch((e) => notice(t("room.startfailed", { why: e.message }), [retryButton()]));

@@ -62,7 +62,7 @@ document.getElementById("feed").addEventListener("click", async () => {
 (async () => {
   me = await whoAmI();
   await useLanguage(pickLanguage(me.language));
-  document.getElementById("who").textContent = `${me.display_name} (${me.roles.join(", ")})`;
+  document.getElementById("who").textContent = `${me.display_name} (${me.roles.map((r) => word("role", r)).join(", ")})`;
   const asked = new URLSearchParams(location.search).get("week");
   await go(/^\d{4}-\d{2}-\d{2}$/.test(asked || "") ? asked : dayKey(Date.now(), me.timezone));
   document.body.dataset.ready = "1";
