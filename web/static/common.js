@@ -96,9 +96,16 @@ export function mondayOf(key) {
 }
 
 const known = {};
-/** Whether this browser's Intl has the language's data (Debian's Chromium has none for Kazakh: "M12 2, Wed"). */
+/**
+ * Whether this browser's Intl has the language's data. Debian's Chromium claims Kazakh but has no
+ * names for it ("M12 2, Wed", "2026 M11 30"), so the test is a month's name, not supportedLocalesOf.
+ */
 function native(kind, loc) {
-  known[kind + loc] ??= Intl[kind].supportedLocalesOf([loc]).length > 0;
+  if (known[kind + loc] === undefined) {
+    const january = new Intl.DateTimeFormat(loc, { month: "long", timeZone: "UTC" }).format(new Date(Date.UTC(2020, 0, 15)));
+    known[kind + loc] = Intl[kind].supportedLocalesOf([loc]).length > 0 && !/^M?\d+$/.test(january)
+      && (loc.startsWith("en") || january !== "January");
+  }
   return known[kind + loc];
 }
 
