@@ -139,3 +139,19 @@ export function num(n, opts = {}) {
   const loc = native("NumberFormat", locale()) ? locale() : locale() === "kk" ? "ru" : "en-GB";
   return new Intl.NumberFormat(loc, opts).format(n);
 }
+
+/** The instant a wall-clock time ("YYYY-MM-DDTHH:MM", as <input type=datetime-local> gives it) names in a zone. */
+export function instantIn(local, tz) {
+  const [d, hm] = local.split("T");
+  const [y, mo, da] = d.split("-").map(Number);
+  const [h, mi] = hm.split(":").map(Number);
+  const wall = Date.UTC(y, mo - 1, da, h, mi);
+  const offset = (at) => { // the zone's offset from UTC at an instant, in ms
+    const p = Object.fromEntries(new Intl.DateTimeFormat("en-US", { timeZone: tz, hourCycle: "h23", year: "numeric", month: "numeric",
+      day: "numeric", hour: "numeric", minute: "numeric" }).formatToParts(new Date(at)).map((x) => [x.type, Number(x.value)]));
+    return Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute) - at;
+  };
+  let at = wall - offset(wall);
+  at = wall - offset(at); // once more: the offset at the instant itself (a DST change between the two)
+  return new Date(at);
+}

@@ -1,6 +1,6 @@
 // Tutor desk: my offerings with their gradebooks (results entered here are audited), and a
 // consultation on request (§19) for my students.
-import { api, el, num } from "/static/common.js";
+import { api, el, instantIn, num } from "/static/common.js";
 import { t, word } from "/static/i18n.js";
 import { section, table } from "/static/staff-kit.js";
 
@@ -30,21 +30,19 @@ export async function gradebooks() {
   }));
 }
 
-function consultationForm(offerings) {
+function consultationForm(offerings, me) {
   const title = el("input", { required: "", maxlength: "300", value: word("kind", "consultation").replace(/^./, (c) => c.toUpperCase()) });
   const start = el("input", { type: "datetime-local", required: "" });
   const minutes = el("input", { type: "number", min: "5", max: "480", value: "45" });
   const group = el("select", {}, ...offerings.map((o) => el("option", { value: String(o.group.id) }, `${o.group.code} — ${o.discipline}`)));
   const out = el("p", { "aria-live": "polite" });
   const form = el("form", { class: "grid-form" },
-    el("label", {}, t("staff.tutor.title"), title), el("label", {}, t("staff.tutor.starts"), start), el("label", {}, t("staff.tutor.minutes"), minutes),
+    el("label", {}, t("staff.tutor.title"), title), el("label", {}, t("staff.tutor.starts", { tz: me.timezone }), start), el("label", {}, t("staff.tutor.minutes"), minutes),
     el("label", {}, t("staff.tutor.group"), group), el("button", { type: "submit", class: "primary" }, t("staff.tutor.create")), out);
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     try {
-      const offset = -new Date(start.value).getTimezoneOffset();
-      const sign = offset >= 0 ? "+" : "-";
-      const iso = `${start.value}:00${sign}${String(Math.floor(Math.abs(offset) / 60)).padStart(2, "0")}:${String(Math.abs(offset) % 60).padStart(2, "0")}`;
+      const iso = instantIn(start.value, me.timezone).toISOString(); // the profile's zone, not the browser's
       const s = await api("POST", "/api/sessions", { title: title.value, start: iso, minutes: Number(minutes.value), group_id: Number(group.value) });
       out.replaceChildren(t("staff.tutor.created"), " ", el("a", { href: `/join/${s.id}` }, s.title), ` (${word("status", s.status)}).`);
     } catch (e) { out.textContent = t("staff.tutor.notcreated", { why: e.message }); }
@@ -52,14 +50,14 @@ function consultationForm(offerings) {
   return form;
 }
 
-export async function render(page) {
+export async function render(page, me) {
   const { offerings } = await api("GET", "/api/me/offerings");
   page.replaceChildren(
     section(t("staff.tutor.offerings"), offerings.length ? table([t("staff.tutor.offering"), t("staff.tutor.discipline"), t("staff.tutor.group"),
       t("staff.tutor.period"), t("staff.tutor.technology"), t("staff.tutor.students")],
       offerings.map((o) => [o.code, o.discipline, o.group.code, o.period, o.technology, num(o.students.length)])) : el("p", {}, t("staff.tutor.none"))),
     section(t("staff.tutor.gradebook"), await gradebooks()),
-    section(t("staff.tutor.consultation"), offerings.length ? consultationForm(offerings) : el("p", {}, t("staff.tutor.nogroup"))),
+    section(t("staff.tutor.consultation"), offerings.length ? consultationForm(offerings, me) : el("p", {}, t("staff.tutor.nogroup"))),
     section(t("staff.tutor.recordings"), el("p", {}, t("staff.tutor.recordings.before"), el("a", { href: "/archive" }, t("staff.tutor.recordings.link")), t("staff.tutor.recordings.after"))),
   );
 }
