@@ -6,13 +6,23 @@ import { section, table } from "/static/staff-kit.js";
 
 export const TITLE = "Tutor desk";
 
-/** Every offering I may see, each a table: students × controls, each cell editable (POST /api/results). */
+/** A control's attendance requirement as the gradebook shows it (docs/registrar.md), or "" when it has none. */
+function attendanceNote(st) {
+  const a = st && st.attendance;
+  if (!a) return "";
+  const text = t("staff.tutor.attendance", { attended: num(a.attended), held: num(a.held), min: num(a.min_percent) });
+  return el("small", { class: a.met ? "attendance" : "attendance unmet" }, a.met ? text : `${text} — ${t("staff.tutor.failed")}`);
+}
+
+/** Every offering I may see, each a table: students × controls, each graded cell editable (POST /api/results). */
 export async function gradebooks() {
   const { offerings } = await api("GET", "/api/me/offerings");
   if (!offerings.length) return el("p", {}, t("staff.tutor.nooffering"));
   return el("div", { class: "gradebooks" }, ...offerings.map((o) => {
     const out = el("p", { class: "when", "aria-live": "polite" });
     const rows = o.students.map((s) => [s.name, ...o.controls.map((c) => {
+      const note = attendanceNote(s.standing?.[c.id]);
+      if (c.graded === false) return el("div", {}, el("small", {}, t("staff.tutor.byattendance")), " ", note);
       const r = s.results[c.id];
       const input = el("input", { type: "number", min: "0", max: "100", inputmode: "numeric", value: r ? String(r.points) : "",
         "aria-label": `${c.name}: ${s.name}`, class: "points" });
@@ -23,7 +33,7 @@ export async function gradebooks() {
             passed: t(d.passed ? "staff.tutor.passed" : "staff.tutor.failed") });
         } catch (e) { out.textContent = t("staff.notsaved", { why: e.message }); }
       });
-      return input;
+      return note ? el("div", {}, input, " ", note) : input;
     })]);
     return el("div", { class: "gradebook" }, table([t("staff.tutor.student"), ...o.controls.map((c) => c.name)], rows,
       `${o.discipline} — ${o.code} (${o.group.code}, ${o.period})`), out);
