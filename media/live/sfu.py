@@ -663,8 +663,9 @@ class Room:
             pc = participant.subscribe_pc = self._new_pc(participant)
         if pc.signalingState == "closed":
             return
-        if self._swap_in_place(participant, remove, add, available):
-            return
+        remove, add = self._swap_in_place(participant, remove, add, available)
+        if not add and not remove and not participant.dirty:
+            return  # the switch needed no offer
         for tid in remove:
             # The m-line goes idle; its sender keeps running (stopping its track would end aiortc's
             # sender for good, and a later subscription reusing the m-line would stay silent).
@@ -699,28 +700,27 @@ class Room:
 
     def _swap_in_place(
         self, participant: Participant, remove: set[str], add: set[str], available: Mapping[str, PublishedTrack]
-    ) -> bool:
-        """Carry each new source on the running m-line of a source it replaces (same codec): no offer.
+    ) -> tuple[set[str], set[str]]:
+        """Carry new sources on the running m-lines of sources they replace (same codec); the rest is left.
 
-        Only when every change pairs up that way (a presenter switch): the m-lines' SDP stays as
-        negotiated, their streams go on (same SSRC, continuous numbering) from the new source's
-        next keyframe, asked for at once. The subscriber is told the new labels (``subscribe-tracks``).
-        False (nothing changed) when an offer is needed.
+        A presenter switch: the m-lines' SDP stays as negotiated, their streams go on (same SSRC,
+        continuous numbering) from the new source's next keyframe, asked for at once, and the
+        subscriber is told the new labels (``subscribe-tracks``). Returns the removals and additions
+        that still need an offer (none when every change paired up, e.g. camera+microphone for
+        camera+microphone; the previous presenter's screen, say, still goes idle by an offer).
         """
-        if participant.dirty or len(add) != len(remove) or not add:
-            return False
+        free = {tid: participant.outgoing[tid] for tid in sorted(remove)}
+        left: set[str] = set()
         pairs: list[tuple[Outgoing, PublishedTrack]] = []
-        free = {tid: participant.outgoing[tid] for tid in remove}
         for tid in sorted(add):
             published = available[tid]
-            if published.codec is None:
-                return False
-            key = repr(_capabilities_for(published.codec))
+            key = repr(_capabilities_for(published.codec)) if published.codec is not None else None
             fits = [(o.published.source is not published.source, otid) for otid, o in free.items()
                     if o.slot.key == key and o.stream.outlet is not None]  # fmt: skip
-            if not fits:
-                return False
-            pairs.append((free.pop(min(fits)[1]), published))
+            if fits:
+                pairs.append((free.pop(min(fits)[1]), published))
+            else:
+                left.add(tid)
         for out, published in pairs:
             del participant.outgoing[out.published.track_id]
             out.published.remove_subscriber(participant.peer_id)
@@ -731,9 +731,10 @@ class Room:
             published.add_subscriber(participant.peer_id, out.stream)
             participant.outgoing[published.track_id] = Outgoing(published, out.slot)
             self._arm(out.stream)
-        data = {"tracks": self._tracks_of(participant)}
-        self._emit(MediaEvent("subscribe-tracks", self.room_id, participant.peer_id, data))
-        return True
+        if pairs:
+            data = {"tracks": self._tracks_of(participant)}
+            self._emit(MediaEvent("subscribe-tracks", self.room_id, participant.peer_id, data))
+        return set(free), left
 
     def _add_outgoing(self, participant: Participant, pc: RTCPeerConnection, published: PublishedTrack) -> None:
         assert published.codec is not None
