@@ -5,8 +5,9 @@
     .venv/bin/python bench/defense_turns.py --no-standby            # the old switch, for comparison
 
 One media worker (media.live.workers, the production path) holds a DEFENSE room. The chair publishes
-a camera and a microphone, the other members a microphone; students and the audience join receiving
-only. For each of the students in turn the chair's "start turn" is replayed as the server does it:
+a camera and a microphone; the other members receive (their microphones stay closed unless the
+chair opens one, and their cameras would reach only the committee: left out to spare the bench
+process, which plays every peer); students and the audience join receiving only. For each of the students in turn the chair's "start turn" is replayed as the server does it:
 ``set_floor`` (the new student's presenter grant, the previous one's taken away, the next one's
 standby grant, the active speaker, in one step under the room's lock), and we time until audience
 probes decode the new presenter's first frame — recognised by its colour, each student's camera
@@ -180,10 +181,11 @@ async def run(students: int, members: int, audience: int, probes: int, turn_seco
     presenter = MediaGrant(True, True, True, True, sees_all_cameras=False, featured=True)
     waiting = MediaGrant(sees_all_cameras=False)
     on_deck = MediaGrant(True, True, sees_all_cameras=False, standby=True)
-    member = MediaGrant(can_publish_microphone=True)
+    member = MediaGrant(can_publish_camera=True)  # microphone closed until the chair opens it (the floor)
     await publish("chair", MediaGrant(True, True, True, True), colours[0], join=True)
-    for m in range(1, members):
-        await publish(f"member{m}", member, None, join=True)
+    committee = [Viewer(f"member{m}", probe=False) for m in range(1, members)]
+    for v in committee:  # their cameras would reach the committee only: left out to spare the bench's CPU
+        await pool.join(room, v.peer, member, None)
     await pool.set_active_speaker(room, "chair")
 
     # reference: plain joins until their first decoded frame (of the chair's camera)
