@@ -94,6 +94,13 @@ function timeline(day, detail) {
     tick.style.left = `${(100 * s) / total}%`;
     axis.append(tick);
   }
+  // where the day is now, when it is the day on air
+  const at = (Date.now() - first) / 1000;
+  if (at >= 0 && at < total) {
+    const mark = el("span", { class: "tl-now" }, el("span", {}, t("engineer.nowmark", { time: hm(new Date().toISOString(), tz) })));
+    mark.style.left = `${(100 * at) / total}%`;
+    axis.append(mark);
+  }
   const legend = el("ul", { class: "tl-legend", "aria-label": t("engineer.legend") },
     ...TYPES.map((k) => el("li", {}, el("span", { class: `tl-swatch tl-${k}`, "aria-hidden": "true" }, MARK[k]), t(`engineer.type.${k}`))));
   return el("div", { class: "timeline" }, legend, el("div", { class: "tl-track" }, list, axis));
