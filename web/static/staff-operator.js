@@ -15,7 +15,7 @@ export async function render(page) {
   page.replaceChildren(
     section(t("staff.ops.services"), table([t("staff.ops.service"), t("staff.ops.state"), t("staff.ops.detail")], [
       [t("staff.ops.database"), yesNo(db.ok), db.ok ? `${db.dialect}, ${t("staff.ops.revision", { rev: db.revision })}, ${ms(db.ms)}` : db.error],
-      ["Redis", yesNo(st.redis.ok), st.redis.ok ? ms(st.redis.ms) : st.redis.error || st.redis.note],
+      ["Redis", yesNo(st.redis.ok), st.redis.ok ? ms(st.redis.ms) : st.redis.error || (st.redis.ok === null ? t("staff.ops.single") : st.redis.note)],
       [t("staff.ops.nodes"), num(st.nodes.length), st.nodes.join(", ")],
     ])),
     section(t("staff.ops.rooms"), st.rooms.length ? table([t("staff.ops.session"), t("staff.ops.people"), t("staff.ops.waiting")],

@@ -79,7 +79,7 @@ export async function render(page, me) {
     section(t("staff.curriculum"), uploadForm(t("staff.curriculum.file"), ".yaml,.yml", async (text, name, dry) => {
       if (dry) return [el("p", {}, t("staff.curriculum.nodry"))];
       const d = await sendRaw("POST", `/api/curriculum?name=${encodeURIComponent(name)}`, "application/yaml", text);
-      return [el("p", {}, t("staff.curriculum.imported", { what: Object.entries(d).map(([k, v]) => `${k} ${num(v)}`).join(", ") }))];
+      return [el("p", {}, t("staff.curriculum.imported", { what: Object.entries(d).map(([k, v]) => `${word("staff.curriculum.count", k)}: ${num(v)}`).join(", ") }))];
     }, curOut), curOut),
     section(t("staff.plan"), el("p", {}, t("staff.plan.legend")),
       el("div", { class: "toolbar" }, dryPlan, applyPlan), planOut),
