@@ -42,6 +42,34 @@ def _t(v: datetime | None) -> str | None:
     return None if v is None else v.astimezone(UTC).replace(microsecond=0).isoformat()
 
 
+def recording_zero(settings: Settings, room: int) -> datetime | None:
+    """When the room's first recording began: the archived video's 0 s (the composition starts there).
+
+    A turn's position in the video is its start minus this, not minus the sitting's start: the room
+    may be recorded from its opening, long before the chair opens the sitting (or from the first
+    track, after it). None when this node holds no recording folder of the room (the caller then
+    falls back to the turn's stored offset, counted from the sitting's start).
+    """
+    from media.recording.folder import parse_utc, read_manifest
+
+    starts = []
+    for path in (settings.effective_media_root / "recordings" / str(room)).glob("*/manifest.json"):
+        try:
+            manifest = read_manifest(path.parent)
+        except Exception:  # noqa: BLE001 - a damaged folder says nothing about when the video begins
+            continue
+        if manifest.status != "failed":  # a recorder that never started made no video
+            starts.append(parse_utc(manifest.started_at))
+    return datetime.fromtimestamp(min(starts), UTC) if starts else None
+
+
+def _offset(turn: Any, zero: datetime | None) -> float | None:
+    if zero is None or turn.started_at is None:
+        return turn.recording_offset
+    started = turn.started_at if turn.started_at.tzinfo else turn.started_at.replace(tzinfo=UTC)
+    return max(0.0, (started - zero).total_seconds())
+
+
 def protocol_doc(s: Session, sitting: Sitting, settings: Settings) -> dict[str, Any]:
     people: dict[int, Person] = {}
 
@@ -60,6 +88,7 @@ def protocol_doc(s: Session, sitting: Sitting, settings: Settings) -> dict[str, 
     recording = s.scalar(select(Asset).where(Asset.session_id == room, Asset.kind == "defense",
                                              Asset.status == "active").order_by(Asset.id)) if room else None
     base = settings.effective_public_url
+    zero = recording_zero(settings, room) if recording is not None and room else None
     turns = []
     for t in sorted(sitting.turns, key=lambda t: t.position):
         g = grade_of(s, t)
@@ -75,8 +104,9 @@ def protocol_doc(s: Session, sitting: Sitting, settings: Settings) -> dict[str, 
                             for h in history_of(s, g)]},
             "recording": None,
         }
-        if recording is not None and t.recording_offset is not None:
-            offset = round(t.recording_offset, 1)
+        at = _offset(t, zero) if recording is not None else None
+        if at is not None:
+            offset = round(at, 1)
             item["recording"] = {"asset": recording.id, "offset_seconds": offset,
                                  "url": f"{base}/archive/{recording.id}#t={offset:g}"}
         turns.append(item)

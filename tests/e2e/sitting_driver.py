@@ -313,6 +313,7 @@ async def scenario(base: str, workdir: Path, shots: Path, ids: dict[str, int], r
             await rd.until("st1's camera tile leaves the audience's page", snap_where(
                 aud, lambda s: not any(t["key"] == f"{ids['st1']}:camera" for t in s["tiles"])), 30)  # fmt: skip
             result["turn2"] = {n: summary(await run.people[n].snap()) for n in ("st1", "st2", "out", "mem1")}
+            result["recording_state"] = await (await desk.request.get(f"/api/sessions/{room}/recording")).json()
             result["turn2_controls"] = {n: await controls(run.people[n]) for n in ("st1", "st2")}
             run.step("turn 2: the audience sees st2, st1 stopped")
 
@@ -361,6 +362,7 @@ async def scenario(base: str, workdir: Path, shots: Path, ids: dict[str, int], r
 
             env = await rd.until("the protocol links the archived recording", protocol_with_links, 480, 3)
             result["protocol"] = env["protocol"]
+            result["queue_final"] = (await (await desk.request.get(f"/api/sittings/{sitting}")).json())["queue"]
             (workdir / "protocol.json").write_text(json.dumps(env))
             r = await desk.request.get(f"/api/sittings/{sitting}/protocol?format=pdf")
             (workdir / "protocol.pdf").write_bytes(await r.body())

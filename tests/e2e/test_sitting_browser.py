@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +114,16 @@ def test_the_signed_protocol_verifies_and_links_the_recording(sitting_run: dict[
     for t in done:
         assert re.search(r"/archive/\d+#t=[\d.]+$", t["recording"]["url"]), t["recording"]
     assert done[1]["recording"]["offset_seconds"] > done[0]["recording"]["offset_seconds"]
+    # each link is the turn's place in the video: its start minus the recording's start
+    def utc(text: str) -> datetime:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+    zero = utc(sitting_run["recording_state"]["since"])
+    starts = {t["student"]["username"]: utc(t["started_at"]) for t in sitting_run["queue_final"]}
+    for t in done:
+        want = (starts[t["student"]["username"]] - zero).total_seconds()
+        assert abs(t["recording"]["offset_seconds"] - want) <= 1.0, (t["recording"], want)
     res = sitting_run["protocol_verify"]
     assert res["rc"] == 0 and res["stdout"].startswith("VALID"), res
     pdf = PdfReader(Path(sitting_run["workdir"], "protocol.pdf"))

@@ -113,3 +113,23 @@ async def test_who_may_read_the_protocol(signed: Any) -> None:
         assert r.status == status, (who, await r.text())
     r = await _get(dc, f"/api/sittings/{sid}/protocol?format=docx", "chr")
     assert r.status == 422
+
+
+async def test_recording_links_count_from_the_recordings_start_not_the_sittings(signed: Any) -> None:
+    """The room was recorded from before the sitting opened: a turn's link is its place in the video."""
+    from datetime import datetime, timedelta
+
+    from media.recording.folder import Manifest, RecordingFolder
+
+    dc, sid, turns = signed
+    body = await dc.ok("GET", f"/api/sittings/{sid}", "chr")
+    room = body["room"]
+    started = {t["id"]: datetime.fromisoformat(t["started_at"]) for t in body["queue"] if t.get("started_at")}
+    zero = started[turns["st1"]] - timedelta(seconds=600)  # the recording began ten minutes before turn 1
+    recordings = dc.settings.effective_media_root / "recordings"
+    RecordingFolder.create(recordings, str(room), "r1").write_manifest(Manifest.start(str(room), "r1", zero.timestamp()))
+    doc = (await dc.ok("GET", f"/api/sittings/{sid}/protocol", "chr"))["protocol"]
+    st1, st2 = doc["turns"][0], doc["turns"][1]
+    assert st1["recording"]["offset_seconds"] == 600.0 and st1["recording"]["url"].endswith("#t=600")
+    gap = (started[turns["st2"]] - started[turns["st1"]]).total_seconds()
+    assert st2["recording"]["offset_seconds"] == round(600 + gap, 1)
