@@ -152,9 +152,14 @@ class Run:
         await page.wait_for_url(lambda url: "/login" not in url)
         return context, page
 
-    async def enter_room(self, username: str, room: int, page: Any = None) -> rd.Person:
+    async def enter_room(self, username: str, room: int, page: Any = None, language: str | None = None) -> rd.Person:
         if page is None:
             context, page = await self.context(username)
+            if language:  # the profile's language: the sitting's words come from its catalogue
+                r = await context.request.put("/api/me/language", data={"language": language},
+                                              headers={"X-Requested-With": "aulacast"})  # fmt: skip
+                if not r.ok:
+                    raise RuntimeError(f"language {language} for {username}: {r.status} {await r.text()}")
             await page.goto(f"/join/{room}")
         person = self.people[username] = rd.Person(username, page.context, page)
         await page.wait_for_selector("#check:not([hidden])", timeout=30_000)
@@ -259,7 +264,7 @@ async def scenario(base: str, workdir: Path, shots: Path, ids: dict[str, int], r
             chair = await run.enter_room("chr", room, chair_page)
             run.step("the chair is in the sitting's room")
             for who in ("mem1", "st1", "st2", "out"):
-                await run.enter_room(who, room)
+                await run.enter_room(who, room, language="kk" if who == "st2" else None)  # st2 reads Kazakh
             run.step("member, students and audience are in the room")
             st1, st2, aud, mem1 = (run.people[n] for n in ("st1", "st2", "out", "mem1"))
             # the sitting is open: st1 is on deck and pre-publishes on standby (seen by nobody)

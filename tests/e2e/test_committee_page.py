@@ -111,6 +111,15 @@ async def test_a_sitting_graded_and_signed_off_in_chromium(tmp_path: Path) -> No
                 text = await audience.locator("#queue").text_content()
                 assert "B+" in text and "85" not in text and "92" not in text
                 assert await audience.locator("#mine").is_hidden()
+
+                # the public view in a Russian browser: every word from the committee catalogue
+                ru_ctx = await browser.new_context(base_url=base, locale="ru-RU")
+                ru = await ru_ctx.new_page()
+                await ru.goto(f"/committee?sitting={sid}&view=public")
+                await ru.wait_for_selector("#queue tbody tr")
+                text = await ru.locator("body").text_content()
+                assert "⟦" not in text and "Защиты курсовых работ" in text and "подписано" in text, text
+                assert await ru.evaluate("() => document.documentElement.lang") == "ru"
             finally:
                 await browser.close()
         assert not errors, errors

@@ -9,6 +9,7 @@ signed protocol linking the recording, ``audit verify`` clean, and a grade falsi
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import DRIVER, run_driver
+from tests.helpers.support import REPO
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(960)]
 
@@ -47,8 +49,12 @@ def test_the_student_on_deck_is_connected_on_standby_and_seen_by_nobody(sitting_
     for who in ("out", "mem1"):  # nothing of a waiting student reaches anyone
         assert ids["st1"] not in before[who]["camera_tiles"]
         assert ids["st1"] not in {r["person_id"] for r in before[who]["remote"]}
-    t1 = sitting_run["turn1"]  # during turn 1, st2 is on deck in the same way
+    t1 = sitting_run["turn1"]  # during turn 1, st2 is on deck in the same way (st2's page is in Kazakh)
     assert t1["st2"]["senders"].get("camera") and t1["st2"]["sitting"]["standby"]
+    kk = json.loads((REPO / "web" / "static" / "i18n" / "sitting" / "kk.json").read_text())
+    assert t1["st2"]["sitting"]["me"] == kk["sitting.me.standby"]
+    assert t1["st2"]["sitting"]["presenter_label"] == kk["sitting.presenting"].replace("{name}", "ST1")
+    assert "⟦" not in json.dumps(t1["st2"]["sitting"], ensure_ascii=False)
     assert ids["st2"] not in {r["person_id"] for r in t1["out"]["remote"]}
 
 
