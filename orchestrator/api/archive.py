@@ -29,6 +29,7 @@ from orchestrator.archive.signing import UrlSigner
 from orchestrator.auth import Identity
 from orchestrator.errors import Forbidden, NotFound, Unauthenticated, UserError
 from orchestrator.http import PUBLIC, auth_state, parse_body
+from orchestrator.policy import load_or_404
 from orchestrator.store.models import Discipline, Group, Person
 
 MAX_RESULTS = 100
@@ -44,10 +45,7 @@ def _asker(request: web.Request) -> Identity | None:
 
 
 def _load(s: Session, asset_id: int) -> Asset:
-    asset = s.get(Asset, asset_id)
-    if asset is None:
-        raise NotFound(f"archive item {asset_id} does not exist")
-    return asset
+    return load_or_404(s, Asset, asset_id, f"archive item {asset_id} does not exist")
 
 
 def _readable(s: Session, viewer: Viewer, asset_id: int) -> Asset:

@@ -22,7 +22,7 @@ from orchestrator.api.schemas import ChatHistoryOut, JoinOut, PostedMessageOut
 from orchestrator.auth import Identity
 from orchestrator.errors import Forbidden, NotFound, UserError
 from orchestrator.http import identity, parse_body
-from orchestrator.policy import can_use_chat
+from orchestrator.policy import can_use_chat, load_or_404
 from orchestrator.schedule_views import group_ids_of, join_url, session_json
 from orchestrator.store.models import JoinGrant, RevokedGrant, SessionRecord
 from orchestrator.store.types import utcnow
@@ -61,10 +61,7 @@ def session_role(s: Session, row: SessionRecord, ident: Identity) -> str | None:
 
 
 def _session(s: Session, session_id: int) -> SessionRecord:
-    row = s.get(SessionRecord, session_id)
-    if row is None:
-        raise NotFound(f"session {session_id} does not exist")
-    return row
+    return load_or_404(s, SessionRecord, session_id, f"session {session_id} does not exist")
 
 
 def _grant_of(s: Session, row: SessionRecord, ident: Identity) -> Grant:

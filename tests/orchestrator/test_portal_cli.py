@@ -17,6 +17,12 @@ def test_gradebook_as_a_tutor_shows_only_their_offerings(institution: Path) -> N
     assert "no person" in one_line_error(cli(institution, "portal", "gradebook", "--as", "nobody"))
     text = ok(cli(institution, "portal", "gradebook", "--as", "aigerim"))
     assert "DB201-IS21-A" in text and "NET210" not in text
+    # the demo's NET210 lab requires 60 % attendance (§29): nothing held yet, so the rule is met
+    nurlan = ok(cli(institution, "portal", "gradebook", "--as", "nurlan"))
+    assert "lab=— (attended 0 of 0 sessions, 60 % required)" in nurlan, nurlan
+    (net,) = [o for o in everything if o["code"] == "NET210-IS21-A"]
+    assert net["controls"][0]["attendance"] == {"sessions": ["consultation"], "min_percent": 60, "presence_percent": 50}
+    assert all(st["standing"]["lab"]["attendance"]["met"] for st in net["students"])
 
 
 def test_status_names_what_it_checked(institution: Path) -> None:
