@@ -26,6 +26,8 @@ from http.cookiejar import CookieJar
 from pathlib import Path
 from typing import Any
 
+from uplink_loss import TRACK_PCS, uplink_loss  # this script's folder (run as a script, see main)
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--use-fake-device-for-media-stream",
@@ -242,6 +244,7 @@ class Person:
 async def sign_in(browser: Any, base: str, username: str, password: str, session_id: int) -> Person:
     context = await browser.new_context(viewport=VIEWPORT, base_url=base)
     await context.grant_permissions(["camera", "microphone"], origin=base)
+    await context.add_init_script(TRACK_PCS)  # lets the run read a page's own senders (uplink_loss)
     page = await context.new_page()
     person = Person(username, context, page)
     await page.goto("/login?next=/schedule")
@@ -372,6 +375,13 @@ async def scenario(base: str, logins: dict[str, str], session_id: int, shots: Pa
             await tutor.page.wait_for_selector(f'#people li[data-person="{timur_id}"] .hand-flag', timeout=15000)
             result["hand_seen_by_host"] = await tutor.page.locator(f'#people li[data-person="{timur_id}"]').inner_text()
             step("hand reached the host")
+
+            # real loss on dana's uplink only: her page marks it, lowers her camera, the others still see her
+            try:
+                await uplink_loss(dana, [tutor, timur], result["person_ids"]["dana"], result)
+            except Exception as exc:  # noqa: BLE001 - recorded; the test names what failed
+                result.setdefault("uplink_loss", {})["error"] = f"{type(exc).__name__}: {exc}"
+            step("uplink loss checked")
 
             # screen share: the tutor shares, the students receive frames of it
             await tutor.page.get_by_role("button", name="Share screen").click()

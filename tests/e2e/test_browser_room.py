@@ -149,3 +149,22 @@ def test_the_recorded_consultation_reaches_the_archive_and_plays(browser_run: di
     assert (got["width"], got["height"]) == (1280, 720), got
     assert got["played_to"] > 1 and got["chat_replayed"], got
     assert got["other_group_status"] in (403, 404) and not got["other_group_lists_it"], got
+
+
+def test_real_uplink_loss_lowers_the_publishers_own_bitrate_and_it_climbs_back(browser_run: dict[str, Any]) -> None:
+    """netem drops 20 % of dana's uplink packets only (uplink_loss.py): her page says so and sends less,
+    the others still see her; once the loss is gone her camera's cap is lifted and the rate climbs."""
+    u = browser_run["uplink_loss"]
+    assert "error" not in u, f"{u.get('error')}: {u}"
+    band = u["band"]
+    dropped = band["dropped"] / (band["passed"] + band["dropped"])
+    assert band["passed"] > 100 and 0.1 < dropped < 0.3, band  # real packets, really dropped, about 20 %
+    before, lowered, during = u["before"], u["lowered"], u["during"]
+    assert lowered["uplink"] == "poor" and lowered["fractionLost"] > 0.08, lowered
+    assert lowered["maxBitrate"] < before["maxBitrate"], (before, lowered)  # the page lowered its own cap
+    assert during["bps"] < before["bps"] and during["bps"] <= lowered["maxBitrate"] * 1.25, (before, during)
+    for name, w in u["watchers"].items():
+        assert w["frames_after"] > w["frames_before"] > 0, f"{name} stopped seeing dana under loss: {w}"
+    restored, after = u["restored"], u.get("after")
+    assert restored and restored["maxBitrate"] == before["maxBitrate"] and restored["uplink"] == "good", u
+    assert after and after["bps"] > during["bps"], (during, after)  # allowed to climb back, and it does
