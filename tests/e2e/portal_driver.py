@@ -359,6 +359,14 @@ async def scenario(base: str, logins: dict[str, str], workdir: Path, shots: Path
                 await asyncio.sleep(1.0)  # statuses and tiles settle
                 got["room: participant"] = await dana.evaluate(probe)
                 got["room: host"] = await host.evaluate(probe)
+                # a refusal from the server (the run's chat limit: 5 at once) is said in the language
+                await host.click("#chat-input")
+                for i in range(8):
+                    await host.keyboard.type(f"{lang} {i}")
+                    await host.keyboard.press("Enter")
+                await host.wait_for_function("() => document.getElementById('chat-error').textContent.length > 0", timeout=30000)
+                got["room: chat refused"] = await host.evaluate(probe)
+                got["room: chat refused"]["error"] = await host.locator("#chat-error").inner_text()
                 await host.screenshot(path=str(shots / f"room-host-{lang}.png"))
                 for ctx, _page in people.values():
                     await ctx.close()

@@ -60,6 +60,12 @@ def test_each_page_in_each_language_has_no_untranslated_key(portal_run: dict[str
     for name, key in PAGE_PHRASES.items():
         assert cat[key] in pages[name]["text"], (lang, name, key, pages[name]["text"][:500])
     assert cat["shell.signout"] in pages["home"]["text"]
+    # the server's refusal by its code: kk and ru in their words, English in the server's own
+    refused = pages["room: chat refused"]["error"]
+    if lang == "en":
+        assert "slow down" in refused and "Not sent" in refused, refused
+    else:
+        assert cat["error.rate_limited"].rstrip(".") in refused and cat["room.chat.notsent"].split(":")[0] in refused, refused
     # dates in the language: the week's Monday by its name (Chromium has no Kazakh date data: the catalogue's)
     assert cat["date.weekday.1"].lower() in pages["schedule"]["text"].lower(), pages["schedule"]["text"][:500]
     # the demo's NET210 lab requires 60 % attendance (§29): the registrar's gradebook says so in the language

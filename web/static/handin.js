@@ -2,7 +2,7 @@
 // connection or a closed tab continues where it stopped (the upload's URL is kept in localStorage).
 // The presentation can also be recorded here (MediaRecorder, camera + microphone) and handed in the same way.
 import { api, el, announce, errorText, num, when, whoAmI } from "/static/common.js";
-import { pickLanguage, t, useLanguage, word } from "/static/i18n.js";
+import { has, pickLanguage, t, useLanguage, word } from "/static/i18n.js";
 
 const CHUNK = 8 * 1024 * 1024;
 const TUS = { "Tus-Resumable": "1.0.0", "X-Requested-With": "aulacast" };
@@ -214,7 +214,8 @@ rec.send.addEventListener("click", async () => {
 /** An upload's stored note: its status said in the page's language, the server's detail after it. */
 function uploadMessage(u) {
   if (u.status === "archived") return t("archive.handin.ok");
-  return u.status === "refused" ? t("archive.handin.refused", { why: u.message }) : u.message;
+  if (u.status === "refused") return t("archive.handin.refused", { why: u.message });
+  return has(`archive.handin.note.${u.status}`) ? t(`archive.handin.note.${u.status}`) : u.message;
 }
 
 (async () => {
