@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from orchestrator.archive.models import Asset
 from orchestrator.auth import Identity
+from orchestrator.policy import Decision  # the one decision type: allowed, reason, enforce()
 from orchestrator.store.models import GroupMember, Offering, SessionParticipant, SessionRecord
 
 Action = Literal["read", "edit", "hold", "delete"]
@@ -56,15 +57,6 @@ class Viewer:
 
 
 ANONYMOUS = Viewer()
-
-
-@dataclass(frozen=True)
-class Decision:
-    allowed: bool
-    reason: str
-
-    def __bool__(self) -> bool:
-        return self.allowed
 
 
 def viewer_of(s: Session, ident: Identity | None) -> Viewer:

@@ -9,25 +9,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlalchemy.orm import Session
 
 from orchestrator.auth import Identity
 from orchestrator.jobs.models import Job
+from orchestrator.policy import Decision  # the one decision type: allowed, reason, enforce()
 from orchestrator.store.models import Offering, SessionRecord
 
 JOB_STAFF = frozenset({"admin", "registrar"})
 BROADCAST_STAFF = frozenset({"producer", "engineer"})
-
-
-@dataclass(frozen=True)
-class Decision:
-    allowed: bool
-    reason: str
-
-    def __bool__(self) -> bool:
-        return self.allowed
 
 
 def session_tutor(s: Session, session_id: int | None) -> int | None:
