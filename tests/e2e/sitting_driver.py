@@ -220,6 +220,7 @@ def summary(s: dict[str, Any]) -> dict[str, Any]:
     return {
         "sitting": s.get("sitting"), "senders": s.get("senders"),
         "camera_tiles": sorted(t["person_id"] for t in s["tiles"] if t["key"].endswith(":camera")),
+        "screen_tiles": sorted(t["key"] for t in s["tiles"] if t["key"].endswith("screen")),
         "remote": [{k: r.get(k) for k in ("person_id", "source", "kind")} for r in s["remote"]],
     }
 
@@ -299,6 +300,11 @@ async def scenario(base: str, workdir: Path, shots: Path, ids: dict[str, int], r
             result["turn1_warning"] = warned["sitting"]["timer"]
             run.step("turn 1: the warning shows")
 
+            # the presenter shares their screen (the control they got with the floor)
+            await st1.page.get_by_role("button", name="Share screen").click()
+            result["turn1_screen"] = await rd.until("the audience sees st1's screen", rd._screen_frames(aud, ids["st1"]), 40)
+            run.step("turn 1: st1 shares the screen")
+
             # the chair gives mem1 the word in the room, then takes it back
             await chair.page.get_by_role("button", name="Give the word: MEM1").click()
             opened = await rd.until("mem1's microphone is sent", snap_where(
@@ -315,11 +321,12 @@ async def scenario(base: str, workdir: Path, shots: Path, ids: dict[str, int], r
             await desk.locator("tr[data-student=st2]").get_by_role("button", name="Start turn").click()
             await status(desk, "ST2 presents")
             result["turn2_audience_video"] = await rd.until("the audience sees st2", sees(aud, ids["st2"]), 60)
-            await rd.until("st1's camera tile leaves the audience's page", snap_where(
-                aud, lambda s: not any(t["key"] == f"{ids['st1']}:camera" for t in s["tiles"])), 30)  # fmt: skip
+            await rd.until("st1's camera and screen leave the audience's page", snap_where(
+                aud, lambda s: not any(t["key"].startswith(f"{ids['st1']}:") for t in s["tiles"])), 30)  # fmt: skip
             result["turn2"] = {n: summary(await run.people[n].snap()) for n in ("st1", "st2", "out", "mem1")}
             result["recording_state"] = await (await desk.request.get(f"/api/sessions/{room}/recording")).json()
             result["turn2_controls"] = {n: await controls(run.people[n]) for n in ("st1", "st2")}
+            result["turn2_st1_sharing"] = await st1.page.get_attribute("#screen", "aria-pressed")
             run.step("turn 2: the audience sees st2, st1 stopped")
 
             # the members enter points on the committee page while turn 2 runs out of time

@@ -79,6 +79,13 @@ def test_turn_two_moves_the_presenter_grant_in_one_step(sitting_run: dict[str, A
     assert t2["st2"]["senders"].get("camera") and t2["st2"]["senders"].get("microphone")
     assert ids["st1"] not in t2["out"]["camera_tiles"] and ids["st1"] not in {r["person_id"] for r in t2["out"]["remote"]}
     assert sitting_run["turn2_controls"]["st1"]["screen"] is False and sitting_run["turn2_controls"]["st2"]["screen"]
+    # st1's screen share ended with the turn: their page stopped it, the audience no longer has it
+    assert sitting_run["turn2_st1_sharing"] == "false" and t2["out"]["screen_tiles"] == []
+
+
+def test_the_presenter_shares_the_screen_with_the_control_the_floor_gave(sitting_run: dict[str, Any]) -> None:
+    screen = sitting_run["turn1_screen"]
+    assert screen["frames_after"] > screen["frames_before"] > 0 and screen["width"] > 0
     assert sitting_run["after_end_turn"]["sitting"]["presenter_label"] == "No turn is running"
     assert not any(sitting_run["after_end_turn_st2"]["senders"].values()), "st2 still sends after the turn ended"
 
