@@ -60,7 +60,7 @@ def register(tv_sub: argparse._SubParsersAction) -> None:
                         "where the clock says it is")
     p.add_argument("--hls", type=Path, metavar="DIR", help="also cut the day into HLS (no re-encode) in DIR")
     p.add_argument("--as-run", type=Path, metavar="LOG",
-                   help="append what aired (JSON lines) to LOG (default: the tv.as_run_log setting, if set)")
+                   help="append what aired (JSON lines) to LOG (default when sending: the tv.as_run_log setting, if set)")
     p.add_argument("--state", type=Path, metavar="FILE",
                    help="while sending, keep what is on air and what comes next in FILE, for the engineer's page and "
                         "'tv status' (default: the tv.playout_state setting, if set)")
@@ -143,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from exc
     ff = ffmpeg_from_settings(getattr(args, "config", None))
     tv = load_settings(getattr(args, "config", None)).tv
-    args.as_run = args.as_run or tv.as_run_log
+    args.as_run = args.as_run or (tv.as_run_log if args.udp else None)  # the configured log: what went to air only
     args.state = getattr(args, "state", None) or tv.playout_state
     tty = sys.stderr.isatty() and not args.json
 
