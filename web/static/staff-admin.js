@@ -27,7 +27,7 @@ export async function render(page, me) {
     section(t("staff.admin.people"), table([t("staff.admin.username"), t("staff.admin.name"), t("staff.admin.roles")], rows,
       t("staff.admin.count", { n: num(people.length) })), out),
     section(t("staff.admin.tokens"), table([t("staff.admin.kind"), t("staff.admin.label"), t("staff.admin.created"), t("staff.admin.expires")],
-      tokens.map((k) => [k.kind, k.label, at(k.created_at), at(k.expires_at)]))),
+      tokens.map((k) => [word("staff.token", k.kind), k.label, at(k.created_at), at(k.expires_at)]))),
     section(t("staff.admin.audit"), el("p", { class: log.intact ? "ok" : "error", id: "chain" },
       t(log.intact ? "staff.admin.intact" : "staff.admin.broken")),
     table(["#", t("staff.admin.when"), t("staff.admin.who"), t("staff.admin.action"), t("staff.admin.target")],
