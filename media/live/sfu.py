@@ -636,13 +636,25 @@ class Room:
         }
 
     async def _sync_all(self) -> None:
-        for participant in list(self.participants.values()):
-            await self._sync(participant)
+        # Every subscriber's change that needs no offer (a presenter switch on running m-lines) is
+        # made first, then the offers, each an await: the hundredth viewer of a switch does not
+        # wait behind 99 createOffer calls.
+        plans = [(p, plan) for p in list(self.participants.values()) if (plan := self._plan(p)) is not None]
+        for participant, plan in plans:
+            await self._offer(participant, *plan)
 
     async def _sync(self, participant: Participant) -> None:
         """Bring one subscriber's outgoing tracks in line with the fan-out policy; offer if changed."""
+        plan = self._plan(participant)
+        if plan is not None:
+            await self._offer(participant, *plan)
+
+    def _plan(
+        self, participant: Participant
+    ) -> tuple[RTCPeerConnection, set[str], set[str], dict[str, PublishedTrack]] | None:
+        """What changes for one subscriber; swaps in place at once; returns what needs an offer (or None)."""
         if participant.gone or not participant.grant.can_subscribe:
-            return
+            return None
         available = self._publications()
         viewer = Viewer(participant.peer_id, participant.grant.can_subscribe, participant.grant.sees_all_cameras)
         pubs = [
@@ -654,18 +666,27 @@ class Room:
         remove = (set(participant.outgoing) - wanted) | stale
         add = {tid for tid in wanted if tid not in participant.outgoing or tid in stale}
         if not add and not remove and not participant.dirty:
-            return
+            return None
         if participant.awaiting_answer:
             participant.dirty = True
-            return
+            return None
         pc = participant.subscribe_pc
         if pc is None:
             pc = participant.subscribe_pc = self._new_pc(participant)
         if pc.signalingState == "closed":
-            return
+            return None
         remove, add = self._swap_in_place(participant, remove, add, available)
         if not add and not remove and not participant.dirty:
-            return  # the switch needed no offer
+            return None  # the switch needed no offer
+        return pc, remove, add, available
+
+    async def _offer(
+        self, participant: Participant, pc: RTCPeerConnection, remove: set[str], add: set[str],
+        available: dict[str, PublishedTrack],
+    ) -> None:  # fmt: skip
+        """Idle the removed m-lines, add (or reuse) m-lines for the added tracks, send the offer."""
+        if participant.gone or pc.signalingState == "closed" or participant.awaiting_answer:
+            return
         for tid in remove:
             # The m-line goes idle; its sender keeps running (stopping its track would end aiortc's
             # sender for good, and a later subscription reusing the m-line would stay silent).
