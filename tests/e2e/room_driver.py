@@ -115,6 +115,21 @@ def find_session(base: str, username: str, password: str) -> int:
 AUDIENCE = 10
 
 
+def give_the_floor(base: str, chair: str, password: str) -> None:
+    """The chair opens the seeded sitting and starts its one turn (the presenter may publish from now on)."""
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
+    headers = {"Content-Type": "application/json", "X-Requested-With": "aulacast"}
+
+    def call(method: str, path: str, body: Any = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        return json.loads(opener.open(urllib.request.Request(base + path, data, headers, method=method)).read())
+
+    call("POST", "/api/auth/login", {"username": chair, "password": password})
+    sitting = next(x for x in call("GET", "/api/sittings")["sittings"] if x["title"].startswith("Course-work defenses"))
+    turn = call("GET", f"/api/sittings/{sitting['id']}")["queue"][0]
+    call("POST", f"/api/sittings/{sitting['id']}/turns/{turn['id']}/start")
+
+
 def seed_defense(workdir: Path, presenter: str, chair: str) -> tuple[int, dict[str, str]]:
     """A defense open now (§31): ``presenter`` defends, ``chair`` chairs, AUDIENCE new students of the
     presenter's group watch. Written straight into the demo database; returns its id and the
@@ -133,9 +148,11 @@ def seed_defense(workdir: Path, presenter: str, chair: str) -> tuple[int, dict[s
     with db.session() as s:
         ids = {p.username: p.id for p in s.scalars(select(Person))}
         group = s.scalar(select(GroupMember.group_id).where(GroupMember.person_id == ids[presenter]))
+        # a defense is always a slot of a sitting (the planner's): its floor decides who publishes
         row = SessionRecord(key="e2e/defense", kind="defense", title="Course work defense (E2E)", status="open",
                             start_at=now - timedelta(minutes=1), end_at=now + timedelta(hours=1),
-                            tutor_id=ids[chair], group_id=group)  # fmt: skip
+                            tutor_id=ids[chair], group_id=group, sitting="e2e/sitting",
+                            detail={"students": [presenter], "committee": [chair]})  # fmt: skip
         s.add(row)
         s.flush()
         s.add_all([SessionParticipant(session_id=row.id, person_id=ids[chair], role="chair"),
@@ -559,6 +576,7 @@ async def defense(base: str, logins: dict[str, str], workdir: Path, shots: Path,
     # rest of this driver process)
     aiortc_hooks.restrict_host_addresses([ICE_ADDRESS])
     session_id, tokens = seed_defense(workdir, presenter="dana", chair="aigerim")
+    give_the_floor(base, "aigerim", logins["aigerim"])
     out: dict[str, Any] = {"session_id": session_id}
     result["defense"] = out
     viewers = [AudiencePeer(name) for name in tokens]
