@@ -254,6 +254,8 @@ async def test_the_archive_player_and_hand_in_speak_each_language(player_site: A
                     for where in ("text", "labels", "title"):
                         assert "⟦" not in got[where], (lang, path, where, got[where][:500])
                     assert cat[phrase] in got["text"], (lang, path, phrase, got["text"][:500])
+                    if path == f"/archive/{asset_id}":  # the record's language by its name, not its code
+                        assert any(cat[f"archive.lang.{c}"] in got["text"] for c in ("kk", "ru", "en")), got["text"][:500]
                 await context.close()
                 # a refusal by its code: another group's student is told in the language (English: the server's words)
                 other = await browser.new_context(base_url=base, locale=lang)

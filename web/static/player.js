@@ -1,6 +1,6 @@
 // The archive player: HLS through hls.js (vendored), chapters, and the session's chat replayed in time.
 import { api, el, announce, dayLabel, viewer } from "/static/common.js";
-import { pickLanguage, t, useLanguage } from "/static/i18n.js";
+import { has, pickLanguage, t, useLanguage } from "/static/i18n.js";
 
 const id = Number(location.pathname.split("/").filter(Boolean).pop());
 const video = document.getElementById("video");
@@ -41,12 +41,18 @@ function seek(t) {
   video.play().catch(() => {});
 }
 
+/** A record's language code ("kk", "ru-KZ") as a name in the page's language; an unknown code as it is. */
+function languageName(code) {
+  const base = String(code || "").slice(0, 2).toLowerCase();
+  return has(`archive.lang.${base}`) ? t(`archive.lang.${base}`) : code;
+}
+
 function showRecord(item) {
   const dc = item.dublin_core;
   document.title = `${dc.title} — aulacast`;
   document.getElementById("title").textContent = dc.title;
   const date = /^\d{4}-\d{2}-\d{2}$/.test(dc.date || "") ? dayLabel(dc.date, { day: "numeric", month: "long", year: "numeric" }) : dc.date;
-  const rows = [["creator", dc.creator], ["date", date], ["subject", dc.subject], ["language", dc.language],
+  const rows = [["creator", dc.creator], ["date", date], ["subject", dc.subject], ["language", languageName(dc.language)],
     ["description", dc.description], ["rights", dc.rights], ["duration", item.duration ? clock(item.duration) : ""]];
   const dl = document.getElementById("record");
   dl.replaceChildren();
