@@ -160,7 +160,9 @@ def test_real_uplink_loss_lowers_the_publishers_own_bitrate_and_it_climbs_back(b
     dropped = band["dropped"] / (band["passed"] + band["dropped"])
     assert band["passed"] > 100 and 0.1 < dropped < 0.3, band  # real packets, really dropped, about 20 %
     before, lowered, during = u["before"], u["lowered"], u["during"]
-    assert lowered["uplink"] == "poor" and lowered["fractionLost"] > 0.08, lowered
+    assert lowered["uplink"] == "poor", lowered
+    reported = [s["fractionLost"] or 0 for s in [*u["trace"], during] if s]  # the server's RTCP receiver reports
+    assert max(reported) > 0.08, reported
     assert lowered["maxBitrate"] < before["maxBitrate"], (before, lowered)  # the page lowered its own cap
     assert during["bps"] < before["bps"] and during["bps"] <= lowered["maxBitrate"] * 1.25, (before, during)
     for name, w in u["watchers"].items():
