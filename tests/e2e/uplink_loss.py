@@ -111,8 +111,14 @@ def remove_loss() -> None:
     subprocess.run([TC, "qdisc", "del", "dev", "lo", "root"], capture_output=True, check=False)
 
 
-async def sample(person: Any, seconds: float = 2.0) -> dict[str, Any] | None:
-    """The camera sender's caps and its send bitrate over ``seconds``, and the page's quality mark."""
+# What the person sees: the marks on their own tile and the status line the page announces in.
+SEEN = """(me) => ({
+  marks: [...document.querySelectorAll(`#grid .tile[data-person="${me}"] .flag`)].map((e) => [e.className, e.textContent]),
+  status: (document.getElementById("status") || {}).textContent || "" })"""
+
+
+async def sample(person: Any, me: int, seconds: float = 2.0) -> dict[str, Any] | None:
+    """The camera sender's caps and its send bitrate over ``seconds``; the page's quality state and marks."""
     a = await person.page.evaluate(CAMERA_SENDER)
     await asyncio.sleep(seconds)
     b = await person.page.evaluate(CAMERA_SENDER)
@@ -120,7 +126,8 @@ async def sample(person: Any, seconds: float = 2.0) -> dict[str, Any] | None:
     if not a or not b or b["at"] <= a["at"]:
         return None
     bps = round((b["bytesSent"] - a["bytesSent"]) * 8 / ((b["at"] - a["at"]) / 1000))
-    return {**b, "bps": bps, "uplink": (snap or {}).get("quality", {}).get("uplink")}
+    seen = await person.page.evaluate(SEEN, me)
+    return {**b, "bps": bps, "uplink": (snap or {}).get("quality", {}).get("uplink"), **seen}
 
 
 async def frames_of(person: Any, publisher: int) -> int:
@@ -133,7 +140,7 @@ async def uplink_loss(victim: Any, watchers: list[Any], victim_id: int, result: 
     out: dict[str, Any] = result.setdefault("uplink_loss", {"loss_percent": LOSS_PERCENT})
     before = None
     for _ in range(10):
-        before = await sample(victim)
+        before = await sample(victim, victim_id)
         if before and before["port"]:
             break
     out["before"] = before
@@ -143,15 +150,15 @@ async def uplink_loss(victim: Any, watchers: list[Any], victim_id: int, result: 
         t0 = time.monotonic()
         lowered = None
         while time.monotonic() - t0 < 45:
-            s = await sample(victim, 1.0)
+            s = await sample(victim, victim_id, 1.0)
             out.setdefault("trace", []).append(s)
             if s and s["uplink"] == "poor" and s["maxBitrate"] is not None and s["maxBitrate"] < before["maxBitrate"]:
                 lowered = s
                 break
         out["lowered"] = lowered
         assert lowered, f"{victim.name}'s page never lowered its camera under {LOSS_PERCENT} % loss"
-        await asyncio.sleep(3)  # the encoder settles under the new cap
-        out["during"] = await sample(victim, 3.0)
+        await asyncio.sleep(3.5)  # the encoder settles under the new cap; the tiles are drawn again
+        out["during"] = await sample(victim, victim_id, 3.0)
         out["watchers"] = {}
         for w in watchers:  # the others still receive the lossy publisher (NACK, PLI: the picture goes on)
             a = await frames_of(w, victim_id)
@@ -163,11 +170,11 @@ async def uplink_loss(victim: Any, watchers: list[Any], victim_id: int, result: 
     t0 = time.monotonic()
     restored = None
     while time.monotonic() - t0 < 60:
-        s = await sample(victim, 1.0)
+        s = await sample(victim, victim_id, 1.0)
         if s and s["maxBitrate"] == before["maxBitrate"] and s["uplink"] == "good":
             restored = s
             break
     out["restored"] = restored
     if restored:
         await asyncio.sleep(6)  # the sender's own bandwidth estimate ramps up under the lifted cap
-        out["after"] = await sample(victim, 3.0)
+        out["after"] = await sample(victim, victim_id, 3.0)
