@@ -176,3 +176,5 @@ def test_real_uplink_loss_lowers_the_publishers_own_bitrate_and_it_climbs_back(b
     restored, after = u["restored"], u.get("after")
     assert restored and restored["maxBitrate"] == before["maxBitrate"] and restored["uplink"] == "good", u
     assert after and after["bps"] > during["bps"], (during, after)  # allowed to climb back, and it does
+    back = {json.loads((REPO / "web/static/i18n/room" / f"{lang}.json").read_text())["room.recovered"] for lang in ("kk", "ru", "en")}
+    assert restored["status"] in back and not restored["marks"], restored  # told so; the mark is gone

@@ -606,6 +606,7 @@ setInterval(async () => {
     announce(t("room.weak"));
   } else if (goodChecks >= 5 && state.link.lowBandwidth && !state.userLowBandwidth) {
     await state.link.setLowBandwidth(false);
+    announce(t("room.recovered")); // the "weak" line would otherwise stay up after the camera is back
   }
   renderTiles();
 }, 3000);
