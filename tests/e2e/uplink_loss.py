@@ -161,9 +161,12 @@ async def uplink_loss(victim: Any, watchers: list[Any], victim_id: int, result: 
         out["during"] = await sample(victim, victim_id, 3.0)
         out["watchers"] = {}
         for w in watchers:  # the others still receive the lossy publisher (NACK, PLI: the picture goes on)
-            a = await frames_of(w, victim_id)
-            await asyncio.sleep(2)
-            out["watchers"][w.name] = {"frames_before": a, "frames_after": await frames_of(w, victim_id)}
+            a = b = await frames_of(w, victim_id)
+            for _ in range(10):  # a lost keyframe may hold the picture a moment: wait for it to move on
+                await asyncio.sleep(1)
+                if (b := await frames_of(w, victim_id)) > a:
+                    break
+            out["watchers"][w.name] = {"frames_before": a, "frames_after": b}
         out["band"] = lossy_band_counts()
     finally:
         remove_loss()
@@ -175,6 +178,9 @@ async def uplink_loss(victim: Any, watchers: list[Any], victim_id: int, result: 
             restored = s
             break
     out["restored"] = restored
-    if restored:
-        await asyncio.sleep(6)  # the sender's own bandwidth estimate ramps up under the lifted cap
-        out["after"] = await sample(victim, victim_id, 3.0)
+    if restored:  # the sender's own bandwidth estimate ramps up under the lifted cap: give it a while
+        for _ in range(5):
+            await asyncio.sleep(2)
+            out["after"] = after = await sample(victim, victim_id, 3.0)
+            if after and out.get("during") and after["bps"] > out["during"]["bps"] * 1.5:
+                break
