@@ -223,6 +223,7 @@ class PublishedTrack:
         self._last_pli = -math.inf
         self._pli_timer: asyncio.TimerHandle | None = None
         self._keyframe_wanted = False  # a request came since the last keyframe arrived
+        self._keyframe_waiters: list[asyncio.Future[None]] = []
         self._on_end = on_end
         self.tap = aiortc_hooks.tap_encoded_frames(
             receiver, self._on_frame, lambda: on_end(self), video_jitter_packets
@@ -242,6 +243,11 @@ class PublishedTrack:
             if self._pli_timer is not None:
                 self._pli_timer.cancel()
                 self._pli_timer = None
+            if self._keyframe_waiters and not self.standby:
+                for waiter in self._keyframe_waiters:
+                    if not waiter.done():
+                        waiter.set_result(None)
+                self._keyframe_waiters.clear()
         if self.standby:
             return  # held: not recorded, not forwarded
         for listener in self.listeners:
@@ -279,6 +285,12 @@ class PublishedTrack:
             self._send_pli()
         elif self._pli_timer is None:
             self._pli_timer = loop.call_later(wait, self._deferred_pli)
+
+    def next_keyframe(self) -> asyncio.Future[None]:
+        """Done when the next keyframe has arrived (and was handed on)."""
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._keyframe_waiters.append(waiter)
+        return waiter
 
     def go_live(self) -> None:
         """Standby ends: frames flow from now on, and the next keyframe request is not held back."""
@@ -372,6 +384,7 @@ class Room:
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
         self._listeners: list[FrameListener] = []
+        self._swaps = 0  # subscribers switched in place (no offer), ever
         self.pump = pump or FanoutPump(config.fanout_slice_packets, config.fanout_backlog_packets)
 
     def add_frame_listener(self, listener: FrameListener) -> None:
@@ -479,6 +492,25 @@ class Room:
                 for published in self.participants[speaker].published.values():
                     published.unthrottle()  # the new speaker's camera reaches its new viewers at once
             self.active_speaker = speaker
+            swaps = self._swaps
+            plans = self._plan_all()
+            speaking = self.participants.get(speaker) if speaker is not None else None
+            video = [t for t in speaking.published.values() if t.kind == "video" and t.active and not t.standby
+                     ] if speaking is not None else []  # fmt: skip
+            if plans and video and self._swaps > swaps:
+                # The switch is made; the offers it still needs (a new microphone m-line, a screen going
+                # idle) wait until the new speaker's keyframe has gone out, so their CPU does not hold it.
+                self._spawn(self._offers_after([t.next_keyframe() for t in video]))
+                return
+            for participant, plan in plans:
+                await self._offer(participant, *plan)
+
+    async def _offers_after(self, keyframes: list[asyncio.Future[None]]) -> None:
+        await asyncio.wait(keyframes, timeout=max(self.config.pli_interval, 0.1))
+        await asyncio.sleep(0.02)  # the keyframe's fan-out slices run first
+        for waiter in keyframes:
+            waiter.cancel()
+        async with self._lock:
             await self._sync_all()
 
     async def set_active_speaker(self, peer_id: str | None) -> None:
@@ -639,9 +671,11 @@ class Room:
         # Every subscriber's change that needs no offer (a presenter switch on running m-lines) is
         # made first, then the offers, each an await: the hundredth viewer of a switch does not
         # wait behind 99 createOffer calls.
-        plans = [(p, plan) for p in list(self.participants.values()) if (plan := self._plan(p)) is not None]
-        for participant, plan in plans:
+        for participant, plan in self._plan_all():
             await self._offer(participant, *plan)
+
+    def _plan_all(self) -> list[tuple[Participant, tuple[Any, ...]]]:
+        return [(p, plan) for p in list(self.participants.values()) if (plan := self._plan(p)) is not None]
 
     async def _sync(self, participant: Participant) -> None:
         """Bring one subscriber's outgoing tracks in line with the fan-out policy; offer if changed."""
@@ -753,6 +787,7 @@ class Room:
             participant.outgoing[published.track_id] = Outgoing(published, out.slot)
             self._arm(out.stream)
         if pairs:
+            self._swaps += 1
             data = {"tracks": self._tracks_of(participant)}
             self._emit(MediaEvent("subscribe-tracks", self.room_id, participant.peer_id, data))
         return set(free), left
