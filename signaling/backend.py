@@ -64,9 +64,10 @@ class SessionInfo:
 class SittingRefused(Exception):
     """The sitting's desk said no (not the chair, not admitted under §29, ...); ``code`` goes to the client."""
 
-    def __init__(self, message: str, code: str = "forbidden") -> None:
+    def __init__(self, message: str, code: str = "forbidden", queue: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.code = code
+        self.queue = queue  # the queue as it now is, when the refusal changed it (§29: a student taken out)
 
 
 class SittingDesk(Protocol):

@@ -202,11 +202,13 @@ async def post_turn_start(request: web.Request) -> dict[str, Any]:
         # kept in its own transaction (the turn's start rolled back), then told to the chair
         reason = exc.reason
 
-        def refuse(s: Session, sitting: Sitting, ident: Identity | None) -> None:
+        def refuse(s: Session, sitting: Sitting, ident: Identity | None) -> tuple[str | None, dict[str, Any]]:
             assert ident is not None
             sittings.refuse(s, sitting, _turn(request, sitting), ident.person_id, reason)
+            return sitting_json(s, sitting, viewer_of(s, ident, sitting)).get("room"), queue_answer(sitting)
 
-        await _in_sitting(request, refuse, lock=True)
+        room, queue = await _in_sitting(request, refuse, lock=True)
+        await _queue(request, room, queue)
         raise
 
 
@@ -251,13 +253,18 @@ async def post_absent(request: web.Request) -> dict[str, Any]:
         return sitting_json(s, sitting, v), queue_answer(sitting)
 
     out, answer = await _in_sitting(request, save, lock=True)
-    server = services(request).signaling
-    if server is not None and out.get("room"):
-        try:  # who is on deck may have changed: the room's grants and its queue event, as over the socket
-            await server.apply_queue(out["room"], answer, identity(request).person_id)
-        except Exception:
-            log.exception("updating the queue of session %s failed", out["room"])
+    await _queue(request, out.get("room"), answer)
     return out
+
+
+async def _queue(request: web.Request, room: Any, answer: dict[str, Any]) -> None:
+    """Who is on deck may have changed: the room's grants and its queue event, as over the socket."""
+    server = services(request).signaling
+    if server is not None and room:
+        try:
+            await server.apply_queue(room, answer, identity(request).person_id)
+        except Exception:  # the change is recorded; the room catches up at the chair's next step
+            log.exception("updating the queue of session %s failed", room)
 
 
 @api.route("POST", TID + "/questions", roles=AUTHENTICATED, summary="Note a question asked in a turn (secretary or chair)", body=NoteBody, tags=("defenses",))

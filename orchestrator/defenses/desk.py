@@ -71,8 +71,9 @@ class Desk:
             return await self.svc.db_call(lambda s: self._act(s, session_id, person_id, action, params))
         except sittings.NotAdmitted as exc:
             reason = exc.reason
-            await self.svc.db_call(lambda s: self._refuse(s, session_id, person_id, int(params["turn_id"]), reason))
-            raise SittingRefused(str(exc), exc.code) from None
+            queue = await self.svc.db_call(lambda s: self._refuse(s, session_id, person_id, int(params["turn_id"]),
+                                                                  reason))  # fmt: skip
+            raise SittingRefused(str(exc), exc.code, queue) from None
         except UserError as exc:
             raise SittingRefused(str(exc), exc.code) from None
 
@@ -87,9 +88,10 @@ class Desk:
         sitting_access(viewer, "run", sitting).enforce()
         return sitting, viewer
 
-    def _refuse(self, s: Session, session_id: int, person_id: int, turn_id: int, reason: str) -> None:
+    def _refuse(self, s: Session, session_id: int, person_id: int, turn_id: int, reason: str) -> dict[str, Any]:
         sitting, _ = self._sitting(s, session_id, person_id)
         sittings.refuse(s, sitting, sittings.turn_of(sitting, turn_id), person_id, reason)
+        return queue_answer(sitting)
 
     def _act(self, s: Session, session_id: int, person_id: int, action: str, params: dict[str, Any]) -> dict[str, Any]:
         sitting, _ = self._sitting(s, session_id, person_id)

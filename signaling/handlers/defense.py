@@ -80,7 +80,13 @@ class DefenseEvents(Handlers):
             raise ProtocolError(exc.code, str(exc), event) from None
 
     async def _on_turn_start(self, conn: Conn, msg: TurnRef) -> dict[str, Any]:
-        res = await self._ask(conn, "turn-start", "turn-start", {"turn_id": msg.turn_id})
+        try:
+            res = await self._desk("turn-start").act(conn.session_id, conn.person_id, "turn-start",
+                                                     {"turn_id": msg.turn_id})  # fmt: skip
+        except SittingRefused as exc:
+            if exc.queue is not None:  # §29 took the student out of the queue: who is on deck changed
+                await self.apply_queue(conn.session_id, exc.queue, conn.person_id)
+            raise ProtocolError(exc.code, str(exc), "turn-start") from None
         return await self._move_floor(conn, res)
 
     async def _on_turn_end(self, conn: Conn, msg: Any) -> dict[str, Any]:

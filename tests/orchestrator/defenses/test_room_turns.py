@@ -192,6 +192,12 @@ async def test_turns_move_the_presenter_grant_and_the_audience_follows(sw: tuple
     ack = await chair.call("turn-start", {"turn_id": queue["st3"]})
     assert ack["error"]["code"] == "not_admitted" and "§29" in ack["error"]["message"]
     assert "Lab report" in ack["error"]["message"]
+    # st3 was on deck during st2's turn; refused, they leave the queue and the deck
+    assert (await aud.wait_for("floor", lambda d: d["presenter"] == ids["st2"]))["on_deck"] == [ids["st3"]]
+    queue_event = await aud.wait_for("queue", lambda d: d["on_deck"] == [])
+    assert {t["student_id"]: t["status"] for t in queue_event["queue"]}[ids["st3"]] == "refused"
+    ack = await st3.call("media-join", {"sdp": "v=0", "sources": {"0": "camera"}})
+    assert ack["error"]["code"] == "not_allowed", ack
 
     # turn end: nobody holds the floor; the member who dropped out still enters points before sign-off
     assert (await chair.call("turn-end", {}))["ok"]
