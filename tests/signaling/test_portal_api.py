@@ -33,7 +33,7 @@ async def test_gradebook_is_the_tutors_own(world: World) -> None:
     assert r.status == 200, body
     [o] = body["offerings"]
     assert o["code"] == "DB201-G1" and {s["username"] for s in o["students"]} == {"stu", "sam", "sue"}
-    assert o["controls"] == [{"id": "midterm", "name": "Midterm"}]
+    assert o["controls"] == [{"id": "midterm", "name": "Midterm", "graded": True, "attendance": None}]
     # the registrar sees every offering; a tutor who teaches none sees none; a student is refused by role
     assert len((await (await world.request("GET", "/api/me/offerings", "reg")).json())["offerings"]) == 1
     r = await world.request("GET", "/api/me/offerings", "stu")
