@@ -37,6 +37,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from media.recording.finalise import process_alive
 from orchestrator.config import Settings
 from orchestrator.services import Services
 
@@ -112,24 +113,11 @@ def prepare_multiproc_dir(path: Path) -> int:
     removed = 0
     for f in path.glob("*.db"):
         m = _PID.search(f.name)
-        if m is None or not _alive(int(m.group(1))):
+        if m is None or not process_alive(int(m.group(1))):
             with contextlib.suppress(FileNotFoundError):
                 f.unlink()
                 removed += 1
     return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie (exited, not yet reaped) is gone as far as its figures go
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
 
 
 def worker_env(settings: Settings) -> dict[str, str]:

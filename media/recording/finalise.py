@@ -74,7 +74,8 @@ def finalise_interrupted(folder: Path, reason: str) -> Manifest:
     return manifest
 
 
-def _alive(pid: object) -> bool:
+def process_alive(pid: object) -> bool:
+    """Whether a process still runs; a zombie (exited, not yet reaped: its parent was killed) counts as gone."""
     if not isinstance(pid, int) or pid <= 0:
         return False
     try:
@@ -105,7 +106,7 @@ def _still_recording(recordings: Path, host: str) -> list[tuple[Path, object]]:
 def writing_elsewhere(recordings: Path, host: str, exclude: set[Path]) -> list[Path]:
     """Folders of ``host`` still ``recording`` whose writer is alive and not in ``exclude``: after a
     killed service, its orphaned workers that have not exited yet (finalised once they have)."""
-    return [path for path, pid in _still_recording(recordings, host) if path not in exclude and _alive(pid)]
+    return [path for path, pid in _still_recording(recordings, host) if path not in exclude and process_alive(pid)]
 
 
 def unfinished(recordings: Path, host: str, *, pids_gone: set[int] | None = None) -> list[Path]:
@@ -115,4 +116,4 @@ def unfinished(recordings: Path, host: str, *, pids_gone: set[int] | None = None
     only those pids count as gone (a worker the supervisor saw die), else any pid not alive.
     """
     return [path for path, pid in _still_recording(recordings, host)
-            if (pid in pids_gone if pids_gone is not None else not _alive(pid))]  # fmt: skip
+            if (pid in pids_gone if pids_gone is not None else not process_alive(pid))]  # fmt: skip

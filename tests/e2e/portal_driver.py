@@ -638,16 +638,7 @@ def main() -> int:
     except Exception as exc:  # the pytest side reports it with the server log
         result["error"] = f"{type(exc).__name__}: {exc}"
     finally:
-        if server is not None:
-            server.terminate()
-            try:
-                server.wait(10)
-            except Exception:
-                server.kill()
-        result["server_log_tail"] = log.read_text(errors="replace")[-4000:] if log.exists() else ""
-        tmp = args.out.with_suffix(".tmp")
-        tmp.write_text(json.dumps(result, indent=1))
-        tmp.replace(args.out)
+        rd.finish(server, log, result, args.out)
     return 0 if result["ok"] else 1
 
 

@@ -95,6 +95,20 @@ def wait_ready(base: str, server: subprocess.Popen[bytes], log: Path, timeout: f
     raise RuntimeError(f"the server did not start in {timeout} s:\n{log.read_text()[-3000:]}")
 
 
+def finish(server: subprocess.Popen[bytes] | None, log: Path, result: dict[str, Any], out: Path) -> None:
+    """End a driver's run: stop the server, keep its log's tail, write the result whole (the pytest side reads it)."""
+    if server is not None:
+        server.terminate()
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    result["server_log_tail"] = log.read_text(errors="replace")[-4000:] if log.exists() else ""
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(result, indent=1))
+    tmp.replace(out)
+
+
 def find_session(base: str, username: str, password: str) -> int:
     """The demo's on-request consultation, as the tutor's own schedule lists it."""
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
@@ -697,16 +711,7 @@ def main() -> int:
     except Exception as exc:  # the pytest side reports it with the server log
         result["error"] = f"{type(exc).__name__}: {exc}"
     finally:
-        if server is not None:
-            server.terminate()
-            try:
-                server.wait(10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-        result["server_log_tail"] = log.read_text(errors="replace")[-4000:] if log.exists() else ""
-        tmp = args.out.with_suffix(".tmp")
-        tmp.write_text(json.dumps(result, indent=1))
-        tmp.replace(args.out)
+        finish(server, log, result, args.out)
     return 0 if result["ok"] else 1
 
 
