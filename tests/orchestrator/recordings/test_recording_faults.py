@@ -74,9 +74,11 @@ async def test_a_full_disk_stops_the_recording_cleanly_and_the_session_goes_on(
     try:
         tom = await enter(world, "tom", sid)
         sam = await enter(world, "sam", sid)
-        tom_peer = MediaPeer(sam, publish=())  # sam watches: a student without the floor publishes nothing
+        tom_peer = MediaPeer(tom, publish=())
         await world.svc.bus.publish("session.opened", {"session_id": sid, "kind": "defense"})
-        peer = MediaPeer(tom)  # the chair publishes (a defense without a sitting still records)
+        # a student presents only with a sitting's floor: the room's state says sam's turn runs
+        await world.svc.signaling.b.rooms.set_meta(sid, sitting=1, floor=world.ids["sam"], presenter=world.ids["sam"])
+        peer = MediaPeer(sam)
         assert (await peer.join())["ok"]
         assert (await tom_peer.join())["ok"]
         await until(lambda: any(e.topic == "recording.ready" for e in seen), "the disk fills up", 120)
@@ -95,7 +97,9 @@ async def test_a_full_disk_stops_the_recording_cleanly_and_the_session_goes_on(
             assert decoded.frames > 10 and decoded.errors == 0, (track, decoded)
             assert decoded.last_time >= (track.end - track.start) - KILL_SLACK
         assert [e.get("reason") for e in read_timeline(folder) if e["type"] == "recording"][-1] == "disk full"
-        # the session goes on: the room still answers for it (the recording is off, the session is not)
+        # the session goes on: the tutor still receives the presenter
+        got = tom_peer.video_frames_from(world.ids["sam"])
+        await until(lambda: tom_peer.video_frames_from(world.ids["sam"]) > got + 15, "the room goes on")
         r = await world.request("GET", f"/api/sessions/{sid}/recording", "tom")
         assert (await r.json())["on"] is False
         await tom_peer.close()
