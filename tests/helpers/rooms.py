@@ -174,6 +174,15 @@ class World:
         await client.connect(self.url, token)
         return client
 
+    async def give_floor(self, session_id: int, username: str) -> None:
+        """The room's state says ``username``'s turn runs, so that student may present (in-process worlds only).
+
+        A student in a defense publishes only with a sitting's floor; the desk's workflow that sets it is
+        tested in tests/orchestrator/defenses, so tests about what else happens in the room set it directly.
+        """
+        person = self.ids[username]
+        await self.svc.signaling.b.rooms.set_meta(session_id, sitting=1, floor=person, presenter=person)
+
     async def close(self) -> None:
         for c in self.clients:
             await c.close()

@@ -86,6 +86,7 @@ async def test_a_recorded_defense_becomes_an_archived_lecture(
     await sam.wait_for("welcome")
     await world.svc.bus.publish("session.opened", {"session_id": sid, "kind": "defense"})
     await sam.wait_for("recording", lambda d: d["on"] is True)
+    await world.give_floor(sid, "sam")  # a student presents only with the floor
     peer = MediaPeer(sam)
     try:
         assert (await peer.join())["ok"]

@@ -76,8 +76,7 @@ async def test_a_full_disk_stops_the_recording_cleanly_and_the_session_goes_on(
         sam = await enter(world, "sam", sid)
         tom_peer = MediaPeer(tom, publish=())
         await world.svc.bus.publish("session.opened", {"session_id": sid, "kind": "defense"})
-        # a student presents only with a sitting's floor: the room's state says sam's turn runs
-        await world.svc.signaling.b.rooms.set_meta(sid, sitting=1, floor=world.ids["sam"], presenter=world.ids["sam"])
+        await world.give_floor(sid, "sam")  # a student presents only with the floor
         peer = MediaPeer(sam)
         assert (await peer.join())["ok"]
         assert (await tom_peer.join())["ok"]

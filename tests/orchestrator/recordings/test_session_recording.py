@@ -71,9 +71,7 @@ async def test_a_defense_is_recorded_from_open_to_close_with_its_timeline(
     assert state["on"] is True and state["policy"]["mode"] == "always" and state["can_toggle"] is False
     peer = MediaPeer(sam)
     await enter(world, "com", sid)
-    # a student presents only with a sitting's floor: the room's state says sam's turn runs (the desk's
-    # workflow is tested in tests/orchestrator/defenses; here only what the recorder sees matters)
-    await world.svc.signaling.b.rooms.set_meta(sid, sitting=1, floor=world.ids["sam"], presenter=world.ids["sam"])
+    await world.give_floor(sid, "sam")  # a student presents only with the floor
     try:
         ack = await peer.join()
         assert ack["ok"], ack
