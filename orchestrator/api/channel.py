@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from orchestrator import policy
 from orchestrator.api import api, services
+from orchestrator.api.schemas import MessageOut
 from orchestrator.channel.day_view import as_run_for, channel_day, day_json
 from orchestrator.channel.playout_state import playout_status
 from orchestrator.http import identity
@@ -59,6 +60,8 @@ class ChannelDayOut(BaseModel):
     start: str
     end: str
     warnings: list[str] = Field(description="what the builder decided for the engineer: gaps, empty slots")
+    notes: list[MessageOut] = Field(description="the warnings again, each with its code and quoted values "
+                                                "(codes: schedules.tv.fill.WARNINGS)")
     items: list[DayItemOut]
 
 

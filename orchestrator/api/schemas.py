@@ -13,6 +13,14 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 
+class MessageOut(BaseModel):
+    """A sentence the server made for a person (fileio.message): pages word ``code`` in the reader's language."""
+
+    code: str = Field(description="stable code; the page's catalogue key is <area>.msg.<code>")
+    params: dict[str, str] = Field(description="the values the sentence quotes, by name")
+    text: str = Field(description="the sentence in English (command line, API users, unknown codes)")
+
+
 class PersonOut(BaseModel):
     id: int
     username: str

@@ -80,6 +80,7 @@ def day_json(day: Day) -> dict[str, Any]:
         "start": day.start.isoformat(timespec="seconds"),
         "end": day.end.isoformat(timespec="seconds"),
         "warnings": list(day.report.warnings),
+        "notes": [n.as_dict() for n in day.report.notes],
         "items": [
             {"index": i, "start": day.at(it).isoformat(timespec="milliseconds"),
              "end": day.local(it.end_ms).isoformat(timespec="milliseconds"),

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -22,6 +22,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fileio import write_text_atomic
+from fileio.message import Message
 from schedules.errors import ScheduleError
 
 Text = Mapping[str, str]
@@ -186,9 +187,18 @@ class Item:
 
 @dataclass(frozen=True)
 class DayReport:
-    """What the builder had to decide for the engineer: gaps filled, slots empty, items moved."""
+    """What the builder had to decide for the engineer: gaps filled, slots empty, items moved.
+
+    ``warnings`` are the English sentences; ``notes`` the same with their codes and quoted values
+    (schedules.tv.fill.WARNINGS), so the engineer's page words them in the reader's language.
+    """
 
     warnings: tuple[str, ...] = ()
+    notes: tuple[Message, ...] = ()
+
+    @classmethod
+    def of(cls, notes: Sequence[Message]) -> DayReport:
+        return cls(tuple(n.text for n in notes), tuple(notes))
 
 
 @dataclass(frozen=True)
@@ -250,6 +260,7 @@ def day_to_json(day: Day) -> str:
         "start": _iso(day.start),
         "end": _iso(day.end),
         "warnings": list(day.report.warnings),
+        "notes": [{"code": n.code, "params": dict(n.params)} for n in day.report.notes],
     }
     lines = ["{"]
     for key, value in head.items():
@@ -297,6 +308,8 @@ def day_from_dict(data: Any, source: str = "<day>") -> Day:
         end = datetime.fromisoformat(data["end"])
         rows = data["items"]
         warnings = tuple(str(w) for w in data.get("warnings", []))
+        notes = tuple(Message(str(n["code"]), w, {str(k): str(v) for k, v in dict(n.get("params", {})).items()})
+                      for w, n in zip(warnings, data.get("notes") or [], strict=False))  # fmt: skip
     except TvScheduleError as exc:
         raise TvScheduleError(f"{source}: {exc}") from exc
     except (KeyError, TypeError, ValueError) as exc:
@@ -320,7 +333,7 @@ def day_from_dict(data: Any, source: str = "<day>") -> Day:
             )
         cursor = item.end_ms
         items.append(item)
-    day = Day(channel, day_date, start, end, tuple(items), DayReport(warnings))
+    day = Day(channel, day_date, start, end, tuple(items), DayReport(warnings, notes if len(notes) == len(warnings) else ()))
     if cursor != day.length_ms:
         raise TvScheduleError(
             f"{source}: items end {_iso(day.local(cursor))} but the day ends {_iso(end)} "

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from fileio.message import Message, Messages
 from schedules.tv.day import (
     MIN_PIECE_MS,
     Channel,
@@ -27,6 +28,22 @@ from schedules.tv.day import (
 )
 
 # ---------------------------------------------------------------- building
+
+# What the builder tells the engineer (DayReport.notes; the engineer page words them as engineer.msg.<code>).
+# {programme} is "<series title> ep. <n>" (with " (repeat)"); the note's params also carry title, episode
+# and repeat ("1" or "") so a page can say it in its own words.
+_OVERLAP = "starts {start} but overlaps '{other}' ({other_start}–{other_end})"
+_DAY_END = "starts {start} but overlaps the end of the day"
+WARNINGS = Messages({
+    "tv_moved": "{programme}: " + _OVERLAP + "; moved to {moved_to}",
+    "tv_moved_day_end": "{programme}: " + _DAY_END + "; moved to {moved_to}",
+    "tv_dropped": "{programme}: " + _OVERLAP + "; no free slot left, not aired",
+    "tv_dropped_day_end": "{programme}: " + _DAY_END + "; no free slot left, not aired",
+    "tv_no_slot": "{programme}: no free slot of the channel can take it, not aired",
+    "tv_outside_day": "{programme}: start {start} is outside the day",
+    "tv_empty_slot": "slot {slot} has no lecture; filled with fillers",
+    "tv_black": "gap {start}–{end}: {seconds} s left black (no loop filler or clock can fill it)",
+})  # fmt: skip
 
 
 def day_bounds(channel: Channel, day: date, length: timedelta | None = None) -> tuple[datetime, datetime]:
@@ -61,14 +78,14 @@ def build_day(
         raise TvScheduleError(f"overlap policy must be 'refuse' or 'shift', not {overlap!r}")
     start, end = day_bounds(channel, day, length)
     day_ms = ms_between(start, end)
-    warnings: list[str] = []
+    warnings: list[Message] = []
     slot_offsets = sorted({_offset(start, day, s, channel.zone) for s in channel.slots})
     slot_offsets = [o for o in slot_offsets if 0 <= o < day_ms]
 
     by_id = {s.id: s for s in series}
     if len(by_id) != len(series):
         raise TvScheduleError("two series share one id")
-    wanted: list[tuple[int | None, Item, str]] = []
+    wanted: list[tuple[int | None, Item, dict[str, str]]] = []
     for s in series:
         slot_taken = False
         for ep in sorted(s.episodes, key=lambda e: e.number):
@@ -91,7 +108,7 @@ def build_day(
             first_at = _local(first, at, channel.zone) if at is not None else None
             item = replace(_programme(s, ep, "repeat"), first_shown=first_at)
             # several repeats of one rule run back to back from its start time
-            wanted.append((off, item, _label(s, ep) + " (repeat)"))
+            wanted.append((off, item, _label(s, ep, repeat=True)))
             off += item.duration_ms
 
     placed: list[Item] = []
@@ -103,40 +120,42 @@ def build_day(
         placed.append(replace(item, offset_ms=at))
         placed.sort(key=lambda p: p.offset_ms)
 
-    def next_slot(item: Item, after: int, label: str, why: str) -> bool:
+    def next_slot(item: Item, after: int, label: dict[str, str], why: dict[str, str] | None) -> bool:
+        """``why``: None for a floating lecture, else the clash (start, and other/other_start/other_end)."""
         for so in slot_offsets:
             if so >= after and free(so, item.duration_ms):
                 place(so, item)
-                if why:
-                    warnings.append(f"{label}: {why}; moved to {_hhmm(start, so, channel)}")
+                if why is not None:
+                    code = "tv_moved" if "other" in why else "tv_moved_day_end"
+                    warnings.append(WARNINGS.make(code, **label, **why, moved_to=_hhmm(start, so, channel)))
                 return True
-        if why:
-            warnings.append(f"{label}: {why}; no free slot left, not aired")
+        if why is not None:
+            warnings.append(WARNINGS.make("tv_dropped" if "other" in why else "tv_dropped_day_end", **label, **why))
         else:
-            _refuse_or_warn(overlap, warnings, f"{label}: no free slot of the channel can take it, not aired")
+            _refuse_or_warn(overlap, warnings, WARNINGS.make("tv_no_slot", **label))
         return False
 
-    fixed = sorted((w for w in wanted if w[0] is not None), key=lambda w: (w[0], w[2]))
+    fixed = sorted((w for w in wanted if w[0] is not None), key=lambda w: (w[0], w[2]["programme"]))
     floating = [w for w in wanted if w[0] is None]
     for off, item, label in fixed:
         assert off is not None
         if off < 0 or off >= day_ms:
-            _refuse_or_warn(overlap, warnings, f"{label}: start {_hhmm(start, off, channel)} is outside the day")
+            _refuse_or_warn(overlap, warnings, WARNINGS.make("tv_outside_day", **label, start=_hhmm(start, off, channel)))
             continue
         if free(off, item.duration_ms):
             place(off, item)
             continue
         clash = next((p for p in placed if off < p.end_ms and off + item.duration_ms > p.offset_ms), None)
-        why = (
-            f"starts {_hhmm(start, off, channel)} but overlaps "
-            + (f"'{_title(clash.title)}' ({_hhmm(start, clash.offset_ms, channel)}–"
-               f"{_hhmm(start, clash.end_ms, channel)})" if clash else "the end of the day")
-        )
+        why = {"start": _hhmm(start, off, channel)}
+        if clash:
+            why |= {"other": _title(clash.title), "other_start": _hhmm(start, clash.offset_ms, channel),
+                    "other_end": _hhmm(start, clash.end_ms, channel)}  # fmt: skip
         if overlap == "refuse":
-            raise TvScheduleError(f"{label} {why}")
+            template = _OVERLAP if clash else _DAY_END
+            raise TvScheduleError(f"{label['programme']} {template.format(**why)}")
         next_slot(item, off, label, why)
     for _, item, label in floating:
-        next_slot(item, 0, label, "")
+        next_slot(item, 0, label, None)
 
     aired = {(p.series, p.episode): p.offset_ms for p in placed if p.kind == "lecture"}
     for i, p in enumerate(placed):
@@ -147,7 +166,7 @@ def build_day(
     occupied = {p.offset_ms for p in placed}
     for so in slot_offsets:
         if so not in occupied and all(not (p.offset_ms <= so < p.end_ms) for p in placed):
-            warnings.append(f"slot {_hhmm(start, so, channel)} has no lecture; filled with fillers")
+            warnings.append(WARNINGS.make("tv_empty_slot", slot=_hhmm(start, so, channel)))
 
     items: list[Item] = []
     rot = _Rotation()
@@ -157,7 +176,7 @@ def build_day(
         items.append(p)
         cursor = p.end_ms
     items.extend(_fill(cursor, day_ms - cursor, None, fillers, rot, warnings, start, channel))
-    result = Day(channel, day, start, end, tuple(items), DayReport(tuple(warnings)))
+    result = Day(channel, day, start, end, tuple(items), DayReport.of(warnings))
     check_day(result)
     return result
 
@@ -191,7 +210,7 @@ def _fill(
     following: Item | None,
     pool: FillerPool,
     rot: _Rotation,
-    warnings: list[str],
+    warnings: list[Message],
     start: datetime,
     channel: Channel,
 ) -> list[Item]:
@@ -234,10 +253,8 @@ def _fill(
     if clock_ms:
         tail.append(Item(0, clock_ms, "clock", dict(pool.clock.title) if pool.clock else {}))
     if rem > 0:
-        warnings.append(
-            f"gap {_hhmm(start, at, channel)}–{_hhmm(start, at + gap, channel)}: "
-            f"{rem / 1000:.3f} s left black (no loop filler or clock can fill it)"
-        )
+        warnings.append(WARNINGS.make("tv_black", start=_hhmm(start, at, channel),
+                                      end=_hhmm(start, at + gap, channel), seconds=f"{rem / 1000:.3f}"))  # fmt: skip
         items.append(Item(0, rem, "black", {"en": "Black"}))
     items += tail
     out: list[Item] = []
@@ -263,14 +280,17 @@ def _programme(s: Series, ep: Episode, kind: str) -> Item:
     )
 
 
-def _refuse_or_warn(policy: str, warnings: list[str], message: str) -> None:
+def _refuse_or_warn(policy: str, warnings: list[Message], message: Message) -> None:
     if policy == "refuse":
-        raise TvScheduleError(message)
+        raise TvScheduleError(message.text)
     warnings.append(message)
 
 
-def _label(s: Series, ep: Episode) -> str:
-    return f"{_title(s.title)} ep. {ep.number}"
+def _label(s: Series, ep: Episode, repeat: bool = False) -> dict[str, str]:
+    """The programme a note names: its English label, and the parts a page words itself."""
+    title = _title(s.title)
+    label = f"{title} ep. {ep.number}" + (" (repeat)" if repeat else "")
+    return {"programme": label, "title": title, "episode": str(ep.number), "repeat": "1" if repeat else ""}
 
 
 def _title(text: Text) -> str:

@@ -495,8 +495,11 @@ async def scenario(base: str, logins: dict[str, str], workdir: Path, shots: Path
 
 
 # what a page says in words: visible text, every aria-label, title and placeholder (hidden parts included
-# for the attributes: a control shown later is judged now), and the document's title
+# for the attributes: a control shown later is judged now), the document's title, what the page left in
+# English (a server's sentence it has no words for: lang="en") and the channel day's builder notes
 PROBE = """() => ({lang: document.documentElement.lang, text: document.body.innerText,
+  english: [...document.body.querySelectorAll('[lang="en"]')].map(e => e.textContent),
+  notes: [...document.querySelectorAll('.tv-notes li')].map(e => e.textContent),
   labels: [...document.querySelectorAll('[aria-label], [title], [placeholder]')].map(e => [e.getAttribute('aria-label'),
     e.getAttribute('title'), e.getAttribute('placeholder')].filter(Boolean).join(' ')).join(' '),
   title: document.title})"""

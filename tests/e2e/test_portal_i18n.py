@@ -73,6 +73,18 @@ def test_each_page_in_each_language_has_no_untranslated_key(portal_run: dict[str
     assert re.search(shown.replace(r"\{min\}", "60"), pages["registrar"]["text"]), (lang, pages["registrar"]["text"][:2000])
 
 
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+def test_the_servers_sentences_are_in_the_language(portal_run: dict[str, Any], lang: str) -> None:
+    """The channel day's builder notes (the demo day has empty slots) come with codes: said in the reader's
+    language, no English sentence left."""
+    pages = seen(portal_run, "languages")[lang]
+    cat = CATALOGUES[lang]
+    eng = pages["engineer"]
+    assert eng["english"] == [] and eng["notes"], (lang, eng["english"], eng["notes"])
+    empty = re.escape(cat["engineer.msg.tv_empty_slot"]).replace(r"\{slot\}", r"\d\d:\d\d")
+    assert all(re.fullmatch(empty, n) for n in eng["notes"]), (lang, eng["notes"])
+
+
 def test_the_profiles_language_wins_over_the_browsers(portal_run: dict[str, Any]) -> None:
     page = seen(portal_run, "languages")["profile_kk_in_english_browser"]
     assert page["lang"] == "kk" and CATALOGUES["kk"]["home.title"] in page["text"]

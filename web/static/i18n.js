@@ -52,3 +52,11 @@ export function translate(root) {
   const title = document.querySelector("title[data-i18n-doc]");
   if (title) document.title = t(title.dataset.i18nDoc);
 }
+
+/** A sentence the server made (fileio/message.py: a stable code, the values it quotes, its English text):
+ * in the reader's language when the area's catalogue words the code (<area>.msg.<code>), else the English
+ * text, which the caller marks lang="en". Returns { text, lang } (lang: null, or "en" for the fallback). */
+export function said(area, code, params, text) {
+  const key = `${area}.msg.${code}`;
+  return code && has(key) ? { text: t(key, params || {}), lang: null } : { text: text || "", lang: "en" };
+}

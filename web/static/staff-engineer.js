@@ -2,7 +2,7 @@
 // CSV downloads, playout status and the as-run log. Data: /api/tv/* (engineer and admin only; the same
 // views are `aulacast tv day|status|as-run`). Times are the channel's (its zone is named on the page).
 import { api, el, num } from "/static/common.js";
-import { t, useLanguage } from "/static/i18n.js";
+import { said, t, useLanguage } from "/static/i18n.js";
 import { section, table } from "/static/staff-kit.js";
 
 export const TITLE = "Channel";
@@ -134,6 +134,21 @@ function asRun(data, tz) {
     t("engineer.asrun.caption", { n: num(data.records.length) }))];
 }
 
+/** The builder's notes (schedules/tv/fill.py WARNINGS) in the reader's language; a note the catalogue does not
+ * know stays in English, marked lang="en". The programme a note names is worded here from its parts. */
+function notes(day) {
+  const list = day.notes?.length === day.warnings.length ? day.notes : day.warnings.map((text) => ({ code: "", params: {}, text }));
+  return el("ul", { class: "tv-notes" }, ...list.map((n) => {
+    const p = { ...n.params };
+    if (p.title !== undefined && p.episode !== undefined) {
+      p.programme = t(p.repeat ? "engineer.msg.programme.repeat" : "engineer.msg.programme", { title: p.title, episode: num(Number(p.episode)) });
+    }
+    if (p.seconds !== undefined) p.seconds = num(Number(p.seconds));
+    const s = said("engineer", n.code, p, n.text);
+    return el("li", s.lang ? { lang: s.lang } : {}, s.text);
+  }));
+}
+
 function downloads(date) {
   const q = `?date=${encodeURIComponent(date)}`;
   const link = (href, key) => el("li", {}, el("a", { href: href + q, download: "" }, t(key)));
@@ -181,7 +196,7 @@ export async function render(page) {
         start: hm(day.start, tz), end: hm(day.end, tz), zone: tz, programmes: num(count("programme")), repeats: num(count("repeat")),
         fillers: minutes(fillerSeconds) })),
       section(t("engineer.timeline"), timeline(day, detail), detail, allItems(day),
-        ...(day.warnings.length ? [el("h3", {}, t("engineer.warnings")), el("ul", { lang: "en" }, ...day.warnings.map((w) => el("li", {}, w)))] : [])),
+        ...(day.warnings.length ? [el("h3", {}, t("engineer.warnings")), notes(day)] : [])),
       section(t("engineer.downloads"), downloads(day.date)),
       section(t("engineer.playout"), ...playout(st, tz, langs)),
       section(t("engineer.asrun"), ...asRun(aired, tz)),

@@ -27,7 +27,7 @@ import yaml
 from orchestrator.channel.playout_state import PlayoutState, write_state
 from orchestrator.cli import main
 from schedules.tv.channelfile import read_channel_file
-from schedules.tv.fill import build_day
+from schedules.tv.fill import WARNINGS, build_day
 from schedules.tv.playlist import AsRunLog, AsRunRecord
 from schedules.tv.xmltv import read_xmltv
 from tests.helpers.support import ROLE_PEOPLE, TEST_DATA, ApiClient, serve_api
@@ -108,6 +108,9 @@ async def test_the_day_as_json_is_the_built_day(eng_api: ApiClient, channel_file
     repeat = next(i for i in items if i["type"] == "repeat")
     assert repeat["start"].startswith("2026-11-26T20:00:00") and repeat["first_shown"].startswith("2026-11-26T09:00")
     assert {i["kind"] for i in items if i["type"] == "filler"} <= {"ident", "loop", "clock", "announcement", "black"}
+    # each warning again with its code and quoted values (the page words them in the reader's language)
+    assert [n["text"] for n in body["notes"]] == body["warnings"] == list(day.report.warnings)
+    assert all(n["code"] in WARNINGS and WARNINGS.make(n["code"], **n["params"]).text == n["text"] for n in body["notes"])
 
 
 async def test_downloads_xmltv_ffplayout_and_a_formula_safe_csv(eng_api: ApiClient, tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from schedules.tv.day import (
     RepeatRule,
     Series,
     TvScheduleError,
+    day_from_dict,
     day_to_json,
     load_day,
     save_day,
@@ -110,6 +111,13 @@ def test_overlap_is_refused_naming_both_or_shifted_and_reported() -> None:
     day = build_day(channel(), DAY, [s], POOL, overlap="shift")
     assert starts(day)["lecture:math:2"] == "12:00:00"
     assert any("moved to 12:00" in w for w in day.report.warnings)
+    # the same with its code and values, for the engineer's page to word (and through the day file)
+    moved = next(n for n in day.report.notes if n.code == "tv_moved")
+    assert dict(moved.params) == {"programme": "Mathematics ep. 2", "title": "Mathematics", "episode": "2", "repeat": "",
+                                  "start": "10:30", "other": "Mathematics", "other_start": "09:00",
+                                  "other_end": "10:40", "moved_to": "12:00"}  # fmt: skip
+    assert moved.text in day.report.warnings
+    assert day_from_dict(json.loads(day_to_json(day))).report == day.report
 
 
 def test_programme_past_the_end_of_the_day_is_refused() -> None:
