@@ -11,6 +11,7 @@ the role travels in the token only for display and for the fan-out flags.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -125,6 +126,18 @@ ROLE_ALIASES: dict[str, dict[str, str]] = {
     "consultation": {"tutor": "host", "student": "participant", "presenter": "participant", "chair": "host"},
     "defense": {"host": "chair", "tutor": "chair", "participant": "audience", "student": "audience"},
 }
+
+
+def presenting(base: Grant, is_presenter: bool) -> Grant:
+    """A consultation participant whom the host made presenter also shares a screen, while it lasts.
+
+    Not in the token: the host hands it over and takes it back in the room (``presenter``), as
+    BigBlueButton's presenter role does; only a participant gains anything (a host has it already,
+    an observer publishes nothing).
+    """
+    if not is_presenter or base.role != "participant" or "screen" in base.publish:
+        return base
+    return dataclasses.replace(base, publish=(*base.publish, "screen"))
 
 
 def room_kind(session_kind: str) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 import socketio
 
 from signaling.backend import Backend, SessionInfo
-from signaling.grants import Grant, JoinClaims
+from signaling.grants import Grant, JoinClaims, presenting
 from signaling.protocol import (
     ProtocolError,
 )
@@ -66,8 +66,10 @@ class Handlers:
     _recovering: bool
 
     async def _grant_now(self, conn: Conn) -> Grant:
-        """What the socket may do now: its join grant, narrowed by a defense sitting's floor."""
-        return conn.claims.grant
+        """What the socket may do now: its join grant, narrowed by a defense sitting's floor or
+        widened by a consultation's presenter (``signaling.grants.presenting``)."""
+        meta = await self.b.rooms.get_meta(conn.session_id)
+        return presenting(conn.claims.grant, meta is not None and meta.presenter == conn.person_id)
 
     async def _enter(self, conn: Conn, member: Member, resumed: bool) -> None:
         sid = conn.session_id

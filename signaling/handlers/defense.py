@@ -64,7 +64,7 @@ class DefenseEvents(Handlers):
 
     async def _grant_now(self, conn: Conn) -> Grant:
         if conn.claims.room_kind != "defense":
-            return conn.claims.grant
+            return await super()._grant_now(conn)
         meta = await self.b.rooms.get_meta(conn.session_id)
         return floor_grant(conn.claims.grant, conn.person_id, meta)
 

@@ -9,6 +9,7 @@ import logging
 from typing import Any
 
 from signaling.backend import MediaRefused
+from signaling.grants import GRANTS, presenting
 from signaling.handlers.base import Conn, Handlers, mods_of, person_of, room_of
 from signaling.protocol import (
     Deny,
@@ -123,13 +124,32 @@ class Moderation(Handlers):
         sid = conn.session_id
         if msg.person_id is not None:
             await self._member(sid, msg.person_id, "presenter")
+        before = await self.b.rooms.get_meta(sid)
+        previous = before.presenter if before is not None else None
         self._metas[sid] = await self.b.rooms.set_meta(sid, presenter=msg.person_id)
         if self.b.media is not None:
+            # one media step: the new presenter may share a screen, the previous one's share ends
+            # (their grant loses it: the media plane unpublishes it), and the stage follows
             with contextlib.suppress(MediaRefused):  # no media room yet: the flag still holds
-                await self.b.media.set_active_speaker(sid, msg.person_id)
+                if conn.claims.room_kind == "defense":  # a sitting's floor governs grants there
+                    await self.b.media.set_active_speaker(sid, msg.person_id)
+                else:
+                    grants = await self._presenter_grants(sid, {previous, msg.person_id}, msg.person_id)
+                    await self.b.media.set_floor(sid, grants, msg.person_id)
         data = {"person_id": msg.person_id, "by": conn.person_id}
         await self.sio.emit("presenter", data, room=room_of(sid))
         return data
+
+    async def _presenter_grants(self, sid: int, people: set[int | None], presenter: int | None
+                                ) -> dict[int, dict[str, bool]]:  # fmt: skip
+        members = await self.b.rooms.members(sid)
+        grants: dict[int, dict[str, bool]] = {}
+        for pid in people:
+            member = members.get(pid) if pid is not None else None
+            base = GRANTS["consultation"].get(member.role) if member is not None else None
+            if member is not None and base is not None:
+                grants[member.person_id] = presenting(base, member.person_id == presenter).media()
+        return grants
 
     async def _on_end(self, conn: Conn, msg: End) -> dict[str, Any]:
         await self.end_session(conn.session_id, reason=msg.reason or "ended by the host", by=conn.person_id)

@@ -489,6 +489,24 @@ async def scenario(base: str, logins: dict[str, str], session_id: int, shots: Pa
             await tutor.page.get_by_role("button", name=f"Make presenter: {timur_name}").click()
             await dana.page.wait_for_selector(f'#grid .tile.presenter[data-person="{timur_id}"]', timeout=15000)
             result["presenter_seen_by_dana"] = True
+            # the presenter gets the share-screen control with the role, and loses it with it (§2)
+            try:
+                await timur.page.wait_for_selector("#screen:not([hidden])", timeout=15000)
+                out: dict[str, Any] = {"control_given": True}
+                await timur.page.get_by_role("button", name="Share screen").click()
+                out["dana_sees"] = await until("dana sees timur's screen", _screen_frames(dana, timur_id), 40)
+                await tutor.page.get_by_role("button", name=f"Stop presenting: {timur_name}").click()
+                await timur.page.wait_for_selector("#screen", state="hidden", timeout=15000)
+
+                async def screen_gone() -> bool:
+                    return not any(t["key"] == f"{timur_id}:screen" for t in (await dana.snap())["tiles"])
+
+                out["gone_for_dana"] = await until("timur's screen leaves dana's page", screen_gone, 30)
+                out["pressed_after"] = await timur.page.get_attribute("#screen", "aria-pressed")
+                result["presenter_screen"] = out
+            except Exception as exc:  # noqa: BLE001 - reported, the test names it
+                result["presenter_screen"] = {"error": f"{type(exc).__name__}: {exc}", "snapshot": await timur.snap()}
+            step("the presenter shared a screen")
             await tutor.page.get_by_role("button", name=f"Remove: {timur_name}").click()
             await timur.page.wait_for_selector("#notice:not([hidden])", timeout=15000)
             result["removed_notice"] = await timur.page.locator("#notice-text").inner_text()

@@ -82,6 +82,11 @@ def test_host_controls_mute_request_presenter_remove(browser_run: dict[str, Any]
     assert browser_run["mute_request"]["mic_button"] == "Mute microphone"
     assert browser_run["mute_request"]["mic_pressed"] == "true"
     assert browser_run["presenter_seen_by_dana"]
+    # made presenter, a student gets the share-screen control; taken back, the share ends (§2)
+    shared = browser_run["presenter_screen"]
+    assert "error" not in shared, shared
+    assert shared["control_given"] and shared["dana_sees"]["frames_after"] > 0
+    assert shared["gone_for_dana"] and shared["pressed_after"] != "true"
     assert "removed" in browser_run["removed_notice"]
 
 

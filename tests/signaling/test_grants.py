@@ -121,3 +121,16 @@ async def test_socket_refuses_expired_wrong_and_revoked_tokens(world: World) -> 
     assert "revoked" in (await stu.wait_for("removed"))["reason"]
     await asyncio.wait_for(stu.disconnected.wait(), 10)
     assert await refused(joined["token"]) == "revoked"
+
+
+def test_a_consultation_presenter_gains_the_screen_and_nobody_else_does() -> None:
+    from signaling.grants import presenting
+
+    participant = grant_for("consultation", "participant")
+    assert not participant.can_publish("screen")
+    assert presenting(participant, True).can_publish("screen")
+    assert presenting(participant, True).can_publish("camera")
+    assert presenting(participant, False) == participant
+    observer, host = grant_for("consultation", "observer"), grant_for("consultation", "host")
+    assert presenting(observer, True) == observer  # publishes nothing: being named changes nothing
+    assert presenting(host, True) == host

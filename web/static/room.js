@@ -325,9 +325,13 @@ function connect() {
     }
   });
   socket.on("presenter", ({ person_id }) => {
+    const before = presenterAllowed();
     state.presenter = person_id;
+    const now = presenterAllowed();
     const m = state.members.get(person_id);
-    announce(m ? t("room.presenter.now", { name: m.name }) : t("room.presenter.none"));
+    const mine = now.includes("screen") && !before.includes("screen");
+    announce(mine ? t("room.presenter.you") : m ? t("room.presenter.now", { name: m.name }) : t("room.presenter.none"));
+    if (!sitting.active && now.includes("screen") !== before.includes("screen")) followFloor(now, before);
     renderPeople();
     renderTiles();
   });
@@ -380,7 +384,7 @@ function enterRoom(w) {
   $("waiting-box").hidden = !state.grant.moderate;
   $("end").hidden = !state.grant.moderate;
   $("mute-all").hidden = !state.grant.moderate;
-  $("screen").hidden = !publishes("screen");
+  $("screen").hidden = !presenterAllowed().includes("screen");
   $("mic").hidden = !state.local?.getAudioTracks().length;
   $("cam").hidden = !state.local?.getVideoTracks().length;
   $("chat-form").hidden = !state.grant.chat;
@@ -695,6 +699,17 @@ function renderWaiting() {
 // --- own controls -------------------------------------------------------------------------------
 
 /** A sitting's floor moved or a mic opened/closed: offer and send exactly what I may publish now. */
+/**
+ * What I may send now outside a sitting: my grant, and a screen while the host has made me
+ * presenter (the server's own rule, signaling/grants.py `presenting`; it refuses anything else).
+ */
+function presenterAllowed() {
+  const base = state.grant?.publish || [];
+  const mine = state.presenter != null && state.presenter === state.you?.person_id;
+  return mine && state.grant?.role === "participant" && !base.includes("screen") ? [...base, "screen"] : base;
+}
+
+/** The sitting's floor, or the presenter role outside one, changed what I may send: follow it. */
 function followFloor(allowed, before = []) {
   const has = (kind) => (state.local?.getTracks() || []).some((t) => t.kind === kind && t.readyState === "live");
   $("mic").hidden = !(has("audio") && allowed.includes("microphone"));
@@ -710,7 +725,7 @@ function followFloor(allowed, before = []) {
   if (!state.link) return;
   const track = (kind) => state.local?.getTracks().find((t) => t.kind === kind && t.readyState === "live") || null;
   state.link.setFloor({ camera: track("video"), microphone: track("audio") }, allowed).catch((e) => {
-    $("status").textContent = `Audio/video could not follow the sitting: ${e.message}`;
+    $("status").textContent = t("room.av.follow", { why: e.message });
   });
   sendMediaState();
   renderTiles();
