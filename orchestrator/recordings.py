@@ -37,11 +37,13 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.orm import Session
 
+from fileio.message import Message, Messages, message_fields
 from media.errors import MediaError
 from media.live.fanout import RoomKind
 from media.live.types import RoomMediaError
-from media.recording.finalise import finalise_interrupted, unfinished, writing_elsewhere
+from media.recording.finalise import finalise_interrupted, reason_without_files, unfinished, writing_elsewhere
 from media.recording.folder import Manifest, RecordingFolder, Timeline, iso_utc, read_manifest
+from media.recording.recorder import STOP_REASONS
 from orchestrator.auth import Identity
 from orchestrator.bus import Event
 from orchestrator.errors import NotFound, UserError
@@ -54,6 +56,21 @@ log = logging.getLogger("aulacast.recordings")
 RECORDINGS = web.AppKey("recordings", object)
 HOST_ROLES = ("host", "chair")
 FINALISE_RETRY_SECONDS = 30.0
+# why a recording stopped though nobody stopped it (beside media's STOP_REASONS): the manifest's reason, the
+# bus event's, and the room's ``recording`` event's, which adds reason_code/reason_params (room.msg.<code>)
+RECORDING_REASONS = Messages({
+    "rec_recorder_stopped": "the recorder stopped",
+    "rec_worker_gone": "media worker gone before the recording ended",
+    "rec_worker_killed": "media worker killed",
+    "rec_service_restarted": "service restarted",
+    "rec_media_refused": "the media server refused: {error}",
+})  # fmt: skip
+
+
+def recording_reason(text: str) -> Message | None:
+    """The code of a recording's stop reason (made here or by media's recorder), whatever track files it names."""
+    base = reason_without_files(text)
+    return RECORDING_REASONS.parse(base) or STOP_REASONS.parse(base)
 REMOTE_RECHECK_SECONDS = 5.0  # how stale a node's idea of another node's recording may be  # a killed service's workers may take this long to notice and exit
 
 
@@ -218,7 +235,8 @@ class Recordings:
                                         "params": params}, kind=kind)  # fmt: skip
             except (RoomMediaError, MediaError) as exc:
                 timeline.close()
-                manifest.status, manifest.reason = "failed", f"the media server refused: {exc}"
+                refused = RECORDING_REASONS.make("rec_media_refused", error=exc)
+                manifest.status, manifest.reason = "failed", refused.text
                 manifest.ended_at = iso_utc(time.time())
                 folder.write_manifest(manifest)
                 log.error("recording of session %s could not start: %s", session_id, exc)
@@ -245,7 +263,7 @@ class Recordings:
                                        {"room_id": media_room_id(session_id), "egress_id": active.recording_id})
             except (RoomMediaError, MediaError) as exc:  # closed with the room already (complete), or its worker died
                 log.info("stopping recording %s: %s", active.recording_id, exc)
-            manifest = await asyncio.to_thread(self._settle, active, "media worker gone before the recording ended")
+            manifest = await asyncio.to_thread(self._settle, active, RECORDING_REASONS.make("rec_worker_gone").text)
         await self._announce(active, manifest, reason)
         return {"recording_id": active.recording_id, "status": manifest.status}
 
@@ -326,7 +344,8 @@ class Recordings:
         if event.type == "egress-stopped":
             active = self.active.get(session_id)
             if active is not None and active.recording_id == event.data.get("egress_id"):
-                return self._lost(session_id, str(event.data.get("reason", "the recorder stopped")), alert=True)
+                why = str(event.data.get("reason") or RECORDING_REASONS.make("rec_recorder_stopped").text)
+                return self._lost(session_id, why, alert=True)
         elif event.type == "room-lost" and session_id in self.active:
             return self._restart_after_loss(session_id)
         elif event.type == "track-added" and session_id not in self.active:
@@ -348,7 +367,7 @@ class Recordings:
             self._deciding.discard(session_id)
 
     async def _restart_after_loss(self, session_id: int) -> None:
-        await self._lost(session_id, "media worker killed", alert=True)
+        await self._lost(session_id, RECORDING_REASONS.make("rec_worker_killed").text, alert=True)
         policy = await self.policy(session_id)
         if policy is not None and policy.on:
             with contextlib.suppress(UserError):
@@ -446,6 +465,7 @@ class Recordings:
         data = {**self.state(session_id), "session_id": session_id}
         if reason:
             data["reason"] = reason
+            data |= message_fields(recording_reason(reason))
         with contextlib.suppress(Exception):
             await server.sio.emit("recording", data, room=f"s{session_id}")
 
@@ -457,7 +477,8 @@ class Recordings:
         deadline = time.monotonic() + FINALISE_RETRY_SECONDS
         while True:
             for path in await asyncio.to_thread(unfinished, self.root, self.host):
-                manifest = await asyncio.to_thread(finalise_interrupted, path, "service restarted")
+                restarted = RECORDING_REASONS.make("rec_service_restarted").text
+                manifest = await asyncio.to_thread(finalise_interrupted, path, restarted)
                 if manifest.status == "interrupted":
                     done += 1
                     await self.svc.bus.publish("recording.ready", {

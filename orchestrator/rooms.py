@@ -43,6 +43,7 @@ from signaling.backend import Backend, MediaRefused, SessionInfo
 from signaling.chat import Chat, ChatPolicy
 from signaling.errors import Unavailable
 from signaling.grants import GrantError, JoinClaims, room_kind, verify
+from signaling.protocol import LEAVE_REASONS
 from signaling.room import RoomStore, make_room_store
 from signaling.server import SignalingServer
 
@@ -277,7 +278,7 @@ def attach(app: web.Application, svc: Services) -> None:
             log.warning("media placement of session %s failed: %s", sid, exc)
 
     async def closed(event: Event) -> None:
-        await server.end_session(int(event.payload["session_id"]), reason="the session's time is over", by=None)
+        await server.end_session(int(event.payload["session_id"]), reason=LEAVE_REASONS.make("time_over").text, by=None)
 
     async def control(event: Event) -> None:
         await server.on_control(event.payload)

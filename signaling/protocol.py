@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from fileio.message import Message, Messages, message_fields
+
 MAX_EVENT_BYTES = 64 * 1024
 MAX_SDP_BYTES = 32 * 1024
 MAX_REASON = 500
@@ -197,6 +199,25 @@ ERROR_CODES = {
     "media_refused": "the media server refused the request",
     "internal": "an unexpected server fault; the server log has the details",
 }
+
+
+# Why a person leaves the room (``denied``, ``removed``, ``session-ended``): the server's and the room page's
+# fixed reasons, sent with ``reason_code``/``reason_params`` beside the English ``reason`` (the page words
+# room.msg.<code>); a reason a host typed has no code and is shown as typed.
+LEAVE_REASONS = Messages({
+    "ended_by_host": "ended by the host",
+    "removed_by_host": "removed by the host",
+    "denied_by_host": "not admitted by the host",
+    "link_revoked": "your join link was revoked",
+    "time_over": "the session's time is over",
+})  # fmt: skip
+
+
+def with_reason_code(data: dict[str, Any], known: Messages = LEAVE_REASONS) -> dict[str, Any]:
+    """``data`` with ``reason_code`` and ``reason_params`` for its ``reason`` (null and {} when it has none)."""
+    reason = data.get("reason")
+    found: Message | None = known.parse(reason) if isinstance(reason, str) and reason else None
+    return {**data, **message_fields(found)}
 
 
 def payload_size(data: Any) -> int:

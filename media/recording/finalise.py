@@ -49,6 +49,14 @@ def last_packet_time(path: Path) -> float | None:
     return last
 
 
+UNREADABLE = "; unreadable track files: "  # what finalise_interrupted adds to a reason
+
+
+def reason_without_files(reason: str) -> str:
+    """The reason a recording stopped, without the track files finalising could not read."""
+    return reason.split(UNREADABLE, 1)[0]
+
+
 def finalise_interrupted(folder: Path, reason: str) -> Manifest:
     """Mark an unfinished recording ``interrupted``; already finished ones are returned unchanged."""
     rec = RecordingFolder(Path(folder))
@@ -67,7 +75,7 @@ def finalise_interrupted(folder: Path, reason: str) -> Manifest:
             track.status = "interrupted"
         ends.append(track.end)
     manifest.status = "interrupted"
-    manifest.reason = reason + (f"; unreadable track files: {', '.join(unreadable)}" if unreadable else "")
+    manifest.reason = reason + (f"{UNREADABLE}{', '.join(unreadable)}" if unreadable else "")
     zero = parse_utc(manifest.started_at)
     manifest.ended_at = iso_utc(zero + max(ends, default=0.0))
     rec.write_manifest(manifest)

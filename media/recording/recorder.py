@@ -35,6 +35,7 @@ from typing import Any, Protocol
 
 import av
 
+from fileio.message import Messages
 from media.errors import MediaError
 from media.recording.folder import Manifest, RecordingFolder, Timeline, TrackEntry, check_id, iso_utc
 from media.recording.track import CODECS, TrackWriter
@@ -42,6 +43,8 @@ from media.recording.track import CODECS, TrackWriter
 log = logging.getLogger(__name__)
 
 NORMAL_ENDS = ("stopped", "room closed")
+# why the recorder stopped by itself (the manifest's reason; the room page words room.msg.<code>)
+STOP_REASONS = Messages({"rec_disk_full": "disk full", "rec_write_failed": "write failed: {error}"})
 SPEECH_LEVEL = 50  # -dBov at or above which (i.e. level <= 50) an audio packet counts as speech
 SPEECH_PACKETS = 3  # this many speech packets in a row start a talk spurt (60 ms of 20 ms packets)
 SILENCE_SECONDS = 0.8  # a talk spurt ends after this long without a speech packet
@@ -283,7 +286,7 @@ class RoomRecorder:
     def _fail(self, exc: BaseException) -> None:
         """A write failed: stop everything now, keep what is written, say why."""
         full = getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT)
-        reason = "disk full" if full else f"write failed: {exc}"
+        reason = (STOP_REASONS.make("rec_disk_full") if full else STOP_REASONS.make("rec_write_failed", error=exc)).text
         log.error("recording %s stopped: %s", self.manifest.recording_id, reason)
         self.stopped = reason
         self._give_back_reserve()

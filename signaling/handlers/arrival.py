@@ -15,6 +15,7 @@ from signaling.handlers.base import Conn, Handlers, mods_of, person_of
 from signaling.protocol import (
     HISTORY_LIMIT,
     ProtocolError,
+    with_reason_code,
 )
 from signaling.room import Member, RoomMeta, admission, default_auto_admit
 
@@ -56,7 +57,8 @@ class Arrival(Handlers):
             meta = await self.b.rooms.ensure_room(sid, defaults)
             self._metas[sid] = meta
             if meta.ended:
-                await self._send(conn.socket_id, "session-ended", {"reason": meta.ended_reason, "by": None})
+                await self._send(conn.socket_id, "session-ended",
+                                 with_reason_code({"reason": meta.ended_reason, "by": None}))  # fmt: skip
                 await self.sio.disconnect(conn.socket_id)
                 return
             member = await self.b.rooms.get_member(sid, c.person_id)

@@ -12,6 +12,7 @@ from signaling.backend import MediaRefused
 from signaling.grants import GRANTS, presenting
 from signaling.handlers.base import Conn, Handlers, mods_of, person_of, room_of
 from signaling.protocol import (
+    LEAVE_REASONS,
     Deny,
     End,
     Hand,
@@ -22,6 +23,7 @@ from signaling.protocol import (
     Presenter,
     ProtocolError,
     Remove,
+    with_reason_code,
 )
 from signaling.room import Member, RoomMeta, default_auto_admit, raise_hand
 
@@ -152,7 +154,8 @@ class Moderation(Handlers):
         return grants
 
     async def _on_end(self, conn: Conn, msg: End) -> dict[str, Any]:
-        await self.end_session(conn.session_id, reason=msg.reason or "ended by the host", by=conn.person_id)
+        await self.end_session(conn.session_id, reason=msg.reason or LEAVE_REASONS.make("ended_by_host").text,
+                               by=conn.person_id)  # fmt: skip
         return {}
 
     async def end_session(self, session_id: int, *, reason: str, by: int | None) -> None:
@@ -196,7 +199,7 @@ class Moderation(Handlers):
                 await self._kick(conn, "removed", {"reason": msg.get("reason", ""), "by": msg.get("by")})
         elif action == "revoke":  # only that session's socket holding that token
             for conn in [c for c in mine if c.claims.jti == msg.get("jti")]:
-                await self._kick(conn, "removed", {"reason": "your join link was revoked", "by": msg.get("by")})
+                await self._kick(conn, "removed", {"reason": LEAVE_REASONS.make("link_revoked").text, "by": msg.get("by")})
         elif action == "end":
             for conn in mine:
                 await self._kick(conn, "session-ended", {"reason": msg.get("reason", ""), "by": msg.get("by")})
@@ -206,7 +209,7 @@ class Moderation(Handlers):
         """Tell a socket why it goes, then disconnect it a moment later (so acks in flight still arrive)."""
         if conn.state in ("room", "lobby"):
             conn.state = "leaving:" + conn.state
-        await self._send(conn.socket_id, event, data)
+        await self._send(conn.socket_id, event, with_reason_code(data))
 
         async def later() -> None:
             await asyncio.sleep(KICK_DELAY)

@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import json
 import os
+import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -117,6 +118,31 @@ def seed_channel(workdir: Path) -> dict[str, Any]:
     return {"date": day.date.isoformat(), "aired": min(6, current), "current": current}
 
 
+SMALL_DISK = "1536k"  # the recording of a language room fills it in seconds: "disk full" (as in test_recording_faults)
+
+
+def small_disk_for(workdir: Path, session_id: int, mounts: list[Path]) -> Path:
+    """A small tmpfs where the server records ``session_id`` (data dir var/, media root var/media): its recording
+    stops by itself, the disk full. Mounted as root (the driver's namespaces keep the host's mounts: unmounted
+    at the end of the run)."""
+    folder = workdir / "var" / "media" / "recordings" / str(session_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={SMALL_DISK}", "tmpfs", str(folder)], check=True,
+                   capture_output=True)  # fmt: skip
+    mounts.append(folder)
+    return folder
+
+
+def unmount(mounts: list[Path]) -> None:
+    for folder in mounts:
+        subprocess.run(["umount", "-l", str(folder)], check=False, capture_output=True)
+
+
+# every text the room's live region (#status) says, kept as it changes (a later announcement replaces it)
+HEARD_JS = """() => { const s = document.getElementById('status'); window.__heard = [];
+  new MutationObserver(() => window.__heard.push(s.textContent)).observe(s, {childList: true, characterData: true, subtree: true}); }"""
+
+
 def seed_language_room(workdir: Path, lang: str) -> int:
     """A consultation open now, hosted by aigerim for dana's group: the room the language pass joins
     (the demo's own consultation is ended for all earlier in the run)."""
@@ -189,6 +215,7 @@ async def scenario(base: str, logins: dict[str, str], workdir: Path, shots: Path
     from playwright.async_api import async_playwright
 
     result["steps"] = []
+    mounts: list[Path] = []  # small disks (small_disk_for), unmounted at the end
 
     def step(name: str) -> None:
         result["steps"].append({"step": name, "t": round(time.monotonic() - rd.T0, 1)})
@@ -367,6 +394,23 @@ async def scenario(base: str, logins: dict[str, str], workdir: Path, shots: Path
                 await host.wait_for_function("() => document.getElementById('chat-error').textContent.length > 0", timeout=30000)
                 got["room: chat refused"] = await host.evaluate(probe)
                 got["room: chat refused"]["error"] = await host.locator("#chat-error").inner_text()
+                if lang != "en":  # the recording stops by itself (its disk is full): both hear why, in the language
+                    stopped: dict[str, Any] = {}
+                    got["room: recording stopped"] = stopped
+                    try:
+                        small_disk_for(workdir, sid, mounts)
+                        for page in (host, dana):
+                            await page.evaluate(HEARD_JS)
+                        await host.wait_for_selector("#rec-toggle:not([hidden])", timeout=20000)
+                        await host.click("#rec-toggle")
+                        await host.wait_for_selector("#rec:not([hidden])", timeout=30000)
+                        for who, page in (("host", host), ("participant", dana)):
+                            await page.wait_for_selector("#rec[hidden]", state="attached", timeout=120000)
+                            await asyncio.sleep(0.5)
+                            stopped[who] = await page.evaluate("() => window.__heard")
+                        stopped["english"] = await host.evaluate("() => [...document.body.querySelectorAll('[lang=\"en\"]')].map(e => e.textContent)")
+                    except Exception as exc:  # noqa: BLE001 - recorded, the test names it
+                        stopped["error"] = f"{type(exc).__name__}: {exc}"
                 await host.screenshot(path=str(shots / f"room-host-{lang}.png"))
                 for ctx, _page in people.values():
                     await ctx.close()
@@ -489,6 +533,7 @@ async def scenario(base: str, logins: dict[str, str], workdir: Path, shots: Path
                 except Exception as exc:
                     result.setdefault("errors", {})[part.__name__] = f"{type(exc).__name__}: {exc}"
         finally:
+            unmount(mounts)
             result["console"] = {n: c[-30:] for n, c in console.items()}
             result["axe"] = AXE_FINDINGS
             await browser.close()

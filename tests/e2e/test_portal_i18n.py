@@ -75,14 +75,21 @@ def test_each_page_in_each_language_has_no_untranslated_key(portal_run: dict[str
 
 @pytest.mark.parametrize("lang", ["kk", "ru"])
 def test_the_servers_sentences_are_in_the_language(portal_run: dict[str, Any], lang: str) -> None:
-    """The channel day's builder notes (the demo day has empty slots) come with codes: said in the reader's
-    language, no English sentence left."""
+    """The channel day's builder notes (the demo day has empty slots) and the room's recording stopping by itself
+    (its disk full) come with codes: said in the reader's language, no English sentence left."""
     pages = seen(portal_run, "languages")[lang]
     cat = CATALOGUES[lang]
     eng = pages["engineer"]
     assert eng["english"] == [] and eng["notes"], (lang, eng["english"], eng["notes"])
     empty = re.escape(cat["engineer.msg.tv_empty_slot"]).replace(r"\{slot\}", r"\d\d:\d\d")
     assert all(re.fullmatch(empty, n) for n in eng["notes"]), (lang, eng["notes"])
+    stopped = pages["room: recording stopped"]
+    assert "error" not in stopped, stopped
+    said = cat["room.rec.stopped.why"].format(why=cat["room.msg.rec_disk_full"])
+    for who in ("host", "participant"):
+        assert said in stopped[who], (lang, who, stopped[who])
+        assert not any("disk full" in heard for heard in stopped[who]), (lang, who, stopped[who])
+    assert stopped["english"] == [], stopped["english"]
 
 
 def test_the_profiles_language_wins_over_the_browsers(portal_run: dict[str, Any]) -> None:

@@ -118,7 +118,8 @@ async def test_socket_refuses_expired_wrong_and_revoked_tokens(world: World) -> 
     assert r.status == 403  # a student cannot revoke
     r = await world.request("POST", f"/api/sessions/{world.consult}/grants/{joined['jti']}/revoke", "tom")
     assert r.status == 200, await r.text()
-    assert "revoked" in (await stu.wait_for("removed"))["reason"]
+    removed = await stu.wait_for("removed")
+    assert "revoked" in removed["reason"] and (removed["reason_code"], removed["reason_params"]) == ("link_revoked", {})
     await asyncio.wait_for(stu.disconnected.wait(), 10)
     assert await refused(joined["token"]) == "revoked"
 

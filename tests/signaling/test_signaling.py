@@ -107,7 +107,8 @@ async def test_moderation_remove_mute_presenter_end(world: World) -> None:
     assert (await stu.wait_for("presenter"))["person_id"] == world.ids["sam"]
 
     assert (await tom.call("remove", {"person_id": world.ids["stu"], "reason": "disruptive"}))["ok"] is True
-    assert (await stu.wait_for("removed"))["reason"] == "disruptive"
+    removed = await stu.wait_for("removed")
+    assert removed["reason"] == "disruptive" and removed["reason_code"] is None  # typed by the host: shown as typed
     await asyncio.wait_for(stu.disconnected.wait(), 10)
     # back again: a removed person waits in the lobby even though the defense auto-admits
     back = await world.socket("stu", world.defense)
@@ -188,6 +189,6 @@ async def test_lifecycle_events_open_and_close_the_room(world: World) -> None:
     stu = await enter(world, "stu", world.defense)
     await world.svc.bus.publish("session.closed", {"session_id": world.defense, "kind": "defense"})
     ended = await stu.wait_for("session-ended")
-    assert ended["by"] is None and "over" in ended["reason"]
+    assert ended["by"] is None and "over" in ended["reason"] and ended["reason_code"] == "time_over"
     await asyncio.wait_for(stu.disconnected.wait(), 10)
     assert f"session-{world.defense}" not in router.owned

@@ -14,14 +14,28 @@ import re
 import pytest
 
 from fileio.message import Messages
+from media.recording.recorder import STOP_REASONS
+from orchestrator.recordings import RECORDING_REASONS
 from schedules.tv.fill import WARNINGS
+from signaling.protocol import LEAVE_REASONS
 from tests.helpers.support import REPO
 
 I18N = REPO / "web" / "static" / "i18n"
 # (page area, catalogue): where each code is worded
 SOURCES: list[tuple[str, Messages]] = [
-    ("engineer", WARNINGS),
+    ("engineer", WARNINGS),  # the channel day's builder notes
+    ("room", LEAVE_REASONS),  # why a person leaves the room (denied, removed, session-ended)
+    ("room", RECORDING_REASONS),  # why a recording stopped (the room's "recording" event)
+    ("room", STOP_REASONS),
 ]
+
+
+def test_no_code_is_used_twice_in_one_area() -> None:
+    seen: dict[tuple[str, str], Messages] = {}
+    for area, messages in SOURCES:
+        for code in messages:
+            assert (area, code) not in seen, (area, code)
+            seen[area, code] = messages
 
 
 def _catalogue(area: str, lang: str) -> dict[str, str]:

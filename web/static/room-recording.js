@@ -3,8 +3,8 @@
 //
 // Self-contained: room.js calls watchRecording(socket, sessionId) once the socket exists. State comes
 // from GET /api/sessions/{id}/recording on (re)connect and the "recording" socket event afterwards.
-import { api, el, announce } from "/static/common.js";
-import { t } from "/static/i18n.js";
+import { api, el, announce, errorText } from "/static/common.js";
+import { said, t } from "/static/i18n.js";
 
 export function watchRecording(socket, sessionId) {
   const header = document.querySelector("header");
@@ -18,7 +18,9 @@ export function watchRecording(socket, sessionId) {
   let on = false;
   let canToggle = false;
 
-  function render(next, reason) {
+  /** r: the "recording" event; why it stopped (orchestrator/recordings.py RECORDING_REASONS) by its code. */
+  function render(next, r = {}) {
+    const reason = r.reason ? said("room", r.reason_code, r.reason_params, r.reason).text : "";
     const changed = next !== on;
     on = next;
     badge.hidden = !on;
@@ -42,12 +44,12 @@ export function watchRecording(socket, sessionId) {
     try {
       await api("POST", `/api/sessions/${sessionId}/recording`, { on: !on });
     } catch (e) {
-      announce(t("room.rec.failed", { why: e.message }));
+      announce(t("room.rec.failed", { why: errorText(e) }));
     } finally {
       toggle.disabled = false;
     }
   });
   socket.on("connect", refresh);
-  socket.on("recording", (r) => render(Boolean(r.on), r.reason));
+  socket.on("recording", (r) => render(Boolean(r.on), r));
   return { refresh, get on() { return on; } };
 }

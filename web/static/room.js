@@ -3,7 +3,7 @@
 // Protocol: docs/signaling-protocol.md. Every control is a labelled button (keyboard first, §10);
 // what happens is announced in the #status live region; chat is a role="log" region.
 import { api, el, announce, errorText, when, whoAmI } from "/static/common.js";
-import { pickLanguage, t, useLanguage, word } from "/static/i18n.js";
+import { pickLanguage, said, t, useLanguage, word } from "/static/i18n.js";
 import { io } from "/static/vendor/socket.io.esm.min.js";
 import { ChatView } from "/static/room-chat.js";
 import { MediaLink, deviceErrorText, levelMeter, listDevices, openLocal } from "/static/room-media.js";
@@ -17,14 +17,9 @@ const sessionId = Number(location.pathname.split("/").filter(Boolean).pop());
 // connect_error codes with the room's own words (room.connect.<code>); others: the error catalogue
 const CONNECT_CODES = ["missing_token", "forged", "expired", "not_yet_valid", "revoked", "not_found", "session_ended", "unavailable"];
 
-// reasons the pages and the server send as fixed English values: shown in the reader's language
-const REASONS = {
-  "removed by the host": "room.reason.removed",
-  "not admitted by the host": "room.reason.denied",
-  "ended by the host": "room.reason.ended",
-  "the session's time is over": "room.reason.timeup",
-};
-const reasonText = (reason) => (REASONS[reason] ? t(REASONS[reason]) : reason);
+// why a person leaves: the server sends a code beside its English reason (signaling/protocol.py LEAVE_REASONS),
+// worded as room.msg.<code>; a reason the host typed has no code and is shown as typed
+const reasonText = (m) => (m.reason_code ? said("room", m.reason_code, m.reason_params, m.reason).text : m.reason);
 
 const state = {
   join: null, // POST /join answer
@@ -216,7 +211,7 @@ async function deviceCheck() {
 
 function emit(event, payload = {}) {
   return state.socket.timeout(20000).emitWithAck(event, payload).catch((e) => ({
-    ok: false, error: { code: "timeout", message: `no answer from the server (${e.message})`, event },
+    ok: false, error: { code: "timeout", message: t("error.timeout", { detail: `no answer from the server (${e.message})` }), event },
   }));
 }
 
@@ -280,10 +275,10 @@ function connect() {
     announce(t("room.lobby.say"));
   });
   socket.on("welcome", (w) => enterRoom(w));
-  const because = (key, reason) => (reason ? t(`${key}.why`, { why: reasonText(reason) }) : t(key));
-  socket.on("denied", (m) => finish("ended", because("room.denied", m.reason)));
-  socket.on("removed", (m) => finish("ended", because("room.removed", m.reason)));
-  socket.on("session-ended", (m) => finish("ended", because("room.ended", m.reason)));
+  const because = (key, m) => (m.reason ? t(`${key}.why`, { why: reasonText(m) }) : t(key));
+  socket.on("denied", (m) => finish("ended", because("room.denied", m)));
+  socket.on("removed", (m) => finish("ended", because("room.removed", m)));
+  socket.on("session-ended", (m) => finish("ended", because("room.ended", m)));
 
   socket.on("member-joined", (m) => {
     state.members.set(m.person_id, m);
@@ -435,7 +430,7 @@ function startMedia() {
   const screen = allowed.includes("screen") ? state.screen?.getVideoTracks()[0] : null;
   link.publish(stream, screen?.readyState === "live" ? screen : null).catch((e) => {
     if (state.link !== link) return;
-    $("status").textContent = t("room.av.failed", { why: e.message });
+    $("status").textContent = t("room.av.failed", { why: errorText(e) });
     setTimeout(() => { if (state.link === link) restartMedia(`publish failed: ${e.message}`); }, 5000);
   });
 }
@@ -725,7 +720,7 @@ function followFloor(allowed, before = []) {
   if (!state.link) return;
   const track = (kind) => state.local?.getTracks().find((t) => t.kind === kind && t.readyState === "live") || null;
   state.link.setFloor({ camera: track("video"), microphone: track("audio") }, allowed).catch((e) => {
-    $("status").textContent = t("room.av.follow", { why: e.message });
+    $("status").textContent = t("room.av.follow", { why: errorText(e) });
   });
   sendMediaState();
   renderTiles();
@@ -788,7 +783,7 @@ async function stopScreen() {
   try {
     await state.link?.unshareScreen();
   } catch (e) {
-    $("status").textContent = t("room.share.stopfailed", { why: e.message });
+    $("status").textContent = t("room.share.stopfailed", { why: errorText(e) });
   }
 }
 
@@ -797,7 +792,7 @@ async function startScreen() {
   try {
     stream = await navigator.mediaDevices.getDisplayMedia({ video: { frameRate: { ideal: 15, max: 30 } }, audio: false });
   } catch (e) {
-    $("status").textContent = e.name === "NotAllowedError" ? t("room.share.cancelled") : t("room.share.failed", { why: e.message });
+    $("status").textContent = e.name === "NotAllowedError" ? t("room.share.cancelled") : t("room.share.failed", { why: errorText(e) });
     return;
   }
   const track = stream.getVideoTracks()[0];
@@ -809,7 +804,7 @@ async function startScreen() {
     await state.link?.shareScreen(track);
     announce(t("room.share.on"));
   } catch (e) {
-    $("status").textContent = t("room.share.failed", { why: e.message });
+    $("status").textContent = t("room.share.failed", { why: errorText(e) });
     stopScreen();
   }
 }

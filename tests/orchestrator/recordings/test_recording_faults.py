@@ -86,7 +86,7 @@ async def test_a_full_disk_stops_the_recording_cleanly_and_the_session_goes_on(
         assert stopped["alert"] is True and stopped["reason"] == "disk full" and stopped["status"] == "interrupted"
         assert ready["status"] == "interrupted"
         off = await tom.wait_for("recording", lambda d: d["on"] is False)
-        assert off["reason"] == "disk full"
+        assert off["reason"] == "disk full" and (off["reason_code"], off["reason_params"]) == ("rec_disk_full", {})
         folder = Path(ready["folder"])
         manifest = read_manifest(folder)
         assert (manifest.status, manifest.reason) == ("interrupted", "disk full")
