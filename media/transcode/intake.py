@@ -17,6 +17,7 @@ from pathlib import Path
 
 import av
 
+from fileio.message import Messages
 from media.errors import MediaError
 from media.transcode.ffmpeg import FFmpeg
 from media.transcode.probe import MediaInfo, NotMediaFile, probe
@@ -25,6 +26,21 @@ from media.transcode.probe import MediaInfo, NotMediaFile, probe
 # whichever is larger) was cut short. Encoders leave small gaps at the end; a truncated file loses more.
 TRUNCATION_SLACK_SECONDS = 1.0
 TRUNCATION_SLACK_FRACTION = 0.02
+
+
+# why a file is refused at intake (beside probe's NOT_MEDIA; the hand-in page words archive.msg.<code>)
+REFUSALS = Messages({
+    "media_no_index": "{file} starts like {container} but cannot be read: its index is missing, so the file was "
+                      "cut short (send the whole file again)",
+    "media_no_picture": "{file} has no picture: a video file is needed",
+    "media_empty": "{file} holds no audio or video packets: the file is empty or cut short",
+    "media_truncated": "{file} is truncated: its header says {stated} s but the data stops at {stops} s "
+                       "(the upload or copy did not finish; send the whole file again)",
+    "media_too_long": "{file} lasts {length}; at most {limit} is accepted",
+    "media_too_tall": "{file} is {width}x{height}; pictures at most {limit} lines tall are accepted",
+    "media_damaged": "{file} is damaged or cut short: reading it failed ({detail})",
+    "media_undecodable": "{file}: no picture in it could be decoded; the file is damaged or cut short",
+})  # fmt: skip
 
 
 class TruncatedMedia(MediaError):
@@ -50,29 +66,26 @@ def inspect(path: Path, limits: IntakeLimits) -> MediaInfo:
     except NotMediaFile:
         container = _container_signature(path)
         if container:
-            raise TruncatedMedia(
-                f"{name} starts like {container} but cannot be read: its index is missing, so the file was "
-                "cut short (send the whole file again)"
-            ) from None
+            raise TruncatedMedia(REFUSALS.make("media_no_index", file=name, container=container).text) from None
         raise
     if limits.require_video and not info.has_video:
-        raise NotMediaFile(f"{name} has no picture: a video file is needed")
+        raise NotMediaFile(REFUSALS.make("media_no_picture", file=name).text)
     ends = _scan(path, name)
     if not ends:
-        raise TruncatedMedia(f"{name} holds no audio or video packets: the file is empty or cut short")
+        raise TruncatedMedia(REFUSALS.make("media_empty", file=name).text)
     if info.duration > 0:
         slack = max(TRUNCATION_SLACK_SECONDS, info.duration * TRUNCATION_SLACK_FRACTION)
         short = min(ends.values())
         if short < info.duration - slack:
-            raise TruncatedMedia(
-                f"{name} is truncated: its header says {info.duration:.1f} s but the data stops at {short:.1f} s "
-                "(the upload or copy did not finish; send the whole file again)"
-            )
+            raise TruncatedMedia(REFUSALS.make("media_truncated", file=name, stated=f"{info.duration:.1f}",
+                                               stops=f"{short:.1f}").text)  # fmt: skip
     duration = info.duration or max(ends.values())
     if duration > limits.max_seconds:
-        raise OverLimit(f"{name} lasts {_clock(duration)}; at most {_clock(limits.max_seconds)} is accepted")
+        raise OverLimit(REFUSALS.make("media_too_long", file=name, length=_clock(duration),
+                                         limit=_clock(limits.max_seconds)).text)  # fmt: skip
     if info.size is not None and info.size[1] > limits.max_height:
-        raise OverLimit(f"{name} is {info.size[0]}x{info.size[1]}; pictures at most {limits.max_height} lines tall are accepted")
+        raise OverLimit(REFUSALS.make("media_too_tall", file=name, width=info.size[0], height=info.size[1],
+                                         limit=limits.max_height).text)  # fmt: skip
     return info if info.duration else MediaInfo(info.path, info.format, duration, info.bit_rate, info.streams)
 
 
@@ -94,9 +107,9 @@ def _scan(path: Path, name: str) -> dict[int, float]:
                     picture_checked = bool(frames)
     except av.error.FFmpegError as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
-        raise TruncatedMedia(f"{name} is damaged or cut short: reading it failed ({reason})") from exc
+        raise TruncatedMedia(REFUSALS.make("media_damaged", file=name, detail=reason).text) from exc
     if not picture_checked and ends:
-        raise TruncatedMedia(f"{name}: no picture in it could be decoded; the file is damaged or cut short")
+        raise TruncatedMedia(REFUSALS.make("media_undecodable", file=name).text)
     return ends
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import av
 
+from fileio.message import Messages
 from media.errors import MediaError
 
 # Demuxers that accept nearly anything and are never a lecture: any text file opens as ``tty``
@@ -86,27 +87,38 @@ class MediaInfo:
         return float(video.frame_rate) if video is not None and video.frame_rate else None
 
 
+# why a file is not media (the hand-in page words archive.msg.<code>); {file} is the path, or the name shown
+NOT_MEDIA = Messages({
+    "media_missing": "{file} does not exist",
+    "media_directory": "{file} is a directory, not a media file",
+    "media_unreadable": "{file} is not a media file ffmpeg can read ({detail})",
+    "media_text": "{file} is not a media file: it looks like text",
+    "media_image": "{file} is not a media file: it is a still image ({format})",
+    "media_no_streams": "{file} is not a media file: it has no audio or video stream",
+})  # fmt: skip
+
+
 def probe(path: str | os.PathLike[str]) -> MediaInfo:
     """Open ``path`` and describe it; ``NotMediaFile`` when it is missing or not audio/video."""
     path = Path(path)
     if not path.exists():
-        raise NotMediaFile(f"{path} does not exist")
+        raise NotMediaFile(NOT_MEDIA.make("media_missing", file=path).text)
     if path.is_dir():
-        raise NotMediaFile(f"{path} is a directory, not a media file")
+        raise NotMediaFile(NOT_MEDIA.make("media_directory", file=path).text)
     try:
         container = av.open(str(path), metadata_errors="ignore")
     except av.error.FFmpegError as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
-        raise NotMediaFile(f"{path} is not a media file ffmpeg can read ({reason})") from exc
+        raise NotMediaFile(NOT_MEDIA.make("media_unreadable", file=path, detail=reason).text) from exc
     with container:
         fmt = container.format.name
         if fmt in TEXT_FORMATS:
-            raise NotMediaFile(f"{path} is not a media file: it looks like text")
+            raise NotMediaFile(NOT_MEDIA.make("media_text", file=path).text)
         if fmt in STILL_IMAGE_FORMATS or fmt.endswith(STILL_IMAGE_SUFFIX):
-            raise NotMediaFile(f"{path} is not a media file: it is a still image ({fmt.removesuffix('_pipe')})")
+            raise NotMediaFile(NOT_MEDIA.make("media_image", file=path, format=fmt.removesuffix("_pipe")).text)
         streams = tuple(_stream_info(stream) for stream in container.streams)
         if not any(s.kind in ("video", "audio") for s in streams):
-            raise NotMediaFile(f"{path} is not a media file: it has no audio or video stream")
+            raise NotMediaFile(NOT_MEDIA.make("media_no_streams", file=path).text)
         duration = _duration(container)
         return MediaInfo(
             path=path,

@@ -38,7 +38,7 @@ from orchestrator import audit
 from orchestrator.api import STAFF, api, services
 from orchestrator.archive.models import Upload
 from orchestrator.archive.policy import handin_access, viewer_of
-from orchestrator.archive.presentations import HANDIN_KINDS, HandinRefused, check_handin
+from orchestrator.archive.presentations import HANDIN_KINDS, HandinRefused, check_handin, upload_message
 from orchestrator.archive.service import (
     archive_of,
     expires_from_now,
@@ -357,6 +357,12 @@ async def tus_delete(request: web.Request) -> web.Response:
     return web.Response(status=204, headers=_tus())
 
 
+def _coded(message: str | None) -> dict[str, Any]:
+    """``message_code`` and ``message_params`` beside an upload's English ``message`` (null and {}: no code)."""
+    found = upload_message(message)
+    return {"message_code": found.code if found else None, "message_params": dict(found.params) if found else {}}
+
+
 @api.route("GET", f"/api/uploads/{_ID}", roles=AUTHENTICATED, summary="What became of an upload: receiving, processing, archived or refused (with the reason)", tags=("uploads",))
 async def upload_status(request: web.Request) -> dict[str, Any]:
     ident = identity(request)
@@ -367,7 +373,8 @@ async def upload_status(request: web.Request) -> dict[str, Any]:
         up = s.get(Upload, upload_id)
         if up is None or (up.owner_id != ident.person_id and not ident.has(*STAFF)):
             raise NotFound("no such upload")
-        return {"id": up.id, "status": up.status, "message": up.message, "kind": up.kind, "filename": up.filename,
+        return {"id": up.id, "status": up.status, "message": up.message, **_coded(up.message), "kind": up.kind,
+                "filename": up.filename,
                 "length": up.length, "received": up.received, "session_id": up.session_id, "asset_id": up.asset_id,
                 "expires_at": up.expires_at.isoformat() if up.status == "receiving" else None}  # fmt: skip
 
@@ -391,7 +398,8 @@ async def my_handins(request: web.Request) -> dict[str, Any]:
                             .order_by(Upload.created_at))  # fmt: skip
             out.append({"session_id": row.id, "title": row.title, "start": row.start_at.isoformat(),
                         "uploads": [{"id": u.id, "kind": u.kind, "filename": u.filename, "status": u.status,
-                                     "message": u.message, "asset_id": u.asset_id} for u in ups]})  # fmt: skip
+                                     "message": u.message, **_coded(u.message), "asset_id": u.asset_id}
+                                    for u in ups]})  # fmt: skip
         return {"defenses": out, "limits": {"presentation": svc.settings.archive.upload_max_bytes,
                                             "written_work": svc.settings.archive.upload_pdf_max_bytes}}  # fmt: skip
 

@@ -18,9 +18,10 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from fileio.message import Message, Messages
 from media.errors import MediaError
-from media.transcode.intake import IntakeLimits, inspect
-from media.transcode.probe import MediaInfo
+from media.transcode.intake import REFUSALS, IntakeLimits, inspect
+from media.transcode.probe import NOT_MEDIA, MediaInfo
 from orchestrator import audit
 from orchestrator.archive.catalogue import Archive
 from orchestrator.archive.models import Asset, Upload
@@ -30,6 +31,30 @@ from orchestrator.store.types import utcnow
 
 HANDIN_KINDS = ("presentation", "written_work")
 PDF_TAIL = 2048  # "%%EOF" must appear this close to the end of a whole PDF
+
+
+# why a hand-in is refused (the upload's message; the hand-in page words archive.msg.<code>). A video's
+# reason is media's (media.transcode NOT_MEDIA/REFUSALS) with AGAIN after it.
+HANDIN_REFUSALS = Messages({
+    "pdf_not_pdf": "{file} is not a PDF file; hand in the written work as PDF",
+    "pdf_cut_short": "{file} is cut short (the PDF has no end marker); upload the whole file again",
+    "pdf_locked": "{file} is password-protected; hand in a PDF the committee can open",
+    "pdf_damaged": "{file} is a damaged PDF ({detail}); export it again and upload it",
+    "pdf_no_pages": "{file} has no pages",
+    "handin_server_error": "the file could not be processed because of a server error; the operator has "
+                           "the details — please upload it again later",
+})  # fmt: skip
+AGAIN = ". Please record or export the presentation again and upload it."
+
+
+def upload_message(text: str | None) -> Message | None:
+    """The code and values of an upload's refusal (made here or by media's intake), else None."""
+    if not text:
+        return None
+    if text.endswith(AGAIN):
+        base = text.removesuffix(AGAIN)
+        return REFUSALS.parse(base) or NOT_MEDIA.parse(base)
+    return HANDIN_REFUSALS.parse(text)
 
 
 class HandinRefused(UserError):
@@ -55,7 +80,7 @@ def check_handin(settings: Settings, path: Path, *, kind: str, filename: str) ->
     except MediaError as exc:
         # Name the student's file, never this server's temporary path.
         message = str(exc).replace(str(path), filename).replace(path.name, filename)
-        raise HandinRefused(f"{message}. Please record or export the presentation again and upload it.") from None
+        raise HandinRefused(f"{message}{AGAIN}") from None
     return Checked(kind, info=info)
 
 
@@ -68,22 +93,22 @@ def _check_pdf(path: Path, filename: str) -> int:
         f.seek(max(0, path.stat().st_size - PDF_TAIL))
         tail = f.read()
     if not head.startswith(b"%PDF-"):
-        raise HandinRefused(f"{filename} is not a PDF file; hand in the written work as PDF")
+        raise HandinRefused(HANDIN_REFUSALS.make("pdf_not_pdf", file=filename).text)
     if b"%%EOF" not in tail:
-        raise HandinRefused(f"{filename} is cut short (the PDF has no end marker); upload the whole file again")
+        raise HandinRefused(HANDIN_REFUSALS.make("pdf_cut_short", file=filename).text)
     try:
         reader = PdfReader(str(path), strict=False)
         if reader.is_encrypted:
-            raise HandinRefused(f"{filename} is password-protected; hand in a PDF the committee can open")
+            raise HandinRefused(HANDIN_REFUSALS.make("pdf_locked", file=filename).text)
         pages = len(reader.pages)
     except HandinRefused:
         raise
     except PdfReadError as exc:
-        raise HandinRefused(f"{filename} is a damaged PDF ({exc}); export it again and upload it") from None
+        raise HandinRefused(HANDIN_REFUSALS.make("pdf_damaged", file=filename, detail=exc).text) from None
     except Exception as exc:  # a malformed PDF makes pypdf fail in many ways; none may escape as a crash
-        raise HandinRefused(f"{filename} is a damaged PDF ({type(exc).__name__}); export it again and upload it") from None
+        raise HandinRefused(HANDIN_REFUSALS.make("pdf_damaged", file=filename, detail=type(exc).__name__).text) from None
     if pages < 1:
-        raise HandinRefused(f"{filename} has no pages")
+        raise HandinRefused(HANDIN_REFUSALS.make("pdf_no_pages", file=filename).text)
     return pages
 
 

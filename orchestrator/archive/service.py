@@ -29,7 +29,13 @@ from sqlalchemy.orm import Session
 from orchestrator import audit
 from orchestrator.archive.catalogue import Archive, IngestResult
 from orchestrator.archive.models import Asset, Upload
-from orchestrator.archive.presentations import Checked, HandinRefused, archive_handin, check_handin
+from orchestrator.archive.presentations import (
+    HANDIN_REFUSALS,
+    Checked,
+    HandinRefused,
+    archive_handin,
+    check_handin,
+)
 from orchestrator.config import Settings
 from orchestrator.errors import UserError
 from orchestrator.store.db import Database
@@ -117,8 +123,7 @@ def process_upload(archive: Archive, upload_id: str, checked: Checked | None = N
     except Exception:
         # Not the student's fault, but retrying at every start would fail the same way: say so and stop.
         log.exception("hand-in processing failed", extra={"upload": upload_id})
-        refuse(archive, upload_id, "the file could not be processed because of a server error; the operator has "
-               "the details — please upload it again later", actor_id=owner)  # fmt: skip
+        refuse(archive, upload_id, HANDIN_REFUSALS.make("handin_server_error").text, actor_id=owner)
         return None
 
 

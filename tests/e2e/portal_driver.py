@@ -396,7 +396,7 @@ async def scenario(base: str, logins: dict[str, str], workdir: Path, shots: Path
                 got["room: chat refused"]["error"] = await host.locator("#chat-error").inner_text()
                 if lang != "en":  # the recording stops by itself (its disk is full): both hear why, in the language
                     stopped: dict[str, Any] = {}
-                    got["room: recording stopped"] = stopped
+                    result.setdefault("recording_stopped", {})[lang] = stopped
                     try:
                         small_disk_for(workdir, sid, mounts)
                         for page in (host, dana):

@@ -83,7 +83,7 @@ def test_the_servers_sentences_are_in_the_language(portal_run: dict[str, Any], l
     assert eng["english"] == [] and eng["notes"], (lang, eng["english"], eng["notes"])
     empty = re.escape(cat["engineer.msg.tv_empty_slot"]).replace(r"\{slot\}", r"\d\d:\d\d")
     assert all(re.fullmatch(empty, n) for n in eng["notes"]), (lang, eng["notes"])
-    stopped = pages["room: recording stopped"]
+    stopped = seen(portal_run, "recording_stopped")[lang]
     assert "error" not in stopped, stopped
     said = cat["room.rec.stopped.why"].format(why=cat["room.msg.rec_disk_full"])
     for who in ("host", "participant"):

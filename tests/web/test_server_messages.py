@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
 from fileio.message import Messages
 from media.recording.recorder import STOP_REASONS
+from media.transcode.intake import REFUSALS
+from media.transcode.probe import NOT_MEDIA
+from orchestrator.archive.presentations import HANDIN_REFUSALS, HandinRefused, check_handin, upload_message
+from orchestrator.config import Settings
 from orchestrator.recordings import RECORDING_REASONS
 from schedules.tv.fill import WARNINGS
 from signaling.protocol import LEAVE_REASONS
@@ -27,6 +32,9 @@ SOURCES: list[tuple[str, Messages]] = [
     ("room", LEAVE_REASONS),  # why a person leaves the room (denied, removed, session-ended)
     ("room", RECORDING_REASONS),  # why a recording stopped (the room's "recording" event)
     ("room", STOP_REASONS),
+    ("archive", HANDIN_REFUSALS),  # why a hand-in is refused (the upload's message, GET /api/uploads)
+    ("archive", REFUSALS),  # ... a video's, by media's intake
+    ("archive", NOT_MEDIA),
 ]
 
 
@@ -70,3 +78,16 @@ def test_a_made_message_reads_back_to_its_code_and_values() -> None:
     assert made.text == "write failed: [Errno 5] I/O error: x"
     assert m.parse(made.text) == made and m.parse("slot 10:30 has no lecture").params == {"slot": "10:30"}
     assert m.parse("something else") is None
+
+
+@pytest.mark.parametrize(("kind", "body", "code"), [("written_work", b"hello", "pdf_not_pdf"),
+                                                    ("presentation", b"just some text\n" * 40, "media_unreadable")])
+def test_a_refused_hand_in_reads_back_to_its_code_with_the_students_file_name(
+    tmp_path: Path, kind: str, body: bytes, code: str
+) -> None:
+    path = tmp_path / "9f3c.part"
+    path.write_bytes(body)
+    with pytest.raises(HandinRefused) as refused:
+        check_handin(Settings(data_dir=tmp_path), path, kind=kind, filename="my talk.webm")
+    found = upload_message(str(refused.value))
+    assert found is not None and found.code == code and found.params["file"] == "my talk.webm", (str(refused.value), found)

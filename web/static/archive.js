@@ -1,5 +1,5 @@
 // The archive: full-text search over titles, descriptions and chat, filtered; only what you may see.
-import { api, el, announce, dayLabel, num, viewer } from "/static/common.js";
+import { api, el, announce, dayLabel, errorText, num, viewer } from "/static/common.js";
 import { pickLanguage, t, useLanguage, word } from "/static/i18n.js";
 
 const form = document.getElementById("search");
@@ -22,7 +22,7 @@ async function run() {
     }
     announce(data.count ? t("archive.count", { n: num(data.count) }) : t("archive.none"));
   } catch (err) {
-    announce(err.message);
+    announce(errorText(err));
   }
 }
 

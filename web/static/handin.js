@@ -2,7 +2,7 @@
 // connection or a closed tab continues where it stopped (the upload's URL is kept in localStorage).
 // The presentation can also be recorded here (MediaRecorder, camera + microphone) and handed in the same way.
 import { api, el, announce, errorText, num, when, whoAmI } from "/static/common.js";
-import { has, pickLanguage, t, useLanguage, word } from "/static/i18n.js";
+import { has, pickLanguage, said, t, useLanguage, word } from "/static/i18n.js";
 
 const CHUNK = 8 * 1024 * 1024;
 const TUS = { "Tus-Resumable": "1.0.0", "X-Requested-With": "aulacast" };
@@ -17,10 +17,17 @@ function b64(text) {
   return btoa(bin);
 }
 
-async function failure(res) {
+async function failure(res, url = null) {
   let error = null;
   try { error = (await res.json()).error; } catch { /* no JSON body */ }
-  const err = new Error(errorText(error, res.statusText));
+  let text = errorText(error, res.statusText);
+  if (error?.code === "refused_upload" && url) { // the upload keeps its refusal with a code: say it in the language
+    try {
+      const up = await api("GET", `/api/uploads/${url.split("/").pop()}`);
+      if (up.status === "refused") text = uploadMessage(up);
+    } catch { /* the server's sentence stays */ }
+  }
+  const err = new Error(text);
   err.status = res.status;
   return err;
 }
@@ -61,7 +68,7 @@ async function tusUpload(file, meta, progress) {
     }
     if (res.status !== 204) {
       if (res.status !== 409 && res.status !== 423) localStorage.removeItem(key);
-      throw await failure(res);
+      throw await failure(res, url);
     }
     retries = 0;
     offset = Number(res.headers.get("Upload-Offset"));
@@ -211,10 +218,11 @@ rec.send.addEventListener("click", async () => {
   if (ok) rec.state.textContent = t("archive.rec.handedin");
 });
 
-/** An upload's stored note: its status said in the page's language, the server's detail after it. */
+/** An upload's stored note: its status said in the page's language; a refusal's reason by its code
+ * (orchestrator/archive/presentations.py HANDIN_REFUSALS, media's intake refusals), else as the server wrote it. */
 function uploadMessage(u) {
   if (u.status === "archived") return t("archive.handin.ok");
-  if (u.status === "refused") return t("archive.handin.refused", { why: u.message });
+  if (u.status === "refused") return t("archive.handin.refused", { why: said("archive", u.message_code, u.message_params, u.message).text });
   return has(`archive.handin.note.${u.status}`) ? t(`archive.handin.note.${u.status}`) : u.message;
 }
 

@@ -1,5 +1,5 @@
 // The archive player: HLS through hls.js (vendored), chapters, and the session's chat replayed in time.
-import { api, el, announce, dayLabel, viewer } from "/static/common.js";
+import { api, el, announce, dayLabel, errorText, viewer } from "/static/common.js";
 import { has, pickLanguage, t, useLanguage } from "/static/i18n.js";
 
 const id = Number(location.pathname.split("/").filter(Boolean).pop());
@@ -88,7 +88,7 @@ function setupEdit(item) {
       document.getElementById("edit-error").textContent = "";
       announce(t("archive.edit.saved"));
     } catch (err) {
-      document.getElementById("edit-error").textContent = err.message;
+      document.getElementById("edit-error").textContent = errorText(err);
     }
   });
 }
@@ -135,7 +135,7 @@ async function main() {
     setupEdit(item);
     playback = await api("GET", `/api/archive/${id}/playback`);
   } catch (err) {
-    announce(err.message);
+    announce(errorText(err));
     document.body.dataset.ready = "1";
     return;
   }

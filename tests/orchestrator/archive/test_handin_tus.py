@@ -18,7 +18,10 @@ from sqlalchemy import func, select
 from tusclient import client as tus
 from tusclient.exceptions import TusCommunicationError
 
+from media.transcode.intake import REFUSALS
+from media.transcode.probe import NOT_MEDIA
 from orchestrator.archive.models import Asset, Upload
+from orchestrator.archive.presentations import HANDIN_REFUSALS
 from orchestrator.archive.service import expire_uploads, upload_path
 from orchestrator.store.types import utcnow
 from tests.helpers.archive import Media
@@ -99,6 +102,9 @@ async def test_the_written_work_is_a_checked_pdf_kept_byte_for_byte(archive_serv
         assert (a.kind, a.media_type, a.dc_type, a.sha256) == ("written_work", "application/pdf", "Text", sha256_of(media.pdf))
 
 
+CODED = {*HANDIN_REFUSALS, *REFUSALS, *NOT_MEDIA}
+
+
 @pytest.mark.parametrize(("which", "kind", "words"), [
     ("text", "presentation", "not a media file"),
     ("truncated_mp4", "presentation", "truncated"),
@@ -117,6 +123,10 @@ async def test_bad_files_are_refused_with_a_reason(archive_server, media: Media,
         assert s.scalar(select(func.count()).select_from(Asset)) == 0
     assert not upload_path(archive_server.settings, up.id).exists()
     assert (await archive_server.call("HEAD", f"/api/uploads/{up.id}", "s1", headers=TUS)).status == 410
+    # the refusal again by its code, naming the student's file (the hand-in page words archive.msg.<code>)
+    got = await (await archive_server.call("GET", f"/api/uploads/{up.id}", "s1")).json()
+    assert got["message"] == up.message and got["message_code"] in CODED, got
+    assert got["message_params"]["file"] == path.name, got
 
 
 async def test_a_truncated_pdf_is_refused(archive_server, media: Media, tmp_path: Path) -> None:
