@@ -7,7 +7,7 @@
 // chair opens it, their microphone; the secretary a microphone once opened; the audience nothing.
 // `allowedNow` mirrors that rule so the page offers only what the server will accept, and the page
 // follows every `floor` and `mic` event by starting or stopping what it sends.
-import { el, announce } from "/static/common.js";
+import { el, announce, errorText } from "/static/common.js";
 import { t } from "/static/i18n.js";
 
 const COMMITTEE = new Set(["chair", "committee", "secretary", "observer"]);
@@ -234,7 +234,7 @@ export class SittingView {
       onclick: async () => {
         const ack = await this.h.emit("mic", { person_id: m.person_id, open: !open });
         document.getElementById("status").textContent = ack.ok
-          ? t(open ? "sitting.mic.closed.for" : "sitting.mic.opened.for", { name: m.name }) : ack.error.message;
+          ? t(open ? "sitting.mic.closed.for" : "sitting.mic.opened.for", { name: m.name }) : errorText(ack.error);
       },
     }, label)];
   }

@@ -112,7 +112,7 @@ async function fetchToken() {
     return await api("POST", `/api/sessions/${sessionId}/join`);
   } catch (e) {
     const own = ["not_participant", "session_ended", "not_found", "config"].includes(e.code);
-    const text = own ? t(`room.join.${e.code}`) : t("room.join.failed", { why: e.message });
+    const text = own ? t(`room.join.${e.code}`) : t("room.join.failed", { why: errorText(e) });
     state.phase = "refused";
     document.body.dataset.phase = "refused";
     notice(text, [scheduleLink(), " ", retryButton()]);
@@ -896,4 +896,4 @@ window.aulacastRoom = {
   setConn("idle", t("room.conn.notyet"));
   await untilOpen();
   await deviceCheck();
-})().catch((e) => notice(t("room.startfailed", { why: e.message }), [retryButton()]));
+})().catch((e) => notice(t("room.startfailed", { why: errorText(e) }), [retryButton()]));
