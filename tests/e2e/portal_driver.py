@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
@@ -118,7 +119,7 @@ def seed_channel(workdir: Path) -> dict[str, Any]:
     return {"date": day.date.isoformat(), "aired": min(6, current), "current": current}
 
 
-SMALL_DISK = "1536k"  # the recording of a language room fills it in seconds: "disk full" (as in test_recording_faults)
+SMALL_DISK = "320k"  # the recording of a language room (two fake cameras) fills it in seconds: "disk full"
 
 
 def small_disk_for(workdir: Path, session_id: int, mounts: list[Path]) -> Path:
@@ -131,6 +132,11 @@ def small_disk_for(workdir: Path, session_id: int, mounts: list[Path]) -> Path:
                    capture_output=True)  # fmt: skip
     mounts.append(folder)
     return folder
+
+
+def disk_report(folder: Path) -> list[str]:
+    """What a small disk holds (a failure's diagnosis): each file and its size."""
+    return [f"{p.relative_to(folder)} {p.stat().st_size}" for p in sorted(folder.rglob("*")) if p.is_file()]
 
 
 def unmount(mounts: list[Path]) -> None:
@@ -405,12 +411,15 @@ async def scenario(base: str, logins: dict[str, str], workdir: Path, shots: Path
                         await host.click("#rec-toggle")
                         await host.wait_for_selector("#rec:not([hidden])", timeout=30000)
                         for who, page in (("host", host), ("participant", dana)):
-                            await page.wait_for_selector("#rec[hidden]", state="attached", timeout=120000)
+                            await page.wait_for_selector("#rec[hidden]", state="attached", timeout=180000)
                             await asyncio.sleep(0.5)
                             stopped[who] = await page.evaluate("() => window.__heard")
                         stopped["english"] = await host.evaluate("() => [...document.body.querySelectorAll('[lang=\"en\"]')].map(e => e.textContent)")
                     except Exception as exc:  # noqa: BLE001 - recorded, the test names it
                         stopped["error"] = f"{type(exc).__name__}: {exc}"
+                        stopped["disk"] = disk_report(workdir / "var" / "media" / "recordings" / str(sid))
+                        with contextlib.suppress(Exception):
+                            stopped["heard"] = await host.evaluate("() => window.__heard")
                 await host.screenshot(path=str(shots / f"room-host-{lang}.png"))
                 for ctx, _page in people.values():
                     await ctx.close()
