@@ -1,7 +1,7 @@
 // Channel (the broadcast engineer's page, issue 13 §3): a channel day as a timeline, its XMLTV / ffplayout /
 // CSV downloads, playout status and the as-run log. Data: /api/tv/* (engineer and admin only; the same
 // views are `aulacast tv day|status|as-run`). Times are the channel's (its zone is named on the page).
-import { api, el, num } from "/static/common.js";
+import { api, el, errorText, num } from "/static/common.js";
 import { said, t, useLanguage } from "/static/i18n.js";
 import { section, table } from "/static/staff-kit.js";
 
@@ -180,7 +180,7 @@ export async function render(page) {
     try {
       day = await api("GET", `/api/tv/day${q}`);
     } catch (e) {
-      body.replaceChildren(el("p", { class: "error", role: "alert" }, e.message));
+      body.replaceChildren(el("p", { class: "error", role: "alert" }, errorText(e)));
       return;
     }
     picker.value = day.date;
