@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from orchestrator.store.models import Attendance, ControlResult, GroupMember, Offering, SessionRecord
 from orchestrator.store.types import utcnow
+from schedules.academic.said import Said
 
 STUDENT_ROLES = ("participant", "presenter")
 """Roles naming the students an individual session is for; a session naming none is the whole group's."""
@@ -43,6 +44,11 @@ class AttendanceTally:
     @property
     def text(self) -> str:
         return f"attended {self.attended} of {self.held} sessions, {self.min_percent} % required"
+
+    @property
+    def said(self) -> Said:
+        """``text`` with its code and values (pages say it in the reader's language)."""
+        return Said.of("plan.attendance", self.text, attended=self.attended, held=self.held, min=self.min_percent)
 
     def to_json(self) -> dict[str, Any]:
         return {"attended": self.attended, "held": self.held, "min_percent": self.min_percent, "met": self.met}

@@ -121,7 +121,7 @@ def _control_results(s: Session, offering_rows: list[Offering], usernames: dict[
             for st in row.values():
                 if st.attendance is None or st.passed is None:
                     continue  # no result yet: the planner says so itself
-                reason = st.attendance.text if not st.attendance.met else ""
+                reason = st.attendance.said if not st.attendance.met else ""
                 out.append(PlanControlResult(usernames[sid], off.code, st.id, bool(st.passed), reason))
     return out
 

@@ -1,8 +1,8 @@
 """CSV roster import: students, tutors and staff with their groups and programmes.
 
     report = parse_roster(text, source="roster.csv")     # every bad row, by line
-    refused = check_roster(session, actor, report)        # rows the actor may not apply, by line
-    if report.ok and not refused and not dry_run: apply_roster(session, report.rows, actor=actor)
+    refused = check_roster(session, actor, report.rows)   # rows the actor may not apply, by line
+    if report.ok and refused.ok and not dry_run: apply_roster(session, report.rows, actor=actor)
 
 Columns (header required, order free): ``username, display_name, roles`` and
 optionally ``group, group_name, programme, email, timezone``. ``roles`` holds
@@ -16,6 +16,7 @@ import csv
 import io
 import re
 from dataclasses import dataclass, field
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
@@ -50,10 +51,16 @@ class RosterReport:
     source: str
     rows: list[RosterRow] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    problems: list[dict[str, Any]] = field(default_factory=list)  # the errors, each with its line, code and values
 
     @property
     def ok(self) -> bool:
         return not self.errors
+
+    def bad(self, line: int | None, code: str, text: str, **params: Any) -> None:
+        """One problem: ``source:line: text`` for the CLI, and ``{line, code, params, message}`` for pages."""
+        self.errors.append(f"{self.source}:{line}: {text}" if line is not None else f"{self.source}: {text}")
+        self.problems.append({"line": line, "code": code, "params": params, "message": text})
 
 
 def parse_roster(text: str, *, source: str = "roster.csv", default_tz: str = "Asia/Almaty") -> RosterReport:
@@ -66,12 +73,11 @@ def parse_roster(text: str, *, source: str = "roster.csv", default_tz: str = "As
     unknown = [c for c in header if c not in REQUIRED + OPTIONAL]
     if missing or unknown:
         if missing:
-            report.errors.append(f"{source}:1: header: missing column(s) {', '.join(missing)}")
+            report.bad(1, "roster.header.missing", f"header: missing column(s) {', '.join(missing)}", columns=", ".join(missing))
         if unknown:
-            report.errors.append(
-                f"{source}:1: header: unknown column(s) {', '.join(unknown)} "
-                f"(known: {', '.join(REQUIRED + OPTIONAL)})"
-            )
+            known = ", ".join(REQUIRED + OPTIONAL)
+            report.bad(1, "roster.header.unknown", f"header: unknown column(s) {', '.join(unknown)} (known: {known})",
+                       columns=", ".join(unknown), known=known)
         return report
     reader.fieldnames = header
     seen: dict[str, int] = {}
@@ -79,41 +85,47 @@ def parse_roster(text: str, *, source: str = "roster.csv", default_tz: str = "As
         for raw in reader:
             line = reader.line_num
             if None in raw:
-                report.errors.append(f"{source}:{line}: row has more fields than the header")
+                report.bad(line, "roster.row.too_long", "row has more fields than the header")
                 continue
             values = {k: (v or "").strip() for k, v in raw.items()}
             if not any(values.values()):
                 continue
-            problems: list[str] = []
+            before = len(report.errors)
+
+            def bad(code: str, text: str, line: int = line, **params: Any) -> None:
+                report.bad(line, code, text, **params)
+
             username = values["username"].lower()
             if not USERNAME.match(username):
-                problems.append(f"username: {values['username']!r} is not a valid username (a-z, 0-9, . _ -)")
+                bad("roster.username.invalid", f"username: {values['username']!r} is not a valid username (a-z, 0-9, . _ -)",
+                    value=values["username"])
             elif username in seen:
-                problems.append(f"username: {username!r} duplicates line {seen[username]}")
+                bad("roster.username.duplicate", f"username: {username!r} duplicates line {seen[username]}",
+                    value=username, other=seen[username])
             else:
                 seen[username] = line
             if not values["display_name"]:
-                problems.append("display_name: empty")
+                bad("roster.display_name.empty", "display_name: empty")
             roles = tuple(r.strip().lower() for r in values["roles"].split(";") if r.strip())
             if not roles:
-                problems.append("roles: empty")
-            bad = [r for r in roles if r not in ROLES]
-            if bad:
-                problems.append(f"roles: unknown {', '.join(bad)} (known: {', '.join(ROLES)})")
+                bad("roster.roles.empty", "roles: empty")
+            unknown_roles = [r for r in roles if r not in ROLES]
+            if unknown_roles:
+                bad("roster.roles.unknown", f"roles: unknown {', '.join(unknown_roles)} (known: {', '.join(ROLES)})",
+                    roles=", ".join(unknown_roles), known=", ".join(ROLES))
             if values.get("email") and (len(values["email"]) > 200 or not EMAIL.match(values["email"])):
-                problems.append(f"email: {values['email'][:80]!r} is not an e-mail address (at most 200 characters)")
+                bad("roster.email.invalid", f"email: {values['email'][:80]!r} is not an e-mail address (at most 200 characters)",
+                    value=values["email"][:80])
             if len(values["display_name"]) > 200:
-                problems.append("display_name: longer than 200 characters")
+                bad("roster.display_name.long", "display_name: longer than 200 characters")
             tz = values.get("timezone") or default_tz
             try:
                 ZoneInfo(tz)
             except (ZoneInfoNotFoundError, ValueError):
-                problems.append(f"timezone: {tz!r} is not an IANA time zone")
+                bad("roster.timezone.invalid", f"timezone: {tz!r} is not an IANA time zone", value=tz)
             if values.get("group") and "student" not in roles:
-                problems.append("group: only students belong to a study group")
-            for p in problems:
-                report.errors.append(f"{source}:{line}: {p}")
-            if not problems:
+                bad("roster.group.not_student", "group: only students belong to a study group")
+            if len(report.errors) == before:
                 report.rows.append(
                     RosterRow(
                         line,
@@ -128,9 +140,9 @@ def parse_roster(text: str, *, source: str = "roster.csv", default_tz: str = "As
                     )
                 )
     except csv.Error as exc:
-        report.errors.append(f"{source}:{reader.line_num}: malformed CSV: {exc}")
+        report.bad(reader.line_num, "roster.malformed", f"malformed CSV: {exc}", detail=str(exc))
     if not report.rows and not report.errors:
-        report.errors.append(f"{source}: no rows")
+        report.bad(None, "roster.empty", "no rows")
     return report
 
 
@@ -144,28 +156,35 @@ class RosterResult:
 class RosterRefused(Forbidden):
     """Rows the actor may not apply (role changes), one message per line; nothing was imported."""
 
-    def __init__(self, errors: list[str]) -> None:
+    def __init__(self, errors: list[str], problems: list[dict[str, Any]] | None = None) -> None:
         super().__init__(f"{len(errors)} row(s) refused; nothing imported", code="roster_refused")
         self.errors = errors
+        self.problems = problems or []
 
 
-def check_roster(s: Session, actor: Identity, rows: list[RosterRow], source: str = "roster.csv") -> list[str]:
-    """Every row whose role change the actor may not make, as ``source:line: roles: reason``."""
-    errors: list[str] = []
+# a refused row is said by its policy decision's code (the decision's English reason stays in ``message``)
+REFUSED_CODES = {"admin_only": "roster.refused.admin_only", "forbidden": "roster.refused.forbidden"}
+
+
+def check_roster(s: Session, actor: Identity, rows: list[RosterRow], source: str = "roster.csv") -> RosterReport:
+    """Every row whose role change the actor may not make: ``errors`` as ``source:line: roles: reason``,
+    ``problems`` with their codes; ``ok`` when there is none."""
+    report = RosterReport(source)
     for row in rows:
         person = s.scalar(select(Person).where(Person.username == row.username))
         decision = can_import_roster_row(actor, None if person is None else person.role_names, row.roles)
         if not decision:
-            errors.append(f"{source}:{row.line}: roles: {row.username}: {decision.reason}")
-    return errors
+            report.bad(row.line, REFUSED_CODES.get(decision.code, "roster.refused.forbidden"),
+                       f"roles: {row.username}: {decision.reason}", username=row.username)
+    return report
 
 
 def apply_roster(s: Session, rows: list[RosterRow], *, actor: Identity, source: str = "roster.csv") -> RosterResult:
     """Create or update every row in one transaction (the caller's); ``RosterRefused`` before any write
     when a row changes roles the actor may not change."""
     refused = check_roster(s, actor, rows, source)
-    if refused:
-        raise RosterRefused(refused)
+    if not refused.ok:
+        raise RosterRefused(refused.errors, refused.problems)
     result = RosterResult()
     programmes = {p.code: p for p in s.scalars(select(Programme))}
     groups = {g.code: g for g in s.scalars(select(Group))}

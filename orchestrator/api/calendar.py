@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from orchestrator import audit
 from orchestrator.api import STAFF, api, services
+from orchestrator.api.staff_schemas import PlanOut
 from orchestrator.calendar_import import (
     CalendarInput,
     current_calendar_row,
@@ -23,8 +24,14 @@ from orchestrator.planning import apply, compute, describe_diff, load_inputs
 from orchestrator.store.models import SessionRecord
 from orchestrator.yamlfile import load_yaml_model
 from schedules.academic.calendar import describe
+from schedules.academic.said import Said
 
 MAX_BODY = 2 * 1024 * 1024
+
+
+def _coded(said: Said | None) -> dict[str, Any]:
+    """A reason's code and the values it quotes (the page says it by ``staff.msg.<code>``)."""
+    return {"code": said.code, "params": said.params_json()} if said is not None else {"code": "", "params": {}}
 
 
 async def read_text(request: web.Request) -> str:
@@ -91,7 +98,7 @@ async def post_curriculum(request: web.Request) -> dict[str, Any]:
 
 @api.route(
     "POST", "/api/plan", roles=STAFF, summary="Plan sessions; dry_run=1 shows the difference only",
-    query={"dry_run": "1 to only show added / moved / cancelled"}, tags=("calendar",),
+    query={"dry_run": "1 to only show added / moved / cancelled"}, tags=("calendar",), response=PlanOut,
 )
 async def post_plan(request: web.Request) -> dict[str, Any]:
     ident = identity(request)
@@ -108,8 +115,9 @@ async def post_plan(request: web.Request) -> dict[str, Any]:
             "updated": [b.key for _a, b in changes.updated],
             "cancelled": [p.key for p in changes.cancelled],
             "unchanged": len(changes.unchanged),
-            "unplaced": [{"key": u.key, "reason": u.reason} for u in result.unplaced],
-            "ineligible": [{"student": i.student_id, "offering": i.offering_id, "reason": i.reason} for i in result.ineligible],
+            "unplaced": [{"key": u.key, "reason": u.reason, **_coded(u.said)} for u in result.unplaced],
+            "ineligible": [{"student": i.student_id, "offering": i.offering_id, "reason": i.reason, **_coded(i.said)}
+                           for i in result.ineligible],
             "summary": describe_diff(changes, result, tz=inputs.calendar.timezone, limit=0)[0],
         }
         if dry:

@@ -19,6 +19,7 @@ from orchestrator.http import identity, parse_body, read_body
 from orchestrator.policy import can_set_password, can_set_roles, load_or_404, visible_groups, visible_people
 from orchestrator.roster import RosterRefused, apply_roster, check_roster, parse_roster
 from orchestrator.store.models import ROLES, AuditEntry, Group, GroupMember, Person, PersonRole
+from schedules.academic.said import Said
 
 MAX_ROSTER_BYTES = 5 * 1024 * 1024
 
@@ -166,15 +167,16 @@ async def import_roster(request: web.Request) -> web.Response:
     dry = request.query.get("dry_run") in ("1", "true", "yes")
     if not report.ok:
         return web.json_response(
-            {"error": {"code": "invalid_roster", "message": f"{len(report.errors)} bad row(s); nothing imported"}, "errors": report.errors},
+            {"error": {"code": "invalid_roster", "message": f"{len(report.errors)} bad row(s); nothing imported"},
+             "errors": report.errors, "problems": report.problems},
             status=422,
         )
 
     def apply(s: Session) -> dict[str, Any]:
         if dry:
             refused = check_roster(s, ident, report.rows)
-            if refused:
-                raise RosterRefused(refused)
+            if not refused.ok:
+                raise RosterRefused(refused.errors, refused.problems)
             return {"dry_run": True, "rows": len(report.rows), "errors": []}
         res = apply_roster(s, report.rows, actor=ident)
         audit.record(s, ident.person_id, "roster.import", "roster", rows=len(report.rows))
@@ -184,7 +186,7 @@ async def import_roster(request: web.Request) -> web.Response:
         return web.json_response(await services(request).db_call(apply))
     except RosterRefused as exc:
         return web.json_response(
-            {"error": {"code": exc.code, "message": str(exc)}, "errors": exc.errors}, status=exc.status,
+            {"error": {"code": exc.code, "message": str(exc)}, "errors": exc.errors, "problems": exc.problems}, status=exc.status,
         )
 
 
@@ -192,8 +194,13 @@ async def import_roster(request: web.Request) -> web.Response:
 async def list_audit(request: web.Request) -> dict[str, Any]:
     def load(s: Session) -> dict[str, Any]:
         rows = s.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(200))
+        broken = audit.verify_chain(s)
+        chain = (Said.of("audit.intact", "The audit chain is intact: no entry was changed or removed.") if broken is None
+                 else Said.of("audit.broken", f"The audit chain is BROKEN at entry {broken}: it or an earlier one was changed "
+                              "or removed.", entry=broken))  # fmt: skip
         return {
-            "intact": audit.verify_chain(s) is None,
+            "intact": broken is None,
+            "chain": chain.as_json(),
             "entries": [
                 {"id": e.id, "at": e.at.isoformat(), "actor_id": e.actor_id, "action": e.action, "target": e.target, "detail": e.detail}
                 for e in rows

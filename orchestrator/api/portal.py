@@ -29,6 +29,7 @@ from orchestrator.store.models import (
     Person,
     SessionRecord,
 )
+from schedules.academic.said import Said
 
 
 def offerings_of(s: Session, actor: Identity) -> list[dict[str, Any]]:
@@ -87,7 +88,8 @@ async def operations_status(svc: Services) -> dict[str, Any]:
         out["database"] = await svc.db_call(db)
         out["database"]["revision"] = await asyncio.to_thread(svc.db.current_revision)  # its own connection
     except Exception as exc:  # shown, not raised: the page exists to say what is broken
-        out["database"] = {"ok": False, "error": str(exc)[:300]}
+        # the page says the code in its language and shows the driver's own words beside it
+        out["database"] = {"ok": False, "error": str(exc)[:300], **Said.of("ops.database.down", "the database did not answer").as_json()}
     if svc.redis is None:
         out["redis"] = {"ok": None, "note": "not configured: this is a single node"}
         out["nodes"] = [svc.node]
@@ -100,8 +102,11 @@ async def operations_status(svc: Services) -> dict[str, Any]:
                 keys = [k.decode() if isinstance(k, bytes) else k async for k in svc.redis.scan_iter("aulacast:node:*:alive")]
             out["redis"] = {"ok": True, "ms": ms}
             out["nodes"] = sorted(k.removeprefix("aulacast:node:").removesuffix(":alive") for k in keys)
+        except TimeoutError:
+            out["redis"] = {"ok": False, "error": "no answer in 2 s", **Said.of("ops.redis.timeout", "Redis did not answer in 2 seconds").as_json()}
+            out["nodes"] = [svc.node]
         except Exception as exc:
-            out["redis"] = {"ok": False, "error": str(exc)[:300]}
+            out["redis"] = {"ok": False, "error": str(exc)[:300], **Said.of("ops.redis.down", "Redis did not answer").as_json()}
             out["nodes"] = [svc.node]
     rooms: dict[int, dict[str, int]] = {}
     server = svc.signaling

@@ -44,8 +44,8 @@ def run_import(args: argparse.Namespace) -> int:
         with db.session() as s:
             if args.dry_run:
                 refused = check_roster(s, OPERATOR, report.rows, str(args.file))
-                if refused:
-                    raise RosterRefused(refused)
+                if not refused.ok:
+                    raise RosterRefused(refused.errors, refused.problems)
                 print(f"{args.file}: {len(report.rows)} row(s) are valid; dry run, nothing imported")
                 return 0
             res = apply_roster(s, report.rows, actor=OPERATOR, source=str(args.file))

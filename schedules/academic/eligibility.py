@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from schedules.academic.model import ControlResult, Ineligible, Offering
+from schedules.academic.said import Said
 
 
 def eligibility(
@@ -17,7 +18,7 @@ def eligibility(
     (e.g. attendance the curriculum requires) is said after "not passed".
     """
     passed: dict[tuple[str, str], bool] = {}
-    why: dict[tuple[str, str], str] = {}
+    why: dict[tuple[str, str], str | Said] = {}
     for r in results:
         if r.offering_id == offering.id:
             k = (r.student_id, r.activity_id)
@@ -27,16 +28,22 @@ def eligibility(
     eligible: list[str] = []
     ineligible: list[Ineligible] = []
     for sid in students:
-        problems = []
+        problems: list[Said] = []
         for act in offering.controls:
             state = passed.get((sid, act.id))
+            label = f"control '{act.name}' ({act.id})"
             if state is None:
-                problems.append(f"no result for control '{act.name}' ({act.id})")
+                problems.append(Said.of("plan.no_result", f"no result for {label}", control=act.name, id=act.id))
             elif not state:
                 reason = why.get((sid, act.id))
-                problems.append(f"control '{act.name}' ({act.id}) not passed" + (f": {reason}" if reason else ""))
+                if reason:
+                    problems.append(Said.of("plan.not_passed.because", f"{label} not passed: {reason}",
+                                            control=act.name, id=act.id, reason=reason))
+                else:
+                    problems.append(Said.of("plan.not_passed", f"{label} not passed", control=act.name, id=act.id))
         if problems:
-            ineligible.append(Ineligible(sid, offering.id, "§29: " + "; ".join(problems)))
+            said = Said.of("plan.ineligible", "§29: " + "; ".join(p.text for p in problems), problems=tuple(problems))
+            ineligible.append(Ineligible(sid, offering.id, said.text, said))
         else:
             eligible.append(sid)
     return eligible, ineligible

@@ -46,6 +46,7 @@ from schedules.academic.model import (
     TeachingWeek,
     Unplaced,
 )
+from schedules.academic.said import Said
 from schedules.errors import PlanError
 
 UNIT_MINUTES = 5
@@ -159,10 +160,10 @@ class Who:
     )
 
     def __init__(self) -> None:
-        self.checks: list[tuple[Busy, str]] = []
+        self.checks: list[tuple[Busy, Said]] = []
         self.reserve: list[Busy] = []
         self.mgroups: list[str] = []  # groups whose "some member busy" this marks
-        self.windows: list[tuple[str, int, int, str]] = []  # (tz, from, to, label): availability to respect
+        self.windows: list[tuple[str, int, int, Said]] = []  # (tz, from, to, label): availability to respect
         self.wmasks: dict[tuple[int, date], int] = {}  # cache of Engine.who_mask
         self.tutor_id: str | None = None
         self.group_id: str | None = None
@@ -195,7 +196,7 @@ class Spec:
         days: tuple[date, ...],
         starts: tuple[int, ...],
         allowed: dict[int, tuple[date, int]],
-        where: str,
+        where: Said,
     ) -> None:
         self.offering = offering
         self.kind = kind
@@ -391,19 +392,22 @@ class Engine:
 
     # -- resources
 
-    def person_window(self, pid: str, role: str) -> tuple[str, int, int, str] | None:
+    def person_window(self, pid: str, role: str) -> tuple[str, int, int, Said] | None:
         p = self.people.get(pid)
         if p is None or p.available is None:
             return None
         tz = p.tz or self.cal.timezone
         a = p.available
-        label = f"outside the availability of {role} {pid} ({tz} {a.start:%H:%M}–{a.end:%H:%M})"
+        frm, to = f"{a.start:%H:%M}", f"{a.end:%H:%M}"
+        label = Said.of("plan.cause.unavailable", f"outside the availability of {role} {pid} ({tz} {frm}–{to})",
+                        role=_role(role), person=pid, tz=tz, start=frm, end=to)
         return (tz, _minutes(a.start), _minutes(a.end), label)
 
     def add_person(self, who: Who, pid: str, role: str) -> None:
-        who.checks.append((self.pbusy[pid], f"{role} {pid} busy"))
+        who.checks.append((self.pbusy[pid], Said.of("plan.cause.person_busy", f"{role} {pid} busy", role=_role(role), person=pid)))
         for g in self.person_groups.get(pid, ()):
-            who.checks.append((self.gbusy[g], f"{role} {pid} busy with group {g}"))
+            who.checks.append((self.gbusy[g], Said.of("plan.cause.person_busy_group", f"{role} {pid} busy with group {g}",
+                                                      role=_role(role), person=pid, group=g)))
             who.reserve.append(self.mbusy[g])
             who.mgroups.append(g)
         who.reserve.append(self.pbusy[pid])
@@ -416,9 +420,10 @@ class Engine:
         linked = dict.fromkeys([gid] + [g for s in members for g in self.person_groups[s]])
         for g in linked:
             who.checks.append(
-                (self.gbusy[g], f"group {gid} busy" if g == gid else f"group {g} (shares students) busy")
+                (self.gbusy[g], Said.of("plan.cause.group_busy", f"group {gid} busy", group=gid) if g == gid
+                 else Said.of("plan.cause.linked_group_busy", f"group {g} (shares students) busy", group=g))
             )
-        who.checks.append((self.mbusy[gid], f"a student of group {gid} busy"))
+        who.checks.append((self.mbusy[gid], Said.of("plan.cause.member_busy", f"a student of group {gid} busy", group=gid)))
         who.reserve.append(self.gbusy[gid])
         windows = {}
         for s in members:
@@ -437,7 +442,7 @@ class Engine:
             self.add_group(who, group_id)
         return who
 
-    def conflict(self, req: Req, u: int) -> str | None:
+    def conflict(self, req: Req, u: int) -> Said | None:
         """Why ``req`` cannot start at unit ``u``, or None when it can."""
         n = req.spec.units
         day, off = divmod(u, UNITS_PER_DAY)
@@ -499,7 +504,7 @@ class Engine:
         minutes: int,
         days: tuple[date, ...],
         starts: tuple[int, ...],
-        where: str,
+        where: Said,
         scope: tuple,
     ) -> Spec:
         spec = Spec(o, kind, title, minutes, days, starts, self.allowed(days, starts, scope), where)
@@ -543,7 +548,7 @@ class Engine:
                 days = pref if rule.strict else pref + [d for d in days if d not in pref]
             else:
                 days = days[dkey[2] :] + days[: dkey[2]]
-            where = f"week {week.number} ({week.days[0]} – {week.days[-1]})"
+            where = _week_where(week.number, week.days)
             cached = self._week_days[dkey] = (tuple(days), where)
         days_t, where = cached
         starts = self.starts(rule.minutes, rule.hours, rule.strict)
@@ -553,18 +558,19 @@ class Engine:
         spec.spread = (o.id, week.number)
         return spec
 
-    def control_spec(self, o: Offering, act: ControlActivity) -> Spec | str:
+    def control_spec(self, o: Offering, act: ControlActivity) -> Spec | Said:
         """The spec of an on-line control, or why it has no days."""
         rule = o.consultation
         starts = self.starts(act.minutes, rule.hours if rule is not None else None, False)
         if act.window_id is not None:
-            days, where = self.window_days(act.window_id), f"window '{act.window_id}'"
+            days, where = self.window_days(act.window_id), _window_where(act.window_id)
             scope: tuple = ("window", act.window_id)
         else:
             week = next((w for w in self.weeks(o.period_id) if w.number == act.week), None)
             if week is None:
-                return f"week {act.week} is not a teaching week of period '{o.period_id}'"
-            days, where = week.days, f"week {week.number} ({week.days[0]} – {week.days[-1]})"
+                return Said.of("plan.not_teaching_week", f"week {act.week} is not a teaching week of period '{o.period_id}'",
+                               week=act.week, period=o.period_id)
+            days, where = week.days, _week_where(week.number, week.days)
             scope = ("week", o.period_id, week.number)
         title = f"{o.discipline}: {act.name}"
         spec = self.spec(o, SessionKind.CONTROL, title, act.minutes, days, starts, where, scope)
@@ -575,7 +581,7 @@ class Engine:
         starts = self.starts(d.slot_minutes, None, False, step=d.slot_minutes)
         title = f"{o.discipline}: course-work defense"
         days = self.window_days(d.window_id)
-        where, scope = f"window '{d.window_id}'", ("window", d.window_id)
+        where, scope = _window_where(d.window_id), ("window", d.window_id)
         spec = self.spec(o, SessionKind.DEFENSE, title, d.slot_minutes, days, starts, where, scope)
         spec.cap = d.max_per_day
         spec.scope = ("window", d.window_id)
@@ -599,8 +605,8 @@ class Engine:
                 continue  # off-line work: counts for §29, needs no session
             key = f"{o.id}/control/{act.id}"
             spec = self.control_spec(o, act)
-            if isinstance(spec, str):
-                unplaced.append(Unplaced(key, o.id, SessionKind.CONTROL, spec))
+            if isinstance(spec, Said):
+                unplaced.append(Unplaced(key, o.id, SessionKind.CONTROL, spec.text, spec))
                 continue
             reqs.append(Req(key, spec, who, len(reqs)))
         ineligible: list[Ineligible] = []
@@ -709,28 +715,34 @@ class Engine:
             return self.search(req, None)
         return None
 
-    def diagnose(self, req: Req) -> str:
+    def diagnose(self, req: Req) -> Said:
         spec = req.spec
         if not spec.days:
-            return f"{spec.where} has no usable day (holidays, blocked periods or no teaching weekday)"
+            return Said.of("plan.no_usable_day",
+                           f"{spec.where} has no usable day (holidays, blocked periods or no teaching weekday)", where=spec.where)
         if not spec.starts:
-            return (
-                f"a {spec.minutes}-minute session does not fit in the allowed hours "
-                f"({self.cal.day_start:%H:%M}–{self.cal.day_end:%H:%M} local, preferences if strict)"
-            )
-        causes: Counter[str] = Counter()
+            frm, to = f"{self.cal.day_start:%H:%M}", f"{self.cal.day_end:%H:%M}"
+            return Said.of("plan.does_not_fit", f"a {spec.minutes}-minute session does not fit in the allowed hours "
+                           f"({frm}–{to} local, preferences if strict)", minutes=spec.minutes, start=frm, end=to)
+        causes: Counter[Said] = Counter()
         n = 0
         for day in spec.days:
             if spec.cap and self.per_day[(spec.offering.id, day)] >= spec.cap:
-                causes[f"the offering's cap of {spec.cap} defenses a day reached"] += len(spec.starts)
+                causes[Said.of("plan.cause.cap", f"the offering's cap of {spec.cap} defenses a day reached", cap=spec.cap)] += len(spec.starts)
                 n += len(spec.starts)
                 continue
             for m in spec.starts:
                 n += 1
-                causes[self.conflict(req, self.unit(day, m)) or "free"] += 1
-        shown = ", ".join(f"{label} ×{count}" for label, count in causes.most_common(4))
-        more = f", {len(causes) - 4} other causes" if len(causes) > 4 else ""
-        return f"no free time in {spec.where}: {n} candidate starts, {shown}{more}"
+                causes[self.conflict(req, self.unit(day, m)) or _FREE] += 1
+        counted = tuple(Said.of("plan.cause.count", f"{label} ×{count}", cause=label, count=count)
+                        for label, count in causes.most_common(4))
+        shown = ", ".join(c.text for c in counted)
+        if len(causes) > 4:
+            more = len(causes) - 4
+            return Said.of("plan.no_free_time.more", f"no free time in {spec.where}: {n} candidate starts, {shown}, {more} other causes",
+                           where=spec.where, n=n, causes=counted, more=more)
+        return Said.of("plan.no_free_time", f"no free time in {spec.where}: {n} candidate starts, {shown}",
+                       where=spec.where, n=n, causes=counted)
 
     def run(
         self, offerings: list[Offering], results: list[ControlResult], previous: list[PlannedSession]
@@ -864,7 +876,7 @@ class Engine:
         sessions = tuple(chain.from_iterable(by_off.get(oid, ()) for oid in self.oids))
         unplaced = [u for oid in self.oids for u in self.pre_unplaced[oid]]
         unplaced += [
-            Unplaced(r.key, r.spec.offering.id, r.spec.kind, self.diagnose(r)) for r in self.failed.values()
+            Unplaced(r.key, r.spec.offering.id, r.spec.kind, (why := self.diagnose(r)).text, why) for r in self.failed.values()
         ]
         unplaced.sort(key=lambda x: x.key)
         ineligible = sorted(
@@ -956,7 +968,7 @@ class Engine:
             return self.defense_spec(o, o.defense)
         assert spec.ref is not None
         new = self.control_spec(o, spec.ref)
-        assert not isinstance(new, str)  # its week was checked unchanged
+        assert not isinstance(new, Said)  # its week was checked unchanged
         return new
 
     def unbook(self, req: Req) -> None:
@@ -988,6 +1000,23 @@ class Engine:
                 del used[day]
         if spec.cap:
             self.per_day[(spec.offering.id, day)] -= 1
+
+
+_FREE = Said.of("plan.cause.free", "free")
+_ROLES = {"tutor": "plan.role.tutor", "student": "plan.role.student", "committee member": "plan.role.committee"}
+
+
+def _role(role: str) -> Said:
+    return Said.of(_ROLES[role], role)
+
+
+def _week_where(number: int, days: tuple[date, ...] | list[date]) -> Said:
+    return Said.of("plan.where.week", f"week {number} ({days[0]} – {days[-1]})",
+                   week=number, start=days[0].isoformat(), end=days[-1].isoformat())
+
+
+def _window_where(window_id: str) -> Said:
+    return Said.of("plan.where.window", f"window '{window_id}'", window=window_id)
 
 
 @cache

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 
+from schedules.academic.said import Said
+
 
 class BlockKind(StrEnum):
     """Why teaching is suspended for a stretch of days."""
@@ -269,7 +271,7 @@ class ControlResult:
     offering_id: str
     activity_id: str
     passed: bool
-    reason: str = ""
+    reason: str | Said = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,6 +311,7 @@ class Unplaced:
     offering_id: str
     kind: SessionKind
     reason: str
+    said: Said | None = None  # the reason with its code and values, for pages in the reader's language
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,6 +321,7 @@ class Ineligible:
     student_id: str
     offering_id: str
     reason: str
+    said: Said | None = None  # the reason with its code and values, for pages in the reader's language
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,7 @@
 // Administration: people and roles, my tokens, the audit log with its chain status.
 import { api, el, num, when } from "/static/common.js";
 import { t, word } from "/static/i18n.js";
-import { section, table } from "/static/staff-kit.js";
+import { said, section, table } from "/static/staff-kit.js";
 
 export const TITLE = "Administration";
 
@@ -29,7 +29,7 @@ export async function render(page, me) {
     section(t("staff.admin.tokens"), table([t("staff.admin.kind"), t("staff.admin.label"), t("staff.admin.created"), t("staff.admin.expires")],
       tokens.map((k) => [word("staff.token", k.kind), k.label, at(k.created_at), at(k.expires_at)]))),
     section(t("staff.admin.audit"), el("p", { class: log.intact ? "ok" : "error", id: "chain" },
-      t(log.intact ? "staff.admin.intact" : "staff.admin.broken")),
+      log.chain ? said(log.chain) : t(log.intact ? "staff.admin.intact" : "staff.admin.broken")),
     table(["#", t("staff.admin.when"), t("staff.admin.who"), t("staff.admin.action"), t("staff.admin.target")],
       log.entries.slice(0, 100).map((e) => [String(e.id), at(e.at), String(e.actor_id ?? "—"), e.action, e.target]), t("staff.admin.newest", { n: num(100) }))),
   );

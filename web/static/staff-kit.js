@@ -1,6 +1,6 @@
 // Shared parts of the staff pages: the page list per role, tables, sections, uploads.
-import { el, errorText } from "/static/common.js";
-import { t } from "/static/i18n.js";
+import { el, errorText, num } from "/static/common.js";
+import { has, t } from "/static/i18n.js";
 
 export const PAGES = [
   { key: "schedule", path: "/schedule", title: "My schedule", roles: null, text: "Your sessions this week, in your time zone; one click to join." },
@@ -49,6 +49,28 @@ export function uploadForm(label, accept, send, out) {
   return el("div", { class: "upload" }, el("label", {}, label, input), el("span", { class: "buttons" }, dry, go));
 }
 
+/** The words of a server-made sentence ({code, params, message}) in the page's language, or null when the
+ * catalogue lacks its code or a code nested in its params (a param may be such a sentence, or a list of them). */
+function saidText(item) {
+  if (!item || typeof item !== "object" || !item.code || !has(`staff.msg.${item.code}`)) return null;
+  const one = (v) => (v && typeof v === "object" ? saidText(v) : typeof v === "number" ? num(v, { useGrouping: false }) : String(v ?? ""));
+  const vars = {};
+  for (const [k, v] of Object.entries(item.params || {})) {
+    const parts = (Array.isArray(v) ? v : [v]).map(one);
+    if (parts.includes(null)) return null;
+    vars[k] = parts.join("; ");
+  }
+  return t(`staff.msg.${item.code}`, vars);
+}
+
+/** A server-made sentence shown in the page's language: t("staff.msg.<code>", params) when the catalogue has
+ * the code, else the server's English words (``message``, ``reason`` or ``english``) marked lang="en". */
+export function said(item, english) {
+  const text = saidText(item);
+  if (text !== null) return el("span", { class: "said" }, text);
+  return el("span", { class: "said", lang: "en" }, english ?? item?.message ?? item?.reason ?? (typeof item === "string" ? item : ""));
+}
+
 /** A raw body request (YAML, CSV) with the JSON answer; refusals carry their rows in e.rows. */
 export async function sendRaw(method, path, contentType, body) {
   const res = await fetch(path, { method, body, credentials: "same-origin",
@@ -56,9 +78,11 @@ export async function sendRaw(method, path, contentType, body) {
   const data = await res.json();
   if (!res.ok) {
     const err = new Error(errorText(data?.error, res.statusText));
-    const rows = data.errors || data.error?.errors;
+    // each bad row with its code (said in the page's language); plain strings only from servers without codes
+    const rows = data.problems || data.error?.problems || data.errors || data.error?.errors;
     if (Array.isArray(rows) && rows.length) {
-      err.rows = [table([t("staff.rows.where"), t("staff.rows.problem")], rows.map((r) => typeof r === "string" ? ["", r] : [String(r.row ?? r.line ?? r.where ?? ""), r.message ?? r.error ?? JSON.stringify(r)]), t("staff.rows.caption"))];
+      err.rows = [table([t("staff.rows.where"), t("staff.rows.problem")], rows.map((r) => typeof r === "string" ? ["", said(null, r)]
+        : [String(r.line ?? r.row ?? r.where ?? ""), said(r, r.message ?? r.error ?? JSON.stringify(r))]), t("staff.rows.caption"))];
     }
     throw err;
   }

@@ -2,7 +2,7 @@
 // unplaced and §29 reports, sessions with filters, gradebooks.
 import { api, el, dayLabel, num, when } from "/static/common.js";
 import { t, word } from "/static/i18n.js";
-import { section, sendRaw, table, uploadForm } from "/static/staff-kit.js";
+import { said, section, sendRaw, table, uploadForm } from "/static/staff-kit.js";
 import { gradebooks } from "/static/staff-tutor.js";
 
 export const TITLE = "Registrar desk";
@@ -19,10 +19,11 @@ function calendarAnswer(data) {
   return out;
 }
 
-export function planAnswer(data) {
-  const sign = [["+", "added", data.added], ["~", "moved", data.moved.map((m) => `${m.key}: ${m.from} → ${m.to}`)],
+export function planAnswer(data, tz) {
+  // the unplaced reasons and §29 reasons are the server's sentences by code (staff-kit said): in the page's language
+  const sign = [["+", "added", data.added], ["~", "moved", data.moved.map((m) => `${m.key}: ${when(m.from, tz, { zone: false })} → ${when(m.to, tz, { zone: false })}`)],
     ["*", "updated", data.updated], ["-", "cancelled", data.cancelled],
-    ["!", "unplaced", data.unplaced.map((u) => `${u.key}: ${u.reason}`)]];
+    ["!", "unplaced", data.unplaced.map((u) => el("span", { class: "unplaced" }, `${u.key}: `, said(u)))]];
   const rows = sign.flatMap(([s, what, list]) => list.map((x) => [s, t(`staff.plan.${what}`), x]));
   const counts = sign.map(([, what, list]) => list.length ? `${t(`staff.plan.${what}`)}: ${num(list.length)}` : "").filter(Boolean);
   return [
@@ -31,7 +32,7 @@ export function planAnswer(data) {
     rows.length ? table(["", t("staff.plan.change"), t("staff.plan.session")], rows, t(data.dry_run ? "staff.plan.would" : "staff.plan.did"))
       : el("p", {}, t("staff.plan.nochange", { n: num(data.unchanged) })),
     ...(data.ineligible.length ? [table([t("staff.plan.student"), t("staff.plan.offering"), t("staff.plan.why")],
-      data.ineligible.map((i) => [String(i.student), String(i.offering), i.reason]), t("staff.plan.ineligible"))] : []),
+      data.ineligible.map((i) => [String(i.student), String(i.offering), said(i)]), t("staff.plan.ineligible"))] : []),
   ];
 }
 
@@ -63,7 +64,7 @@ export async function render(page, me) {
   const applyPlan = el("button", { type: "button", class: "primary", id: "plan-apply" }, t("staff.plan.apply"));
   const plan = async (dry) => {
     planOut.replaceChildren(el("p", { class: "when" }, t("staff.plan.working")));
-    try { planOut.replaceChildren(...planAnswer(await api("POST", `/api/plan${dry ? "?dry_run=1" : ""}`))); }
+    try { planOut.replaceChildren(...planAnswer(await api("POST", `/api/plan${dry ? "?dry_run=1" : ""}`), me.timezone)); }
     catch (e) { planOut.replaceChildren(el("p", { class: "error", role: "alert" }, e.message)); }
   };
   dryPlan.addEventListener("click", () => plan(true));

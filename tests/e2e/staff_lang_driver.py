@@ -1,0 +1,138 @@
+"""Browser run of the staff pages' server-made sentences in Kazakh (issue 13 §4); runs INSIDE a network namespace.
+
+    unshare --net --pid --fork --kill-child python staff_lang_driver.py --workdir W --out result.json --img-dir D
+
+The real ``aulacast serve --demo`` (room_driver.py's namespace set-up and server start) and Debian's
+Chromium with the browser's language set to Kazakh. The registrar uploads a roster with bad rows
+(dry run), a curriculum whose offerings cannot all be placed, then asks for the plan's dry run:
+what the page shows of the roster's rows, the unplaced sessions and the §29 reasons is recorded,
+with every element the page marked ``lang="en"`` (the server's English, shown only for a code the
+catalogue lacks). The pytest side (test_staff_messages_browser.py) judges the JSON written here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import room_driver as rd  # noqa: E402  (the sibling script: namespace, server start, Chromium flags)
+
+BAD_ROSTER = ("username,display_name,roles,email,timezone\n"
+              "Bad Name,Bad Name,student,,\n"
+              "ok.one,,wizard,not-an-address,Mars/Base\n"
+              "ok.one,Again,student,,\n")  # fmt: skip
+# two offerings the planner cannot place in full: a 2-hour consultation in a 1-hour strict window, and
+# three strict Tuesday hours a week for one tutor, with a control in a week the period does not have
+CURRICULUM = """
+offerings:
+  - code: E2E-FIT
+    discipline: DB201
+    group: IS-21
+    period: autumn
+    tutor: aigerim
+    consultations: {per_week: 1, minutes: 120, weekdays: [tue], hours: ["10:00", "11:00"], strict: true}
+  - code: E2E-FULL
+    discipline: DB201
+    group: IS-21
+    period: autumn
+    tutor: aigerim
+    consultations: {per_week: 3, minutes: 60, weekdays: [tue], hours: ["10:00", "11:00"], strict: true}
+    controls:
+      - {id: late, name: Late test, minutes: 60, week: 30}
+"""
+# what the page shows in an element: its text, and the text of every part marked as the server's English
+SHOWN = """(box) => ({text: box.innerText, english: [...box.querySelectorAll('[lang=en]')].map(e => e.textContent)})"""
+
+
+async def scenario(base: str, logins: dict[str, str], shots: Path, result: dict[str, Any]) -> None:
+    from playwright.async_api import async_playwright
+
+    steps: list[dict[str, Any]] = []
+    result["steps"] = steps
+
+    def step(name: str) -> None:
+        steps.append({"step": name, "t": round(time.monotonic() - rd.T0, 1)})
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=rd.CHROMIUM, args=rd.CHROMIUM_ARGS)
+        try:
+            ctx = await browser.new_context(viewport=rd.VIEWPORT, base_url=base, timezone_id="UTC", locale="kk")
+            page = await ctx.new_page()
+            console: list[str] = []
+            page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
+            await page.goto("/login?next=/staff/registrar")
+            await page.fill("input[name=username]", "reg")
+            await page.fill("input[name=password]", logins["reg"])
+            await page.click("button[type=submit]")
+            await page.wait_for_url(lambda url: "/login" not in url, timeout=30000)
+            await page.wait_for_selector("body[data-ready='1']", timeout=30000)
+            result["lang"] = await page.evaluate("() => document.documentElement.lang")
+            step("signed in")
+
+            # the roster's dry run with bad rows: the table of every bad row
+            roster = page.locator("section.staff").nth(1)
+            await roster.locator("input[type=file]").set_input_files(
+                files=[{"name": "roster.csv", "mimeType": "text/csv", "buffer": BAD_ROSTER.encode()}])
+            await roster.locator(".upload .buttons button").first.click()
+            await roster.locator("table.data").wait_for(timeout=30000)
+            result["roster"] = await roster.locator("[aria-live]").first.evaluate(SHOWN)
+            step("roster dry run")
+
+            # offerings that cannot be placed, then the plan's dry run: unplaced and §29 reasons
+            status = await page.evaluate("""async (text) => (await fetch('/api/curriculum?name=e2e.yaml', {method: 'POST',
+              body: text, credentials: 'same-origin', headers: {'Content-Type': 'application/yaml', 'X-Requested-With': 'aulacast'}})).status""",
+                                         CURRICULUM)  # fmt: skip
+            result["curriculum_status"] = status
+            plan = page.locator("#plan-dry").locator("xpath=ancestor::section")
+            await page.click("#plan-dry")
+            # the plan's own answer (the roster's refusal above is an .error too)
+            await plan.locator(".plan-summary, .error").first.wait_for(timeout=120000)
+            result["plan"] = {
+                "text": await plan.inner_text(),
+                "english": await plan.evaluate("(s) => [...s.querySelectorAll('[lang=en]')].map(e => e.textContent)"),
+                "unplaced": await plan.locator(".unplaced").all_inner_texts(),
+                "ineligible": await plan.evaluate("""(s) => [...s.querySelectorAll('table')].slice(1).flatMap(t =>
+                  [...t.querySelectorAll('tbody tr')].map(r => r.innerText))"""),
+            }
+            await page.screenshot(path=str(shots / "staff-registrar-kk-reasons.png"), full_page=True)
+            step("plan dry run")
+            result["console"] = console
+            await ctx.close()
+        finally:
+            await browser.close()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--workdir", type=Path, required=True)
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--img-dir", type=Path, required=True)
+    args = ap.parse_args()
+    args.img_dir.mkdir(parents=True, exist_ok=True)
+    result: dict[str, Any] = {"ok": False}
+    server = None
+    log = args.workdir / "server.log"
+    try:
+        rd.setup_network()
+        base = f"http://127.0.0.1:{rd.PORT}"
+        server = rd.start_server(args.workdir, log)
+        rd.wait_ready(base, server, log)
+        logins = json.loads((args.workdir / "var" / "demo-logins.json").read_text())
+        asyncio.run(scenario(base, logins, args.img_dir, result))
+        result["ok"] = True
+    except Exception as exc:  # the pytest side reports it with the server log
+        result["error"] = f"{type(exc).__name__}: {exc}"
+    finally:
+        rd.finish(server, log, result, args.out)
+    return 0 if result["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
