@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -12,7 +13,9 @@ from orchestrator import audit
 from orchestrator.errors import UserError
 from orchestrator.planning import build_calendar
 from orchestrator.store.models import CalendarRecord
+from schedules.academic.calendar import WEEKDAYS, teaching_weeks, window_days
 from schedules.academic.model import AcademicCalendar
+from schedules.academic.said import Said
 from schedules.errors import ScheduleError
 
 
@@ -58,6 +61,44 @@ def import_calendar(s: Session, inp: CalendarInput, *, actor_id: int | None) -> 
     s.flush()
     audit.record(s, actor_id, "calendar.import", f"calendar:{row.id}", name=cal.name, source=inp.source_name)
     return row
+
+
+DAY_CODES = {
+    "mon": "calendar.day.mon", "tue": "calendar.day.tue", "wed": "calendar.day.wed", "thu": "calendar.day.thu",
+    "fri": "calendar.day.fri", "sat": "calendar.day.sat", "sun": "calendar.day.sun",
+}  # fmt: skip
+
+
+def check_summary(cal: AcademicCalendar) -> dict[str, Any]:
+    """What the calendar check says, for a page: the teaching weeks per period and the notes, each note a
+    ``{code, params, message}`` (the page says it in the reader's language; ``describe`` is the CLI's text)."""
+    periods = []
+    for p in cal.periods:
+        weeks = teaching_weeks(cal, p)
+        periods.append({"id": p.id, "name": p.name, "start": p.start.isoformat(), "end": p.end.isoformat(),
+                        "teaching_weeks": len(weeks), "teaching_days": sum(len(w.days) for w in weeks)})  # fmt: skip
+    days = tuple(Said.of(DAY_CODES[WEEKDAYS[d]], WEEKDAYS[d].capitalize()) for d in sorted(cal.teaching_weekdays))
+    start, end = f"{cal.day_start:%H:%M}", f"{cal.day_end:%H:%M}"
+    notes = [
+        Said.of("calendar.timezone", f"Time zone: {cal.timezone}", timezone=cal.timezone),
+        Said.of("calendar.year", f"Academic year: {cal.year_start} – {cal.year_end}",
+                start=cal.year_start.isoformat(), end=cal.year_end.isoformat()),
+        Said.of("calendar.teaching", f"Teaching days: {' '.join(d.text for d in days)}, {start}–{end} local, "
+                f"sessions start every {cal.slot_minutes} min", days=days, start=start, end=end, step=cal.slot_minutes),
+        Said.of("calendar.counts", f"{len(cal.holidays)} holiday(s), {len(cal.blocked)} blocked period(s), "
+                f"{len(cal.windows)} window(s)", holidays=len(cal.holidays), blocked=len(cal.blocked), windows=len(cal.windows)),
+    ]  # fmt: skip
+    for w in sorted(cal.windows, key=lambda w: w.start):
+        n = len(window_days(cal, w))
+        notes.append(Said.of("calendar.window", f"Window {w.id}: {w.start} – {w.end}, {n} usable day(s)",
+                             id=w.id, start=w.start.isoformat(), end=w.end.isoformat(), days=n))
+    estimated = sorted((h for h in cal.holidays if h.estimated), key=lambda h: h.start)
+    if estimated:
+        shown = tuple(f"{h.start} {h.name}" for h in estimated)
+        notes.append(Said.of("calendar.estimated", f"{len(estimated)} estimated public holiday date(s) not yet confirmed: "
+                             f"{'; '.join(shown)}; check each in the government's decree, then confirm it under "
+                             "public_holidays.confirm", n=len(estimated), days=shown))
+    return {"periods": periods, "notes": [n.as_json() for n in notes]}
 
 
 def current_calendar_row(s: Session) -> CalendarRecord | None:

@@ -10,9 +10,10 @@ from sqlalchemy.orm import Session
 
 from orchestrator import audit
 from orchestrator.api import STAFF, api, services
-from orchestrator.api.staff_schemas import PlanOut
+from orchestrator.api.staff_schemas import CalendarCheckOut, PlanOut
 from orchestrator.calendar_import import (
     CalendarInput,
+    check_summary,
     current_calendar_row,
     import_calendar,
     validate_calendar,
@@ -65,7 +66,7 @@ async def get_calendar(request: web.Request) -> dict[str, Any]:
 
 @api.route(
     "POST", "/api/calendar", roles=STAFF, summary="Import a calendar YAML (all or nothing)", body_type="application/yaml",
-    query={"dry_run": "1 to validate only", "name": "file name used in messages"}, tags=("calendar",),
+    query={"dry_run": "1 to validate only", "name": "file name used in messages"}, tags=("calendar",), response=CalendarCheckOut,
 )
 async def post_calendar(request: web.Request) -> dict[str, Any]:
     ident = identity(request)
@@ -73,9 +74,9 @@ async def post_calendar(request: web.Request) -> dict[str, Any]:
     inp = CalendarInput(text, request.query.get("name", "calendar.yaml")[:200])
     cal = await asyncio.to_thread(validate_calendar, inp)  # parsing is CPU work: never on the event loop
     if request.query.get("dry_run") in ("1", "true"):
-        return {"dry_run": True, "name": cal.name, "description": describe(cal)}
+        return {"dry_run": True, "name": cal.name, "description": describe(cal), **check_summary(cal)}
     row = await services(request).db_call(lambda s: import_calendar(s, inp, actor_id=ident.person_id))
-    return {"dry_run": False, "id": row.id, "name": cal.name}
+    return {"dry_run": False, "id": row.id, "name": cal.name, **check_summary(cal)}
 
 
 @api.route(

@@ -54,3 +54,21 @@ class PlanOut(BaseModel):
     unplaced: list[UnplacedOut]
     ineligible: list[IneligibleOut]
     summary: str = Field(description="the counts in English (the page says them itself)")
+
+
+class PeriodWeeksOut(BaseModel):
+    id: str
+    name: str
+    start: str
+    end: str
+    teaching_weeks: int
+    teaching_days: int
+
+
+class CalendarCheckOut(BaseModel):
+    dry_run: bool
+    name: str
+    id: int | None = Field(None, description="the stored calendar (not on a dry run)")
+    description: str | None = Field(None, description="the whole check in English, as `aulacast calendar check` prints it (dry run)")
+    periods: list[PeriodWeeksOut] = Field(description="teaching weeks and days per period")
+    notes: list[SaidOut] = Field(description="what the check says (time zone, year, teaching days, windows, estimated holidays)")

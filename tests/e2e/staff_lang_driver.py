@@ -3,7 +3,7 @@
     unshare --net --pid --fork --kill-child python staff_lang_driver.py --workdir W --out result.json --img-dir D
 
 The real ``aulacast serve --demo`` (room_driver.py's namespace set-up and server start) and Debian's
-Chromium with the browser's language set to Kazakh. The registrar uploads a roster with bad rows
+Chromium with the browser's language set to Kazakh. The registrar checks a calendar, uploads a roster with bad rows
 (dry run), a curriculum whose offerings cannot all be placed, then asks for the plan's dry run:
 what the page shows of the roster's rows, the unplaced sessions and the §29 reasons is recorded,
 with every element the page marked ``lang="en"`` (the server's English, shown only for a code the
@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import room_driver as rd  # noqa: E402  (the sibling script: namespace, server start, Chromium flags)
 
+CALENDAR = Path(__file__).resolve().parents[2] / "examples" / "calendar-kz-2026-2027.yaml"
 BAD_ROSTER = ("username,display_name,roles,email,timezone\n"
               "Bad Name,Bad Name,student,,\n"
               "ok.one,,wizard,not-an-address,Mars/Base\n"
@@ -75,6 +76,15 @@ async def scenario(base: str, logins: dict[str, str], shots: Path, result: dict[
             await page.wait_for_selector("body[data-ready='1']", timeout=30000)
             result["lang"] = await page.evaluate("() => document.documentElement.lang")
             step("signed in")
+
+            # the calendar's check (dry run): teaching weeks per period and the check's notes
+            calendar = page.locator("section.staff").nth(0)
+            await calendar.locator("input[type=file]").set_input_files(
+                files=[{"name": CALENDAR.name, "mimeType": "application/yaml", "buffer": CALENDAR.read_bytes()}])
+            await calendar.locator(".upload .buttons button").first.click()
+            await calendar.locator(".cal-notes").wait_for(timeout=60000)
+            result["calendar"] = await calendar.locator("[aria-live]").first.evaluate(SHOWN)
+            step("calendar check")
 
             # the roster's dry run with bad rows: the table of every bad row
             roster = page.locator("section.staff").nth(1)

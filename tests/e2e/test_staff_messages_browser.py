@@ -1,6 +1,6 @@
 """Issue 13 §4 in Chromium: in Kazakh, the registrar's page says the server's reasons in Kazakh.
 
-A roster upload with bad rows (dry run) and a plan whose sessions cannot all be placed, with a
+A calendar check, a roster upload with bad rows (dry run) and a plan whose sessions cannot all be placed, with a
 student kept from a defense by §29: the bad rows, the unplaced reasons and the §29 reasons are
 shown by their codes from the staff catalogue (web/static/staff-kit.js ``said``), with no English
 reason text and nothing marked as the server's English. The run: staff_lang_driver.py.
@@ -64,3 +64,12 @@ def test_the_plans_unplaced_and_section_29_reasons_are_said_in_kazakh(staff_kk: 
     # the demo: timur has not passed the databases midterm (§29)
     timur = [r for r in plan["ineligible"] if r.startswith("timur")]
     assert timur and phrase("plan.ineligible") in timur[0] and phrase("plan.not_passed") in timur[0], plan["ineligible"]
+
+
+def test_the_calendar_check_is_said_in_kazakh(staff_kk: dict[str, Any]) -> None:
+    cal = staff_kk["calendar"]
+    assert cal["english"] == [], cal
+    assert not re.search(r"Teaching days|Time zone|Academic year|usable day|not yet confirmed", cal["text"]), cal["text"]
+    for code in ("calendar.teaching", "calendar.year", "calendar.window", "calendar.estimated"):
+        assert phrase(code) in cal["text"], (code, phrase(code), cal["text"])
+    assert KK["staff.cal.caption"] in cal["text"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import time
+from typing import Any
 
 import jsonschema
 from openapi_spec_validator import validate
@@ -35,12 +36,12 @@ STAFF = REPO / "web" / "static" / "i18n" / "staff"
 LANGS = ("kk", "ru", "en")
 CODE = r'"([a-z_]+(?:\.[a-z_]+)+)"'
 # how a code is written where a sentence is made: Said.of("x", ...); a roster problem bad("x", ...) or
-# report.bad(line, "x", ...); the tables of codes chosen at run time (roles, refused rows)
+# report.bad(line, "x", ...); the tables of codes chosen at run time (roles, refused rows, weekdays)
 PATTERNS = (
     re.compile(r"\bSaid\.of\(\s*" + CODE),
     re.compile(r"\bbad\((?:[^,()\"]+,\s*)?" + CODE),
 )
-TABLES = re.compile(r"^(?:_ROLES|REFUSED_CODES) = \{(.*?)\}$", re.M | re.S)
+TABLES = re.compile(r"^(?:_ROLES|REFUSED_CODES|DAY_CODES) = \{(.*?)\}(?:  # fmt: skip)?$", re.M | re.S)
 
 
 def server_codes() -> set[str]:
@@ -181,3 +182,25 @@ async def test_the_plan_answer_has_codes_and_matches_its_published_schema(demo: 
     timur = next(i for i in body["ineligible"] if i["student"] == "timur")
     assert timur["code"] == "plan.ineligible" and timur["params"]["problems"][0]["code"] == "plan.not_passed", timur
     assert timur["params"]["problems"][0]["message"] in timur["reason"]
+
+
+def test_the_calendar_check_is_catalogued() -> None:
+    """The example calendar's check: teaching weeks per period and every note by its code (estimated holidays too)."""
+    from orchestrator.calendar_import import CalendarInput, check_summary, validate_calendar
+
+    path = REPO / "examples" / "calendar-kz-2026-2027.yaml"
+    cal = validate_calendar(CalendarInput(path.read_text(encoding="utf-8"), str(path)))
+    out = check_summary(cal)
+    assert [(p["id"], p["teaching_weeks"]) for p in out["periods"]] == [("autumn", 15), ("spring", 14)]
+    codes, en = server_codes(), catalogue("en")
+
+    def walk(item: dict[str, Any]) -> list[dict[str, Any]]:
+        nested = [x for v in item["params"].values() for x in (v if isinstance(v, list) else [v]) if isinstance(x, dict)]
+        return [item, *[y for x in nested for y in walk(x)]]
+
+    seen = set()
+    for note in out["notes"]:
+        for item in walk(note):
+            assert item["code"] in codes and placeholders(en[f"staff.msg.{item['code']}"]) == set(item["params"]), item
+            seen.add(item["code"])
+    assert {"calendar.teaching", "calendar.day.sat", "calendar.window", "calendar.estimated"} <= seen, seen

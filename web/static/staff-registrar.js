@@ -8,14 +8,14 @@ import { gradebooks } from "/static/staff-tutor.js";
 export const TITLE = "Registrar desk";
 
 function calendarAnswer(data) {
-  const d = data.description || {};
+  // the check's periods and notes come with codes (staff-kit said); the server's English description is for the CLI
   const out = [el("p", {}, data.dry_run ? t("staff.cal.checked", { name: data.name }) : t("staff.cal.imported", { name: data.name, id: data.id }))];
-  const periods = d.periods || d.teaching_weeks || [];
-  if (Array.isArray(periods) && periods.length) {
+  const periods = data.periods || [];
+  if (periods.length) {
     out.push(table([t("staff.cal.period"), t("staff.cal.from"), t("staff.cal.to"), t("staff.cal.weeks")],
-      periods.map((p) => [p.name || p.id, p.start, p.end, String(p.teaching_weeks ?? p.weeks ?? "")]), t("staff.cal.caption")));
+      periods.map((p) => [p.name || p.id, p.start, p.end, num(p.teaching_weeks)]), t("staff.cal.caption")));
   }
-  if (typeof d === "string") out.push(el("pre", {}, d));
+  if ((data.notes || []).length) out.push(el("ul", { class: "cal-notes" }, ...data.notes.map((n) => el("li", {}, said(n)))));
   return out;
 }
 
