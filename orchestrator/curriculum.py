@@ -115,12 +115,26 @@ class Curriculum(_Strict):
     offerings: list[OfferingIn] = Field(default_factory=list)
 
 
+class CurriculumRefused(UserError):
+    """Offerings naming what does not exist; nothing was written. ``problems``: each with its place, code and values."""
+
+    def __init__(self, message: str, problems: list[dict[str, Any]]) -> None:
+        super().__init__(message)
+        self.problems = problems
+
+
 def apply_curriculum(s: Session, cur: Curriculum, *, source: str = "curriculum") -> dict[str, int]:
     """Create or update disciplines and offerings by code; refuses unknown people/groups, writes nothing then."""
     people = {p.username: p for p in s.scalars(select(Person))}
     groups = {g.code: g for g in s.scalars(select(Group))}
     disciplines = {d.code: d for d in s.scalars(select(Discipline))}
     problems: list[str] = []
+    coded: list[dict[str, Any]] = []
+
+    def bad(code: str, where: str, text: str, **params: Any) -> None:
+        problems.append(f"{source}: {where}: {text}")
+        coded.append({"where": where, "code": code, "params": params, "message": text})
+
     for d in cur.disciplines:
         row = disciplines.get(d.code) or Discipline(code=d.code, title=d.title)
         row.title, row.titles = d.title, d.titles or None
@@ -130,19 +144,20 @@ def apply_curriculum(s: Session, cur: Curriculum, *, source: str = "curriculum")
     s.flush()
     counts = {"disciplines": len(cur.disciplines), "offerings": 0}
     for i, o in enumerate(cur.offerings):
-        where = f"{source}: offerings[{i}] ({o.code})"
+        where = f"offerings[{i}] ({o.code})"
         if o.discipline not in disciplines:
-            problems.append(f"{where}: unknown discipline {o.discipline!r}")
+            bad("curriculum.unknown_discipline", where, f"unknown discipline {o.discipline!r}", value=o.discipline)
         if o.group not in groups:
-            problems.append(f"{where}: unknown group {o.group!r}")
+            bad("curriculum.unknown_group", where, f"unknown group {o.group!r}", value=o.group)
         tutor = people.get(o.tutor)
         if tutor is None or not (tutor.role_names & {"tutor", "teacher"}):
-            problems.append(f"{where}: {o.tutor!r} is not a tutor or teacher")
+            bad("curriculum.not_tutor", where, f"{o.tutor!r} is not a tutor or teacher", value=o.tutor)
         for member in o.defense.committee if o.defense else []:
             if member not in people:
-                problems.append(f"{where}: unknown committee member {member!r}")
+                bad("curriculum.unknown_committee", where, f"unknown committee member {member!r}", value=member)
     if problems:
-        raise UserError("; ".join(problems[:5]) + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""))
+        raise CurriculumRefused(
+            "; ".join(problems[:5]) + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""), coded)
     existing = {o.code: o for o in s.scalars(select(Offering))}
     for o in cur.offerings:
         rules = o.model_dump(include={"consultations", "controls", "defense"}, exclude_none=True)

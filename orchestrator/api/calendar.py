@@ -18,7 +18,7 @@ from orchestrator.calendar_import import (
     import_calendar,
     validate_calendar,
 )
-from orchestrator.curriculum import Curriculum, apply_curriculum
+from orchestrator.curriculum import Curriculum, CurriculumRefused, apply_curriculum
 from orchestrator.errors import NotFound, UserError
 from orchestrator.http import AUTHENTICATED, identity, read_body
 from orchestrator.planning import apply, compute, describe_diff, load_inputs
@@ -83,7 +83,7 @@ async def post_calendar(request: web.Request) -> dict[str, Any]:
     "POST", "/api/curriculum", roles=STAFF, summary="Import disciplines and offerings (YAML, all or nothing)",
     body_type="application/yaml", query={"name": "file name used in messages"}, tags=("calendar",),
 )
-async def post_curriculum(request: web.Request) -> dict[str, Any]:
+async def post_curriculum(request: web.Request) -> dict[str, Any] | web.Response:
     ident = identity(request)
     name = request.query.get("name", "curriculum.yaml")[:200]
     text = await read_text(request)
@@ -94,7 +94,10 @@ async def post_curriculum(request: web.Request) -> dict[str, Any]:
         audit.record(s, ident.person_id, "curriculum.import", name, **counts)
         return counts
 
-    return await services(request).db_call(run)
+    try:
+        return await services(request).db_call(run)
+    except CurriculumRefused as exc:  # each bad offering with its code, for the page's table of bad rows
+        return web.json_response({"error": {"code": exc.code, "message": str(exc)}, "problems": exc.problems}, status=exc.status)
 
 
 @api.route(

@@ -29,6 +29,7 @@ BAD_ROSTER = ("username,display_name,roles,email,timezone\n"
               "Bad Name,Bad Name,student,,\n"
               "ok.one,,wizard,not-an-address,Mars/Base\n"
               "ok.one,Again,student,,\n")  # fmt: skip
+BAD_CURRICULUM = "offerings:\n  - {code: E2E-BAD, discipline: DB201, group: NOPE, period: autumn, tutor: dana}\n"
 # two offerings the planner cannot place in full: a 2-hour consultation in a 1-hour strict window, and
 # three strict Tuesday hours a week for one tutor, with a control in a week the period does not have
 CURRICULUM = """
@@ -94,6 +95,15 @@ async def scenario(base: str, logins: dict[str, str], shots: Path, result: dict[
             await roster.locator("table.data").wait_for(timeout=30000)
             result["roster"] = await roster.locator("[aria-live]").first.evaluate(SHOWN)
             step("roster dry run")
+
+            # a curriculum naming a group and a tutor that do not exist: its table of bad offerings
+            cur = page.locator("section.staff").nth(2)
+            await cur.locator("input[type=file]").set_input_files(
+                files=[{"name": "bad.yaml", "mimeType": "application/yaml", "buffer": BAD_CURRICULUM.encode()}])
+            await cur.locator(".upload .buttons button.primary").click()
+            await cur.locator("table.data").wait_for(timeout=30000)
+            result["curriculum"] = await cur.locator("[aria-live]").first.evaluate(SHOWN)
+            step("bad curriculum")
 
             # offerings that cannot be placed, then the plan's dry run: unplaced and §29 reasons
             status = await page.evaluate("""async (text) => (await fetch('/api/curriculum?name=e2e.yaml', {method: 'POST',

@@ -204,3 +204,15 @@ def test_the_calendar_check_is_catalogued() -> None:
             assert item["code"] in codes and placeholders(en[f"staff.msg.{item['code']}"]) == set(item["params"]), item
             seen.add(item["code"])
     assert {"calendar.teaching", "calendar.day.sat", "calendar.window", "calendar.estimated"} <= seen, seen
+
+
+async def test_a_curriculums_bad_offerings_come_with_codes(demo: DemoClient) -> None:
+    text = "offerings:\n  - {code: X, discipline: NOPE, group: NOPE, period: autumn, tutor: dana}\n"
+    r = await demo.call("POST", "/api/curriculum?name=bad.yaml", "reg", data=text, headers={"Content-Type": "application/yaml"})
+    body = await r.json()
+    assert r.status == 400 and "unknown group 'NOPE'" in body["error"]["message"], body
+    codes, en = server_codes(), catalogue("en")
+    assert [p["code"] for p in body["problems"]] == ["curriculum.unknown_discipline", "curriculum.unknown_group", "curriculum.not_tutor"]
+    for p in body["problems"]:
+        assert p["code"] in codes and p["where"] == "offerings[0] (X)", p
+        assert placeholders(en[f"staff.msg.{p['code']}"]) == set(p["params"]), p

@@ -41,7 +41,8 @@ export function uploadForm(label, accept, send, out) {
     try {
       out.replaceChildren(...await send(await file.text(), file.name, dryRun));
     } catch (e) {
-      out.replaceChildren(el("p", { class: "error", role: "alert" }, e.message), ...(e.rows || []));
+      // with a table of bad rows, the rows say what is wrong (each by its code); the lead line says it in the language
+      out.replaceChildren(el("p", { class: "error", role: "alert" }, e.rows ? t("staff.upload.refused") : e.message), ...(e.rows || []));
     }
   };
   dry.addEventListener("click", () => run(true));
