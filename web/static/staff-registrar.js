@@ -27,8 +27,8 @@ export function planAnswer(data, tz) {
   const rows = sign.flatMap(([s, what, list]) => list.map((x) => [s, t(`staff.plan.${what}`), x]));
   const counts = sign.map(([, what, list]) => list.length ? `${t(`staff.plan.${what}`)}: ${num(list.length)}` : "").filter(Boolean);
   return [
-    // the server's summary is English prose; the same figures are said here in the page's language
-    el("p", { class: "plan-summary", title: data.summary || "" }, counts.length ? counts.join(", ") : t("staff.plan.nochange.short")),
+    // the server's summary is English prose (for the API and CLI); the same figures are said here in the page's language
+    el("p", { class: "plan-summary" }, counts.length ? counts.join(", ") : t("staff.plan.nochange.short")),
     rows.length ? table(["", t("staff.plan.change"), t("staff.plan.session")], rows, t(data.dry_run ? "staff.plan.would" : "staff.plan.did"))
       : el("p", {}, t("staff.plan.nochange", { n: num(data.unchanged) })),
     ...(data.ineligible.length ? [table([t("staff.plan.student"), t("staff.plan.offering"), t("staff.plan.why")],
