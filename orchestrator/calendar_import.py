@@ -38,11 +38,27 @@ def read_calendar_files(path: Path, ics_paths: list[Path] | tuple[Path, ...] = (
     return CalendarInput(read(path), str(path), tuple((str(p), read(p)) for p in ics_paths))
 
 
+class CalendarInvalid(UserError):
+    """The calendar is wrong at one place; ``problems`` is that place with its code and values for pages
+    (``code`` "" when the sentence has none: a page shows the English then)."""
+
+    code = "calendar_invalid"
+    status = 422
+
+    def __init__(self, exc: ScheduleError) -> None:
+        super().__init__(str(exc))
+        said = getattr(exc, "said", None)
+        line, key = getattr(exc, "line", None), getattr(exc, "key", None)
+        where = ": ".join(str(x) for x in (line, key) if x is not None)
+        self.problems = [{"where": where, "code": said.code if said else "", "params": said.params_json() if said else {},
+                          "message": said.text if said else getattr(exc, "message", str(exc))}]  # fmt: skip
+
+
 def validate_calendar(inp: CalendarInput) -> AcademicCalendar:
     try:
         return build_calendar(inp.source, inp.source_name, [{"name": n, "text": t} for n, t in inp.ics])
     except ScheduleError as exc:
-        raise UserError(str(exc), code="calendar_invalid", status=422) from None
+        raise CalendarInvalid(exc) from None
 
 
 def import_calendar(s: Session, inp: CalendarInput, *, actor_id: int | None) -> CalendarRecord:

@@ -13,6 +13,7 @@ from orchestrator.api import STAFF, api, services
 from orchestrator.api.staff_schemas import CalendarCheckOut, PlanOut
 from orchestrator.calendar_import import (
     CalendarInput,
+    CalendarInvalid,
     check_summary,
     current_calendar_row,
     import_calendar,
@@ -68,14 +69,17 @@ async def get_calendar(request: web.Request) -> dict[str, Any]:
     "POST", "/api/calendar", roles=STAFF, summary="Import a calendar YAML (all or nothing)", body_type="application/yaml",
     query={"dry_run": "1 to validate only", "name": "file name used in messages"}, tags=("calendar",), response=CalendarCheckOut,
 )
-async def post_calendar(request: web.Request) -> dict[str, Any]:
+async def post_calendar(request: web.Request) -> dict[str, Any] | web.Response:
     ident = identity(request)
     text = await read_text(request)
     inp = CalendarInput(text, request.query.get("name", "calendar.yaml")[:200])
-    cal = await asyncio.to_thread(validate_calendar, inp)  # parsing is CPU work: never on the event loop
-    if request.query.get("dry_run") in ("1", "true"):
-        return {"dry_run": True, "name": cal.name, "description": describe(cal), **check_summary(cal)}
-    row = await services(request).db_call(lambda s: import_calendar(s, inp, actor_id=ident.person_id))
+    try:
+        cal = await asyncio.to_thread(validate_calendar, inp)  # parsing is CPU work: never on the event loop
+        if request.query.get("dry_run") in ("1", "true"):
+            return {"dry_run": True, "name": cal.name, "description": describe(cal), **check_summary(cal)}
+        row = await services(request).db_call(lambda s: import_calendar(s, inp, actor_id=ident.person_id))
+    except CalendarInvalid as exc:  # the place with its code, for the page's table of bad rows
+        return web.json_response({"error": {"code": exc.code, "message": str(exc)}, "problems": exc.problems}, status=exc.status)
     return {"dry_run": False, "id": row.id, "name": cal.name, **check_summary(cal)}
 
 

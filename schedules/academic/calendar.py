@@ -49,6 +49,7 @@ from schedules.academic.publicholidays import (
     UnknownSubdivision,
     country_year,
 )
+from schedules.academic.said import Said
 from schedules.errors import CalendarError
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -236,12 +237,19 @@ class _CalendarFile:
         self.r = Reader(doc, error=CalendarError)
         self.file = doc.file
 
+    def bad(self, code: str, path: KeyPath, text: str, **params: Any) -> CalendarError:
+        """The error to raise at ``path``, its sentence also with a code and values (``said``) for pages."""
+        err = self.r.fail(path, text)
+        err.said = Said.of(code, text, **params)  # type: ignore[attr-defined]
+        return err  # type: ignore[return-value]
+
     def span(self, path: KeyPath) -> tuple[date, date]:
         r = self.r
         start = r.day((*path, "start"))
         end = r.day((*path, "end"))
         if end < start:
-            raise r.fail((*path, "end"), f"{end} is before start {start}")
+            raise self.bad("calendar.end_before_start", (*path, "end"), f"{end} is before start {start}",
+                           end=end.isoformat(), start=start.isoformat())
         return start, end
 
     def word(self, path: KeyPath) -> str:
@@ -255,7 +263,9 @@ class _CalendarFile:
     def calendar(self) -> AcademicCalendar:
         r = self.r
         if r.doc.data is None:
-            raise CalendarError("the file is empty (expected a calendar mapping)", file=self.file, line=1)
+            err = CalendarError("the file is empty (expected a calendar mapping)", file=self.file, line=1)
+            err.said = Said.of("calendar.empty", err.message)  # type: ignore[attr-defined]
+            raise err
         top = r.mapping(
             (),
             required=("name", "timezone", "year", "periods"),
@@ -277,7 +287,8 @@ class _CalendarFile:
         try:
             ZoneInfo(timezone)
         except (ZoneInfoNotFoundError, ValueError):
-            raise r.fail(("timezone",), f"{timezone} is not a known IANA time zone (e.g. Asia/Almaty)") from None
+            raise self.bad("calendar.timezone_unknown", ("timezone",), f"{timezone} is not a known IANA time zone (e.g. Asia/Almaty)",
+                           value=str(timezone)) from None
 
         r.mapping(("year",), ("start", "end"), ())
         year_start, year_end = self.span(("year",))
@@ -293,27 +304,29 @@ class _CalendarFile:
             day_end = r.clock(("day_hours", "end"))
             for which, value in (("start", day_start), ("end", day_end)):
                 if value.minute % 5:
-                    raise r.fail(("day_hours", which), f"{value:%H:%M} is not on a 5-minute boundary")
+                    raise self.bad("calendar.hours_boundary", ("day_hours", which), f"{value:%H:%M} is not on a 5-minute boundary",
+                                   value=f"{value:%H:%M}")
             if day_end <= day_start:
-                raise r.fail(("day_hours", "end"), f"{day_end:%H:%M} is not after start {day_start:%H:%M}")
+                raise self.bad("calendar.hours_order", ("day_hours", "end"), f"{day_end:%H:%M} is not after start {day_start:%H:%M}",
+                               end=f"{day_end:%H:%M}", start=f"{day_start:%H:%M}")
 
         slot = 15
         if "slot_minutes" in top:
             slot = r.integer(("slot_minutes",))
             if slot < 5 or slot > 60 or slot % 5 or 60 % slot:
-                raise r.fail(
-                    ("slot_minutes",), f"{slot} must be a multiple of 5 that divides 60 (5, 10, 15, 20, 30, 60)"
-                )
+                raise self.bad("calendar.slot_minutes", ("slot_minutes",),
+                               f"{slot} must be a multiple of 5 that divides 60 (5, 10, 15, 20, 30, 60)", value=slot)
 
         def inside_year(path: KeyPath, start: date, end: date, what: str) -> None:
             if start < year_start or end > year_end:
                 shown = _span(start, end)
-                raise r.fail(path, f"{what} {shown} is outside the academic year {_span(year_start, year_end)}")
+                raise self.bad("calendar.outside_year", path, f"{what} {shown} is outside the academic year {_span(year_start, year_end)}",
+                               dates=shown, start=year_start.isoformat(), end=year_end.isoformat())
 
         periods: list[Period] = []
         period_items = r.seq(("periods",))
         if not period_items:
-            raise r.fail(("periods",), "at least one academic period is needed")
+            raise self.bad("calendar.no_periods", ("periods",), "at least one academic period is needed")
         for i in range(len(period_items)):
             path: KeyPath = ("periods", i)
             entries = r.mapping(path, ("id", "start", "end"), ("name",))
@@ -323,11 +336,13 @@ class _CalendarFile:
             inside_year(path, start, end, "period")
             for j, other in enumerate(periods):
                 if other.id == pid:
-                    raise r.fail((*path, "id"), f"duplicate period id '{pid}' (also periods[{j}])")
+                    raise self.bad("calendar.period_duplicate", (*path, "id"), f"duplicate period id '{pid}' (also periods[{j}])",
+                                   id=pid, other=f"periods[{j}]")
                 if start <= other.end and other.start <= end:
-                    raise r.fail(
-                        path,
+                    raise self.bad(
+                        "calendar.period_overlap", path,
                         f"period '{pid}' {_span(start, end)} overlaps periods[{j}] '{other.id}' {_span(other.start, other.end)}",
+                        id=pid, dates=_span(start, end), other=other.id, other_dates=_span(other.start, other.end),
                     )
             periods.append(Period(pid, pname, start, end))
         period_ids = {p.id: p for p in periods}
@@ -348,13 +363,14 @@ class _CalendarFile:
             hname = r.text((*path, "name"))
             if "date" in entries:
                 if "start" in entries or "end" in entries:
-                    raise r.fail(path, "give either 'date' or 'start' and 'end', not both")
+                    raise self.bad("calendar.date_or_span", path, "give either 'date' or 'start' and 'end', not both")
                 start = end = r.day((*path, "date"))
                 where: KeyPath = (*path, "date")
             else:
                 for need in ("start", "end"):
                     if need not in entries:
-                        raise r.fail(path, f"missing key '{need}' (or give 'date' for a one-day holiday)")
+                        raise self.bad("calendar.holiday_missing", path, f"missing key '{need}' (or give 'date' for a one-day holiday)",
+                                       key=need)
                 start, end = self.span(path)
                 where = (*path, "start")
             inside_year(where, start, end, "holiday")
@@ -388,12 +404,13 @@ class _CalendarFile:
                 return None
             ref = r.text((*path, "period"))
             if ref not in period_ids:
-                raise r.fail((*path, "period"), f"unknown period '{ref}' (known: {', '.join(period_ids)})")
+                raise self.bad("calendar.period_unknown", (*path, "period"), f"unknown period '{ref}' (known: {', '.join(period_ids)})",
+                               id=str(ref), known=", ".join(period_ids))
             p = period_ids[ref]
             if start < p.start or end > p.end:
-                raise r.fail(
-                    (*path, "period"), f"{_span(start, end)} is not inside period '{ref}' {_span(p.start, p.end)}"
-                )
+                raise self.bad("calendar.not_in_period", (*path, "period"),
+                               f"{_span(start, end)} is not inside period '{ref}' {_span(p.start, p.end)}",
+                               dates=_span(start, end), id=str(ref), period_dates=_span(p.start, p.end))
             return ref
 
         blocked: list[BlockedPeriod] = []
@@ -413,7 +430,7 @@ class _CalendarFile:
             entries = r.mapping(path, ("id", "kind", "start", "end"), ("name", "period"))
             wid = r.text((*path, "id"))
             if any(w.id == wid for w in windows):
-                raise r.fail((*path, "id"), f"duplicate window id '{wid}'")
+                raise self.bad("calendar.window_duplicate", (*path, "id"), f"duplicate window id '{wid}'", id=wid)
             wkind = self.enum((*path, "kind"), WindowKind)
             wname = r.text((*path, "name")) if "name" in entries else wid
             start, end = self.span(path)
@@ -599,11 +616,11 @@ class _CalendarFile:
         days: set[int] = set()
         items = self.r.seq(path)
         if not items:
-            raise self.r.fail(path, "at least one teaching day is needed")
+            raise self.bad("calendar.no_teaching_days", path, "at least one teaching day is needed")
         for i in range(len(items)):
             written = self.word((*path, i))
             if written.lower()[:3] not in WEEKDAYS:
-                raise self.r.fail((*path, i), f"{written} is not a weekday (mon, tue, ..., sun)")
+                raise self.bad("calendar.not_weekday", (*path, i), f"{written} is not a weekday (mon, tue, ..., sun)", value=written)
             days.add(WEEKDAYS.index(written.lower()[:3]))
         return frozenset(days)
 
@@ -613,7 +630,7 @@ class _CalendarFile:
             return kind(value)  # type: ignore[call-arg]
         except ValueError:
             allowed = ", ".join(m.value for m in kind)  # type: ignore[attr-defined]
-            raise self.r.fail(path, f"{value} is not one of: {allowed}") from None
+            raise self.bad("calendar.not_one_of", path, f"{value} is not one of: {allowed}", value=value, allowed=allowed) from None
 
 
 def _weekday(day: date) -> str:

@@ -78,8 +78,14 @@ async def scenario(base: str, logins: dict[str, str], shots: Path, result: dict[
             result["lang"] = await page.evaluate("() => document.documentElement.lang")
             step("signed in")
 
-            # the calendar's check (dry run): teaching weeks per period and the check's notes
+            # a wrong calendar's check (dry run): its place and what is wrong, then the right one's
             calendar = page.locator("section.staff").nth(0)
+            wrong = CALENDAR.read_text(encoding="utf-8").replace("timezone: Asia/Almaty", "timezone: Mars/Olympus", 1)
+            await calendar.locator("input[type=file]").set_input_files(
+                files=[{"name": "wrong.yaml", "mimeType": "application/yaml", "buffer": wrong.encode()}])
+            await calendar.locator(".upload .buttons button").first.click()
+            await calendar.locator("table.data").wait_for(timeout=60000)
+            result["calendar_wrong"] = await calendar.locator("[aria-live]").first.evaluate(SHOWN)
             await calendar.locator("input[type=file]").set_input_files(
                 files=[{"name": CALENDAR.name, "mimeType": "application/yaml", "buffer": CALENDAR.read_bytes()}])
             await calendar.locator(".upload .buttons button").first.click()

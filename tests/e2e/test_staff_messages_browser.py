@@ -37,7 +37,7 @@ def phrase(key: str) -> str:
 
 
 def test_the_page_is_in_kazakh(staff_kk: dict[str, Any]) -> None:
-    # the console errors are the browser's own notes of the roster's and the curriculum's refusals (422, 400)
+    # the console errors are the browser's own notes of the calendar's, roster's and curriculum's refusals (422, 400)
     others = [c for c in staff_kk["console"] if not re.search(r"status of 4(22|00)", c)]
     assert staff_kk["lang"] == "kk" and others == [], staff_kk
 
@@ -78,3 +78,6 @@ def test_the_calendar_check_is_said_in_kazakh(staff_kk: dict[str, Any]) -> None:
     for code in ("calendar.teaching", "calendar.year", "calendar.window", "calendar.estimated"):
         assert phrase(code) in cal["text"], (code, phrase(code), cal["text"])
     assert KK["staff.cal.caption"] in cal["text"]
+    wrong = staff_kk["calendar_wrong"]
+    assert wrong["english"] == [] and "Mars/Olympus" in wrong["text"], wrong
+    assert phrase("calendar.timezone_unknown") in wrong["text"] and "is not a known" not in wrong["text"], wrong["text"]

@@ -16,6 +16,7 @@ from datetime import time
 from typing import Any
 
 import jsonschema
+import pytest
 from openapi_spec_validator import validate
 
 from orchestrator.roster import parse_roster
@@ -39,7 +40,7 @@ CODE = r'"([a-z_]+(?:\.[a-z_]+)+)"'
 # report.bad(line, "x", ...); the tables of codes chosen at run time (roles, refused rows, weekdays)
 PATTERNS = (
     re.compile(r"\bSaid\.of\(\s*" + CODE),
-    re.compile(r"\bbad\((?:[^,()\"]+,\s*)?" + CODE),
+    re.compile(r"\bbad\(\s*(?:[^,()\"]+,\s*)?" + CODE),
 )
 TABLES = re.compile(r"^(?:_ROLES|REFUSED_CODES|DAY_CODES) = \{(.*?)\}(?:  # fmt: skip)?$", re.M | re.S)
 
@@ -216,3 +217,40 @@ async def test_a_curriculums_bad_offerings_come_with_codes(demo: DemoClient) -> 
     for p in body["problems"]:
         assert p["code"] in codes and p["where"] == "offerings[0] (X)", p
         assert placeholders(en[f"staff.msg.{p['code']}"]) == set(p["params"]), p
+
+
+async def test_a_bad_calendar_says_its_place_with_a_code(demo: DemoClient) -> None:
+    """POST /api/calendar refuses a wrong calendar with the place and the sentence by its code (422)."""
+    path = REPO / "examples" / "calendar-kz-2026-2027.yaml"
+    text = path.read_text(encoding="utf-8").replace("timezone: Asia/Almaty", "timezone: Mars/Olympus", 1)
+    assert "Mars/Olympus" in text
+    r = await demo.call("POST", "/api/calendar?dry_run=1&name=bad.yaml", "reg", data=text,
+                        headers={"Content-Type": "application/yaml"})  # fmt: skip
+    body = await r.json()
+    assert r.status == 422 and body["error"]["code"] == "calendar_invalid", body
+    (problem,) = body["problems"]
+    assert problem["code"] == "calendar.timezone_unknown" and problem["params"] == {"value": "Mars/Olympus"}, problem
+    assert problem["where"].endswith(": timezone") and problem["message"] in body["error"]["message"], problem
+    good = await demo.call("POST", "/api/calendar?dry_run=1&name=ok.yaml", "reg", data=path.read_text(encoding="utf-8"),
+                           headers={"Content-Type": "application/yaml"})  # fmt: skip
+    assert good.status == 200 and [p["teaching_weeks"] for p in (await good.json())["periods"]] == [15, 14]
+
+
+@pytest.mark.parametrize(("change", "code"), [
+    (("    end: 2027-06-12", "    end: 2027-01-12"), "calendar.end_before_start"),
+    (("  - id: spring", "  - id: autumn"), "calendar.period_duplicate"),
+    (("slot_minutes: 15", "slot_minutes: 7"), "calendar.slot_minutes"),
+    (("teaching_days: [mon,", "teaching_days: [monday, xyz,"), "calendar.not_weekday"),
+    (("  - {start: 2027-07-26, end: 2027-08-31,", "  - {start: 2027-07-26, end: 2027-09-30,"), "calendar.outside_year"),
+])  # fmt: skip
+def test_a_wrong_calendar_is_refused_with_a_catalogued_code(change: tuple[str, str], code: str) -> None:
+    from orchestrator.calendar_import import CalendarInput, CalendarInvalid, validate_calendar
+
+    text = (REPO / "examples" / "calendar-kz-2026-2027.yaml").read_text(encoding="utf-8")
+    assert change[0] in text
+    with pytest.raises(CalendarInvalid) as caught:
+        validate_calendar(CalendarInput(text.replace(change[0], change[1], 1), "bad.yaml"))
+    (problem,) = caught.value.problems
+    assert problem["code"] == code, problem
+    assert problem["code"] in server_codes() and problem["message"] in str(caught.value)
+    assert placeholders(catalogue("en")[f"staff.msg.{code}"]) == set(problem["params"]), problem
