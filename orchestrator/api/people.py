@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from orchestrator import audit
 from orchestrator.api import STAFF, TEACHING, api, services
+from orchestrator.api.staff_schemas import AuditOut
 from orchestrator.auth import create_person, replace_password
 from orchestrator.errors import UserError
 from orchestrator.http import identity, parse_body, read_body
@@ -190,7 +191,8 @@ async def import_roster(request: web.Request) -> web.Response:
         )
 
 
-@api.route("GET", "/api/audit", roles=frozenset({"admin"}), summary="The audit log, newest first, and whether its chain is intact", tags=("ops",))
+@api.route("GET", "/api/audit", roles=frozenset({"admin"}), summary="The audit log, newest first, and whether its chain is intact", tags=("ops",),
+           response=AuditOut)
 async def list_audit(request: web.Request) -> dict[str, Any]:
     def load(s: Session) -> dict[str, Any]:
         rows = s.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(200))

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from orchestrator import admission, policy
 from orchestrator.api import STAFF, TEACHING, api, services
+from orchestrator.api.staff_schemas import OpsStatusOut
 from orchestrator.auth import Identity
 from orchestrator.http import identity
 from orchestrator.services import Services
@@ -120,7 +121,7 @@ async def operations_status(svc: Services) -> dict[str, Any]:
     return out
 
 
-@api.route("GET", "/api/ops/status", roles=frozenset({"admin"}), summary="The operator's view: nodes, live rooms, media workers and their load, Redis and database state", tags=("ops",))  # noqa: E501
+@api.route("GET", "/api/ops/status", roles=frozenset({"admin"}), summary="The operator's view: nodes, live rooms, media workers and their load, Redis and database state", tags=("ops",), response=OpsStatusOut)  # noqa: E501
 async def ops_status(request: web.Request) -> dict[str, Any]:
     policy.can_view_operations(identity(request)).enforce()
     return await operations_status(services(request))

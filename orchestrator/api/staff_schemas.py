@@ -72,3 +72,35 @@ class CalendarCheckOut(BaseModel):
     description: str | None = Field(None, description="the whole check in English, as `aulacast calendar check` prints it (dry run)")
     periods: list[PeriodWeeksOut] = Field(description="teaching weeks and days per period")
     notes: list[SaidOut] = Field(description="what the check says (time zone, year, teaching days, windows, estimated holidays)")
+
+
+class AuditEntryOut(BaseModel):
+    id: int
+    at: str
+    actor_id: int | None
+    action: str
+    target: str
+    detail: dict[str, Any] | None = None
+
+
+class AuditOut(BaseModel):
+    intact: bool
+    chain: SaidOut = Field(description="the chain's state as a sentence (audit.intact, or audit.broken with the entry)")
+    entries: list[AuditEntryOut]
+
+
+class ServiceStateOut(BaseModel):
+    ok: bool | None = Field(description="null: not configured (a single node has no Redis)")
+    error: str | None = Field(None, description="the driver's own words when it failed (not translated)")
+    code: str | None = Field(None, description=CODE + " (a failure)")
+    params: dict[str, Any] | None = Field(None, description=PARAMS)
+    message: str | None = Field(None, description="the failure in English")
+
+
+class OpsStatusOut(BaseModel):
+    node: str
+    database: ServiceStateOut
+    redis: ServiceStateOut
+    nodes: list[str]
+    rooms: list[dict[str, Any]]
+    media: dict[str, Any] | None

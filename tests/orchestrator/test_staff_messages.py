@@ -170,7 +170,8 @@ def test_the_pages_say_these_sentences_through_one_helper() -> None:
 
 
 async def test_the_plan_answer_has_codes_and_matches_its_published_schema(demo: DemoClient) -> None:
-    """POST /api/plan: each §29 reason with its code and params, as OpenAPI documents (PlanOut)."""
+    """POST /api/plan: each §29 reason with its code and params, as OpenAPI documents (PlanOut); the audit and
+    the operator's view too."""
     doc = await (await demo.client.get("/api/openapi.json")).json()
     validate(doc)
     r = await demo.call("POST", "/api/plan?dry_run=1", "reg")
@@ -183,6 +184,16 @@ async def test_the_plan_answer_has_codes_and_matches_its_published_schema(demo: 
     timur = next(i for i in body["ineligible"] if i["student"] == "timur")
     assert timur["code"] == "plan.ineligible" and timur["params"]["problems"][0]["code"] == "plan.not_passed", timur
     assert timur["params"]["problems"][0]["message"] in timur["reason"]
+    # the audit chain and the operator's services, as documented (AuditOut, OpsStatusOut)
+    for path in ("/api/audit", "/api/ops/status"):
+        r = await demo.call("GET", path, "ada")
+        body = await r.json()
+        assert r.status == 200, body
+        schema = doc["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+        assert schema.get("$ref"), (path, schema)
+        jsonschema.Draft202012Validator({**schema, "components": doc["components"]}).validate(body)
+        if path == "/api/audit":
+            assert body["intact"] and body["chain"]["code"] == "audit.intact", body["chain"]
 
 
 def test_the_calendar_check_is_catalogued() -> None:
