@@ -26,27 +26,18 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import axe_check  # noqa: E402  (sibling module: axe-core run in a page)
 import room_driver as rd  # noqa: E402  (the sibling script: namespace, server start, Chromium flags)
 
 NY = "America/New_York"
-AXE = (Path(__file__).resolve().parent / "vendor" / "axe-core.min.js").read_text(encoding="utf-8")
-AXE_RUN = """async () => {
-  const r = await axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa']},
-                                     resultTypes: ['violations']});
-  return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
-    nodes: v.nodes.slice(0, 5).map(n => n.target.join(' '))}));
-}"""
 AXE_FINDINGS: dict[str, list[dict[str, Any]]] = {}
 
 
 async def axe(page: Any, label: str) -> None:
     """Run axe-core in the page as it is now; keep every violation under ``label`` (the test judges)."""
-    if not await page.evaluate("() => typeof window.axe !== 'undefined'"):
-        await page.evaluate(AXE)  # CDP evaluation: not subject to the page's Content-Security-Policy
-    try:
-        AXE_FINDINGS[label] = await page.evaluate(AXE_RUN)
-    except Exception as exc:  # recorded as a finding: a page where axe cannot run is not "clean"
-        AXE_FINDINGS[label] = [{"id": "axe-failed", "impact": "critical", "help": str(exc)[:300], "nodes": []}]
+    AXE_FINDINGS[label] = await axe_check.violations(page)
+
+
 NYC_PASSWORD = "portal-e2e-nyc-password"
 QUICK = 14  # chat messages sent as fast as the keyboard goes
 # A tight chat limit for this run, so that some of the quick messages are refused (and must stay)

@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository: tests.helpers
-import room_driver as rd  # noqa: E402  (this folder is on sys.path: the driver runs as a script)
+import axe_check  # noqa: E402  (this folder is on sys.path: the driver runs as a script)
+import room_driver as rd  # noqa: E402
 
 from tests.helpers.support import PASSWORD  # noqa: E402
 
@@ -281,6 +282,8 @@ async def scenario(base: str, workdir: Path, shots: Path, ids: dict[str, int], r
             run.step("turn 1: the audience sees st1")
             await rd.until("st2, now on deck, pre-publishes", snap_where(st2, lambda s: s["senders"].get("camera")), 30)
             await st2.page.screenshot(path=str(shots / "room-sitting-standby.png"))
+            axe = result.setdefault("axe", {})  # issue 13 §5: each person's view of the sitting, judged
+            axe["on deck, in Kazakh"] = await axe_check.violations(st2.page)
             await asyncio.sleep(1)
             result["turn1"] = {n: summary(await run.people[n].snap()) for n in ("st1", "st2", "out", "mem1")}
             result["turn1_controls"] = {n: await controls(run.people[n]) for n in ("st1", "st2")}
@@ -295,6 +298,8 @@ async def scenario(base: str, workdir: Path, shots: Path, ids: dict[str, int], r
             await asyncio.sleep(2)  # the PDF viewer draws its first page
             await mem1.page.screenshot(path=str(shots / "room-sitting-committee.png"))
             await aud.page.screenshot(path=str(shots / "room-sitting-audience.png"))
+            axe["member with the written work"] = await axe_check.violations(mem1.page)
+            axe["audience"] = await axe_check.violations(aud.page)
             warned = await rd.until("the turn's warning on the audience's page", snap_where(
                 aud, lambda s: s["sitting"]["timer"]["state"] == "warning"), 40)  # fmt: skip
             result["turn1_warning"] = warned["sitting"]["timer"]
@@ -304,6 +309,8 @@ async def scenario(base: str, workdir: Path, shots: Path, ids: dict[str, int], r
             await st1.page.get_by_role("button", name="Share screen").click()
             result["turn1_screen"] = await rd.until("the audience sees st1's screen", rd._screen_frames(aud, ids["st1"]), 40)
             run.step("turn 1: st1 shares the screen")
+            axe["presenter sharing the screen"] = await axe_check.violations(st1.page)
+            axe["chair"] = await axe_check.violations(chair.page)
 
             # the chair gives mem1 the word in the room, then takes it back
             await chair.page.get_by_role("button", name="Give the word: MEM1").click()

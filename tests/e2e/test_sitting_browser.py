@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.axe_check import serious
 from tests.e2e.conftest import DRIVER, run_driver
 from tests.helpers.support import REPO
 
@@ -151,3 +152,11 @@ def test_audit_verify_is_clean_then_names_the_falsified_grade(sitting_run: dict[
     assert after["rc"] == 1 and "Traceback" not in after["stderr"], after
     assert f"ROW defense_grades:{f['grade_id']}: the row's value differs" in after["stdout"]
     assert f"points: {f['from']} -> {f['to']}" in after["stdout"]
+
+
+def test_every_view_of_the_sitting_room_is_axe_clean(sitting_run: dict[str, Any]) -> None:
+    """Issue 13 §5: axe-core in the on-deck, member, audience, presenter and chair views of the room."""
+    found = sitting_run["axe"]
+    assert set(found) == {"on deck, in Kazakh", "member with the written work", "audience",
+                          "presenter sharing the screen", "chair"}, set(found)  # fmt: skip
+    assert serious(found) == {}, serious(found)

@@ -1,0 +1,60 @@
+"""Issue 13 §5 on the pages the portal run does not visit: the archive search, the player (as a viewer
+and as the tutor who may edit), its refusal, and the hand-in page with a refused file, in Debian's
+Chromium with axe-core (tests/e2e/axe_check.py): no serious or critical violation in any state.
+The committee page and a sitting's room are judged in their own browser runs
+(test_committee_page.py, sitting_driver.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.e2e.axe_check import serious, violations
+from tests.e2e.test_archive_player import ARGS, CHROMIUM, _signed_in, player_site  # noqa: F401  (the fixture)
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.timeout(300),
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not at /usr/bin/chromium (apt-get install chromium)"),
+]
+
+
+async def test_archive_player_and_hand_in_have_no_serious_axe_violation(player_site: Any) -> None:  # noqa: F811
+    from playwright.async_api import async_playwright
+
+    base, asset_id, media = player_site
+    found: dict[str, list[dict[str, Any]]] = {}
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            student = await (await _signed_in(browser, base, "s1")).new_page()
+            await student.goto("/archive")
+            await student.wait_for_selector("#results li, #results tr", timeout=30_000)
+            found["archive search"] = await violations(student)
+            await student.goto(f"/archive/{asset_id}")
+            await student.wait_for_function("() => document.getElementById('video').readyState >= 2", timeout=60_000)
+            found["player (student)"] = await violations(student)
+            await student.goto("/handin")
+            await student.wait_for_function("() => !document.getElementById('handin').hidden", timeout=30_000)
+            found["hand-in"] = await violations(student)
+            await student.get_by_label("File").set_input_files(str(media.text))
+            await student.get_by_role("button", name="Upload").click()
+            await student.wait_for_function("() => document.getElementById('error').textContent.length > 0",
+                                            timeout=60_000)  # fmt: skip
+            found["hand-in: a refused file"] = await violations(student)
+
+            tutor = await (await _signed_in(browser, base, "t1")).new_page()
+            await tutor.goto(f"/archive/{asset_id}")
+            await tutor.wait_for_function("() => document.getElementById('video').readyState >= 2", timeout=60_000)
+            found["player (tutor, may edit)"] = await violations(tutor)
+
+            outsider = await (await _signed_in(browser, base, "s2")).new_page()
+            await outsider.goto(f"/archive/{asset_id}")
+            await outsider.wait_for_function("() => document.getElementById('status').textContent.length > 0",
+                                             timeout=30_000)  # fmt: skip
+            found["player: refused"] = await violations(outsider)
+        finally:
+            await browser.close()
+    assert len(found) == 6
+    assert serious(found) == {}, serious(found)
