@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from orchestrator import audit
 from orchestrator.api import STAFF, TEACHING, api, services
 from orchestrator.api.staff_schemas import AuditOut
-from orchestrator.auth import create_person, replace_password
+from orchestrator.auth import Identity, create_person, replace_password
 from orchestrator.errors import UserError
 from orchestrator.http import identity, parse_body, read_body
 from orchestrator.policy import can_set_password, can_set_roles, load_or_404, visible_groups, visible_people
@@ -59,41 +59,83 @@ def person_row(p: Person) -> dict[str, Any]:
     }
 
 
+def people_of(s: Session, ident: Identity, role: str | None = None) -> list[dict[str, Any]]:
+    """The people listing as ``ident`` may see it: whole rows for those they may address,
+    colleagues without their address, other students not at all (``visible_people``)."""
+    addressed = visible_people(s, ident)
+    rows = []
+    for p in s.scalars(select(Person).order_by(Person.username)):
+        if role and role not in p.role_names:
+            continue
+        if addressed is None or p.id in addressed:
+            rows.append(person_row(p))
+        elif "student" not in p.role_names:  # colleagues: name and roles, no address
+            rows.append({**person_row(p), "email": None})
+    return rows
+
+
+def add_person_as(s: Session, ident: Identity, body: PersonBody, **detail: Any) -> dict[str, Any]:
+    """Create a person (``can_set_roles`` decides), audited as ``ident``: ``POST /api/people``, ``aulacast people add``."""
+    can_set_roles(ident, None, body.roles).enforce()
+    p = create_person(
+        s, username=body.username, display_name=body.display_name, roles=body.roles,
+        password=body.password, email=body.email, timezone=body.timezone,
+    )
+    audit.record(s, ident.person_id, "person.create", f"person:{p.id}", roles=sorted(body.roles), **detail)
+    return person_row(p)
+
+
+def set_password_of(s: Session, ident: Identity, pid: int, password: str, **detail: Any) -> int:
+    """Set person ``pid``'s password (``can_set_password``), ending their sessions and tokens; audited."""
+    p = load_or_404(s, Person, pid, f"no person {pid}", lambda _: can_set_password(ident, pid))
+    keep = ident.token_id if pid == ident.person_id else None
+    revoked = replace_password(s, p, password, keep_token_id=keep)
+    audit.record(s, ident.person_id, "person.password", f"person:{pid}", tokens_revoked=revoked, **detail)
+    return revoked
+
+
+def set_roles_of(s: Session, ident: Identity, pid: int, roles: list[str], **detail: Any) -> dict[str, Any]:
+    """Replace person ``pid``'s roles (``can_set_roles``: staff accounts and admin grants by an admin); audited."""
+    p = load_or_404(s, Person, pid, f"no person {pid}")
+    before = sorted(p.role_names)
+    can_set_roles(ident, before, roles).enforce()
+    wanted = set(roles)
+    p.roles = [r for r in p.roles if r.role in wanted] + [PersonRole(role=r) for r in sorted(wanted - set(before))]
+    s.flush()
+    audit.record(s, ident.person_id, "person.roles", f"person:{pid}", before=before, after=sorted(wanted), **detail)
+    return person_row(p)
+
+
+def audit_log(s: Session, limit: int = 200) -> dict[str, Any]:
+    """The newest ``limit`` audit entries, newest first, and whether the chain is intact."""
+    rows = s.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit))
+    broken = audit.verify_chain(s)
+    chain = (Said.of("audit.intact", "The audit chain is intact: no entry was changed or removed.") if broken is None
+             else Said.of("audit.broken", f"The audit chain is BROKEN at entry {broken}: it or an earlier one was changed "
+                          "or removed.", entry=broken))  # fmt: skip
+    return {
+        "intact": broken is None,
+        "chain": chain.as_json(),
+        "entries": [
+            {"id": e.id, "at": e.at.isoformat(), "actor_id": e.actor_id, "action": e.action, "target": e.target, "detail": e.detail}
+            for e in rows
+        ],
+    }
+
+
 @api.route("GET", "/api/people", roles=STAFF | TEACHING, summary="People, optionally by role", query={"role": "only this role"}, tags=("people",))
 async def list_people(request: web.Request) -> dict[str, Any]:
     role = request.query.get("role")
     ident = identity(request)
-
-    def load(s: Session) -> list[dict[str, Any]]:
-        addressed = visible_people(s, ident)
-        rows = []
-        for p in s.scalars(select(Person).order_by(Person.username)):
-            if role and role not in p.role_names:
-                continue
-            if addressed is None or p.id in addressed:
-                rows.append(person_row(p))
-            elif "student" not in p.role_names:  # colleagues: name and roles, no address
-                rows.append({**person_row(p), "email": None})
-        return rows
-
-    return {"people": await services(request).db_call(load)}
+    return {"people": await services(request).db_call(lambda s: people_of(s, ident, role))}
 
 
 @api.route("POST", "/api/people", roles=STAFF, summary="Create a person", body=PersonBody, tags=("people",))
 async def add_person(request: web.Request) -> dict[str, Any]:
     ident = identity(request)
     body: PersonBody = await parse_body(request, PersonBody)
-    can_set_roles(ident, None, body.roles).enforce()
-
-    def make(s: Session) -> dict[str, Any]:
-        p = create_person(
-            s, username=body.username, display_name=body.display_name, roles=body.roles,
-            password=body.password, email=body.email, timezone=body.timezone,
-        )
-        audit.record(s, ident.person_id, "person.create", f"person:{p.id}", roles=sorted(body.roles))
-        return person_row(p)
-
-    return {"person": await services(request).db_call(make)}
+    can_set_roles(ident, None, body.roles).enforce()  # before the database is asked (again inside)
+    return {"person": await services(request).db_call(lambda s: add_person_as(s, ident, body))}
 
 
 @api.route("PUT", "/api/people/{person_id:\\d+}/password", roles=frozenset({"admin"}), summary="Set a person's password", body=PasswordBody, tags=("people",))
@@ -101,14 +143,7 @@ async def set_password(request: web.Request) -> dict[str, Any]:
     ident = identity(request)
     body: PasswordBody = await parse_body(request, PasswordBody)
     pid = int(request.match_info["person_id"])
-
-    def update(s: Session) -> None:
-        p = load_or_404(s, Person, pid, f"no person {pid}", lambda _: can_set_password(ident, pid))
-        keep = ident.token_id if pid == ident.person_id else None
-        revoked = replace_password(s, p, body.password, keep_token_id=keep)
-        audit.record(s, ident.person_id, "person.password", f"person:{pid}", tokens_revoked=revoked)
-
-    await services(request).db_call(update)
+    await services(request).db_call(lambda s: set_password_of(s, ident, pid, body.password))
     return {"ok": True}
 
 
@@ -122,17 +157,7 @@ async def set_roles(request: web.Request) -> dict[str, Any]:
     body: RolesBody = await parse_body(request, RolesBody)
     pid = int(request.match_info["person_id"])
 
-    def update(s: Session) -> dict[str, Any]:
-        p = load_or_404(s, Person, pid, f"no person {pid}")
-        before = sorted(p.role_names)
-        can_set_roles(ident, before, body.roles).enforce()
-        wanted = set(body.roles)
-        p.roles = [r for r in p.roles if r.role in wanted] + [PersonRole(role=r) for r in sorted(wanted - set(before))]
-        s.flush()
-        audit.record(s, ident.person_id, "person.roles", f"person:{pid}", before=before, after=sorted(set(body.roles)))
-        return person_row(p)
-
-    return {"person": await services(request).db_call(update)}
+    return {"person": await services(request).db_call(lambda s: set_roles_of(s, ident, pid, list(body.roles)))}
 
 
 @api.route("GET", "/api/groups", roles=STAFF | TEACHING, summary="Study groups with their students", tags=("people",))
@@ -194,19 +219,4 @@ async def import_roster(request: web.Request) -> web.Response:
 @api.route("GET", "/api/audit", roles=frozenset({"admin"}), summary="The audit log, newest first, and whether its chain is intact", tags=("ops",),
            response=AuditOut)
 async def list_audit(request: web.Request) -> dict[str, Any]:
-    def load(s: Session) -> dict[str, Any]:
-        rows = s.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(200))
-        broken = audit.verify_chain(s)
-        chain = (Said.of("audit.intact", "The audit chain is intact: no entry was changed or removed.") if broken is None
-                 else Said.of("audit.broken", f"The audit chain is BROKEN at entry {broken}: it or an earlier one was changed "
-                              "or removed.", entry=broken))  # fmt: skip
-        return {
-            "intact": broken is None,
-            "chain": chain.as_json(),
-            "entries": [
-                {"id": e.id, "at": e.at.isoformat(), "actor_id": e.actor_id, "action": e.action, "target": e.target, "detail": e.detail}
-                for e in rows
-            ],
-        }
-
-    return await services(request).db_call(load)
+    return await services(request).db_call(audit_log)

@@ -2,6 +2,7 @@
 
     aulacast audit verify [--anchors FILE] [--key PEM] [--json]   # exit 0 clean, 1 tampering found
     aulacast audit anchor                                         # append the signed chain head now
+    aulacast audit log [--as admin] [--limit 50] [--json]         # the newest entries, as GET /api/audit
 
 ``verify`` names the first broken link of the chain, every bound row (scores, grades, sign-offs,
 control results, attendance) whose value differs from the audit entry that wrote it, and every
@@ -16,6 +17,7 @@ import argparse
 import json
 from pathlib import Path
 
+from orchestrator.commands.common import acting, open_database, print_json, route_gate
 from orchestrator.errors import UserError
 
 
@@ -30,23 +32,28 @@ def register(sub: argparse._SubParsersAction) -> None:
     v.set_defaults(func=run_verify)
     a = asub.add_parser("anchor", help="append the signed chain head to the anchor file now")
     a.set_defaults(func=run_anchor)
+    lg = asub.add_parser("log", help="the newest audit entries and whether the chain is intact (GET /api/audit)")
+    lg.add_argument("--as", dest="as_user", metavar="USER", help="as this person (the audit log is for admins)")
+    lg.add_argument("--limit", type=_limit, default=50, help="how many entries, newest first (1-1000; default 50)")
+    lg.add_argument("--json", action="store_true")
+    lg.set_defaults(func=run_log)
 
 
-def _db(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from orchestrator.config import load_settings
-    from orchestrator.store.db import Database
-
-    settings = load_settings(args.config)
-    db = Database.from_url(settings.effective_database_url)
-    db.check_revision()
-    return settings, db
+def _limit(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= 1000:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number from 1 to 1000")
+    return n
 
 
 def run_verify(args: argparse.Namespace) -> int:
     from orchestrator.defenses.signing import load_public
     from orchestrator.defenses.tamper import verify
 
-    settings, db = _db(args)
+    settings, db = open_database(args)
     keys = None
     if args.key is not None:
         try:
@@ -76,10 +83,36 @@ def run_verify(args: argparse.Namespace) -> int:
 def run_anchor(args: argparse.Namespace) -> int:
     from orchestrator.defenses.tamper import anchor, anchor_path
 
-    settings, db = _db(args)
+    settings, db = open_database(args)
     with db.session() as s:
         env = anchor(s, settings)
     assert env is not None
     a = env["anchor"]
     print(f"anchored entry {a['entry_id']} ({a['entries']} entries) in {anchor_path(settings)}")
+    return 0
+
+
+def run_log(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from orchestrator.api.people import audit_log
+    from orchestrator.store.models import Person
+
+    _, db = open_database(args)
+    with db.session() as s:
+        actor = acting(s, args.as_user)
+        route_gate(actor, "GET", "/api/audit")
+        out = audit_log(s, args.limit)
+        ids = {e["actor_id"] for e in out["entries"] if e["actor_id"] is not None}
+        names = dict(s.execute(select(Person.id, Person.username).where(Person.id.in_(ids))).tuples().all()) if ids else {}
+    for e in out["entries"]:
+        e["actor"] = names.get(e["actor_id"])
+    if args.json:
+        print_json(out)
+        return 0
+    for e in out["entries"]:
+        who = e["actor"] or ("(system)" if e["actor_id"] is None else f"person {e['actor_id']}")
+        detail = ", ".join(f"{k}={v}" for k, v in (e["detail"] or {}).items() if k != "row")
+        print(f"{e['id']:>6}  {e['at']}  {who:<14} {e['action']:<20} {e['target']}  {detail}".rstrip())
+    print(out["chain"]["message"] if out["intact"] else f"{out['chain']['message']} (`aulacast audit verify` tells more)")
     return 0

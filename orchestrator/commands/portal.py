@@ -2,6 +2,7 @@
 
     aulacast portal gradebook [--as aigerim] [--json]   # the offerings a person may see, with results
     aulacast portal status [--json]                     # database, Redis and nodes (no live rooms: a CLI holds none)
+    aulacast portal result --as aigerim DB201-IS21-A dana midterm 85   # enter or change a result (audited)
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import asyncio
 import json
 from typing import Any
 
+from orchestrator.commands.common import add_as, open_database, open_services, person_named, route_gate
 from orchestrator.errors import UserError
 
 
@@ -25,15 +27,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     s = psub.add_parser("status", help="database, Redis and nodes as the operations page shows them")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=status)
-
-
-def _services(args: argparse.Namespace) -> Any:
-    from orchestrator.config import load_settings
-    from orchestrator.services import Services
-
-    svc = Services.build(load_settings(args.config))
-    svc.db.check_revision()
-    return svc
+    r = psub.add_parser("result", help="enter or change a student's result for a control (audited, POST /api/results)")
+    add_as(r, write=True)
+    r.add_argument("offering", metavar="OFFERING", help="offering code, e.g. DB201-IS21-A")
+    r.add_argument("student", metavar="STUDENT", help="the student's username")
+    r.add_argument("activity", metavar="CONTROL", help="the control activity's id, e.g. midterm")
+    r.add_argument("points", metavar="POINTS", type=int, help="0-100")
+    r.add_argument("--json", action="store_true")
+    r.set_defaults(func=result)
 
 
 def _cell(cid: str, result: dict[str, Any] | None, standing: dict[str, Any]) -> str:
@@ -47,21 +48,15 @@ def _cell(cid: str, result: dict[str, Any] | None, standing: dict[str, Any]) -> 
 
 
 def gradebook(args: argparse.Namespace) -> int:
-    from sqlalchemy import select
-
     from orchestrator import policy
     from orchestrator.api.portal import offerings_of
     from orchestrator.auth import identity_of
-    from orchestrator.store.models import Person
 
-    svc = _services(args)
-    with svc.db.session() as s:
+    _, db = open_database(args)
+    with db.session() as s:
         actor = policy.OPERATOR
         if args.as_user:
-            person = s.scalar(select(Person).where(Person.username == args.as_user))
-            if person is None:
-                raise UserError(f"no person {args.as_user!r}")
-            actor = identity_of(person)
+            actor = identity_of(person_named(s, args.as_user))
             if not actor.has("admin", "registrar", "tutor", "teacher"):
                 raise UserError(f"{args.as_user} has no role that sees gradebooks (tutor, teacher, registrar, admin)")
         books = offerings_of(s, actor)
@@ -81,7 +76,7 @@ def gradebook(args: argparse.Namespace) -> int:
 def status(args: argparse.Namespace) -> int:
     from orchestrator.api.portal import operations_status
 
-    svc = _services(args)
+    svc = open_services(args)
 
     async def run() -> dict[str, Any]:
         try:
@@ -101,4 +96,25 @@ def status(args: argparse.Namespace) -> int:
     print(f"nodes:    {', '.join(out['nodes'])}")
     print("sessions: " + ", ".join(f"{k} {v}" for k, v in sorted((db.get("sessions_by_status") or {}).items())))
     print("live rooms and media workers are held by the serving nodes: see /staff/operator or /metrics")
+    return 0
+
+
+def result(args: argparse.Namespace) -> int:
+    from orchestrator.api.results import ResultBody, enter_result
+    from orchestrator.commands.common import acting, print_json, validated
+
+    body = validated(ResultBody, offering=args.offering, student=args.student, activity=args.activity,
+                     points=args.points)  # fmt: skip
+    settings, db = open_database(args)
+    with db.session() as s:
+        actor = acting(s, args.as_user, write=True, what="enter results")
+        route_gate(actor, "POST", "/api/results")
+        out = enter_result(s, actor, settings, body, via="cli")
+    if args.json:
+        print_json(out)
+        return 0
+    was = "new" if out["before"] is None else f"was {out['before']}"
+    verdict = "passed" if out["passed"] else "not passed"
+    print(f"{body.offering} {body.student} {body.activity}: {out['points']} ({out['letter']}, {out['grade_point']}, "
+          f"{verdict}; {was}), entered by {actor.username}")  # fmt: skip
     return 0
