@@ -411,6 +411,14 @@ async def scenario(base: str, logins: dict[str, str], workdir: Path, shots: Path
                         stopped["disk"] = disk_report(workdir / "var" / "media" / "recordings" / str(sid))
                         with contextlib.suppress(Exception):
                             stopped["heard"] = await host.evaluate("() => window.__heard")
+                    # the host ends the session for all: the participant reads why (the server's code) in the language
+                    try:
+                        await host.click("#end")
+                        await host.click("#end-yes")
+                        await dana.wait_for_selector("body[data-phase='ended']", timeout=30000)
+                        stopped["ended"] = await dana.locator("#notice-text").inner_text()
+                    except Exception as exc:  # noqa: BLE001 - recorded, the test names it
+                        stopped["ended"] = f"not ended: {type(exc).__name__}: {exc}"
                 await host.screenshot(path=str(shots / f"room-host-{lang}.png"))
                 for ctx, _page in people.values():
                     await ctx.close()

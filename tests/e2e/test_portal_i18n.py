@@ -75,8 +75,9 @@ def test_each_page_in_each_language_has_no_untranslated_key(portal_run: dict[str
 
 @pytest.mark.parametrize("lang", ["kk", "ru"])
 def test_the_servers_sentences_are_in_the_language(portal_run: dict[str, Any], lang: str) -> None:
-    """The channel day's builder notes (the demo day has empty slots) and the room's recording stopping by itself
-    (its disk full) come with codes: said in the reader's language, no English sentence left."""
+    """The channel day's builder notes (the demo day has empty slots), the room's recording stopping by itself
+    (its disk full) and the session ended by the host come with codes: said in the reader's language, no
+    English sentence left."""
     pages = seen(portal_run, "languages")[lang]
     cat = CATALOGUES[lang]
     eng = pages["engineer"]
@@ -90,6 +91,8 @@ def test_the_servers_sentences_are_in_the_language(portal_run: dict[str, Any], l
         assert said in stopped[who], (lang, who, stopped[who])
         assert not any("disk full" in heard for heard in stopped[who]), (lang, who, stopped[who])
     assert stopped["english"] == [], stopped["english"]
+    # ... and why the session ended (the host's end: LEAVE_REASONS ended_by_host)
+    assert stopped["ended"] == cat["room.ended.why"].format(why=cat["room.msg.ended_by_host"]), (lang, stopped["ended"])
 
 
 def test_the_profiles_language_wins_over_the_browsers(portal_run: dict[str, Any]) -> None:
