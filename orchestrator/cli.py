@@ -32,6 +32,7 @@ COMMAND_MODULES = (
     "orchestrator.commands.jobs",
     "orchestrator.commands.webhooks",
     "orchestrator.commands.portal",
+    "orchestrator.commands.people",
 )
 
 
