@@ -1,5 +1,6 @@
 """Issue 13 §5 on the pages the portal run does not visit: the archive search, the player (as a viewer
-and as the tutor who may edit), its refusal, and the hand-in page with a refused file, in Debian's
+and as the tutor who may edit), its refusal, the hand-in page with a refused file, and the tutor desk
+listing the tutor's recordings (§3), in Debian's
 Chromium with axe-core (tests/e2e/axe_check.py): no serious or critical violation in any state.
 The committee page and a sitting's room are judged in their own browser runs
 (test_committee_page.py, sitting_driver.py)."""
@@ -48,6 +49,15 @@ async def test_archive_player_and_hand_in_have_no_serious_axe_violation(player_s
             await tutor.goto(f"/archive/{asset_id}")
             await tutor.wait_for_function("() => document.getElementById('video').readyState >= 2", timeout=60_000)
             found["player (tutor, may edit)"] = await violations(tutor)
+            # the tutor desk lists the recordings of my sessions (issue 13 §3), each linked to its player
+            await tutor.goto("/staff/tutor")
+            await tutor.wait_for_selector("body[data-ready='1']", timeout=30_000)
+            mine = tutor.locator("section.staff", has_text="My recordings")
+            row = mine.locator("tbody tr").first
+            assert await row.locator("a").inner_text() == "Databases: normal forms"
+            assert await row.locator("a").get_attribute("href") == f"/archive/{asset_id}"
+            assert "ready to play" in await row.inner_text()
+            found["tutor desk with my recordings"] = await violations(tutor)
 
             outsider = await (await _signed_in(browser, base, "s2")).new_page()
             await outsider.goto(f"/archive/{asset_id}")
@@ -56,5 +66,5 @@ async def test_archive_player_and_hand_in_have_no_serious_axe_violation(player_s
             found["player: refused"] = await violations(outsider)
         finally:
             await browser.close()
-    assert len(found) == 6
+    assert len(found) == 7
     assert serious(found) == {}, serious(found)

@@ -1,10 +1,12 @@
-// Tutor desk: my offerings with their gradebooks (results entered here are audited), and a
-// consultation on request (§19) for my students.
-import { api, el, instantIn, num } from "/static/common.js";
+// Tutor desk: my offerings with their gradebooks (results entered here are audited), a
+// consultation on request (§19) for my students, and the recordings of my sessions in the archive.
+import { api, dayLabel, el, instantIn, num } from "/static/common.js";
 import { t, word } from "/static/i18n.js";
 import { section, table } from "/static/staff-kit.js";
 
 export const TITLE = "Tutor desk";
+const RECENT = 20;
+const LONG = { day: "numeric", month: "long", year: "numeric" };
 
 /** A control's attendance requirement as the gradebook shows it (docs/registrar.md), or "" when it has none. */
 function attendanceNote(st) {
@@ -68,6 +70,19 @@ export async function render(page, me) {
       offerings.map((o) => [o.code, o.discipline, o.group.code, o.period, o.technology, num(o.students.length)])) : el("p", {}, t("staff.tutor.none"))),
     section(t("staff.tutor.gradebook"), await gradebooks()),
     section(t("staff.tutor.consultation"), offerings.length ? consultationForm(offerings, me) : el("p", {}, t("staff.tutor.nogroup"))),
-    section(t("staff.tutor.recordings"), el("p", {}, t("staff.tutor.recordings.before"), el("a", { href: "/archive" }, t("staff.tutor.recordings.link")), t("staff.tutor.recordings.after"))),
+    section(t("staff.tutor.recordings"), await recordings(me),
+      el("p", {}, t("staff.tutor.recordings.before"), el("a", { href: "/archive" }, t("staff.tutor.recordings.link")), t("staff.tutor.recordings.after"))),
   );
+}
+
+/** The newest recordings of my sessions (GET /api/archive?tutor=me: the archive's own access rule). */
+async function recordings(me) {
+  const { items } = await api("GET", `/api/archive?tutor=${encodeURIComponent(me.username)}&limit=${RECENT}`);
+  if (!items.length) return el("p", {}, t("staff.tutor.recordings.none"));
+  const minutes = (s) => (s ? t("staff.tutor.recordings.minutes", { n: num(Math.max(1, Math.round(s / 60))) }) : "—");
+  return table([t("staff.tutor.recordings.title"), t("staff.tutor.recordings.date"), t("staff.tutor.recordings.length"), t("staff.tutor.recordings.state")],
+    items.map((i) => [el("a", { href: i.page }, i.dublin_core.title),
+      /^\d{4}-\d{2}-\d{2}$/.test(i.dublin_core.date || "") ? dayLabel(i.dublin_core.date, LONG) : i.dublin_core.date || "—",
+      minutes(i.duration), t(i.playable ? "staff.tutor.recordings.ready" : "staff.tutor.recordings.preparing")]),
+    t("staff.tutor.recordings.newest", { n: num(RECENT) }));
 }
