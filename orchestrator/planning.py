@@ -211,6 +211,16 @@ def _same_sessions(planned: Iterable[PlannedSession], stored: list[PlannedSessio
     return len(mine) == len(stored) and all(mine.get(p.key) == p for p in stored)
 
 
+class PlanRefused(UserError):
+    """The planner's inputs contradict each other; ``problems``: each with its code and values, for pages."""
+
+    code = "plan_error"
+
+    def __init__(self, exc: ScheduleError) -> None:
+        super().__init__(str(exc))
+        self.problems = [{"where": "", **s.as_json()} for s in getattr(exc, "coded", [])]
+
+
 def compute(inputs: PlanInputs, cache: PlanCache | None = None) -> tuple[PlanResult, PlanDiff]:
     try:
         if cache is not None:
@@ -219,7 +229,7 @@ def compute(inputs: PlanInputs, cache: PlanCache | None = None) -> tuple[PlanRes
             result = planner.plan(inputs.calendar, inputs.offerings, inputs.people, inputs.groups, inputs.results,
                                   previous=inputs.previous)
     except ScheduleError as exc:
-        raise UserError(str(exc), code="plan_error") from None
+        raise PlanRefused(exc) from None
     changes = planner.diff(inputs.previous, result)
     # Sessions already open, live or closed are history: the plan does not move or cancel them.
     frozen = {k for k, st in inputs.session_state.items() if st not in ("planned", "cancelled")}

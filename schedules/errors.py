@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from fileio import FileFormatError
 
 
@@ -29,8 +31,10 @@ class PlanError(ScheduleError):
     ``PlanResult.unplaced``.
     """
 
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = list(problems)
+    def __init__(self, problems: Sequence[object]) -> None:
+        self.problems = [str(p) for p in problems]
+        # the problems that carry a code and values (schedules.academic.said.Said), for pages
+        self.coded = [p for p in problems if hasattr(p, "code")]
         shown = "; ".join(self.problems[:5])
         more = f" (and {len(self.problems) - 5} more)" if len(self.problems) > 5 else ""
         super().__init__(f"cannot plan: {shown}{more}")

@@ -22,7 +22,7 @@ from orchestrator.calendar_import import (
 from orchestrator.curriculum import Curriculum, CurriculumRefused, apply_curriculum
 from orchestrator.errors import NotFound, UserError
 from orchestrator.http import AUTHENTICATED, identity, read_body
-from orchestrator.planning import apply, compute, describe_diff, load_inputs
+from orchestrator.planning import PlanRefused, apply, compute, describe_diff, load_inputs
 from orchestrator.store.models import SessionRecord
 from orchestrator.yamlfile import load_yaml_model
 from schedules.academic.calendar import describe
@@ -108,7 +108,7 @@ async def post_curriculum(request: web.Request) -> dict[str, Any] | web.Response
     "POST", "/api/plan", roles=STAFF, summary="Plan sessions; dry_run=1 shows the difference only",
     query={"dry_run": "1 to only show added / moved / cancelled"}, tags=("calendar",), response=PlanOut,
 )
-async def post_plan(request: web.Request) -> dict[str, Any]:
+async def post_plan(request: web.Request) -> dict[str, Any] | web.Response:
     ident = identity(request)
     svc = services(request)
     dry = request.query.get("dry_run") in ("1", "true")
@@ -135,7 +135,10 @@ async def post_plan(request: web.Request) -> dict[str, Any]:
         audit.record(s, ident.person_id, "plan.apply", "plan", added=len(changes.added), moved=len(changes.moved), cancelled=len(changes.cancelled))
         return out, touched
 
-    out, touched = await svc.db_call(run)
+    try:
+        out, touched = await svc.db_call(run)
+    except PlanRefused as exc:  # each contradiction with its code, for the page's table of rows
+        return web.json_response({"error": {"code": exc.code, "message": str(exc)}, "problems": exc.problems}, status=exc.status)
     lifecycle = svc.lifecycle
     if lifecycle is not None and touched:
         rows = await svc.db_call(lambda s: [s.get(SessionRecord, i) for i in touched])

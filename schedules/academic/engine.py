@@ -91,40 +91,42 @@ def paused_gc() -> Iterator[None]:
 
 def check_inputs(cal: AcademicCalendar, groups: Mapping[str, Group], offerings: Iterable[Offering]) -> None:
     """Raise PlanError listing every contradiction of the inputs (unknown group, period, window; duplicates)."""
-    problems: list[str] = []
+    problems: list[Said] = []
     seen: set[str] = set()
+
+    def bad(code: str, text: str, **params: object) -> None:
+        problems.append(Said.of(code, text, **params))
+
     for o in offerings:
         if o.id in seen:
-            problems.append(f"offering '{o.id}' is given twice")
+            bad("plan.input.offering_twice", f"offering '{o.id}' is given twice", offering=o.id)
         seen.add(o.id)
         if o.group_id not in groups:
-            problems.append(f"offering '{o.id}': unknown group '{o.group_id}'")
+            bad("plan.input.unknown_group", f"offering '{o.id}': unknown group '{o.group_id}'", offering=o.id, group=o.group_id)
         if cal.period(o.period_id) is None:
-            problems.append(f"offering '{o.id}': period '{o.period_id}' is not in the calendar")
+            bad("plan.input.unknown_period", f"offering '{o.id}': period '{o.period_id}' is not in the calendar",
+                offering=o.id, period=o.period_id)
         c = o.consultation
         if c is not None and (
             c.per_week < 1 or c.minutes < 1 or any(not 0 <= d <= 6 for d in c.weekdays)
         ):
-            problems.append(
-                f"offering '{o.id}': consultation needs per_week ≥ 1, minutes ≥ 1, weekdays 0–6"
-            )
+            bad("plan.input.consultation", f"offering '{o.id}': consultation needs per_week ≥ 1, minutes ≥ 1, weekdays 0–6",
+                offering=o.id)
         for a in o.controls:
             if a.minutes and (a.week is None) == (a.window_id is None):
-                problems.append(
-                    f"offering '{o.id}': control '{a.id}' needs exactly one of week or window"
-                )
+                bad("plan.input.control_week_or_window", f"offering '{o.id}': control '{a.id}' needs exactly one of week or window",
+                    offering=o.id, control=a.id)
             if a.window_id is not None and cal.window(a.window_id) is None:
-                problems.append(
-                    f"offering '{o.id}': control '{a.id}': window '{a.window_id}' is not in the calendar"
-                )
+                bad("plan.input.control_window",
+                    f"offering '{o.id}': control '{a.id}': window '{a.window_id}' is not in the calendar",
+                    offering=o.id, control=a.id, window=a.window_id)
         d = o.defense
         if d is not None:
             if cal.window(d.window_id) is None:
-                problems.append(
-                    f"offering '{o.id}': defense window '{d.window_id}' is not in the calendar"
-                )
+                bad("plan.input.defense_window", f"offering '{o.id}': defense window '{d.window_id}' is not in the calendar",
+                    offering=o.id, window=d.window_id)
             if d.slot_minutes < 1 or not d.committee_ids:
-                problems.append(f"offering '{o.id}': defense needs slot_minutes ≥ 1 and a committee")
+                bad("plan.input.defense", f"offering '{o.id}': defense needs slot_minutes ≥ 1 and a committee", offering=o.id)
     if problems:
         raise PlanError(problems)
 

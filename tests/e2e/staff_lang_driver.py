@@ -49,6 +49,8 @@ offerings:
     controls:
       - {id: late, name: Late test, minutes: 60, week: 30}
 """
+CONTRADICTION = ("offerings:\n  - {code: E2E-WIN, discipline: DB201, group: IS-21, period: autumn, tutor: aigerim,\n"
+                 "     controls: [{id: c, name: C, minutes: 60, window: nope}]}\n")  # fmt: skip
 # what the page shows in an element: its text, and the text of every part marked as the server's English
 SHOWN = """(box) => ({text: box.innerText, english: [...box.querySelectorAll('[lang=en]')].map(e => e.textContent)})"""
 
@@ -129,6 +131,15 @@ async def scenario(base: str, logins: dict[str, str], shots: Path, result: dict[
             }
             await page.screenshot(path=str(shots / "staff-registrar-kk-reasons.png"), full_page=True)
             step("plan dry run")
+
+            # an offering whose control names a window the calendar lacks: the plan is refused, each contradiction a row
+            await page.evaluate("""async (text) => (await fetch('/api/curriculum?name=w.yaml', {method: 'POST',
+              body: text, credentials: 'same-origin', headers: {'Content-Type': 'application/yaml', 'X-Requested-With': 'aulacast'}})).status""",
+                                CONTRADICTION)  # fmt: skip
+            await page.click("#plan-dry")
+            await plan.locator("table.data").first.wait_for(timeout=120000)
+            result["plan_refused"] = await plan.locator("[aria-live]").first.evaluate(SHOWN)
+            step("plan refused")
             result["console"] = console
             await ctx.close()
         finally:

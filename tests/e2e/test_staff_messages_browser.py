@@ -38,7 +38,7 @@ def phrase(key: str) -> str:
 
 def test_the_page_is_in_kazakh(staff_kk: dict[str, Any]) -> None:
     # the console errors are the browser's own notes of the calendar's, roster's and curriculum's refusals (422, 400)
-    others = [c for c in staff_kk["console"] if not re.search(r"status of 4(22|00)", c)]
+    others = [c for c in staff_kk["console"] if not re.search(r"status of 4(22|00)", c)]  # and the refused plan's (400)
     assert staff_kk["lang"] == "kk" and others == [], staff_kk
 
 
@@ -81,3 +81,10 @@ def test_the_calendar_check_is_said_in_kazakh(staff_kk: dict[str, Any]) -> None:
     wrong = staff_kk["calendar_wrong"]
     assert wrong["english"] == [] and "Mars/Olympus" in wrong["text"], wrong
     assert phrase("calendar.timezone_unknown") in wrong["text"] and "is not a known" not in wrong["text"], wrong["text"]
+
+
+def test_a_refused_plan_says_its_contradictions_in_kazakh(staff_kk: dict[str, Any]) -> None:
+    refused = staff_kk["plan_refused"]
+    assert refused["english"] == [] and "E2E-WIN" in refused["text"], refused
+    assert KK["staff.plan.refused"] in refused["text"] and phrase("plan.input.control_window") in refused["text"], refused
+    assert "is not in the calendar" not in refused["text"], refused["text"]

@@ -265,3 +265,35 @@ def test_a_wrong_calendar_is_refused_with_a_catalogued_code(change: tuple[str, s
     assert problem["code"] == code, problem
     assert problem["code"] in server_codes() and problem["message"] in str(caught.value)
     assert placeholders(catalogue("en")[f"staff.msg.{code}"]) == set(problem["params"]), problem
+
+
+def test_contradicting_plan_inputs_come_with_codes() -> None:
+    from schedules.errors import PlanError
+
+    cal = parse_calendar(CALENDAR, file="test.yaml")
+    offs = [Offering("x", "X", "G9", "winter", "t1", controls=(ControlActivity("c", "C", 60, window_id="nope"),)),
+            Offering("x", "X", "G1", "autumn", "t1", defense=DefenseRule("gone", 20, ()))]  # fmt: skip
+    try:
+        plan(cal, offs, [], {"G1": Group("G1", "", ("s1",))})
+    except PlanError as exc:
+        coded = exc.coded
+        assert [str(c) for c in coded] == exc.problems
+    else:
+        raise AssertionError("no PlanError")
+    codes, en = server_codes(), catalogue("en")
+    for said in coded:
+        check(said, codes, en)
+    assert {s.code for s in coded} == {"plan.input.unknown_group", "plan.input.unknown_period", "plan.input.control_window",
+                                       "plan.input.offering_twice", "plan.input.defense_window", "plan.input.defense"}
+
+
+async def test_a_refused_plan_answers_its_contradictions_with_codes(demo: DemoClient) -> None:
+    text = ("offerings:\n  - {code: E-W, discipline: DB201, group: IS-21, period: autumn, tutor: aigerim,\n"
+            "     controls: [{id: c, name: C, minutes: 60, window: nope}]}\n")  # fmt: skip
+    r = await demo.call("POST", "/api/curriculum?name=w.yaml", "reg", data=text, headers={"Content-Type": "application/yaml"})
+    assert r.status == 200, await r.text()
+    r = await demo.call("POST", "/api/plan?dry_run=1", "reg")
+    body = await r.json()
+    assert r.status == 400 and body["error"]["code"] == "plan_error", body
+    assert [p["code"] for p in body["problems"]] == ["plan.input.control_window"], body
+    assert body["problems"][0]["params"] == {"offering": "E-W", "control": "c", "window": "nope"}

@@ -64,8 +64,9 @@ export async function render(page, me) {
   const applyPlan = el("button", { type: "button", class: "primary", id: "plan-apply" }, t("staff.plan.apply"));
   const plan = async (dry) => {
     planOut.replaceChildren(el("p", { class: "when" }, t("staff.plan.working")));
-    try { planOut.replaceChildren(...planAnswer(await api("POST", `/api/plan${dry ? "?dry_run=1" : ""}`), me.timezone)); }
-    catch (e) { planOut.replaceChildren(el("p", { class: "error", role: "alert" }, e.message)); }
+    // sendRaw: a refused plan's contradictions come as rows, each said by its code
+    try { planOut.replaceChildren(...planAnswer(await sendRaw("POST", `/api/plan${dry ? "?dry_run=1" : ""}`, "application/json", ""), me.timezone)); }
+    catch (e) { planOut.replaceChildren(el("p", { class: "error", role: "alert" }, e.rows ? t("staff.plan.refused") : e.message), ...(e.rows || [])); }
   };
   dryPlan.addEventListener("click", () => plan(true));
   applyPlan.addEventListener("click", () => plan(false));
