@@ -33,6 +33,7 @@ COMMAND_MODULES = (
     "orchestrator.commands.webhooks",
     "orchestrator.commands.portal",
     "orchestrator.commands.people",
+    "orchestrator.commands.tokens",
 )
 
 

@@ -229,19 +229,39 @@ async def change_own_password(request: web.Request) -> dict[str, Any]:
     return {"ok": True, "tokens_revoked": await services(request).db_call(change)}
 
 
+def tokens_of(s: Session, ident: Identity) -> list[dict[str, Any]]:
+    """``ident``'s own live sessions and API tokens (never anyone else's)."""
+    q = select(AuthToken).where(AuthToken.person_id == ident.person_id, AuthToken.revoked_at.is_(None))
+    return [
+        {"id": t.id, "kind": t.kind, "label": t.label, "created_at": t.created_at.isoformat(), "expires_at": t.expires_at.isoformat()}
+        for t in s.scalars(q)
+        if t.expires_at > utcnow()
+    ]
+
+
+def issue_own_token(s: Session, ident: Identity, days: int, label: str, **detail: Any) -> str:
+    """A new API bearer token of ``ident``'s own (shown once: only its digest is kept); audited."""
+    person = s.get(Person, ident.person_id)
+    if person is None or not person.active:
+        raise Unauthenticated("your account no longer exists or is deactivated")
+    token = issue_token(s, person, kind="api", lifetime=timedelta(days=days), label=label)
+    audit.record(s, ident.person_id, "token.issue", f"person:{ident.person_id}", label=label, **detail)
+    return token
+
+
+def revoke_own_token(s: Session, ident: Identity, token_id: int, **detail: Any) -> None:
+    """Revoke one of ``ident``'s own tokens (another person's is "not found", as if absent); audited."""
+    row = s.get(AuthToken, token_id)
+    if row is None or row.person_id != ident.person_id:
+        raise NotFound(f"no token {token_id} of yours")
+    revoke_token(s, token_id)
+    audit.record(s, ident.person_id, "token.revoke", f"person:{ident.person_id}", token_id=token_id, **detail)
+
+
 @api.route("GET", "/api/me/tokens", roles=AUTHENTICATED, summary="My live sessions and API tokens", tags=("auth",))
 async def list_tokens(request: web.Request) -> dict[str, Any]:
     ident = identity(request)
-
-    def load(s: Session) -> list[dict[str, Any]]:
-        q = select(AuthToken).where(AuthToken.person_id == ident.person_id, AuthToken.revoked_at.is_(None))
-        return [
-            {"id": t.id, "kind": t.kind, "label": t.label, "created_at": t.created_at.isoformat(), "expires_at": t.expires_at.isoformat()}
-            for t in s.scalars(q)
-            if t.expires_at > utcnow()
-        ]
-
-    return {"tokens": await services(request).db_call(load)}
+    return {"tokens": await services(request).db_call(lambda s: tokens_of(s, ident))}
 
 
 @api.route("POST", "/api/me/tokens", roles=AUTHENTICATED, summary="Create an API bearer token", body=TokenBody, tags=("auth",))
@@ -249,27 +269,14 @@ async def create_token(request: web.Request) -> dict[str, Any]:
     ident = identity(request)
     body: TokenBody = await parse_body(request, TokenBody)
     svc = services(request)
-
-    def make(s: Session) -> str:
-        person = s.get(Person, ident.person_id)
-        assert person is not None
-        return issue_token(s, person, kind="api", lifetime=timedelta(days=svc.settings.auth.api_token_days), label=body.label)
-
-    return {"token": await svc.db_call(make)}
+    return {"token": await svc.db_call(lambda s: issue_own_token(s, ident, svc.settings.auth.api_token_days, body.label))}
 
 
 @api.route("DELETE", "/api/me/tokens/{token_id:\\d+}", roles=AUTHENTICATED, summary="Revoke one of my tokens", tags=("auth",))
 async def delete_token(request: web.Request) -> dict[str, Any]:
     ident = identity(request)
     token_id = int(request.match_info["token_id"])
-
-    def revoke(s: Session) -> None:
-        row = s.get(AuthToken, token_id)
-        if row is None or row.person_id != ident.person_id:
-            raise NotFound(f"no token {token_id} of yours")
-        revoke_token(s, token_id)
-
-    await services(request).db_call(revoke)
+    await services(request).db_call(lambda s: revoke_own_token(s, ident, token_id))
     return {"ok": True}
 
 
