@@ -68,3 +68,37 @@ async def test_archive_player_and_hand_in_have_no_serious_axe_violation(player_s
             await browser.close()
     assert len(found) == 7
     assert serious(found) == {}, serious(found)
+
+
+async def test_the_admin_page_issues_a_token_shown_once_and_revokes_it(player_site: Any) -> None:  # noqa: F811
+    """Issue 13 §3 (admin: tokens): made on the page, it signs an API call in; revoked there, it no longer does."""
+    from playwright.async_api import async_playwright
+
+    base, _asset, _media = player_site
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            context = await _signed_in(browser, base, "adm")
+            page = await context.new_page()
+            await page.goto("/staff/admin")
+            await page.wait_for_selector("body[data-ready='1']", timeout=30_000)
+            await page.get_by_label("Label of a new API token").fill("ci-bot")
+            await page.get_by_role("button", name="Create token").click()
+            value = page.get_by_label("The new token")
+            await value.wait_for(timeout=30_000)
+            token = await value.input_value()
+            assert len(token) > 20 and "shown only this once" in await page.locator(".new-token").inner_text()
+            found = {"admin: a new token shown once": await violations(page)}
+            me = await context.request.get("/api/me", headers={"Authorization": f"Bearer {token}"})
+            assert me.ok and (await me.json())["person"]["username"] == "adm"
+            await page.reload()
+            await page.wait_for_selector("body[data-ready='1']", timeout=30_000)
+            await page.get_by_role("button", name="Revoke: ci-bot").click()
+            await page.wait_for_function("() => document.body.textContent.includes('ci-bot: revoked')", timeout=30_000)
+            assert await page.get_by_role("button", name="Revoke: ci-bot").count() == 0
+            fresh = await browser.new_context(base_url=base)  # no session cookie: the token alone
+            after = await fresh.request.get("/api/me", headers={"Authorization": f"Bearer {token}"})
+            assert after.status == 401
+            assert serious(found) == {}, serious(found)
+        finally:
+            await browser.close()

@@ -1,5 +1,5 @@
 // Administration: people and roles, my tokens, the audit log with its chain status.
-import { api, el, num, when } from "/static/common.js";
+import { api, el, errorText, num, when } from "/static/common.js";
 import { t, word } from "/static/i18n.js";
 import { said, section, table } from "/static/staff-kit.js";
 
@@ -26,11 +26,50 @@ export async function render(page, me) {
   page.replaceChildren(
     section(t("staff.admin.people"), table([t("staff.admin.username"), t("staff.admin.name"), t("staff.admin.roles")], rows,
       t("staff.admin.count", { n: num(people.length) })), out),
-    section(t("staff.admin.tokens"), table([t("staff.admin.kind"), t("staff.admin.label"), t("staff.admin.created"), t("staff.admin.expires")],
-      tokens.map((k) => [word("staff.token", k.kind), k.label, at(k.created_at), at(k.expires_at)]))),
+    section(t("staff.admin.tokens"), tokenDesk(tokens, at)),
     section(t("staff.admin.audit"), el("p", { class: log.intact ? "ok" : "error", id: "chain" },
       log.chain ? said(log.chain) : t(log.intact ? "staff.admin.intact" : "staff.admin.broken")),
     table(["#", t("staff.admin.when"), t("staff.admin.who"), t("staff.admin.action"), t("staff.admin.target")],
       log.entries.slice(0, 100).map((e) => [String(e.id), at(e.at), String(e.actor_id ?? "—"), e.action, e.target]), t("staff.admin.newest", { n: num(100) }))),
   );
+}
+
+/**
+ * My sign-ins and API tokens: a new token is shown once (the server keeps only its hash), any may be
+ * revoked here — the same calls as the CLI's `aulacast tokens` (POST/DELETE /api/me/tokens).
+ */
+function tokenDesk(tokens, at) {
+  const out = el("p", { "aria-live": "polite" });
+  const shown = el("div", { class: "new-token", hidden: "" });
+  const rows = tokens.map((k) => {
+    const revoke = el("button", { type: "button", class: "small", "aria-label": t("staff.admin.revoke.of", { label: k.label || word("staff.token", k.kind) }) },
+      t("staff.admin.revoke"));
+    revoke.addEventListener("click", async () => {
+      try {
+        await api("DELETE", `/api/me/tokens/${k.id}`);
+        revoke.closest("tr").remove();
+        out.textContent = t("staff.admin.revoked", { label: k.label || word("staff.token", k.kind) });
+      } catch (e) { out.textContent = errorText(e); }
+    });
+    return [word("staff.token", k.kind), k.label, at(k.created_at), at(k.expires_at), revoke];
+  });
+  const label = el("input", { name: "label", maxlength: "100", required: "" });
+  const form = el("form", { class: "toolbar" },
+    el("label", { class: "inline" }, t("staff.admin.token.label"), " ", label),
+    el("button", { type: "submit" }, t("staff.admin.token.create")));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    try {
+      const { token } = await api("POST", "/api/me/tokens", { label: label.value.trim() });
+      const value = el("input", { readonly: "", value: token, size: "48", "aria-label": t("staff.admin.token.value") });
+      shown.replaceChildren(el("p", {}, t("staff.admin.token.once")), value);
+      shown.hidden = false;
+      value.focus();
+      value.select();
+      label.value = "";
+      out.textContent = t("staff.admin.token.made");
+    } catch (e) { out.textContent = errorText(e); }
+  });
+  return el("div", {}, table([t("staff.admin.kind"), t("staff.admin.label"), t("staff.admin.created"), t("staff.admin.expires"), t("staff.admin.token.actions")], rows),
+    form, shown, out);
 }
