@@ -34,6 +34,7 @@ COMMAND_MODULES = (
     "orchestrator.commands.portal",
     "orchestrator.commands.people",
     "orchestrator.commands.tokens",
+    "orchestrator.commands.sessions",
 )
 
 

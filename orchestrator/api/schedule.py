@@ -14,7 +14,7 @@ from orchestrator import audit
 from orchestrator.admission import standings
 from orchestrator.api import STAFF, TEACHING, api, services
 from orchestrator.api.schemas import ScheduleOut, SessionDetailOut, SessionOut, SessionsOut
-from orchestrator.auth import person_by_feed_token
+from orchestrator.auth import Identity, person_by_feed_token
 from orchestrator.errors import NotFound, UserError
 from orchestrator.http import AUTHENTICATED, PUBLIC, identity, parse_body
 from orchestrator.policy import (
@@ -46,8 +46,16 @@ ICS = "text/calendar; charset=utf-8"
 
 
 def _range(request: web.Request) -> tuple[datetime, datetime]:
+    return time_range(request.query.get("from"), request.query.get("to"))
+
+
+def time_range(raw_from: str | None, raw_to: str | None) -> tuple[datetime, datetime]:
+    """The ``from``/``to`` of a listing (ISO dates or date-times; UTC when no offset): from a day ago,
+    two weeks long by default, at most 400 days. The API's queries and the CLI's options alike."""
+    raws = {"from": raw_from, "to": raw_to}
+
     def parse(name: str, default: datetime) -> datetime:
-        raw = request.query.get(name)
+        raw = raws[name]
         if not raw:
             return default
         try:
@@ -187,11 +195,14 @@ async def list_sessions(request: web.Request) -> dict[str, Any]:
     svc = services(request)
     start, end = _range(request)
 
-    def load(s: Session) -> list[dict[str, Any]]:
-        q = select(SessionRecord).where(SessionRecord.end_at > start, SessionRecord.start_at < end).order_by(SessionRecord.start_at).limit(5000)
-        return [session_json(r, svc.settings.timezone, svc.settings.effective_public_url) for r in s.scalars(q)]
+    return {"sessions": await svc.db_call(lambda s: sessions_between(s, start, end, svc.settings.timezone,
+                                                                     svc.settings.effective_public_url))}  # fmt: skip
 
-    return {"sessions": await svc.db_call(load)}
+
+def sessions_between(s: Session, start: datetime, end: datetime, tz: str, public_url: str) -> list[dict[str, Any]]:
+    """Every session overlapping ``start``..``end`` (at most 5000), in ``tz``: ``GET /api/sessions``, ``aulacast sessions list``."""
+    q = select(SessionRecord).where(SessionRecord.end_at > start, SessionRecord.start_at < end).order_by(SessionRecord.start_at).limit(5000)
+    return [session_json(r, tz, public_url) for r in s.scalars(q)]
 
 
 @api.route("GET", "/api/sessions/{session_id:\\d+}", roles=AUTHENTICATED, summary="One session (its participants and staff)", tags=("sessions",), response=SessionDetailOut)
@@ -220,40 +231,48 @@ class AdHocBody(BaseModel):
     key: str | None = Field(None, max_length=120, description="idempotency key: the same key yields the same session")
 
 
+def check_consultation(body: AdHocBody) -> None:
+    """What a consultation's request must say before the database is asked: a zoned, bookable start."""
+    if body.start.tzinfo is None:
+        raise UserError("start: give a time zone offset (e.g. 2026-11-26T15:00+05:00)", code="invalid_body", status=422)
+    bookable(body.start)
+
+
+def create_consultation(s: Session, ident: Identity, body: AdHocBody, **detail: Any) -> SessionRecord:
+    """An on-request consultation (§19) hosted by ``ident``, for groups and students they teach
+    (``can_create_consultation``), idempotent by key; audited. ``POST /api/sessions``, ``aulacast sessions create``."""
+    check_consultation(body)
+    key = f"adhoc/{ident.username}/{body.key or body.start.astimezone(UTC).strftime('%Y%m%dT%H%M')}"
+    existing = s.scalar(select(SessionRecord).where(SessionRecord.key == key))
+    if existing is not None:
+        return existing
+    if body.group_id is not None and s.get(Group, body.group_id) is None:
+        raise NotFound(f"no group {body.group_id}")
+    for st in body.student_ids:
+        if s.get(Person, st) is None:
+            raise NotFound(f"no person {st}")
+    can_create_consultation(s, ident, body.group_id, body.student_ids).enforce()
+    row = SessionRecord(
+        key=key, kind="consultation", title=body.title, start_at=body.start, end_at=body.start + timedelta(minutes=body.minutes),
+        status="planned", tutor_id=ident.person_id, group_id=body.group_id, detail={"adhoc": True},
+    )
+    row.participants = [SessionParticipant(person_id=ident.person_id, role="host")]
+    for st in dict.fromkeys(body.student_ids):
+        if st != ident.person_id:
+            row.participants.append(SessionParticipant(person_id=st, role="participant"))
+    s.add(row)
+    s.flush()
+    audit.record(s, ident.person_id, "session.create", f"session:{row.id}", key=key, **detail)
+    return row
+
+
 @api.route("POST", "/api/sessions", roles=STAFF | TEACHING, summary="An on-request consultation (§19), idempotent by key", body=AdHocBody, tags=("sessions",), response=SessionOut)
 async def create_session(request: web.Request) -> dict[str, Any]:
     ident = identity(request)
     svc = services(request)
     body: AdHocBody = await parse_body(request, AdHocBody)
-    if body.start.tzinfo is None:
-        raise UserError("start: give a time zone offset (e.g. 2026-11-26T15:00+05:00)", code="invalid_body", status=422)
-    bookable(body.start)
-    key = f"adhoc/{ident.username}/{body.key or body.start.astimezone(UTC).strftime('%Y%m%dT%H%M')}"
-
-    def make(s: Session) -> SessionRecord:
-        existing = s.scalar(select(SessionRecord).where(SessionRecord.key == key))
-        if existing is not None:
-            return existing
-        if body.group_id is not None and s.get(Group, body.group_id) is None:
-            raise NotFound(f"no group {body.group_id}")
-        for st in body.student_ids:
-            if s.get(Person, st) is None:
-                raise NotFound(f"no person {st}")
-        can_create_consultation(s, ident, body.group_id, body.student_ids).enforce()
-        row = SessionRecord(
-            key=key, kind="consultation", title=body.title, start_at=body.start, end_at=body.start + timedelta(minutes=body.minutes),
-            status="planned", tutor_id=ident.person_id, group_id=body.group_id, detail={"adhoc": True},
-        )
-        row.participants = [SessionParticipant(person_id=ident.person_id, role="host")]
-        for st in dict.fromkeys(body.student_ids):
-            if st != ident.person_id:
-                row.participants.append(SessionParticipant(person_id=st, role="participant"))
-        s.add(row)
-        s.flush()
-        audit.record(s, ident.person_id, "session.create", f"session:{row.id}", key=key)
-        return row
-
-    row = await svc.db_call(make)
+    check_consultation(body)
+    row = await svc.db_call(lambda s: create_consultation(s, ident, body))
     lifecycle = svc.lifecycle
     if lifecycle is not None:
         if row.status in ("planned", "open", "live"):
