@@ -27,6 +27,7 @@ from typing import Any
 
 from fileio.document import Document, KeyPath, key_text
 from fileio.errors import FileFormatError
+from fileio.message import Message
 
 MISSING: Any = type("Missing", (), {"__repr__": lambda self: "MISSING"})()  # "no default given"
 _ABSENT: Any = object()
@@ -48,11 +49,16 @@ class Reader:
     def file(self) -> str:
         return self.doc.file
 
-    def fail(self, path: KeyPath, message: str, *, at_key: bool = False) -> FileFormatError:
-        """The error to raise for the value at ``path`` (``at_key``: at its key's line)."""
-        return self.error(
+    def fail(self, path: KeyPath, message: str, *, at_key: bool = False, code: str | None = None,
+             **params: object) -> FileFormatError:
+        """The error to raise for the value at ``path`` (``at_key``: at its key's line). With ``code``, the error's
+        ``said`` is the message with its code and the values it quotes (fileio.message), for pages."""
+        err = self.error(
             message, file=self.doc.file, line=self.doc.line(path, key=at_key), key=key_text(path) or None
         )
+        if code is not None:
+            err.said = Message(code, message, {k: str(v) for k, v in params.items()})  # type: ignore[attr-defined]
+        return err
 
     # -- structure
 
@@ -65,7 +71,7 @@ class Reader:
             elif isinstance(part, str) and isinstance(node, dict) and part in node:
                 node = node[part]
             elif default is MISSING:
-                raise self.fail(path, "missing")
+                raise self.fail(path, "missing", code="file.missing")
             else:
                 return default
         return node
@@ -97,13 +103,14 @@ class Reader:
             for name in value:
                 if name not in allowed:
                     raise self.fail(
-                        (*path, name), f"unknown key (expected one of: {', '.join(allowed)})", at_key=True
+                        (*path, name), f"unknown key (expected one of: {', '.join(allowed)})", at_key=True,
+                        code="file.unknown_key", allowed=", ".join(allowed),
                     )
         for name in required:
             if name not in value:
                 if path:
-                    raise self.fail(path, f"missing key '{name}'")
-                raise self.fail((name,), "missing key")
+                    raise self.fail(path, f"missing key '{name}'", code="file.missing_key", key=name)
+                raise self.fail((name,), "missing key", code="file.missing_top_key")
         return value
 
     def seq(self, path: KeyPath, default: Iterable[Any] = ()) -> list[Any]:
@@ -142,7 +149,7 @@ class Reader:
             raise self.fail(path, f"must be a string, not {show(value)}")
         text = self.source(path, value).strip()
         if not text:
-            raise self.fail(path, "must not be empty")
+            raise self.fail(path, "must not be empty", code="file.empty_value")
         if max_bytes is not None and len(text.encode("utf-8")) > max_bytes:
             raise self.fail(path, f"is longer than {max_bytes} bytes")
         return text
@@ -190,7 +197,7 @@ class Reader:
         try:
             return date.fromisoformat(text)
         except ValueError:
-            raise self.fail(path, f"{text} is not a date (expected YYYY-MM-DD)") from None
+            raise self.fail(path, f"{text} is not a date (expected YYYY-MM-DD)", code="file.not_date", value=text) from None
 
     def clock(self, path: KeyPath, default: Any = MISSING, *, seconds: bool = False) -> time:
         """A time of day written HH:MM (or HH:MM:SS with ``seconds``)."""
@@ -205,7 +212,7 @@ class Reader:
             sec = float(found[3]) if seconds and found[3] else 0.0
             return time(int(found[1]), int(found[2]), int(sec), round((sec % 1) * 1_000_000))
         except ValueError:
-            raise self.fail(path, f"{text} is not a time of day (expected HH:MM)") from None
+            raise self.fail(path, f"{text} is not a time of day (expected HH:MM)", code="file.not_time", value=text) from None
 
     # -- words for messages
 

@@ -50,7 +50,9 @@ class CalendarInvalid(UserError):
         said = getattr(exc, "said", None)
         line, key = getattr(exc, "line", None), getattr(exc, "key", None)
         where = ": ".join(str(x) for x in (line, key) if x is not None)
-        self.problems = [{"where": where, "code": said.code if said else "", "params": said.params_json() if said else {},
+        # ``said``: a schedules Said (the calendar's own rules) or a fileio Message (the reader's checks of the YAML)
+        params = said.params_json() if isinstance(said, Said) else dict(said.params) if said is not None else {}
+        self.problems = [{"where": where, "code": said.code if said else "", "params": params,
                           "message": said.text if said else getattr(exc, "message", str(exc))}]  # fmt: skip
 
 

@@ -36,18 +36,19 @@ from tests.helpers.support import REPO, DemoClient
 STAFF = REPO / "web" / "static" / "i18n" / "staff"
 LANGS = ("kk", "ru", "en")
 CODE = r'"([a-z_]+(?:\.[a-z_]+)+)"'
-# how a code is written where a sentence is made: Said.of("x", ...); a roster problem bad("x", ...) or
+# how a code is written where a sentence is made: Said.of("x", ...); fail(..., code="x"); bad("x", ...) or
 # report.bad(line, "x", ...); the tables of codes chosen at run time (roles, refused rows, weekdays)
 PATTERNS = (
     re.compile(r"\bSaid\.of\(\s*" + CODE),
     re.compile(r"\bbad\(\s*(?:[^,()\"]+,\s*)?" + CODE),
+    re.compile(r"\bcode=" + CODE),  # the YAML reader's own checks (fileio/reader.py fail(..., code="file.x"))
 )
 TABLES = re.compile(r"^(?:_ROLES|REFUSED_CODES|DAY_CODES) = \{(.*?)\}(?:  # fmt: skip)?$", re.M | re.S)
 
 
 def server_codes() -> set[str]:
     codes: set[str] = set()
-    for package in ("orchestrator", "schedules"):
+    for package in ("orchestrator", "schedules", "fileio"):
         for path in (REPO / package).rglob("*.py"):
             text = path.read_text(encoding="utf-8")
             for pattern in PATTERNS:
@@ -253,6 +254,11 @@ async def test_a_bad_calendar_says_its_place_with_a_code(demo: DemoClient) -> No
     (("slot_minutes: 15", "slot_minutes: 7"), "calendar.slot_minutes"),
     (("teaching_days: [mon,", "teaching_days: [monday, xyz,"), "calendar.not_weekday"),
     (("  - {start: 2027-07-26, end: 2027-08-31,", "  - {start: 2027-07-26, end: 2027-09-30,"), "calendar.outside_year"),
+    # the YAML reader's own checks (fileio)
+    (("  start: 2026-09-01", "  start: 2026-13-01"), "file.not_date"),
+    (('  start: "09:00"', '  start: "9 am"'), "file.not_time"),
+    (("slot_minutes: 15", "slot_minutes: 15\nsemester_colour: blue"), "file.unknown_key"),
+    (("    name: Spring semester\n    start: 2027-02-01\n", "    name: Spring semester\n"), "file.missing_key"),
 ])  # fmt: skip
 def test_a_wrong_calendar_is_refused_with_a_catalogued_code(change: tuple[str, str], code: str) -> None:
     from orchestrator.calendar_import import CalendarInput, CalendarInvalid, validate_calendar
