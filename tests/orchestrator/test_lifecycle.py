@@ -147,7 +147,9 @@ def test_two_nodes_take_each_transition_once(tmp_path: Path, private_redis: str)
     nodes = [start_node(write_config(tmp_path, free_port(), redis_url=f'"{private_redis}"'), lg) for lg in logs]
     events: list[dict[str, object]] = []
     try:
-        deadline = time.monotonic() + 30
+        # the loop ends at the ninth transition; the limit only turns a hang into a failure (a loaded
+        # machine took ~10 s to start the two nodes and missed the last close at 30 s)
+        deadline = time.monotonic() + 90
         while time.monotonic() < deadline and len(transitions(db)) < 9:
             msg = sub.get_message(timeout=0.2)
             if msg and msg["type"] == "message":
