@@ -91,34 +91,41 @@ async def search_archive(request: web.Request) -> dict[str, Any]:
         raise UserError("limit must be a number", status=422) from None
     since, until = _day(qs.get("from"), "from"), _day(qs.get("to"), "to")
 
-    def run(s: Session) -> dict[str, Any]:
-        viewer = viewer_of(s, ident)
-        q = select(Asset).where(Asset.status == "active")
-        ranked: list[int] | None = None
-        if qs.get("q", "").strip():
-            ranked = search.matching_ids(s, qs["q"], limit=CANDIDATES)
-            q = q.where(Asset.id.in_(ranked))
-        if qs.get("discipline"):
-            q = q.where(Asset.discipline_id == _id_or_code(s, Discipline, qs["discipline"], Discipline.code))
-        if qs.get("tutor"):
-            q = q.where(Asset.tutor_id == _id_or_code(s, Person, qs["tutor"], Person.username))
-        if qs.get("group"):
-            q = q.where(Asset.group_id == _id_or_code(s, Group, qs["group"], Group.code))
-        if qs.get("kind"):
-            q = q.where(Asset.kind == qs["kind"])
-        if since:
-            q = q.where(Asset.dc_date >= since)
-        if until:
-            q = q.where(Asset.dc_date <= until)
-        rows = list(s.scalars(q.order_by(Asset.dc_date.desc(), Asset.id.desc()).limit(CANDIDATES)))
-        if ranked is not None:
-            order = {aid: n for n, aid in enumerate(ranked)}
-            rows.sort(key=lambda a: order.get(a.id, len(order)))
-        staff = bool(viewer.roles & ARCHIVE_STAFF)
-        items = [asset_json(a, staff=staff) for a in rows if archive_access(viewer, "read", a)][:limit]
-        return {"items": items, "count": len(items)}
+    filters = {k: qs.get(k) for k in ("q", "discipline", "tutor", "group", "kind")}
+    return await svc.db_call(lambda s: search_assets(s, ident, since=since, until=until, limit=limit, **filters))
 
-    return await svc.db_call(run)
+
+def search_assets(s: Session, ident: Identity | None, *, q: str | None = None, discipline: str | None = None,
+                  tutor: str | None = None, group: str | None = None, kind: str | None = None,
+                  since: dt.date | None = None, until: dt.date | None = None, limit: int = 50) -> dict[str, Any]:
+    """The archive items ``ident`` may read (None: an anonymous visitor), best match first for words ``q``,
+    else newest first: ``GET /api/archive`` and ``aulacast archive list``. ``discipline``, ``tutor`` and
+    ``group`` are codes/usernames or ids."""
+    viewer = viewer_of(s, ident)
+    query = select(Asset).where(Asset.status == "active")
+    ranked: list[int] | None = None
+    if q and q.strip():
+        ranked = search.matching_ids(s, q, limit=CANDIDATES)
+        query = query.where(Asset.id.in_(ranked))
+    if discipline:
+        query = query.where(Asset.discipline_id == _id_or_code(s, Discipline, discipline, Discipline.code))
+    if tutor:
+        query = query.where(Asset.tutor_id == _id_or_code(s, Person, tutor, Person.username))
+    if group:
+        query = query.where(Asset.group_id == _id_or_code(s, Group, group, Group.code))
+    if kind:
+        query = query.where(Asset.kind == kind)
+    if since:
+        query = query.where(Asset.dc_date >= since)
+    if until:
+        query = query.where(Asset.dc_date <= until)
+    rows = list(s.scalars(query.order_by(Asset.dc_date.desc(), Asset.id.desc()).limit(CANDIDATES)))
+    if ranked is not None:
+        order = {aid: n for n, aid in enumerate(ranked)}
+        rows.sort(key=lambda a: order.get(a.id, len(order)))
+    staff = bool(viewer.roles & ARCHIVE_STAFF)
+    items = [asset_json(a, staff=staff) for a in rows if archive_access(viewer, "read", a)][:limit]
+    return {"items": items, "count": len(items)}
 
 
 @api.route("GET", "/api/archive/{asset_id:\\d+}", roles=PUBLIC, summary="One archive item's record (Dublin Core) and what you may do with it", tags=("archive",))

@@ -4,6 +4,7 @@
     aulacast archive verify                 # re-hash everything; names missing/corrupt files; exit 1 if any
     aulacast archive retention [--dry-run]  # delete what is past its keeping date (never what is held)
     aulacast archive hold 42 --reason "appeal 2026-17"   /   aulacast archive release 42
+    aulacast archive list [--as dana] [--q "normal forms"] [--discipline DB201] [--json]   # what a person may see
 
 These run as the operator of the machine (who holds the database): each change is on the
 audit log with ``via: cli``.
@@ -17,6 +18,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from orchestrator.commands.common import acting, open_database, print_json
 from orchestrator.errors import UserError
 
 if TYPE_CHECKING:
@@ -54,6 +56,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     rel.add_argument("asset", type=int)
     rel.add_argument("--reason", default="hold lifted")
     rel.set_defaults(func=run_hold, hold=False)
+    ls = asub.add_parser("list", help="search the items a person may see (GET /api/archive)")
+    ls.add_argument("--as", dest="as_user", metavar="USER", help="what this person may see (default: the operator sees all)")
+    ls.add_argument("--q", help="words, each must match (as a prefix) the title, description or chat")
+    ls.add_argument("--discipline", metavar="CODE")
+    ls.add_argument("--tutor", metavar="USERNAME")
+    ls.add_argument("--group", metavar="CODE")
+    ls.add_argument("--kind", help="asset kind (recording, lecture, ...)")
+    ls.add_argument("--from", dest="since", type=_date, metavar="YYYY-MM-DD")
+    ls.add_argument("--to", dest="until", type=_date, metavar="YYYY-MM-DD")
+    ls.add_argument("--limit", type=int, default=50, help="at most this many (1-100, default 50)")
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(func=run_list)
 
 
 def _date(value: str) -> date:
@@ -66,12 +80,8 @@ def _date(value: str) -> date:
 def _archive(args: argparse.Namespace) -> Archive:
     import orchestrator.archive.models  # noqa: F401  (the tables must be known before the first query)
     from orchestrator.archive.catalogue import Archive
-    from orchestrator.config import load_settings
-    from orchestrator.store.db import Database
 
-    settings = load_settings(args.config)
-    db = Database.from_url(settings.effective_database_url)
-    db.check_revision()
+    settings, db = open_database(args)
     return Archive(settings, db)
 
 
@@ -139,4 +149,26 @@ def run_hold(args: argparse.Namespace) -> int:
             raise NotFound(f"archive item {args.asset} does not exist")
         archive.set_hold(s, asset, hold=args.hold, reason=args.reason, actor_id=None)
     print(f"item {args.asset} {'is under legal hold' if args.hold else 'is no longer held'}")
+    return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    import orchestrator.archive.models  # noqa: F401  (the tables must be known before the first query)
+    from orchestrator.api.archive import MAX_RESULTS, search_assets
+
+    _, db = open_database(args)
+    with db.session() as s:
+        actor = acting(s, args.as_user)
+        out = search_assets(s, actor, q=args.q, discipline=args.discipline, tutor=args.tutor, group=args.group,
+                            kind=args.kind, since=args.since, until=args.until,
+                            limit=max(1, min(MAX_RESULTS, args.limit)))  # fmt: skip
+    if args.json:
+        print_json(out)
+        return 0
+    for item in out["items"]:
+        dc = item["dublin_core"]
+        minutes = f"{item['duration'] / 60:.0f} min" if item.get("duration") else ""
+        hold = "  (legal hold)" if item.get("legal_hold") else ""
+        print(f"{item['id']:>6}  {dc['date']}  {item['kind']:<10} {item['visibility']:<10} {dc['title']}  {minutes}{hold}".rstrip())
+    print(f"{out['count']} item(s)")
     return 0
