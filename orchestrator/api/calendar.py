@@ -24,7 +24,7 @@ from orchestrator.errors import NotFound, UserError
 from orchestrator.http import AUTHENTICATED, identity, read_body
 from orchestrator.planning import PlanRefused, apply, compute, describe_diff, load_inputs
 from orchestrator.store.models import SessionRecord
-from orchestrator.yamlfile import load_yaml_model
+from orchestrator.yamlfile import InputFileError, load_yaml_model
 from schedules.academic.calendar import describe
 from schedules.academic.said import Said
 
@@ -91,7 +91,10 @@ async def post_curriculum(request: web.Request) -> dict[str, Any] | web.Response
     ident = identity(request)
     name = request.query.get("name", "curriculum.yaml")[:200]
     text = await read_text(request)
-    cur = await asyncio.to_thread(load_yaml_model, text, Curriculum, file=name)  # off the event loop
+    try:
+        cur = await asyncio.to_thread(load_yaml_model, text, Curriculum, file=name)  # off the event loop
+    except InputFileError as exc:  # the place with its code, for the page's table of rows
+        return web.json_response({"error": {"code": exc.code, "message": str(exc)}, "problems": exc.problems}, status=exc.status)
 
     def run(s: Session) -> dict[str, int]:
         counts = apply_curriculum(s, cur, source=name)

@@ -42,8 +42,9 @@ PATTERNS = (
     re.compile(r"\bSaid\.of\(\s*" + CODE),
     re.compile(r"\bbad\(\s*(?:[^,()\"]+,\s*)?" + CODE),
     re.compile(r"\bcode=" + CODE),  # the YAML reader's own checks (fileio/reader.py fail(..., code="file.x"))
+    re.compile(r"\bMessage\(\s*" + CODE),  # a fileio.message.Message made on the spot (orchestrator/yamlfile.py)
 )
-TABLES = re.compile(r"^(?:_ROLES|REFUSED_CODES|DAY_CODES) = \{(.*?)\}(?:  # fmt: skip)?$", re.M | re.S)
+TABLES = re.compile(r"^(?:_ROLES|REFUSED_CODES|DAY_CODES|PYDANTIC_CODES) = \{(.*?)\}(?:  # fmt: skip)?$", re.M | re.S)
 
 
 def server_codes() -> set[str]:
@@ -303,3 +304,21 @@ async def test_a_refused_plan_answers_its_contradictions_with_codes(demo: DemoCl
     assert r.status == 400 and body["error"]["code"] == "plan_error", body
     assert [p["code"] for p in body["problems"]] == ["plan.input.control_window"], body
     assert body["problems"][0]["params"] == {"offering": "E-W", "control": "c", "window": "nope"}
+
+
+@pytest.mark.parametrize(("control", "code", "params"), [
+    ("{id: c, name: C, minutes: 999}", "file.at_most", {"value": "480"}),
+    ("{id: c, name: C, attendance: {sessions: [lecture], min_percent: 70}}", "file.one_of", {"value": "'consultation', 'control'"}),
+    ("{id: c, name: C, colour: red}", "file.key_unknown", {}),
+    ("{name: C}", "file.required", {}),
+])  # fmt: skip
+async def test_a_curriculum_files_mistake_comes_with_its_place_and_code(
+    demo: DemoClient, control: str, code: str, params: dict[str, str]
+) -> None:
+    text = f"offerings:\n  - code: X\n    discipline: DB201\n    group: IS-21\n    period: autumn\n    tutor: aigerim\n    controls:\n      - {control}\n"
+    r = await demo.call("POST", "/api/curriculum?name=c.yaml", "reg", data=text, headers={"Content-Type": "application/yaml"})
+    body = await r.json()
+    assert r.status == 422 and body["error"]["code"] == "invalid_file", body
+    (problem,) = body["problems"]
+    assert problem["code"] == code and problem["params"] == params and problem["where"].startswith("8: offerings[0].controls[0]"), problem
+    assert code in server_codes() and placeholders(catalogue("en")[f"staff.msg.{code}"]) == set(params)
