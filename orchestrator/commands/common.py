@@ -84,7 +84,7 @@ def acting(s: Session, as_user: str | None, *, write: bool = False, what: str = 
         return OPERATOR
     person = person_named(s, as_user)
     if not person.active:
-        raise Forbidden(f"{person.username}'s account is deactivated", code="inactive")
+        raise Forbidden(f"{person.username}'s account is disabled", code="account_disabled")
     return identity_of(person)
 
 

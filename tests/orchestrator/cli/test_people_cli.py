@@ -49,3 +49,21 @@ def test_refusals_name_the_policys_reason(aulacast: Aulacast, monkeypatch: pytes
     assert "say who does this" in aulacast("people", "add", "--as", "", "x2", "--name", "X", "--roles", "student").refused()
     assert aulacast("people", "add", "x2", "--name", "X", "--roles", "student").code == 2  # --as is required
     assert len(aulacast.audit(50)) == before  # nothing refused was written
+
+
+def test_a_disabled_account_does_nothing(aulacast: Aulacast) -> None:
+    from sqlalchemy import select
+
+    from orchestrator.config import load_settings
+    from orchestrator.store.db import Database
+    from orchestrator.store.models import Person
+
+    db = Database.from_url(load_settings(str(aulacast.config)).effective_database_url)
+    try:
+        with db.session() as s:
+            s.scalar(select(Person).where(Person.username == "reg")).active = False
+    finally:
+        db.engine.dispose()
+    assert aulacast("people", "add", "--as", "reg", "maria", "--name", "M", "--roles", "student").refused() == \
+        "aulacast: error: reg's account is disabled"
+    assert "reg's account is disabled" in aulacast("people", "list", "--as", "reg").refused()
