@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from orchestrator.session_titles import titles_of
 from orchestrator.store.models import Group, GroupMember, Person, SessionParticipant, SessionRecord
 from schedules.academic.ical import IcalEvent, render_calendar
 
@@ -69,6 +70,7 @@ def session_json(row: SessionRecord, tz: str, public_url: str) -> dict[str, Any]
         "key": row.key,
         "kind": row.kind,
         "title": row.title,
+        "titles": titles_of(row),
         "status": row.status,
         "sequence": row.sequence,
         "start": row.start_at.isoformat(),
@@ -81,11 +83,12 @@ def session_json(row: SessionRecord, tz: str, public_url: str) -> dict[str, Any]
     }
 
 
-def ical_events(rows: list[SessionRecord], public_url: str) -> list[IcalEvent]:
+def ical_events(rows: list[SessionRecord], public_url: str, language: str | None = None) -> list[IcalEvent]:
+    """``language``: a person's feed speaks their profile's language; a group's keeps the canonical title."""
     return [
         IcalEvent(
             uid_key=r.key,
-            summary=r.title,
+            summary=titles_of(r).get(language, r.title) if language else r.title,
             start=r.start_at,
             end=r.end_at,
             sequence=r.sequence,
@@ -103,7 +106,7 @@ def ical_events(rows: list[SessionRecord], public_url: str) -> list[IcalEvent]:
 def person_feed(s: Session, person: Person, *, public_url: str, domain: str) -> bytes:
     rows = sessions_of_person(s, person.id)
     return render_calendar(
-        ical_events(rows, public_url), name=f"{person.display_name} — aulacast", tz=person.timezone, domain=domain
+        ical_events(rows, public_url, person.language), name=f"{person.display_name} — aulacast", tz=person.timezone, domain=domain
     )
 
 

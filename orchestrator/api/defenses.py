@@ -36,6 +36,7 @@ from orchestrator.defenses.views import sitting_json
 from orchestrator.errors import UserError
 from orchestrator.grading import scale_of
 from orchestrator.http import AUTHENTICATED, PUBLIC, auth_state, identity, parse_body
+from orchestrator.session_titles import sitting_titles
 from orchestrator.store.models import Offering, Person
 
 log = logging.getLogger("aulacast.defenses")
@@ -109,7 +110,7 @@ async def my_sittings(request: web.Request) -> dict[str, Any]:
             v = viewer_of(s, ident, row)
             if sitting_access(v, "view", row):
                 off = s.get(Offering, row.offering_id) if row.offering_id else None
-                out.append({"id": row.id, "title": row.title, "status": row.status, "start_at": row.start_at.isoformat(),
+                out.append({"id": row.id, "title": row.title, "titles": sitting_titles(s, row), "status": row.status, "start_at": row.start_at.isoformat(),
                             "offering": off.code if off else None, "my_seat": v.seat, "students": len(row.turns)})
         return {"sittings": out}
 

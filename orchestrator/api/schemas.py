@@ -43,7 +43,9 @@ class SessionOut(BaseModel):
     id: int
     key: str
     kind: str = Field(description="consultation | defense | lecture | control | ...")
-    title: str
+    title: str = Field(description="as the plan or its author named it (the planner names in English)")
+    titles: dict[str, str] = Field(description="the title in kk, ru and en: the discipline's own title in each language and "
+                                   "the planner's words translated; a title a person wrote is the same in all three")
     status: Literal["planned", "open", "live", "closed", "recorded", "composed", "archived", "packaged", "cancelled"]
     sequence: int
     start: str = Field(description="ISO 8601, UTC")

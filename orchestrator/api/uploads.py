@@ -49,6 +49,7 @@ from orchestrator.archive.service import (
 )
 from orchestrator.errors import Forbidden, NotFound, UserError
 from orchestrator.http import AUTHENTICATED, PUBLIC, identity
+from orchestrator.session_titles import titles_of
 from orchestrator.store.models import SessionRecord
 from orchestrator.store.types import utcnow
 
@@ -396,7 +397,7 @@ async def my_handins(request: web.Request) -> dict[str, Any]:
                 continue
             ups = s.scalars(select(Upload).where(Upload.session_id == row.id, Upload.owner_id == ident.person_id)
                             .order_by(Upload.created_at))  # fmt: skip
-            out.append({"session_id": row.id, "title": row.title, "start": row.start_at.isoformat(),
+            out.append({"session_id": row.id, "title": row.title, "titles": titles_of(row, s), "start": row.start_at.isoformat(),
                         "uploads": [{"id": u.id, "kind": u.kind, "filename": u.filename, "status": u.status,
                                      "message": u.message, **_coded(u.message), "asset_id": u.asset_id}
                                     for u in ups]})  # fmt: skip

@@ -10,6 +10,7 @@ from orchestrator.defenses.models import Sitting, Turn
 from orchestrator.defenses.policy import Viewer, grade_access, sitting_access
 from orchestrator.defenses.scoring import grade_of, history_of, scores_of
 from orchestrator.defenses.sittings import room_session
+from orchestrator.session_titles import sitting_titles
 from orchestrator.store.models import Person
 
 
@@ -27,7 +28,8 @@ def sitting_json(s: Session, sitting: Sitting, v: Viewer) -> dict[str, Any]:
     full = bool(sitting_access(v, "view", sitting))
     people = _names(s, {x.person_id for x in sitting.seats} | {t.student_id for t in sitting.turns})
     out: dict[str, Any] = {
-        "id": sitting.id, "key": sitting.key, "title": sitting.title, "status": sitting.status,
+        "id": sitting.id, "key": sitting.key, "title": sitting.title, "titles": sitting_titles(s, sitting),
+        "status": sitting.status,
         "start_at": sitting.start_at.isoformat(), "slot_minutes": sitting.slot_minutes,
         "current_turn": sitting.current_turn_id,
         "room": room_session(s, sitting),  # the session whose room the sitting meets in

@@ -450,6 +450,15 @@ async def scenario(base: str, logins: dict[str, str], workdir: Path, shots: Path
                                 await page.screenshot(path=str(shots / f"home-ada-{lang}.png"))
                         await context.close()
                     await room_in(lang, got)
+                    # a student's week: the planner's session titles in the language (the discipline's own name)
+                    context = await browser.new_context(viewport=rd.VIEWPORT, base_url=base, timezone_id="UTC", locale=lang)
+                    page = await context.new_page()
+                    await log_in(page, "dana", logins["dana"], "/schedule")
+                    await page.wait_for_selector("body[data-ready='1']", timeout=30000)
+                    await page.wait_for_selector("#week .session", timeout=30000)
+                    out.setdefault("session_titles", {})[lang] = await page.evaluate(
+                        "() => [...document.querySelectorAll('#week .session')].map(c => c.lastChild.textContent)")
+                    await context.close()
                     out[lang] = got
                 # the profile's choice wins over the browser's
                 ctx, page = await new_page(browser, base)

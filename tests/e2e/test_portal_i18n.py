@@ -98,3 +98,15 @@ def test_the_servers_sentences_are_in_the_language(portal_run: dict[str, Any], l
 def test_the_profiles_language_wins_over_the_browsers(portal_run: dict[str, Any]) -> None:
     page = seen(portal_run, "languages")["profile_kk_in_english_browser"]
     assert page["lang"] == "kk" and CATALOGUES["kk"]["home.title"] in page["text"]
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru", "en"])
+def test_a_students_week_names_the_sessions_in_the_language(portal_run: dict[str, Any], lang: str) -> None:
+    """The planner's titles (orchestrator/session_titles.py): 'Databases: consultation, week 14' is
+    'Деректер қоры: кеңес, 14-апта' in Kazakh and 'Базы данных: консультация, неделя 14' in Russian."""
+    titles = seen(portal_run, "languages")["session_titles"][lang]
+    assert titles, lang
+    want = {"kk": "Деректер қоры: кеңес, ", "ru": "Базы данных: консультация, неделя ", "en": "Databases: consultation, week "}
+    assert any(t.startswith(want[lang]) for t in titles), (lang, titles)
+    if lang != "en":
+        assert not any(re.search(r"consultation, week|course-work defense", t) for t in titles), (lang, titles)

@@ -95,3 +95,28 @@ async def test_openapi_is_valid_openapi_31(demo: DemoClient) -> None:
     doc = await json_of(await demo.client.get("/api/openapi.json"))
     validate(doc)
     assert "/api/results" in doc["paths"] and "/feeds/{token}.ics" in doc["paths"]
+
+
+async def test_session_titles_come_in_each_language_and_a_persons_feed_speaks_theirs(demo: DemoClient) -> None:
+    """Issue 13 §4: the planner's English title stays the canonical ``title``; ``titles`` gives it in kk/ru/en
+    with the discipline's own name (the demo's Databases is 'Деректер қоры' / 'Базы данных')."""
+    q = "?from=2026-09-01T00:00:00%2B00:00&to=2027-06-30T00:00:00%2B00:00"
+    sessions = (await json_of(await demo.call("GET", "/api/me/schedule" + q, "dana")))["sessions"]
+    consult = next(s for s in sessions if s["kind"] == "consultation" and s["title"].startswith("Databases: consultation, week "))
+    week = consult["title"].rsplit(" ", 1)[1]
+    assert consult["titles"] == {"en": consult["title"], "ru": f"Базы данных: консультация, неделя {week}",
+                                 "kk": f"Деректер қоры: кеңес, {week}-апта"}  # fmt: skip
+    for s in sessions:
+        assert set(s["titles"]) == {"kk", "ru", "en"} and s["titles"]["en"] == s["title"], s
+    # a title a person wrote is the same in every language
+    start = (datetime.now(UTC) + timedelta(days=3)).replace(microsecond=0).isoformat()
+    body = {"title": "Normal forms, once more", "start": start, "minutes": 30, "key": "nf-again"}
+    made = await json_of(await demo.call("POST", "/api/sessions", "aigerim", json=body))
+    assert set(made["titles"].values()) == {"Normal forms, once more"}
+    # dana's own feed, read by an independent iCalendar parser, in her profile's language
+    assert (await demo.call("PUT", "/api/me/language", "dana", json={"language": "kk"})).status == 200
+    path = (await json_of(await demo.call("POST", "/api/me/feed-token", "dana")))["feed_url"].removeprefix("https://portal.example.edu")
+    cal = Calendar.from_ical(await (await demo.client.get(path)).read())
+    summaries = {str(e["SUMMARY"]) for e in cal.walk("VEVENT")}
+    assert f"Деректер қоры: кеңес, {week}-апта" in summaries
+    assert not any(x.startswith("Databases: consultation") for x in summaries)

@@ -2,7 +2,7 @@
 // Everything shown comes from /api/sittings (which decides what each person may see); no points
 // ever reach the public view, and a member sees only their own points until the chair closes grading.
 import { api, el, announce, whoAmI } from "./common.js";
-import { pickLanguage, t, useLanguage, word } from "./i18n.js";
+import { pickLanguage, t, titleOf, useLanguage, word } from "./i18n.js";
 
 const params = new URLSearchParams(location.search);
 const sittingId = params.get("sitting");
@@ -99,7 +99,7 @@ function showTimer(s) {
 function show(s) {
   current = s;
   document.getElementById("sitting").hidden = false;
-  document.getElementById("sitting-title").textContent = s.title;
+  document.getElementById("sitting-title").textContent = titleOf(s);
   const facts = [t("committee.status", { status: word("committee.state", s.status) }), t("committee.slot", { n: s.slot_minutes })];
   if (s.rule) facts.push(t("committee.rule", { rule: word("committee.rule", s.rule) }));
   if (s.my_seat) facts.push(t("committee.you", { seat: word("committee.seat", s.my_seat) }));
@@ -133,7 +133,7 @@ async function main() {
     if (!publicView) {
       const mine = await api("GET", "/api/sittings");
       const list = document.getElementById("sittings");
-      list.replaceChildren(...mine.sittings.map((x) => el("li", {}, el("a", { href: `/committee?sitting=${x.id}` }, x.title),
+      list.replaceChildren(...mine.sittings.map((x) => el("li", {}, el("a", { href: `/committee?sitting=${x.id}` }, titleOf(x)),
         ` — ${t("committee.line", { status: word("committee.state", x.status), n: x.students })}${x.my_seat ? `, ${t("committee.you", { seat: word("committee.seat", x.my_seat) })}` : ""}`)));
       if (!mine.sittings.length) list.append(el("li", {}, t("committee.none")));
     } else {

@@ -2,7 +2,7 @@
 // connection or a closed tab continues where it stopped (the upload's URL is kept in localStorage).
 // The presentation can also be recorded here (MediaRecorder, camera + microphone) and handed in the same way.
 import { api, el, announce, errorText, num, when, whoAmI } from "/static/common.js";
-import { has, pickLanguage, said, t, useLanguage, word } from "/static/i18n.js";
+import { has, pickLanguage, said, t, titleOf, useLanguage, word } from "/static/i18n.js";
 
 const CHUNK = 8 * 1024 * 1024;
 const TUS = { "Tus-Resumable": "1.0.0", "X-Requested-With": "aulacast" };
@@ -92,7 +92,7 @@ function showDone() {
   list.replaceChildren();
   for (const d of defenses) for (const u of d.uploads.filter((x) => x.status !== "cancelled")) {
     const what = t(u.kind === "presentation" ? "archive.handin.kind.presentation" : "archive.handin.kind.written_work");
-    const item = el("li", { class: "card" }, t("archive.handin.item", { what, title: d.title, file: u.filename, status: word("archive.upload", u.status) }));
+    const item = el("li", { class: "card" }, t("archive.handin.item", { what, title: titleOf(d), file: u.filename, status: word("archive.upload", u.status) }));
     if (u.message) item.append(el("div", { class: u.status === "refused" ? "error" : "muted" }, uploadMessage(u)));
     if (u.asset_id) item.append(el("a", { href: `/archive/${u.asset_id}` }, t("archive.handin.open")));
     list.append(item);
@@ -104,7 +104,7 @@ async function load() {
   defenses = data.defenses;
   const select = form.session;
   select.replaceChildren(...defenses.map((d) => el("option", { value: String(d.session_id) },
-    `${d.title} (${when(d.start, me.timezone, { zone: false })})`)));
+    `${titleOf(d)} (${when(d.start, me.timezone, { zone: false })})`)));
   form.hidden = defenses.length === 0;
   rec.section.hidden = form.hidden || !window.MediaRecorder || !navigator.mediaDevices?.getUserMedia;
   if (!defenses.length) announce(t("archive.handin.nodefense"));

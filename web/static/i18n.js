@@ -37,6 +37,11 @@ export function has(key) {
   return catalogue[key] !== undefined;
 }
 
+/** A session's title in the page's language: the API's `titles` (orchestrator/session_titles.py), else its `title`. */
+export function titleOf(session) {
+  return session?.titles?.[document.documentElement.lang] || session?.title || "";
+}
+
 /** A data value shown as a word (a session's kind or status): translated when the catalogue knows it. */
 export function word(group, value) {
   return catalogue[`${group}.${value}`] ?? value;

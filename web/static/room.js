@@ -3,7 +3,7 @@
 // Protocol: docs/signaling-protocol.md. Every control is a labelled button (keyboard first, §10);
 // what happens is announced in the #status live region; chat is a role="log" region.
 import { api, el, announce, errorText, when, whoAmI } from "/static/common.js";
-import { pickLanguage, said, t, useLanguage, word } from "/static/i18n.js";
+import { pickLanguage, said, t, titleOf, useLanguage, word } from "/static/i18n.js";
 import { io } from "/static/vendor/socket.io.esm.min.js";
 import { ChatView } from "/static/room-chat.js";
 import { MediaLink, deviceErrorText, levelMeter, listDevices, openLocal } from "/static/room-media.js";
@@ -270,7 +270,7 @@ function connect() {
   socket.on("lobby", (m) => {
     show("lobby");
     setConn("lobby", t("room.conn.lobby"));
-    $("lobby-text").textContent = t(m.auto_admit ? "room.lobby.nohost" : "room.lobby.wait", { title: m.session.title });
+    $("lobby-text").textContent = t(m.auto_admit ? "room.lobby.nohost" : "room.lobby.wait", { title: titleOf(state.join?.session) || m.session.title });
     $("lobby-preview").srcObject = state.local?.getVideoTracks().length ? state.local : null;
     announce(t("room.lobby.say"));
   });
@@ -373,8 +373,8 @@ function enterRoom(w) {
   state.waiting = new Map(w.waiting.map((m) => [m.person_id, m]));
   const me = state.members.get(w.you.person_id);
   setHand(Boolean(me?.hand_raised));
-  $("title").textContent = w.session.title;
-  document.title = `${w.session.title} — aulacast`;
+  $("title").textContent = titleOf(state.join?.session) || w.session.title;
+  document.title = `${$("title").textContent} — aulacast`;
   $("auto-admit").checked = w.room.auto_admit;
   $("waiting-box").hidden = !state.grant.moderate;
   $("end").hidden = !state.grant.moderate;
@@ -891,8 +891,8 @@ window.aulacastRoom = {
   if (!join) { setConn("ended", t("room.conn.notjoined")); return; }
   state.join = join;
   state.grant = join.grant;
-  $("title").textContent = join.session.title;
-  document.title = `${join.session.title} — aulacast`;
+  $("title").textContent = titleOf(join.session);
+  document.title = `${titleOf(join.session)} — aulacast`;
   setConn("idle", t("room.conn.notyet"));
   await untilOpen();
   await deviceCheck();

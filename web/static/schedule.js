@@ -2,7 +2,7 @@
 //
 // The week, its days and every time come from the profile's zone, never the browser's: a New York
 // student on a UTC laptop sees Monday to Sunday as New York has them (issue 13 §1.2).
-import { pickLanguage, t, useLanguage, word } from "/static/i18n.js";
+import { pickLanguage, t, titleOf, useLanguage, word } from "/static/i18n.js";
 import { api, el, announce, whoAmI, addDays, clock, dayKey, dayLabel, mondayOf } from "/static/common.js";
 
 let me = null;
@@ -31,7 +31,7 @@ async function render() {
       const span = `${clock(s.start, tz)}–${clock(s.end, tz)}`;
       const joinable = s.status === "open" || s.status === "live";
       const card = el(joinable ? "a" : "div", { class: `session ${s.status}`, "data-session": String(s.id), ...(joinable ? { href: `/join/${s.id}` } : {}) },
-        el("span", { class: "when" }, `${span} · ${word("kind", s.kind)} · ${word("status", s.status)}`), el("br"), s.title);
+        el("span", { class: "when" }, `${span} · ${word("kind", s.kind)} · ${word("status", s.status)}`), el("br"), titleOf(s));
       col.append(card);
     }
     if (!items.length) col.append(el("p", { class: "when" }, "—"));

@@ -1,7 +1,7 @@
 // Registrar desk: calendar, roster and curriculum uploads (dry run first), the plan's diff and apply,
 // unplaced and §29 reports, sessions with filters, gradebooks.
 import { api, el, dayLabel, num, when } from "/static/common.js";
-import { t, word } from "/static/i18n.js";
+import { t, titleOf, word } from "/static/i18n.js";
 import { said, section, sendRaw, table, uploadForm } from "/static/staff-kit.js";
 import { gradebooks } from "/static/staff-tutor.js";
 
@@ -47,7 +47,7 @@ async function sessions(me) {
     const data = await api("GET", `/api/sessions?from=${start.toISOString()}&to=${to.toISOString()}`);
     const rows = data.sessions.filter((s) => (!kind.value || s.kind === kind.value) && (!status.value || s.status === status.value));
     box.replaceChildren(table([t("staff.sessions.when"), t("staff.sessions.title"), t("staff.sessions.kind"), t("staff.sessions.status")],
-      rows.slice(0, 300).map((s) => [when(s.start, me.timezone), s.title, word("kind", s.kind), word("status", s.status)]),
+      rows.slice(0, 300).map((s) => [when(s.start, me.timezone), titleOf(s), word("kind", s.kind), word("status", s.status)]),
       t("staff.sessions.caption", { n: num(rows.length), from: dayLabel(start.toISOString().slice(0, 10), { day: "numeric", month: "long", year: "numeric" }) })));
   };
   for (const c of [kind, status, from]) c.addEventListener("change", load);

@@ -1,7 +1,7 @@
 // Tutor desk: my offerings with their gradebooks (results entered here are audited), a
 // consultation on request (§19) for my students, and the recordings of my sessions in the archive.
 import { api, dayLabel, el, instantIn, num } from "/static/common.js";
-import { t, word } from "/static/i18n.js";
+import { t, titleOf, word } from "/static/i18n.js";
 import { section, table } from "/static/staff-kit.js";
 
 export const TITLE = "Tutor desk";
@@ -56,7 +56,7 @@ function consultationForm(offerings, me) {
     try {
       const iso = instantIn(start.value, me.timezone).toISOString(); // the profile's zone, not the browser's
       const s = await api("POST", "/api/sessions", { title: title.value, start: iso, minutes: Number(minutes.value), group_id: Number(group.value) });
-      out.replaceChildren(t("staff.tutor.created"), " ", el("a", { href: `/join/${s.id}` }, s.title), ` (${word("status", s.status)}).`);
+      out.replaceChildren(t("staff.tutor.created"), " ", el("a", { href: `/join/${s.id}` }, titleOf(s)), ` (${word("status", s.status)}).`);
     } catch (e) { out.textContent = t("staff.tutor.notcreated", { why: e.message }); }
   });
   return form;
