@@ -461,7 +461,8 @@ class _CalendarFile:
         for i in range(len(self.r.seq(path))):
             value = self.word((*path, i))
             if not re.fullmatch(r"[a-z]{2,3}", value):
-                raise self.r.fail((*path, i), f"{value} is not a language code (ISO 639-1, e.g. kk, ru, en)")
+                raise self.bad("calendar.language_code", (*path, i), f"{value} is not a language code (ISO 639-1, e.g. kk, ru, en)",
+                               value=value)
             if value not in out:
                 out.append(value)
         return tuple(out)
@@ -485,9 +486,10 @@ class _CalendarFile:
                 country, subdivision, year_start, year_end, teaching_weekdays=weekdays, languages=languages
             )
         except UnknownCountry as exc:
-            raise r.fail((*key, "country"), str(exc)) from None
+            raise self.bad("calendar.country_unknown", (*key, "country"), str(exc), country=country) from None
         except UnknownSubdivision as exc:
-            raise r.fail((*key, "subdivision"), str(exc)) from None
+            raise self.bad("calendar.subdivision_unknown", (*key, "subdivision"), str(exc), country=country,
+                           subdivision=subdivision) from None
         label = year.country + (f"-{year.subdivision}" if year.subdivision else "")
         by_day = {d.day: d for d in year.days}
 
@@ -499,14 +501,18 @@ class _CalendarFile:
             found = by_day.get(estimated)
             if found is None or not found.estimated:
                 known = ", ".join(f"{d.day} {d.name}" for d in year.days if d.estimated) or "none"
-                raise r.fail(
+                raise self.bad(
+                    "calendar.not_estimated",
                     (*item, "estimated"),
                     f"{estimated} is not an estimated day of the {label} public holidays in this "
                     f"academic year (estimated: {known})",
+                    day=estimated.isoformat(), country=label, known=known,
                 )
             if estimated in confirmed:
-                raise r.fail(
-                    (*item, "estimated"), f"{estimated} is confirmed twice (also {confirmed[estimated][1]})"
+                raise self.bad(
+                    "calendar.confirmed_twice", (*item, "estimated"),
+                    f"{estimated} is confirmed twice (also {confirmed[estimated][1]})",
+                    day=estimated.isoformat(), where=confirmed[estimated][1],
                 )
             actual = estimated
             if "date" in fields:
@@ -521,11 +527,13 @@ class _CalendarFile:
             day = r.day((*item, "date"))
             reason = r.text((*item, "reason"))
             if day not in by_day:
-                raise r.fail(
-                    (*item, "date"), f"{day} is not a day of the {label} public holidays in this academic year"
+                raise self.bad(
+                    "calendar.not_a_holiday", (*item, "date"),
+                    f"{day} is not a day of the {label} public holidays in this academic year",
+                    day=day.isoformat(), country=label,
                 )
             if day in dropped:
-                raise r.fail((*item, "date"), f"{day} is dropped twice")
+                raise self.bad("calendar.dropped_twice", (*item, "date"), f"{day} is dropped twice", day=day.isoformat())
             dropped[day] = f"{_weekday(day)} {by_day[day].name}: dropped by {self.where(item)} ({reason})"
 
         holidays: list[Holiday] = []
@@ -573,22 +581,22 @@ class _CalendarFile:
         """A day made a working day must be a day off by its weekday only, not a holiday nor taught already."""
         off = next((h for h in holidays if h.start <= day <= h.end), None)
         if off is not None:
-            raise self.r.fail(
-                path,
+            raise self.bad(
+                "calendar.work_on_holiday", path,
                 f"{_weekday(day)} is a holiday here ({off.name}, {off.source}); it cannot become a working day",
+                day=day.isoformat(), name=off.name,
             )
         if day.weekday() in weekdays:
-            hint = (
-                "; a decree's working weekend day concerns institutions that do not teach on it"
-                if day.weekday() >= 5
-                else ""
-            )
-            raise self.r.fail(
-                path, f"{_weekday(day)} is already a working day (teaching_days: {_weekdays(weekdays)}){hint}"
-            )
+            text = f"{_weekday(day)} is already a working day (teaching_days: {_weekdays(weekdays)})"
+            if day.weekday() >= 5:
+                raise self.bad("calendar.work_on_teaching_day_weekend", path,
+                               text + "; a decree's working weekend day concerns institutions that do not teach on it",
+                               day=day.isoformat(), days=_weekdays(weekdays))  # fmt: skip
+            raise self.bad("calendar.work_on_teaching_day", path, text, day=day.isoformat(), days=_weekdays(weekdays))
         made = next((w for w in working if w.day == day), None)
         if made is not None:
-            raise self.r.fail(path, f"{_weekday(day)} is already a working day ({made.name}, {made.source})")
+            raise self.bad("calendar.work_twice", path, f"{_weekday(day)} is already a working day ({made.name}, {made.source})",
+                           day=day.isoformat(), name=made.name)
 
     def check_day_off(
         self,
@@ -601,15 +609,19 @@ class _CalendarFile:
         """A transfer's day off must be a teaching day that is not off already."""
         off = next((h for h in holidays if h.start <= day <= h.end), None)
         if off is not None:
-            raise self.r.fail(path, f"{_weekday(day)} is already off ({off.name}, {off.source})")
+            raise self.bad("calendar.off_on_holiday", path, f"{_weekday(day)} is already off ({off.name}, {off.source})",
+                           day=day.isoformat(), name=off.name)
         made = next((w for w in working if w.day == day), None)
         if made is not None:
-            raise self.r.fail(path, f"{_weekday(day)} is a working day made by {made.source}; it cannot also be off")
+            raise self.bad("calendar.off_on_made_work_day", path,
+                           f"{_weekday(day)} is a working day made by {made.source}; it cannot also be off",
+                           day=day.isoformat(), name=made.name)
         if day.weekday() not in weekdays:
-            raise self.r.fail(
-                path,
+            raise self.bad(
+                "calendar.off_on_free_day", path,
                 f"{_weekday(day)} is already off (no teaching on {WEEKDAYS[day.weekday()]}: "
                 f"teaching_days are {_weekdays(weekdays)})",
+                day=day.isoformat(), days=_weekdays(weekdays),
             )
 
     def weekdays(self, path: KeyPath) -> frozenset[int]:

@@ -255,6 +255,13 @@ async def test_a_bad_calendar_says_its_place_with_a_code(demo: DemoClient) -> No
     (("slot_minutes: 15", "slot_minutes: 7"), "calendar.slot_minutes"),
     (("teaching_days: [mon,", "teaching_days: [monday, xyz,"), "calendar.not_weekday"),
     (("  - {start: 2027-07-26, end: 2027-08-31,", "  - {start: 2027-07-26, end: 2027-09-30,"), "calendar.outside_year"),
+    # public holidays and decree transfers (issue 14's checks)
+    (("  country: KZ ", "  country: QZ "), "calendar.country_unknown"),
+    (("  country: KZ ", "  subdivision: ALA\n  country: KZ "), "calendar.subdivision_unknown"),
+    (("slot_minutes: 15", "slot_minutes: 15\ntransfers:\n  - {work: 2027-03-27, off: 2027-03-25, name: Decree}"),
+     "calendar.work_on_teaching_day_weekend"),
+    (("slot_minutes: 15", "slot_minutes: 15\ntransfers:\n  - {work: 2027-03-28, off: 2027-03-24, name: Decree}"),
+     "calendar.off_on_holiday"),
     # the YAML reader's own checks (fileio)
     (("  start: 2026-09-01", "  start: 2026-13-01"), "file.not_date"),
     (('  start: "09:00"', '  start: "9 am"'), "file.not_time"),
