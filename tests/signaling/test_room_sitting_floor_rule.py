@@ -38,7 +38,8 @@ def _cases() -> list[dict]:
 @pytest.mark.skipif(NODE is None, reason="node is not installed")
 def test_the_pages_floor_rule_is_the_servers(tmp_path: Path) -> None:
     src = (REPO / "web" / "static" / "room-sitting.js").read_text()
-    (tmp_path / "common.mjs").write_text("export const el = () => null; export const announce = () => {};\n")
+    (tmp_path / "common.mjs").write_text(
+        "export const el = () => null; export const announce = () => {}; export const errorText = (e) => String(e);\n")
     (tmp_path / "i18n.mjs").write_text("export const t = (k) => k;\n")
     src = src.replace('"/static/common.js"', '"./common.mjs"').replace('"/static/i18n.js"', '"./i18n.mjs"')
     (tmp_path / "room-sitting.mjs").write_text(src)
