@@ -26,14 +26,9 @@ from orchestrator.planning import PlanRefused, apply, compute, describe_diff, lo
 from orchestrator.store.models import SessionRecord
 from orchestrator.yamlfile import InputFileError, load_yaml_model
 from schedules.academic.calendar import describe
-from schedules.academic.said import Said
+from schedules.academic.said import coded
 
 MAX_BODY = 2 * 1024 * 1024
-
-
-def _coded(said: Said | None) -> dict[str, Any]:
-    """A reason's code and the values it quotes (the page says it by ``staff.msg.<code>``)."""
-    return {"code": said.code, "params": said.params_json()} if said is not None else {"code": "", "params": {}}
 
 
 async def read_text(request: web.Request) -> str:
@@ -126,8 +121,8 @@ async def post_plan(request: web.Request) -> dict[str, Any] | web.Response:
             "updated": [b.key for _a, b in changes.updated],
             "cancelled": [p.key for p in changes.cancelled],
             "unchanged": len(changes.unchanged),
-            "unplaced": [{"key": u.key, "reason": u.reason, **_coded(u.said)} for u in result.unplaced],
-            "ineligible": [{"student": i.student_id, "offering": i.offering_id, "reason": i.reason, **_coded(i.said)}
+            "unplaced": [{"key": u.key, "reason": u.reason, **coded(u.said)} for u in result.unplaced],
+            "ineligible": [{"student": i.student_id, "offering": i.offering_id, "reason": i.reason, **coded(i.said)}
                            for i in result.ineligible],
             "summary": describe_diff(changes, result, tz=inputs.calendar.timezone, limit=0)[0],
         }

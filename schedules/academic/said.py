@@ -41,6 +41,6 @@ def _json(v: Any) -> Any:
     return v
 
 
-def code_of(reason: str | Said) -> tuple[str, dict[str, Any]]:
-    """The code and params of a reason; a plain string (no code known) gives ``("", {})``."""
-    return (reason.code, reason.params_json()) if isinstance(reason, Said) else ("", {})
+def coded(said: Said | None) -> dict[str, Any]:
+    """``{"code", "params"}`` of a reason for the API, beside its English (``""`` and ``{}`` when it has none)."""
+    return {"code": said.code, "params": said.params_json()} if said is not None else {"code": "", "params": {}}
