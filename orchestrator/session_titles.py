@@ -16,22 +16,24 @@ from typing import Any
 from sqlalchemy.orm import Session, object_session
 
 from orchestrator.store.models import Discipline, Offering, SessionRecord
+from schedules.academic.engine import CONSULTATION_TITLE, DEFENSE_TITLE
 
 LANGUAGES = ("kk", "ru", "en")
 # the planner's sentences (engine.py consultation_spec / defense_spec), then their translations
 PLANNER = {
-    "consultation": {"en": "{discipline}: consultation, week {week}", "ru": "{discipline}: консультация, неделя {week}",
+    "consultation": {"en": CONSULTATION_TITLE, "ru": "{discipline}: консультация, неделя {week}",
                      "kk": "{discipline}: кеңес, {week}-апта"},
-    "defense": {"en": "{discipline}: course-work defense", "ru": "{discipline}: защита курсовой работы",
+    "defense": {"en": DEFENSE_TITLE, "ru": "{discipline}: защита курсовой работы",
                 "kk": "{discipline}: курстық жұмысты қорғау"},
 }  # fmt: skip
 _WEEK = re.compile(r"/consultation/w(\d+)/")
-# a defense sitting's name (orchestrator/defenses/sittings.py _title)
+# a defense sitting's name, as orchestrator/defenses/sittings.py makes it, in each language
 SITTING = {"en": "Course-work defenses: {discipline}, {day}", "ru": "Защиты курсовых работ: {discipline}, {day}",
            "kk": "Курстық жұмыстарды қорғау: {discipline}, {day}"}  # fmt: skip
 
 
-def _discipline(s: Session, row: SessionRecord | Any) -> Discipline | None:
+def discipline_of(s: Session, row: SessionRecord | Any) -> Discipline | None:
+    """The discipline of a session's (or a sitting's) offering; None for one with no offering."""
     if row.offering_id is None:
         return None
     offering = s.get(Offering, row.offering_id)  # the identity map: one query per offering per request
@@ -42,7 +44,7 @@ def titles_of(row: SessionRecord, s: Session | None = None) -> dict[str, str]:
     """{kk, ru, en} for ``row``; every language gets ``row.title`` where it is not the planner's sentence."""
     same = dict.fromkeys(LANGUAGES, row.title)
     s = s or object_session(row)
-    discipline = _discipline(s, row) if s is not None else None
+    discipline = discipline_of(s, row) if s is not None else None
     if discipline is None:
         return same
     names = {lang: (discipline.titles or {}).get(lang) or discipline.title for lang in LANGUAGES}
@@ -61,7 +63,7 @@ def titles_of(row: SessionRecord, s: Session | None = None) -> dict[str, str]:
 def sitting_titles(s: Session, sitting: Any) -> dict[str, str]:
     """{kk, ru, en} for a defense sitting (anything with offering_id, title, start_at), as for sessions."""
     same = dict.fromkeys(LANGUAGES, sitting.title)
-    discipline = _discipline(s, sitting)
+    discipline = discipline_of(s, sitting)
     if discipline is None:
         return same
     day = sitting.start_at.date().isoformat()

@@ -20,7 +20,8 @@ from orchestrator.admission import problems_of, standings
 from orchestrator.config import Settings
 from orchestrator.defenses.models import Seat, Sitting, Turn
 from orchestrator.errors import Conflict, NotFound, UserError
-from orchestrator.store.models import Discipline, Offering, Person, SessionRecord
+from orchestrator.session_titles import SITTING, discipline_of
+from orchestrator.store.models import Offering, Person, SessionRecord
 from orchestrator.store.types import utcnow
 
 
@@ -111,10 +112,8 @@ def _handed_in(s: Session, session_id: int, student_id: int) -> bool:
 
 
 def _title(s: Session, row: SessionRecord) -> str:
-    off = s.get(Offering, row.offering_id) if row.offering_id else None
-    disc = s.get(Discipline, off.discipline_id) if off else None
-    day = row.start_at.date().isoformat()
-    return f"Course-work defenses: {disc.title if disc else row.title}, {day}"
+    disc = discipline_of(s, row)
+    return SITTING["en"].format(discipline=disc.title if disc else row.title, day=row.start_at.date().isoformat())
 
 
 def _renumber(sitting: Sitting) -> None:

@@ -53,6 +53,9 @@ UNIT_MINUTES = 5
 UNITS_PER_DAY = 24 * 60 // UNIT_MINUTES
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _UNIT = timedelta(minutes=UNIT_MINUTES)
+# The sessions' names; orchestrator/session_titles.py recognises them to say them in kk and ru too.
+CONSULTATION_TITLE = "{discipline}: consultation, week {week}"
+DEFENSE_TITLE = "{discipline}: course-work defense"
 
 Busy = dict[int, int]  # UTC day number -> bit mask of busy 5-minute units
 
@@ -554,7 +557,7 @@ class Engine:
             cached = self._week_days[dkey] = (tuple(days), where)
         days_t, where = cached
         starts = self.starts(rule.minutes, rule.hours, rule.strict)
-        title = f"{o.discipline}: consultation, week {week.number}"
+        title = CONSULTATION_TITLE.format(discipline=o.discipline, week=week.number)
         scope = ("week", o.period_id, week.number, rule.weekdays if rule.strict else None)
         spec = self.spec(o, SessionKind.CONSULTATION, title, rule.minutes, days_t, starts, where, scope)
         spec.spread = (o.id, week.number)
@@ -581,7 +584,7 @@ class Engine:
 
     def defense_spec(self, o: Offering, d: DefenseRule) -> Spec:
         starts = self.starts(d.slot_minutes, None, False, step=d.slot_minutes)
-        title = f"{o.discipline}: course-work defense"
+        title = DEFENSE_TITLE.format(discipline=o.discipline)
         days = self.window_days(d.window_id)
         where, scope = _window_where(d.window_id), ("window", d.window_id)
         spec = self.spec(o, SessionKind.DEFENSE, title, d.slot_minutes, days, starts, where, scope)
