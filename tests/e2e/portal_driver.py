@@ -11,10 +11,8 @@ the machine is small and shared. The pytest side (test_portal_*.py) judges the J
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
-import json
 import os
 import subprocess
 import sys
@@ -682,29 +680,7 @@ async def _room_checks(browser: Any, base: str, logins: dict[str, str], consult:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--workdir", type=Path, required=True)
-    ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--img-dir", type=Path, required=True)
-    args = ap.parse_args()
-    args.img_dir.mkdir(parents=True, exist_ok=True)
-    result: dict[str, Any] = {"ok": False}
-    server = None
-    log = args.workdir / "server.log"
-    try:
-        rd.setup_network()
-        base = f"http://127.0.0.1:{rd.PORT}"
-        os.environ.update(CHAT_ENV)
-        server = rd.start_server(args.workdir, log)
-        rd.wait_ready(base, server, log)
-        logins = json.loads((args.workdir / "var" / "demo-logins.json").read_text())
-        asyncio.run(scenario(base, logins, args.workdir, args.img_dir, result))
-        result["ok"] = True
-    except Exception as exc:  # the pytest side reports it with the server log
-        result["error"] = f"{type(exc).__name__}: {exc}"
-    finally:
-        rd.finish(server, log, result, args.out)
-    return 0 if result["ok"] else 1
+    return rd.drive(scenario, env=CHAT_ENV)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Awaitable, Callable
 from http.cookiejar import CookieJar
 from pathlib import Path
 from typing import Any
@@ -107,6 +108,39 @@ def finish(server: subprocess.Popen[bytes] | None, log: Path, result: dict[str, 
     tmp = out.with_suffix(".tmp")
     tmp.write_text(json.dumps(result, indent=1))
     tmp.replace(out)
+
+
+def drive(scenario: Callable[[str, dict[str, str], Path, Path, dict[str, Any]], Awaitable[None]], *,
+          env: dict[str, str] | None = None, result: dict[str, Any] | None = None) -> int:
+    """A driver script's main (``--workdir --out --img-dir``): the namespace's network, the demo server
+    with ``env``, then ``scenario(base, logins, workdir, img_dir, result)``; the result is written whole
+    (``finish``) whatever happens, ``ok`` only when the scenario ran to its end."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--workdir", type=Path, required=True)
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--img-dir", type=Path, required=True)
+    args = ap.parse_args()
+    args.img_dir.mkdir(parents=True, exist_ok=True)
+    result = {"ok": False, **(result or {})}
+    server = None
+    log = args.workdir / "server.log"
+    try:
+        setup_network()
+        base = f"http://127.0.0.1:{PORT}"
+        os.environ.update(env or {})
+        t = time.monotonic()
+        server = start_server(args.workdir, log)
+        wait_ready(base, server, log)
+        result["server_start_seconds"] = round(time.monotonic() - t, 1)
+        logins = json.loads((args.workdir / "var" / "demo-logins.json").read_text())
+        asyncio.run(scenario(base, logins, args.workdir, args.img_dir, result))
+        result["ok"] = True
+    except Exception as exc:  # the pytest side reports it with the server log
+        result["error"] = f"{type(exc).__name__}: {exc}"
+    finally:
+        result["seconds"] = round(time.monotonic() - T0, 1)
+        finish(server, log, result, args.out)
+    return 0 if result["ok"] else 1
 
 
 def find_session(base: str, username: str, password: str) -> int:
@@ -704,33 +738,14 @@ def _screen_frames(p: Person, publisher: int) -> Any:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--workdir", type=Path, required=True)
-    ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--img-dir", type=Path, required=True)
-    args = ap.parse_args()
-    args.img_dir.mkdir(parents=True, exist_ok=True)
-    result: dict[str, Any] = {"ok": False}
-    server = None
-    log = args.workdir / "server.log"
-    try:
-        setup_network()
-        result["addresses"] = subprocess.run(["ip", "-br", "addr"], capture_output=True, text=True).stdout
-        base = f"http://127.0.0.1:{PORT}"
-        t = time.monotonic()
-        server = start_server(args.workdir, log)
-        wait_ready(base, server, log)
-        result["server_start_seconds"] = round(time.monotonic() - t, 1)
-        logins = json.loads((args.workdir / "var" / "demo-logins.json").read_text())
-        session_id = find_session(base, "aigerim", logins["aigerim"])
-        asyncio.run(scenario(base, logins, session_id, args.img_dir, result))
-        asyncio.run(defense(base, logins, args.workdir, args.img_dir, result))
-        result["ok"] = True
-    except Exception as exc:  # the pytest side reports it with the server log
-        result["error"] = f"{type(exc).__name__}: {exc}"
-    finally:
-        finish(server, log, result, args.out)
-    return 0 if result["ok"] else 1
+    async def run(base: str, logins: dict[str, str], workdir: Path, shots: Path, result: dict[str, Any]) -> None:
+        ip = await asyncio.to_thread(subprocess.run, ["ip", "-br", "addr"], capture_output=True, text=True)
+        result["addresses"] = ip.stdout
+        session_id = await asyncio.to_thread(find_session, base, "aigerim", logins["aigerim"])
+        await scenario(base, logins, session_id, shots, result)
+        await defense(base, logins, workdir, shots, result)
+
+    return drive(run)
 
 
 if __name__ == "__main__":

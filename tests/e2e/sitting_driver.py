@@ -16,11 +16,9 @@ What every page showed is written as JSON for tests/e2e/test_sitting_browser.py 
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import base64
 import json
-import os
 import sqlite3
 import subprocess
 import sys
@@ -402,30 +400,10 @@ async def scenario(base: str, workdir: Path, shots: Path, ids: dict[str, int], r
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--workdir", type=Path, required=True)
-    ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--img-dir", type=Path, required=True)
-    args = ap.parse_args()
-    args.img_dir.mkdir(parents=True, exist_ok=True)
-    result: dict[str, Any] = {"ok": False, "steps": []}
-    server = None
-    log = args.workdir / "server.log"
-    try:
-        rd.setup_network()
-        base = f"http://127.0.0.1:{rd.PORT}"
-        os.environ["AULACAST_GRADING__DEFENSE_WARNING_SECONDS"] = str(WARNING_SECONDS)
-        server = rd.start_server(args.workdir, log)
-        rd.wait_ready(base, server, log)
-        ids = plant(args.workdir)
-        asyncio.run(scenario(base, args.workdir, args.img_dir, ids, result))
-        result["ok"] = True
-    except Exception as exc:  # the pytest side reports it with the server log
-        result["error"] = f"{type(exc).__name__}: {exc}"
-    finally:
-        result["seconds"] = round(time.monotonic() - T0, 1)
-        rd.finish(server, log, result, args.out)
-    return 0 if result["ok"] else 1
+    async def run(base: str, _logins: dict[str, str], workdir: Path, shots: Path, result: dict[str, Any]) -> None:
+        await scenario(base, workdir, shots, plant(workdir), result)  # the sitting planted once the demo is up
+
+    return rd.drive(run, env={"AULACAST_GRADING__DEFENSE_WARNING_SECONDS": str(WARNING_SECONDS)}, result={"steps": []})
 
 
 if __name__ == "__main__":

@@ -12,9 +12,6 @@ catalogue lacks). The pytest side (test_staff_messages_browser.py) judges the JS
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import json
 import sys
 import time
 from pathlib import Path
@@ -55,7 +52,7 @@ CONTRADICTION = ("offerings:\n  - {code: E2E-WIN, discipline: DB201, group: IS-2
 SHOWN = """(box) => ({text: box.innerText, english: [...box.querySelectorAll('[lang=en]')].map(e => e.textContent)})"""
 
 
-async def scenario(base: str, logins: dict[str, str], shots: Path, result: dict[str, Any]) -> None:
+async def scenario(base: str, logins: dict[str, str], _workdir: Path, shots: Path, result: dict[str, Any]) -> None:
     from playwright.async_api import async_playwright
 
     steps: list[dict[str, Any]] = []
@@ -147,28 +144,7 @@ async def scenario(base: str, logins: dict[str, str], shots: Path, result: dict[
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--workdir", type=Path, required=True)
-    ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--img-dir", type=Path, required=True)
-    args = ap.parse_args()
-    args.img_dir.mkdir(parents=True, exist_ok=True)
-    result: dict[str, Any] = {"ok": False}
-    server = None
-    log = args.workdir / "server.log"
-    try:
-        rd.setup_network()
-        base = f"http://127.0.0.1:{rd.PORT}"
-        server = rd.start_server(args.workdir, log)
-        rd.wait_ready(base, server, log)
-        logins = json.loads((args.workdir / "var" / "demo-logins.json").read_text())
-        asyncio.run(scenario(base, logins, args.img_dir, result))
-        result["ok"] = True
-    except Exception as exc:  # the pytest side reports it with the server log
-        result["error"] = f"{type(exc).__name__}: {exc}"
-    finally:
-        rd.finish(server, log, result, args.out)
-    return 0 if result["ok"] else 1
+    return rd.drive(scenario)
 
 
 if __name__ == "__main__":
